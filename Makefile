@@ -1,0 +1,36 @@
+# The two commands of a fresh machine: `make demo` (arrives with the operator)
+# and `make test`. Everything they need is installed by tests/env/env.sh.
+
+CARGO ?= cargo
+ENV := tests/env/env.sh
+
+.PHONY: test lint env-up env-down env-status tools crd
+
+## test: start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
+test:
+	$(ENV) up
+	$(CARGO) fmt --check
+	$(CARGO) test --locked --no-fail-fast; rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
+
+## lint: clippy with warnings as errors
+lint:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+## env-up: start etcd, kube-apiserver and moto on 127.0.0.1 (harmless when already up)
+env-up:
+	$(ENV) up
+
+## env-down: stop them
+env-down:
+	$(ENV) down
+
+env-status:
+	$(ENV) status
+
+## tools: build kube-apiserver, kubectl, etcd and helm from the pinned Go modules
+tools:
+	$(ENV) tools
+
+## crd: regenerate crds/globalapi.yaml from the Rust types
+crd:
+	$(CARGO) run --quiet -- crd > crds/globalapi.yaml

@@ -1,0 +1,51 @@
+//! The CustomResourceDefinition served for GlobalApi.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use serde_json::Value;
+
+use super::GlobalApi;
+
+/// The CRD as `globalapi crd` prints it and `crds/` holds it.
+///
+/// Optional fields are made non-nullable: the API server then drops an
+/// explicit `null` (as in `arn: null`) instead of keeping it, so CEL rules
+/// that ask `has(...)` see an absent field rather than a null one.
+pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
+    let mut value = serde_json::to_value(GlobalApi::crd())?;
+    if let Some(versions) = value
+        .pointer_mut("/spec/versions")
+        .and_then(Value::as_array_mut)
+    {
+        for version in versions {
+            if let Some(schema) = version.get_mut("schema") {
+                drop_nullable(schema);
+            }
+        }
+    }
+    serde_json::from_value(value)
+}
+
+fn drop_nullable(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("nullable");
+            map.values_mut().for_each(drop_nullable);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nullable),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_field_is_nullable() {
+        let crd = serde_json::to_string(&crd().expect("the CRD renders")).expect("serializes");
+        assert!(!crd.contains("nullable"));
+        // The rule that needs it: an explicit null certificate ARN is dropped, not checked.
+        assert!(crd.contains("certificate.arn must be an ACM certificate ARN"));
+    }
+}

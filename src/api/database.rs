@@ -1,0 +1,79 @@
+//! The optional Aurora Global Database.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::spec::REGION_RE;
+
+/// A database shared by the regions.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    /// An Aurora Global Database: one writer region, a reader in every region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aurora: Option<AuroraSpec>,
+}
+
+/// An Aurora Global Database spanning the regions of the API.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuroraSpec {
+    /// The global cluster identifier: a letter, then letters, digits or
+    /// single hyphens, at most 63 characters.
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-zA-Z](-?[a-zA-Z0-9])*$')")
+        .message("globalClusterIdentifier must start with a letter and hold only letters, digits and single hyphens"))]
+    pub global_cluster_identifier: String,
+
+    /// The Aurora engine.
+    pub engine: AuroraEngine,
+
+    /// The engine version, e.g. `16.4` (one that supports global databases).
+    #[schemars(length(min = 1, max = 64))]
+    pub engine_version: String,
+
+    /// The region of the writer cluster; one of `spec.regions`.
+    #[schemars(length(min = 9, max = 32))]
+    #[x_kube(validation = Rule::new(format!("self.matches('{REGION_RE}')"))
+        .message("database.aurora.primaryRegion must be an AWS region code such as us-east-1"))]
+    pub primary_region: String,
+
+    /// The DB instance class of every instance, e.g. `db.r6g.large`.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self.matches('^db[.][a-z0-9-]+[.][a-z0-9]+$')")
+        .message("instanceClass must be a DB instance class such as db.r6g.large"))]
+    pub instance_class: String,
+
+    /// DB instances in each regional cluster, 1 to 15.
+    #[serde(default = "default_instances")]
+    #[schemars(range(min = 1, max = 15))]
+    pub instances_per_region: u32,
+
+    /// Refuse deletion of the clusters while true.
+    #[serde(default = "default_true")]
+    pub deletion_protection: bool,
+
+    /// Skip the final snapshot when the database is deleted. By default a
+    /// final snapshot is kept.
+    #[serde(default)]
+    pub skip_final_snapshot: bool,
+}
+
+fn default_instances() -> u32 {
+    1
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The Aurora engines that support global databases.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuroraEngine {
+    /// Aurora PostgreSQL.
+    AuroraPostgresql,
+    /// Aurora MySQL.
+    AuroraMysql,
+}

@@ -1,0 +1,135 @@
+//! The REST API built in every region.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The REST API that API Gateway serves in each region.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSpec {
+    /// The API Gateway stage, e.g. `v1`: letters, digits, `-` and `_`, at
+    /// most 128 characters.
+    #[serde(default = "default_stage_name")]
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_-]+$')")
+        .message("stageName may only hold letters, digits, '-' and '_' (API Gateway refuses anything else)"))]
+    pub stage_name: String,
+
+    /// The routes forwarded to the backend. Empty: one greedy route
+    /// `/{proxy+}` for every method.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub routes: Vec<RouteSpec>,
+
+    /// The health check Route 53 runs against each region's own endpoint.
+    #[serde(default)]
+    pub health_check: HealthCheckSpec,
+
+    /// Turn on AWS X-Ray tracing on the stage.
+    #[serde(default)]
+    pub tracing: bool,
+
+    /// Turn on CloudWatch detailed (per-method) metrics on the stage.
+    #[serde(default)]
+    pub metrics: bool,
+}
+
+impl Default for ApiSpec {
+    fn default() -> Self {
+        Self {
+            stage_name: default_stage_name(),
+            routes: Vec::new(),
+            health_check: HealthCheckSpec::default(),
+            tracing: false,
+            metrics: false,
+        }
+    }
+}
+
+fn default_stage_name() -> String {
+    "v1".to_owned()
+}
+
+/// One route of the REST API.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    /// The resource path, starting with `/`, e.g. `/users` or `/users/{id}`.
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = Rule::new("self.startsWith('/')")
+        .message("routes[].path must start with '/'"))]
+    pub path: String,
+
+    /// The HTTP methods of this route. `ANY` matches every method.
+    #[schemars(length(min = 1, max = 8))]
+    pub methods: Vec<HttpMethod>,
+}
+
+/// An HTTP method API Gateway can route.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
+    /// Every method.
+    Any,
+}
+
+/// A Route 53 health check against each region's own execute-api endpoint,
+/// `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}{path}`.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckSpec {
+    /// The path probed under the stage; starts with `/`.
+    #[serde(default = "default_health_path")]
+    #[schemars(length(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self.startsWith('/')")
+        .message("healthCheck.path must start with '/'"))]
+    pub path: String,
+
+    /// Seconds between probes: 10 (fast) or 30 (standard), as Route 53 allows.
+    #[serde(default = "default_interval_seconds")]
+    #[x_kube(validation = Rule::new("self == 10 || self == 30")
+        .message("healthCheck.intervalSeconds must be 10 or 30 (the only intervals Route 53 offers)"))]
+    pub interval_seconds: u32,
+
+    /// Consecutive failed probes before the region counts as unhealthy, 1 to 10.
+    #[serde(default = "default_failure_threshold")]
+    #[schemars(range(min = 1, max = 10))]
+    pub failure_threshold: u32,
+}
+
+impl Default for HealthCheckSpec {
+    fn default() -> Self {
+        Self {
+            path: default_health_path(),
+            interval_seconds: default_interval_seconds(),
+            failure_threshold: default_failure_threshold(),
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/health".to_owned()
+}
+
+fn default_interval_seconds() -> u32 {
+    30
+}
+
+fn default_failure_threshold() -> u32 {
+    3
+}

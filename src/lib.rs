@@ -1,0 +1,3 @@
+//! The GlobalApi operator: one Kubernetes resource, a multi-region API on AWS.
+
+pub mod api;
