@@ -6,14 +6,14 @@ ENV := tests/env/env.sh
 
 .PHONY: test lint env-up env-down env-status tools crd
 
-## test: start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
-test:
+## test: lint, start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
+test: lint
 	$(ENV) up
-	$(CARGO) fmt --check
 	$(CARGO) test --locked --no-fail-fast; rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
 
-## lint: clippy with warnings as errors
+## lint: rustfmt and clippy, warnings are errors
 lint:
+	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 ## env-up: start etcd, kube-apiserver and moto on 127.0.0.1 (harmless when already up)

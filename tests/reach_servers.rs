@@ -93,3 +93,83 @@ async fn route53_hosted_zone_round_trips_through_moto() {
     let gone = route53.get_hosted_zone().id(&id).send().await;
     assert!(gone.is_err(), "the zone still exists after delete");
 }
+
+#[test]
+fn rbac_is_enforced_and_token_request_works() {
+    let env = env();
+    env.install_crd();
+    let ns = env.namespace("rbac");
+    env.kubectl_ok(&["create", "serviceaccount", "reader", "-n", &ns]);
+    // TokenRequest needs the service-account signing key the API server was given.
+    let token = env.kubectl_ok(&["create", "token", "reader", "-n", &ns, "--duration=10m"]);
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
+
+    let as_reader = |args: &[&str]| {
+        let mut all = vec!["--token", token];
+        all.extend_from_slice(args);
+        env.kubectl(&all)
+    };
+    // With RBAC on, a fresh service account may not read GlobalApis...
+    let denied = as_reader(&["get", "gapi", "-n", &ns]);
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains("forbidden")
+            && stderr.contains(&format!("system:serviceaccount:{ns}:reader")),
+        "{stderr}"
+    );
+
+    // ...until a Role grants it.
+    env.kubectl_ok(&[
+        "create",
+        "role",
+        "gapi-reader",
+        "-n",
+        &ns,
+        "--verb=get,list",
+        "--resource=globalapis.globalapi.io",
+    ]);
+    env.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "gapi-reader",
+        "-n",
+        &ns,
+        "--role=gapi-reader",
+        &format!("--serviceaccount={ns}:reader"),
+    ]);
+    common::wait_until(std::time::Duration::from_secs(30), || {
+        as_reader(&["get", "gapi", "-n", &ns]).status.success()
+    });
+    env.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+#[test]
+fn helm_reaches_the_api_server() {
+    let env = env();
+    let out = std::process::Command::new(env.bin.join("helm"))
+        .args(["list", "--all-namespaces", "--output", "json"])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HELM_CACHE_HOME", env.root.join("target/env/helm/cache"))
+        .env("HELM_CONFIG_HOME", env.root.join("target/env/helm/config"))
+        .env("HELM_DATA_HOME", env.root.join("target/env/helm/data"))
+        .output()
+        .expect("running helm");
+    assert!(
+        out.status.success(),
+        "helm list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let releases: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("helm list prints JSON");
+    assert!(releases.is_array(), "{releases}");
+    let version = std::process::Command::new(env.bin.join("helm"))
+        .args(["version", "--short"])
+        .output()
+        .expect("helm version");
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("v3."),
+        "{version:?}"
+    );
+}
