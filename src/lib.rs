@@ -1,3 +1,9 @@
 //! The GlobalApi operator: one Kubernetes resource, a multi-region API on AWS.
 
 pub mod api;
+pub mod aws;
+pub mod error;
+pub mod plan;
+pub mod target;
+
+pub use error::{Error, Result};

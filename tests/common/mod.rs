@@ -137,6 +137,25 @@ impl TestEnv {
         kube::Client::try_from(config).expect("building a kube client")
     }
 
+    /// AWS clients pointed at the emulator, with the dummy credentials of aws.env.
+    pub async fn aws_clients(&self) -> globalapi::aws::AwsClients {
+        use aws_config::{BehaviorVersion, Region};
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.aws_endpoint())
+            .region(Region::new(self.aws["AWS_REGION"].clone()))
+            .credentials_provider(aws_sdk_route53::config::Credentials::new(
+                self.aws["AWS_ACCESS_KEY_ID"].clone(),
+                self.aws["AWS_SECRET_ACCESS_KEY"].clone(),
+                None,
+                None,
+                "aws.env",
+            ))
+            .retry_config(globalapi::aws::clients::retry_config())
+            .load()
+            .await;
+        globalapi::aws::AwsClients::new(config)
+    }
+
     /// The AWS endpoint of the emulator.
     pub fn aws_endpoint(&self) -> &str {
         self.aws

@@ -1,0 +1,94 @@
+//! AWS clients for every service and region, all sharing one configuration
+//! (the standard `aws-config` chain, adaptive retry for throttling) and one
+//! call counter.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+
+use super::calls::CallCounter;
+
+/// Route 53 and CloudFront are global; their API lives in us-east-1.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
+/// Clients for one AWS account.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    sdk: SdkConfig,
+    calls: CallCounter,
+}
+
+impl AwsClients {
+    /// From the standard chain: environment, profile, web identity (IRSA,
+    /// Pod Identity). `AWS_ENDPOINT_URL` points every client at an emulator.
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry_config())
+            .load()
+            .await;
+        Self::new(sdk)
+    }
+
+    /// From a given configuration (tests build their own).
+    pub fn new(sdk: SdkConfig) -> Self {
+        Self {
+            sdk,
+            calls: CallCounter::default(),
+        }
+    }
+
+    pub fn calls(&self) -> &CallCounter {
+        &self.calls
+    }
+
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let config = aws_sdk_route53::config::Builder::from(&self.sdk)
+            .region(Region::new(GLOBAL_REGION))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_route53::Client::from_conf(config)
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
+            .region(Region::new(GLOBAL_REGION))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_cloudfront::Client::from_conf(config)
+    }
+
+    pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
+        let config = aws_sdk_acm::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_acm::Client::from_conf(config)
+    }
+
+    pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
+        let config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_apigateway::Client::from_conf(config)
+    }
+
+    pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
+        let config = aws_sdk_lambda::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let config = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
+    }
+}
+
+/// Throttling is retried with client-side rate limiting (adaptive mode).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(8)
+}

@@ -1,0 +1,13 @@
+//! AWS: one module per service, each with the same four parts:
+//! `desired` (pure), `observe`, `diff` (pure) and `apply`, and a `run`
+//! step that chains them in Plan or Apply mode.
+
+pub mod acm;
+pub mod apigateway;
+pub mod calls;
+pub mod clients;
+pub mod cloudfront;
+pub mod route53;
+
+pub use calls::{CallCounter, CallCounts};
+pub use clients::AwsClients;

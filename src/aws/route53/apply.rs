@@ -1,0 +1,200 @@
+//! Changing Route 53: health checks, then one record batch per zone.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_route53::{
+    Client,
+    types::{
+        AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
+        ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, ResourceRecordSetRegion, RrType, Tag,
+        TagResourceType,
+    },
+};
+
+use crate::error::{Error, Result};
+use crate::target::Target;
+
+use super::diff::{HealthCheckOp, RecordOp};
+use super::observe::REGION_TAG;
+use super::record::{HealthCheck, Record, RecordValue, Routing};
+
+/// Route 53 takes at most 1000 changes in one batch.
+const MAX_BATCH: usize = 1000;
+
+/// The caller reference of a health check: the same settings give the same
+/// reference, so a create retried after a crash returns the first one.
+pub fn caller_reference(target: &Target, check: &HealthCheck) -> String {
+    target.token(
+        &format!("healthcheck {} {} {}", check.region, check.request_interval, check.fqdn),
+        64,
+    )
+}
+
+/// Applies health check operations. Returns the ids of checks to delete
+/// once no record points at them any more.
+pub async fn health_checks(
+    client: &Client,
+    target: &Target,
+    ops: &[HealthCheckOp],
+    ids: &mut BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let mut delete_later = Vec::new();
+    for op in ops {
+        match op {
+            HealthCheckOp::Create(check) => {
+                let id = create_health_check(client, target, check).await?;
+                ids.insert(check.region.clone(), id);
+            }
+            HealthCheckOp::Replace { old_id, desired, .. } => {
+                let id = create_health_check(client, target, desired).await?;
+                ids.insert(desired.region.clone(), id);
+                delete_later.push(old_id.clone());
+            }
+            HealthCheckOp::Update { id, desired, .. } => {
+                client
+                    .update_health_check()
+                    .health_check_id(id)
+                    .fully_qualified_domain_name(&desired.fqdn)
+                    .resource_path(&desired.resource_path)
+                    .failure_threshold(desired.failure_threshold)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("route53", "UpdateHealthCheck", e))?;
+                ids.insert(desired.region.clone(), id.clone());
+            }
+            HealthCheckOp::Adopt { id, observed } => {
+                tag_health_check(client, target, id, &observed.region).await?;
+                ids.entry(observed.region.clone()).or_insert_with(|| id.clone());
+            }
+            HealthCheckOp::Delete { id, .. } => delete_later.push(id.clone()),
+        }
+    }
+    Ok(delete_later)
+}
+
+async fn create_health_check(client: &Client, target: &Target, check: &HealthCheck) -> Result<String> {
+    let config = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Https)
+        .fully_qualified_domain_name(&check.fqdn)
+        .resource_path(&check.resource_path)
+        .port(443)
+        .request_interval(check.request_interval)
+        .failure_threshold(check.failure_threshold)
+        .enable_sni(true)
+        .build()
+        .map_err(|e| Error::Invalid(format!("health check for {}: {e}", check.region)))?;
+    let out = client
+        .create_health_check()
+        .caller_reference(caller_reference(target, check))
+        .health_check_config(config)
+        .send()
+        .await
+        .map_err(|e| Error::aws("route53", "CreateHealthCheck", e))?;
+    let id = out
+        .health_check()
+        .map(|h| h.id().to_owned())
+        .ok_or_else(|| Error::Invalid("CreateHealthCheck returned no health check".into()))?;
+    tag_health_check(client, target, &id, &check.region).await?;
+    Ok(id)
+}
+
+async fn tag_health_check(client: &Client, target: &Target, id: &str, region: &str) -> Result<()> {
+    let mut tags: Vec<Tag> = target
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    tags.push(Tag::builder().key(REGION_TAG).value(region).build());
+    tags.push(Tag::builder().key("Name").value(format!("{} {region}", target.owner())).build());
+    client
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(id)
+        .set_add_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| Error::aws("route53", "ChangeTagsForResource", e))?;
+    Ok(())
+}
+
+/// Deletes health checks; one already gone counts as deleted.
+pub async fn delete_health_checks(client: &Client, ids: &[String]) -> Result<()> {
+    for id in ids {
+        match client.delete_health_check().health_check_id(id).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_health_check()) => {}
+            Err(e) => return Err(Error::aws("route53", "DeleteHealthCheck", e)),
+        }
+    }
+    Ok(())
+}
+
+/// Applies record operations in batches of at most 1000 changes.
+pub async fn records(client: &Client, zone_id: &str, ops: &[RecordOp]) -> Result<()> {
+    let changes: Vec<SdkChange> = ops.iter().map(to_sdk_change).collect::<Result<_>>()?;
+    for batch in changes.chunks(MAX_BATCH) {
+        let batch = ChangeBatch::builder()
+            .comment("globalapi")
+            .set_changes(Some(batch.to_vec()))
+            .build()
+            .map_err(|e| Error::Invalid(format!("record batch: {e}")))?;
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| Error::aws("route53", "ChangeResourceRecordSets", e))?;
+    }
+    Ok(())
+}
+
+fn to_sdk_change(op: &RecordOp) -> Result<SdkChange> {
+    let (action, record) = match op {
+        RecordOp::Upsert { record, .. } => (ChangeAction::Upsert, record),
+        RecordOp::Delete(record) => (ChangeAction::Delete, record),
+    };
+    SdkChange::builder()
+        .action(action)
+        .resource_record_set(to_sdk_record(record)?)
+        .build()
+        .map_err(|e| Error::Invalid(format!("record {}: {e}", record.key)))
+}
+
+/// The SDK's record set for one of ours.
+pub fn to_sdk_record(record: &Record) -> Result<ResourceRecordSet> {
+    let invalid = |e: aws_sdk_route53::error::BuildError| Error::Invalid(format!("record {}: {e}", record.key));
+    let mut set = ResourceRecordSet::builder()
+        .name(&record.key.name)
+        .r#type(RrType::from(record.key.record_type.as_str()))
+        .set_set_identifier(record.key.set_identifier.clone())
+        .set_health_check_id(record.health_check_id.clone());
+    set = match &record.routing {
+        Routing::Simple => set,
+        Routing::Latency { region } => set.region(ResourceRecordSetRegion::from(region.as_str())),
+        Routing::Failover(f) => set.failover(ResourceRecordSetFailover::from(f.as_str())),
+    };
+    set = match &record.value {
+        RecordValue::Alias {
+            zone_id,
+            dns_name,
+            evaluate_target_health,
+        } => set.alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(zone_id)
+                .dns_name(dns_name)
+                .evaluate_target_health(*evaluate_target_health)
+                .build()
+                .map_err(invalid)?,
+        ),
+        RecordValue::Values { ttl, values } => {
+            let records = values
+                .iter()
+                .map(|v| ResourceRecord::builder().value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+            set.ttl(*ttl).set_resource_records(Some(records))
+        }
+    };
+    set.build().map_err(invalid)
+}

@@ -1,0 +1,221 @@
+//! Reading Route 53: the zone, its records, and our health checks.
+
+use aws_sdk_route53::{
+    Client,
+    types::{HealthCheck as SdkHealthCheck, ResourceRecordSet, RrType, TagResourceType},
+};
+
+use crate::error::{Error, Result};
+use crate::target::{Target, UID_TAG};
+
+use super::record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name};
+
+/// Tag key naming the region a health check probes.
+pub const REGION_TAG: &str = "globalapi.io/region";
+
+/// The id of the spec's hosted zone (without `/hostedzone/`).
+pub async fn zone_id(client: &Client, target: &Target) -> Result<String> {
+    let zone = &target.spec.hosted_zone;
+    if let Some(id) = &zone.id {
+        return Ok(id.clone());
+    }
+    let name = zone
+        .name
+        .as_deref()
+        .ok_or_else(|| Error::Invalid("hostedZone needs id or name".into()))?;
+    let out = client
+        .list_hosted_zones_by_name()
+        .dns_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::aws("route53", "ListHostedZonesByName", e))?;
+    let matching: Vec<_> = out
+        .hosted_zones()
+        .iter()
+        .filter(|z| normalize_name(z.name()) == name)
+        .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+        .collect();
+    match matching.as_slice() {
+        [zone] => Ok(zone.id().trim_start_matches("/hostedzone/").to_owned()),
+        [] => Err(Error::Invalid(format!(
+            "hostedZone.name: no public hosted zone named {name} in this account"
+        ))),
+        _ => Err(Error::Invalid(format!(
+            "hostedZone.name: several public hosted zones are named {name}; give hostedZone.id instead"
+        ))),
+    }
+}
+
+/// Every record set of the zone, all pages.
+pub async fn records(client: &Client, zone_id: &str) -> Result<Vec<Record>> {
+    let mut records: Vec<Record> = Vec::new();
+    let mut next: Option<(String, RrType, Option<String>)> = None;
+    let mut starts = std::collections::BTreeSet::new();
+    loop {
+        // A page boundary inside a group of same name and type can repeat a
+        // page where NextRecordIdentifier is missing (moto): never loop on it.
+        if let Some(start) = &next
+            && !starts.insert(start.clone())
+        {
+            break;
+        }
+        let mut request = client.list_resource_record_sets().hosted_zone_id(zone_id);
+        if let Some((name, rtype, id)) = next.take() {
+            request = request
+                .start_record_name(name)
+                .start_record_type(rtype)
+                .set_start_record_identifier(id);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| Error::aws("route53", "ListResourceRecordSets", e))?;
+        for record in out.resource_record_sets().iter().filter_map(to_record) {
+            if !records.iter().any(|r| r.key == record.key) {
+                records.push(record);
+            }
+        }
+        if !out.is_truncated() {
+            break;
+        }
+        match (out.next_record_name(), out.next_record_type()) {
+            (Some(name), Some(rtype)) => {
+                next = Some((name.to_owned(), rtype.clone(), out.next_record_identifier().map(str::to_owned)))
+            }
+            _ => break,
+        }
+    }
+    Ok(records)
+}
+
+/// Our view of an SDK record set; `None` for kinds we never manage.
+pub fn to_record(set: &ResourceRecordSet) -> Option<Record> {
+    let routing = if let Some(region) = set.region() {
+        Routing::Latency {
+            region: region.as_str().to_owned(),
+        }
+    } else if let Some(failover) = set.failover() {
+        match failover.as_str() {
+            "PRIMARY" => Routing::Failover(Failover::Primary),
+            "SECONDARY" => Routing::Failover(Failover::Secondary),
+            _ => return None,
+        }
+    } else if set.weight().is_some() || set.geo_location().is_some() || set.multi_value_answer().is_some() {
+        return None;
+    } else {
+        Routing::Simple
+    };
+    let value = match set.alias_target() {
+        Some(alias) => RecordValue::Alias {
+            zone_id: alias.hosted_zone_id().to_owned(),
+            dns_name: normalize_name(alias.dns_name()),
+            evaluate_target_health: alias.evaluate_target_health(),
+        },
+        None => RecordValue::Values {
+            ttl: set.ttl().unwrap_or(0),
+            values: set
+                .resource_records()
+                .iter()
+                .map(|r| {
+                    let v = r.value();
+                    if set.r#type() == &RrType::Cname { normalize_name(v) } else { v.to_owned() }
+                })
+                .collect(),
+        },
+    };
+    Some(Record {
+        key: RecordKey {
+            name: normalize_name(&unescape(set.name())),
+            record_type: set.r#type().as_str().to_owned(),
+            set_identifier: set.set_identifier().map(str::to_owned),
+        },
+        routing,
+        health_check_id: set.health_check_id().map(str::to_owned),
+        value,
+    })
+}
+
+/// Route 53 returns `*` and some characters octal-escaped (`\052`).
+fn unescape(name: &str) -> String {
+    name.replace("\\052", "*")
+}
+
+/// A health check of ours found in AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedHealthCheck {
+    pub id: String,
+    pub check: HealthCheck,
+    /// False for one created by an interrupted run before it was tagged; it
+    /// is recognised by its deterministic CallerReference and adopted.
+    pub tagged: bool,
+}
+
+/// Our health checks: tagged with our uid, or untagged with a caller
+/// reference only we would have chosen.
+pub async fn health_checks(client: &Client, target: &Target, expected_refs: &[String]) -> Result<Vec<ObservedHealthCheck>> {
+    let mut all: Vec<SdkHealthCheck> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_health_checks()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| Error::aws("route53", "ListHealthChecks", e))?;
+        all.extend(out.health_checks().iter().filter(|h| h.caller_reference().starts_with("gapi")).cloned());
+        match (out.is_truncated(), out.next_marker()) {
+            (true, Some(m)) => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+
+    let mut found = Vec::new();
+    for chunk in all.chunks(10) {
+        let ids: Vec<String> = chunk.iter().map(|h| h.id().to_owned()).collect();
+        let tags = client
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Healthcheck)
+            .set_resource_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| Error::aws("route53", "ListTagsForResources", e))?;
+        for health_check in chunk {
+            let tag = |key: &str| -> Option<String> {
+                tags.resource_tag_sets()
+                    .iter()
+                    .find(|s| s.resource_id() == Some(health_check.id()))
+                    .and_then(|s| s.tags().iter().find(|t| t.key() == Some(key)))
+                    .and_then(|t| t.value().map(str::to_owned))
+            };
+            let tagged = tag(UID_TAG).as_deref() == Some(target.uid.as_str());
+            let adopted = !tagged && tag(UID_TAG).is_none() && expected_refs.iter().any(|r| r == health_check.caller_reference());
+            if !(tagged || adopted) {
+                continue;
+            }
+            let Some(config) = health_check.health_check_config() else {
+                continue;
+            };
+            let region = tag(REGION_TAG).or_else(|| region_of(config.fully_qualified_domain_name()?));
+            let Some(region) = region else { continue };
+            found.push(ObservedHealthCheck {
+                id: health_check.id().to_owned(),
+                check: HealthCheck {
+                    region,
+                    fqdn: config.fully_qualified_domain_name().unwrap_or_default().to_owned(),
+                    resource_path: config.resource_path().unwrap_or_default().to_owned(),
+                    request_interval: config.request_interval().unwrap_or(30),
+                    failure_threshold: config.failure_threshold().unwrap_or(3),
+                },
+                tagged,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The region of an execute-api host name.
+fn region_of(fqdn: &str) -> Option<String> {
+    let mut parts = fqdn.split('.');
+    let _id = parts.next()?;
+    (parts.next()? == "execute-api").then(|| parts.next().map(str::to_owned))?
+}

@@ -1,0 +1,217 @@
+//! Changes and plans, shared by every service: what `plan` prints, what
+//! `apply` does, and what drift reports are made of.
+
+use std::fmt;
+
+/// The AWS services, in the order a reconcile visits them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Acm,
+    ApiGateway,
+    Route53,
+    CloudFront,
+    Rds,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Acm => "acm",
+            Service::ApiGateway => "apigateway",
+            Service::Route53 => "route53",
+            Service::CloudFront => "cloudfront",
+            Service::Rds => "rds",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a change does to its resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// One field that differs between AWS and the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    pub observed: Option<String>,
+    pub desired: Option<String>,
+}
+
+impl FieldChange {
+    pub fn new(field: impl Into<String>, observed: Option<String>, desired: Option<String>) -> Self {
+        Self {
+            field: field.into(),
+            observed,
+            desired,
+        }
+    }
+}
+
+/// One change to one AWS resource, described for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub service: Service,
+    /// The region of the resource; `None` for global services (Route 53, CloudFront).
+    pub region: Option<String>,
+    pub action: Action,
+    /// The kind of resource, e.g. `record`, `health check`, `stage`.
+    pub kind: &'static str,
+    /// The resource, e.g. `origin.api.example.com A us-east-1`.
+    pub resource: String,
+    /// For updates: the fields that differ.
+    pub fields: Vec<FieldChange>,
+}
+
+impl Change {
+    pub fn new(service: Service, region: Option<&str>, action: Action, kind: &'static str, resource: impl Into<String>) -> Self {
+        Self {
+            service,
+            region: region.map(str::to_owned),
+            action,
+            kind,
+            resource: resource.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn with_fields(mut self, fields: Vec<FieldChange>) -> Self {
+        self.fields = fields;
+        self
+    }
+}
+
+fn show(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("(none)")
+}
+
+impl fmt::Display for Change {
+    /// `update route53 record origin.api.example.com A us-east-1: AliasTarget d-abc → d-def`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {} {}", self.action, self.service, self.kind, self.resource)?;
+        for (i, field) in self.fields.iter().enumerate() {
+            let sep = if i == 0 { ": " } else { ", " };
+            write!(f, "{sep}{} {} → {}", field.field, show(&field.observed), show(&field.desired))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every change a reconcile would make, in the order it would make them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn extend(&mut self, changes: impl IntoIterator<Item = Change>) {
+        self.changes.extend(changes);
+    }
+
+    /// The changes grouped by service and region, for printing.
+    pub fn grouped(&self) -> Vec<((Service, Option<String>), Vec<&Change>)> {
+        let mut groups: Vec<((Service, Option<String>), Vec<&Change>)> = Vec::new();
+        for change in &self.changes {
+            let key = (change.service, change.region.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(change),
+                None => groups.push((key, vec![change])),
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "no changes");
+        }
+        for ((service, region), changes) in self.grouped() {
+            writeln!(f, "{service} ({}):", region.as_deref().unwrap_or("global"))?;
+            for change in changes {
+                writeln!(f, "  {change}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_prints_as_one_line() {
+        let change = Change::new(Service::Route53, None, Action::Update, "record", "origin.api.example.com A us-east-1")
+            .with_fields(vec![FieldChange::new("AliasTarget.DNSName", Some("d-abc".into()), Some("d-def".into()))]);
+        assert_eq!(
+            change.to_string(),
+            "update route53 record origin.api.example.com A us-east-1: AliasTarget.DNSName d-abc → d-def"
+        );
+    }
+
+    #[test]
+    fn plan_groups_by_service_then_region() {
+        let mut plan = Plan::default();
+        plan.extend([
+            Change::new(Service::Route53, None, Action::Create, "record", "b"),
+            Change::new(Service::ApiGateway, Some("eu-west-1"), Action::Create, "rest api", "x"),
+            Change::new(Service::ApiGateway, Some("us-east-1"), Action::Create, "rest api", "y"),
+            Change::new(Service::Route53, None, Action::Delete, "record", "c"),
+        ]);
+        let text = plan.to_string();
+        assert_eq!(
+            text,
+            "apigateway (eu-west-1):\n  create apigateway rest api x\napigateway (us-east-1):\n  create apigateway rest api y\nroute53 (global):\n  create route53 record b\n  delete route53 record c\n"
+        );
+        assert_eq!(Plan::default().to_string(), "no changes\n");
+    }
+}
+
+/// Whether a step only computes its changes or also makes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Observe and diff; change nothing.
+    Plan,
+    /// Observe, diff and apply.
+    Apply,
+}
+
+/// What one service step found and did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepOutcome<O> {
+    /// The changes made (Apply) or that would be made (Plan).
+    pub changes: Vec<Change>,
+    /// Resources the spec needs that belong to someone else; left untouched.
+    pub conflicts: Vec<String>,
+    /// What is still on its way (certificate validation, a deployment),
+    /// each a short sentence; the reconcile requeues sooner while any remain.
+    pub pending: Vec<String>,
+    /// What later services need from this one.
+    pub outputs: O,
+}
