@@ -212,6 +212,9 @@ pub struct StepOutcome<O> {
     /// What is still on its way (certificate validation, a deployment),
     /// each a short sentence; the reconcile requeues sooner while any remain.
     pub pending: Vec<String>,
+    /// Failures of single regions, each `<region>: <error with AWS's code
+    /// and message>`; the other regions went on.
+    pub errors: Vec<String>,
     /// What later services need from this one.
     pub outputs: O,
 }
