@@ -58,7 +58,11 @@ pub struct FieldChange {
 }
 
 impl FieldChange {
-    pub fn new(field: impl Into<String>, observed: Option<String>, desired: Option<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        observed: Option<String>,
+        desired: Option<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             observed,
@@ -83,7 +87,13 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn new(service: Service, region: Option<&str>, action: Action, kind: &'static str, resource: impl Into<String>) -> Self {
+    pub fn new(
+        service: Service,
+        region: Option<&str>,
+        action: Action,
+        kind: &'static str,
+        resource: impl Into<String>,
+    ) -> Self {
         Self {
             service,
             region: region.map(str::to_owned),
@@ -107,10 +117,20 @@ fn show(value: &Option<String>) -> &str {
 impl fmt::Display for Change {
     /// `update route53 record origin.api.example.com A us-east-1: AliasTarget d-abc → d-def`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} {}", self.action, self.service, self.kind, self.resource)?;
+        write!(
+            f,
+            "{} {} {} {}",
+            self.action, self.service, self.kind, self.resource
+        )?;
         for (i, field) in self.fields.iter().enumerate() {
             let sep = if i == 0 { ": " } else { ", " };
-            write!(f, "{sep}{} {} → {}", field.field, show(&field.observed), show(&field.desired))?;
+            write!(
+                f,
+                "{sep}{} {} → {}",
+                field.field,
+                show(&field.observed),
+                show(&field.desired)
+            )?;
         }
         Ok(())
     }
@@ -167,8 +187,18 @@ mod tests {
 
     #[test]
     fn change_prints_as_one_line() {
-        let change = Change::new(Service::Route53, None, Action::Update, "record", "origin.api.example.com A us-east-1")
-            .with_fields(vec![FieldChange::new("AliasTarget.DNSName", Some("d-abc".into()), Some("d-def".into()))]);
+        let change = Change::new(
+            Service::Route53,
+            None,
+            Action::Update,
+            "record",
+            "origin.api.example.com A us-east-1",
+        )
+        .with_fields(vec![FieldChange::new(
+            "AliasTarget.DNSName",
+            Some("d-abc".into()),
+            Some("d-def".into()),
+        )]);
         assert_eq!(
             change.to_string(),
             "update route53 record origin.api.example.com A us-east-1: AliasTarget.DNSName d-abc → d-def"
@@ -180,8 +210,20 @@ mod tests {
         let mut plan = Plan::default();
         plan.extend([
             Change::new(Service::Route53, None, Action::Create, "record", "b"),
-            Change::new(Service::ApiGateway, Some("eu-west-1"), Action::Create, "rest api", "x"),
-            Change::new(Service::ApiGateway, Some("us-east-1"), Action::Create, "rest api", "y"),
+            Change::new(
+                Service::ApiGateway,
+                Some("eu-west-1"),
+                Action::Create,
+                "rest api",
+                "x",
+            ),
+            Change::new(
+                Service::ApiGateway,
+                Some("us-east-1"),
+                Action::Create,
+                "rest api",
+                "y",
+            ),
             Change::new(Service::Route53, None, Action::Delete, "record", "c"),
         ]);
         let text = plan.to_string();

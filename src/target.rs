@@ -28,7 +28,11 @@ impl Target {
             .name
             .clone()
             .ok_or_else(|| Error::Invalid("metadata.name is required".into()))?;
-        let namespace = object.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        let namespace = object
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
         let uid = match &object.metadata.uid {
             Some(uid) => uid.clone(),
             None => derived_uid(&namespace, &name),
@@ -48,7 +52,10 @@ impl Target {
 
     /// The ownership tags every created resource carries.
     pub fn tags(&self) -> Vec<(String, String)> {
-        vec![(OWNER_TAG.to_owned(), self.owner()), (UID_TAG.to_owned(), self.uid.clone())]
+        vec![
+            (OWNER_TAG.to_owned(), self.owner()),
+            (UID_TAG.to_owned(), self.uid.clone()),
+        ]
     }
 
     pub fn edge_enabled(&self) -> bool {
@@ -78,7 +85,12 @@ impl Target {
     /// The regions Route 53 may answer with, in spec order, after draining.
     /// For Failover the first is PRIMARY: the spec's primary unless drained.
     pub fn serving_regions(&self) -> Vec<&RegionSpec> {
-        let mut serving: Vec<&RegionSpec> = self.spec.regions.iter().filter(|r| !r.maintenance).collect();
+        let mut serving: Vec<&RegionSpec> = self
+            .spec
+            .regions
+            .iter()
+            .filter(|r| !r.maintenance)
+            .collect();
         if self.spec.routing.policy == RoutingPolicy::Failover {
             let primary = self.spec.routing.primary_region.as_deref();
             serving.sort_by_key(|r| Some(r.name.as_str()) != primary);
@@ -103,7 +115,13 @@ impl Target {
     pub fn resource_name(&self, max: usize) -> String {
         let mut stem: String = format!("gapi-{}-{}", self.namespace, self.name)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         stem.truncate(max);
         stem.trim_end_matches('-').to_owned()
@@ -114,7 +132,14 @@ impl Target {
 fn derived_uid(namespace: &str, name: &str) -> String {
     let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
     let h: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -165,11 +190,19 @@ mod tests {
     #[test]
     fn failover_puts_the_primary_first_unless_drained() {
         let t = target(FAILOVER);
-        let names: Vec<&str> = t.serving_regions().iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = t
+            .serving_regions()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         assert_eq!(names, ["eu-west-1", "us-east-1"]);
         let mut drained = t.clone();
         drained.spec.regions[1].maintenance = true;
-        let names: Vec<&str> = drained.serving_regions().iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = drained
+            .serving_regions()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         assert_eq!(names, ["us-east-1"]);
     }
 

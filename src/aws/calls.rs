@@ -26,7 +26,9 @@ pub struct CallCounter {
 impl CallCounter {
     fn record(&self, service: &str, operation: &str) {
         if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry((service.to_owned(), operation.to_owned())).or_default() += 1;
+            *counts
+                .entry((service.to_owned(), operation.to_owned()))
+                .or_default() += 1;
         }
     }
 
@@ -60,7 +62,9 @@ pub struct CallCounts(pub BTreeMap<(String, String), u64>);
 
 /// Operations that change nothing in AWS.
 fn is_read(operation: &str) -> bool {
-    ["Get", "List", "Describe"].iter().any(|p| operation.starts_with(p))
+    ["Get", "List", "Describe"]
+        .iter()
+        .any(|p| operation.starts_with(p))
 }
 
 impl CallCounts {
@@ -70,7 +74,11 @@ impl CallCounts {
 
     /// Calls that change AWS (everything but Get*, List*, Describe*).
     pub fn mutating(&self) -> u64 {
-        self.0.iter().filter(|((_, op), _)| !is_read(op)).map(|(_, n)| n).sum()
+        self.0
+            .iter()
+            .filter(|((_, op), _)| !is_read(op))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// The calls made since `earlier`.
@@ -89,7 +97,12 @@ impl CallCounts {
 
 impl fmt::Display for CallCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "AWS calls: {} ({} mutating)", self.total(), self.mutating())?;
+        writeln!(
+            f,
+            "AWS calls: {} ({} mutating)",
+            self.total(),
+            self.mutating()
+        )?;
         for ((service, operation), n) in &self.0 {
             writeln!(f, "  {service:<12} {operation:<40} {n}")?;
         }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use aws_sdk_route53::{
     Client,
     types::{
-        AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
-        ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, ResourceRecordSetRegion, RrType, Tag,
-        TagResourceType,
+        AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, HealthCheckConfig,
+        HealthCheckType, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover,
+        ResourceRecordSetRegion, RrType, Tag, TagResourceType,
     },
 };
 
@@ -25,7 +25,10 @@ const MAX_BATCH: usize = 1000;
 /// reference, so a create retried after a crash returns the first one.
 pub fn caller_reference(target: &Target, check: &HealthCheck) -> String {
     target.token(
-        &format!("healthcheck {} {} {}", check.region, check.request_interval, check.fqdn),
+        &format!(
+            "healthcheck {} {} {}",
+            check.region, check.request_interval, check.fqdn
+        ),
         64,
     )
 }
@@ -45,7 +48,9 @@ pub async fn health_checks(
                 let id = create_health_check(client, target, check).await?;
                 ids.insert(check.region.clone(), id);
             }
-            HealthCheckOp::Replace { old_id, desired, .. } => {
+            HealthCheckOp::Replace {
+                old_id, desired, ..
+            } => {
                 let id = create_health_check(client, target, desired).await?;
                 ids.insert(desired.region.clone(), id);
                 delete_later.push(old_id.clone());
@@ -64,7 +69,8 @@ pub async fn health_checks(
             }
             HealthCheckOp::Adopt { id, observed } => {
                 tag_health_check(client, target, id, &observed.region).await?;
-                ids.entry(observed.region.clone()).or_insert_with(|| id.clone());
+                ids.entry(observed.region.clone())
+                    .or_insert_with(|| id.clone());
             }
             HealthCheckOp::Delete { id, .. } => delete_later.push(id.clone()),
         }
@@ -72,7 +78,11 @@ pub async fn health_checks(
     Ok(delete_later)
 }
 
-async fn create_health_check(client: &Client, target: &Target, check: &HealthCheck) -> Result<String> {
+async fn create_health_check(
+    client: &Client,
+    target: &Target,
+    check: &HealthCheck,
+) -> Result<String> {
     let config = HealthCheckConfig::builder()
         .r#type(HealthCheckType::Https)
         .fully_qualified_domain_name(&check.fqdn)
@@ -105,7 +115,12 @@ async fn tag_health_check(client: &Client, target: &Target, id: &str, region: &s
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     tags.push(Tag::builder().key(REGION_TAG).value(region).build());
-    tags.push(Tag::builder().key("Name").value(format!("{} {region}", target.owner())).build());
+    tags.push(
+        Tag::builder()
+            .key("Name")
+            .value(format!("{} {region}", target.owner()))
+            .build(),
+    );
     client
         .change_tags_for_resource()
         .resource_type(TagResourceType::Healthcheck)
@@ -120,9 +135,16 @@ async fn tag_health_check(client: &Client, target: &Target, id: &str, region: &s
 /// Deletes health checks; one already gone counts as deleted.
 pub async fn delete_health_checks(client: &Client, ids: &[String]) -> Result<()> {
     for id in ids {
-        match client.delete_health_check().health_check_id(id).send().await {
+        match client
+            .delete_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+        {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_health_check()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_health_check()) => {}
             Err(e) => return Err(Error::aws("route53", "DeleteHealthCheck", e)),
         }
     }
@@ -163,7 +185,9 @@ fn to_sdk_change(op: &RecordOp) -> Result<SdkChange> {
 
 /// The SDK's record set for one of ours.
 pub fn to_sdk_record(record: &Record) -> Result<ResourceRecordSet> {
-    let invalid = |e: aws_sdk_route53::error::BuildError| Error::Invalid(format!("record {}: {e}", record.key));
+    let invalid = |e: aws_sdk_route53::error::BuildError| {
+        Error::Invalid(format!("record {}: {e}", record.key))
+    };
     let mut set = ResourceRecordSet::builder()
         .name(&record.key.name)
         .r#type(RrType::from(record.key.record_type.as_str()))

@@ -7,7 +7,9 @@ use crate::target::Target;
 
 use super::CLOUDFRONT_ZONE_ID;
 use super::ownership::owner_record;
-use super::record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name};
+use super::record::{
+    Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name,
+};
 
 /// What API Gateway made in one region, as Route 53 needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +57,12 @@ pub fn health_checks(target: &Target, endpoints: &[RegionEndpoint]) -> Vec<Healt
 /// characters of the owner's uid, so that two GlobalApis sharing a zone never
 /// share an identifier (moto deletes by identifier alone).
 pub fn set_identifier(target: &Target, region: &str) -> String {
-    let uid: String = target.uid.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+    let uid: String = target
+        .uid
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
     format!("{region}-{uid}")
 }
 
@@ -68,7 +75,11 @@ pub fn execute_api_host(rest_api_id: &str, region: &str) -> String {
 ///
 /// `health_check_ids` maps region to health check id; a region without one
 /// (not created yet) gets no health check reference.
-pub fn records(target: &Target, inputs: &Route53Inputs, health_check_ids: &BTreeMap<String, String>) -> Vec<Record> {
+pub fn records(
+    target: &Target,
+    inputs: &Route53Inputs,
+    health_check_ids: &BTreeMap<String, String>,
+) -> Vec<Record> {
     let ttl = i64::from(target.spec.routing.ttl_seconds);
     let origin = normalize_name(&target.origin_domain());
     let mut records = Vec::new();
@@ -192,7 +203,12 @@ mod tests {
                 "_globalapi.origin.api.example.com TXT",
             ]
         );
-        assert_eq!(records[0].routing, Routing::Latency { region: "us-east-1".into() });
+        assert_eq!(
+            records[0].routing,
+            Routing::Latency {
+                region: "us-east-1".into()
+            }
+        );
         assert_eq!(records[0].health_check_id.as_deref(), Some("hc-1"));
         assert_eq!(
             records[0].value,
@@ -238,15 +254,24 @@ mod tests {
         assert_eq!(
             roles(&t),
             [
-                ("eu-west-1-0b1c2d3e".to_owned(), Routing::Failover(Failover::Primary)),
-                ("us-east-1-0b1c2d3e".to_owned(), Routing::Failover(Failover::Secondary)),
+                (
+                    "eu-west-1-0b1c2d3e".to_owned(),
+                    Routing::Failover(Failover::Primary)
+                ),
+                (
+                    "us-east-1-0b1c2d3e".to_owned(),
+                    Routing::Failover(Failover::Secondary)
+                ),
             ]
         );
         let mut drained = t.clone();
         drained.spec.regions[1].maintenance = true; // eu-west-1, the primary
         assert_eq!(
             roles(&drained),
-            [("us-east-1-0b1c2d3e".to_owned(), Routing::Failover(Failover::Primary))]
+            [(
+                "us-east-1-0b1c2d3e".to_owned(),
+                Routing::Failover(Failover::Primary)
+            )]
         );
     }
 

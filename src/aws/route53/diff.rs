@@ -17,7 +17,10 @@ const MANAGED_TYPES: [&str; 3] = ["A", "AAAA", "CNAME"];
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordOp {
     /// Create or replace; `observed` is what was there.
-    Upsert { record: Record, observed: Option<Record> },
+    Upsert {
+        record: Record,
+        observed: Option<Record>,
+    },
     /// Delete exactly this observed record.
     Delete(Record),
 }
@@ -25,17 +28,34 @@ pub enum RecordOp {
 impl RecordOp {
     pub fn change(&self) -> Change {
         match self {
-            RecordOp::Upsert { record, observed: None } => {
-                Change::new(Service::Route53, None, Action::Create, "record", record.key.to_string())
-            }
+            RecordOp::Upsert {
+                record,
+                observed: None,
+            } => Change::new(
+                Service::Route53,
+                None,
+                Action::Create,
+                "record",
+                record.key.to_string(),
+            ),
             RecordOp::Upsert {
                 record,
                 observed: Some(observed),
-            } => Change::new(Service::Route53, None, Action::Update, "record", record.key.to_string())
-                .with_fields(record_fields(observed, record)),
-            RecordOp::Delete(record) => {
-                Change::new(Service::Route53, None, Action::Delete, "record", record.key.to_string())
-            }
+            } => Change::new(
+                Service::Route53,
+                None,
+                Action::Update,
+                "record",
+                record.key.to_string(),
+            )
+            .with_fields(record_fields(observed, record)),
+            RecordOp::Delete(record) => Change::new(
+                Service::Route53,
+                None,
+                Action::Delete,
+                "record",
+                record.key.to_string(),
+            ),
         }
     }
 }
@@ -80,12 +100,16 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
     for name in &wanted {
         if !owned_by_us(name) {
             if let Some((owner, _)) = owners.get(owner_record_name(name).as_str()) {
-                diff.conflicts.push(format!("{name} is owned by GlobalApi {owner}"));
+                diff.conflicts
+                    .push(format!("{name} is owned by GlobalApi {owner}"));
                 continue;
             }
             let existing = managed_at(name);
             if !existing.is_empty() {
-                let types: BTreeSet<&str> = existing.iter().map(|r| r.key.record_type.as_str()).collect();
+                let types: BTreeSet<&str> = existing
+                    .iter()
+                    .map(|r| r.key.record_type.as_str())
+                    .collect();
                 diff.conflicts.push(format!(
                     "{name} already has {} records that no GlobalApi owns",
                     types.into_iter().collect::<Vec<_>>().join("/")
@@ -150,8 +174,16 @@ fn record_fields(observed: &Record, desired: &Record) -> Vec<FieldChange> {
             fields.push(FieldChange::new(field, o, d));
         }
     };
-    push("Routing", Some(routing_text(&observed.routing)), Some(routing_text(&desired.routing)));
-    push("HealthCheckId", observed.health_check_id.clone(), desired.health_check_id.clone());
+    push(
+        "Routing",
+        Some(routing_text(&observed.routing)),
+        Some(routing_text(&desired.routing)),
+    );
+    push(
+        "HealthCheckId",
+        observed.health_check_id.clone(),
+        desired.health_check_id.clone(),
+    );
     match (&observed.value, &desired.value) {
         (
             RecordValue::Alias {
@@ -166,10 +198,27 @@ fn record_fields(observed: &Record, desired: &Record) -> Vec<FieldChange> {
             },
         ) => {
             push("AliasTarget.DNSName", Some(od.clone()), Some(dd.clone()));
-            push("AliasTarget.HostedZoneId", Some(oz.clone()), Some(dz.clone()));
-            push("AliasTarget.EvaluateTargetHealth", Some(oe.to_string()), Some(de.to_string()));
+            push(
+                "AliasTarget.HostedZoneId",
+                Some(oz.clone()),
+                Some(dz.clone()),
+            );
+            push(
+                "AliasTarget.EvaluateTargetHealth",
+                Some(oe.to_string()),
+                Some(de.to_string()),
+            );
         }
-        (RecordValue::Values { ttl: ot, values: ov }, RecordValue::Values { ttl: dt, values: dv }) => {
+        (
+            RecordValue::Values {
+                ttl: ot,
+                values: ov,
+            },
+            RecordValue::Values {
+                ttl: dt,
+                values: dv,
+            },
+        ) => {
             push("TTL", Some(ot.to_string()), Some(dt.to_string()));
             push("ResourceRecords", Some(ov.join(" ")), Some(dv.join(" ")));
         }
@@ -209,17 +258,35 @@ pub enum HealthCheckOp {
         observed: HealthCheck,
         desired: HealthCheck,
     },
-    Delete { id: String, observed: HealthCheck },
+    Delete {
+        id: String,
+        observed: HealthCheck,
+    },
     /// Tag one an interrupted run created but did not tag.
-    Adopt { id: String, observed: HealthCheck },
+    Adopt {
+        id: String,
+        observed: HealthCheck,
+    },
 }
 
 impl HealthCheckOp {
     pub fn change(&self) -> Change {
-        let resource = |h: &HealthCheck| format!("{} (https://{}{})", h.region, h.fqdn, h.resource_path);
+        let resource =
+            |h: &HealthCheck| format!("{} (https://{}{})", h.region, h.fqdn, h.resource_path);
         match self {
-            HealthCheckOp::Create(h) => Change::new(Service::Route53, None, Action::Create, "health check", resource(h)),
-            HealthCheckOp::Update { observed, desired, .. } | HealthCheckOp::Replace { observed, desired, .. } => {
+            HealthCheckOp::Create(h) => Change::new(
+                Service::Route53,
+                None,
+                Action::Create,
+                "health check",
+                resource(h),
+            ),
+            HealthCheckOp::Update {
+                observed, desired, ..
+            }
+            | HealthCheckOp::Replace {
+                observed, desired, ..
+            } => {
                 let action = if matches!(self, HealthCheckOp::Replace { .. }) {
                     Action::Create
                 } else {
@@ -233,13 +300,25 @@ impl HealthCheckOp {
                 Change::new(Service::Route53, None, action, kind, resource(desired))
                     .with_fields(health_check_fields(observed, desired))
             }
-            HealthCheckOp::Delete { observed, .. } => {
-                Change::new(Service::Route53, None, Action::Delete, "health check", resource(observed))
-            }
-            HealthCheckOp::Adopt { observed, .. } => {
-                Change::new(Service::Route53, None, Action::Update, "health check", resource(observed))
-                    .with_fields(vec![FieldChange::new("Tags", None, Some("ownership tags".into()))])
-            }
+            HealthCheckOp::Delete { observed, .. } => Change::new(
+                Service::Route53,
+                None,
+                Action::Delete,
+                "health check",
+                resource(observed),
+            ),
+            HealthCheckOp::Adopt { observed, .. } => Change::new(
+                Service::Route53,
+                None,
+                Action::Update,
+                "health check",
+                resource(observed),
+            )
+            .with_fields(vec![FieldChange::new(
+                "Tags",
+                None,
+                Some("ownership tags".into()),
+            )]),
         }
     }
 }
@@ -247,9 +326,21 @@ impl HealthCheckOp {
 fn health_check_fields(o: &HealthCheck, d: &HealthCheck) -> Vec<FieldChange> {
     let pairs = [
         ("FullyQualifiedDomainName", o.fqdn.clone(), d.fqdn.clone()),
-        ("ResourcePath", o.resource_path.clone(), d.resource_path.clone()),
-        ("RequestInterval", o.request_interval.to_string(), d.request_interval.to_string()),
-        ("FailureThreshold", o.failure_threshold.to_string(), d.failure_threshold.to_string()),
+        (
+            "ResourcePath",
+            o.resource_path.clone(),
+            d.resource_path.clone(),
+        ),
+        (
+            "RequestInterval",
+            o.request_interval.to_string(),
+            d.request_interval.to_string(),
+        ),
+        (
+            "FailureThreshold",
+            o.failure_threshold.to_string(),
+            d.failure_threshold.to_string(),
+        ),
     ];
     pairs
         .into_iter()
@@ -259,13 +350,27 @@ fn health_check_fields(o: &HealthCheck, d: &HealthCheck) -> Vec<FieldChange> {
 }
 
 /// Compares desired health checks with ours found in AWS.
-pub fn health_checks(desired: &[HealthCheck], observed: &[ObservedHealthCheck]) -> Vec<HealthCheckOp> {
+pub fn health_checks(
+    desired: &[HealthCheck],
+    observed: &[ObservedHealthCheck],
+) -> Vec<HealthCheckOp> {
     let mut ops = Vec::new();
     let mut used = BTreeSet::new();
     for want in desired {
-        let candidates: Vec<&ObservedHealthCheck> = observed.iter().filter(|o| o.check.region == want.region).collect();
-        let exact = candidates.iter().find(|o| o.check == *want);
-        let chosen = exact.or_else(|| candidates.first());
+        let candidates: Vec<&ObservedHealthCheck> = observed
+            .iter()
+            .filter(|o| o.check.region == want.region)
+            .collect();
+        // The same choice as `kept_health_checks`: exact, else changeable in place, else any.
+        let chosen = candidates
+            .iter()
+            .find(|o| o.check == *want)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|o| o.check.request_interval == want.request_interval)
+            })
+            .or_else(|| candidates.first());
         match chosen {
             None => ops.push(HealthCheckOp::Create(want.clone())),
             Some(found) => {
@@ -356,7 +461,11 @@ mod tests {
         let diff = records(&t, &want, &[]);
         assert!(diff.conflicts.is_empty());
         assert_eq!(diff.ops.len(), want.len());
-        assert!(diff.ops.iter().all(|op| matches!(op, RecordOp::Upsert { observed: None, .. })));
+        assert!(
+            diff.ops
+                .iter()
+                .all(|op| matches!(op, RecordOp::Upsert { observed: None, .. }))
+        );
         assert_eq!(records(&t, &want, &want), RecordDiff::default());
     }
 
@@ -407,7 +516,11 @@ mod tests {
         unrelated.push(foreign("unrelated.example.com", "A"));
         let diff = records(&t, &[], &unrelated);
         assert_eq!(diff.ops.len(), have.len());
-        assert!(diff.ops.iter().all(|op| matches!(op, RecordOp::Delete(r) if r.key.name != "unrelated.example.com")));
+        assert!(
+            diff.ops.iter().all(
+                |op| matches!(op, RecordOp::Delete(r) if r.key.name != "unrelated.example.com")
+            )
+        );
     }
 
     fn check(region: &str, interval: i32, threshold: i32) -> HealthCheck {
@@ -448,6 +561,9 @@ mod tests {
             tagged: false,
             ..found("hc-1", desired[0].clone())
         };
-        assert!(matches!(health_checks(&desired[..1], &[untagged]).as_slice(), [HealthCheckOp::Adopt { .. }]));
+        assert!(matches!(
+            health_checks(&desired[..1], &[untagged]).as_slice(),
+            [HealthCheckOp::Adopt { .. }]
+        ));
     }
 }

@@ -8,7 +8,9 @@ use aws_sdk_route53::{
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 
-use super::record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name};
+use super::record::{
+    Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name,
+};
 
 /// Tag key naming the region a health check probes.
 pub const REGION_TAG: &str = "globalapi.io/region";
@@ -80,7 +82,11 @@ pub async fn records(client: &Client, zone_id: &str) -> Result<Vec<Record>> {
         }
         match (out.next_record_name(), out.next_record_type()) {
             (Some(name), Some(rtype)) => {
-                next = Some((name.to_owned(), rtype.clone(), out.next_record_identifier().map(str::to_owned)))
+                next = Some((
+                    name.to_owned(),
+                    rtype.clone(),
+                    out.next_record_identifier().map(str::to_owned),
+                ))
             }
             _ => break,
         }
@@ -100,7 +106,10 @@ pub fn to_record(set: &ResourceRecordSet) -> Option<Record> {
             "SECONDARY" => Routing::Failover(Failover::Secondary),
             _ => return None,
         }
-    } else if set.weight().is_some() || set.geo_location().is_some() || set.multi_value_answer().is_some() {
+    } else if set.weight().is_some()
+        || set.geo_location().is_some()
+        || set.multi_value_answer().is_some()
+    {
         return None;
     } else {
         Routing::Simple
@@ -118,7 +127,11 @@ pub fn to_record(set: &ResourceRecordSet) -> Option<Record> {
                 .iter()
                 .map(|r| {
                     let v = r.value();
-                    if set.r#type() == &RrType::Cname { normalize_name(v) } else { v.to_owned() }
+                    if set.r#type() == &RrType::Cname {
+                        normalize_name(v)
+                    } else {
+                        v.to_owned()
+                    }
                 })
                 .collect(),
         },
@@ -152,7 +165,11 @@ pub struct ObservedHealthCheck {
 
 /// Our health checks: tagged with our uid, or untagged with a caller
 /// reference only we would have chosen.
-pub async fn health_checks(client: &Client, target: &Target, expected_refs: &[String]) -> Result<Vec<ObservedHealthCheck>> {
+pub async fn health_checks(
+    client: &Client,
+    target: &Target,
+    expected_refs: &[String],
+) -> Result<Vec<ObservedHealthCheck>> {
     let mut all: Vec<SdkHealthCheck> = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -162,7 +179,12 @@ pub async fn health_checks(client: &Client, target: &Target, expected_refs: &[St
             .send()
             .await
             .map_err(|e| Error::aws("route53", "ListHealthChecks", e))?;
-        all.extend(out.health_checks().iter().filter(|h| h.caller_reference().starts_with("gapi")).cloned());
+        all.extend(
+            out.health_checks()
+                .iter()
+                .filter(|h| h.caller_reference().starts_with("gapi"))
+                .cloned(),
+        );
         match (out.is_truncated(), out.next_marker()) {
             (true, Some(m)) => marker = Some(m.to_owned()),
             _ => break,
@@ -188,20 +210,28 @@ pub async fn health_checks(client: &Client, target: &Target, expected_refs: &[St
                     .and_then(|t| t.value().map(str::to_owned))
             };
             let tagged = tag(UID_TAG).as_deref() == Some(target.uid.as_str());
-            let adopted = !tagged && tag(UID_TAG).is_none() && expected_refs.iter().any(|r| r == health_check.caller_reference());
+            let adopted = !tagged
+                && tag(UID_TAG).is_none()
+                && expected_refs
+                    .iter()
+                    .any(|r| r == health_check.caller_reference());
             if !(tagged || adopted) {
                 continue;
             }
             let Some(config) = health_check.health_check_config() else {
                 continue;
             };
-            let region = tag(REGION_TAG).or_else(|| region_of(config.fully_qualified_domain_name()?));
+            let region =
+                tag(REGION_TAG).or_else(|| region_of(config.fully_qualified_domain_name()?));
             let Some(region) = region else { continue };
             found.push(ObservedHealthCheck {
                 id: health_check.id().to_owned(),
                 check: HealthCheck {
                     region,
-                    fqdn: config.fully_qualified_domain_name().unwrap_or_default().to_owned(),
+                    fqdn: config
+                        .fully_qualified_domain_name()
+                        .unwrap_or_default()
+                        .to_owned(),
                     resource_path: config.resource_path().unwrap_or_default().to_owned(),
                     request_interval: config.request_interval().unwrap_or(30),
                     failure_threshold: config.failure_threshold().unwrap_or(3),

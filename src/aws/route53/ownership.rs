@@ -20,7 +20,11 @@ pub fn is_owner_record_name(name: &str) -> bool {
 
 /// The ownership TXT record of `name` for `target`.
 pub fn owner_record(target: &Target, name: &str, ttl: i64) -> Record {
-    let text = format!("\"{HERITAGE},{OWNER_TAG}={},{UID_TAG}={}\"", target.owner(), target.uid);
+    let text = format!(
+        "\"{HERITAGE},{OWNER_TAG}={},{UID_TAG}={}\"",
+        target.owner(),
+        target.uid
+    );
     Record {
         key: RecordKey {
             name: owner_record_name(name),
@@ -29,7 +33,10 @@ pub fn owner_record(target: &Target, name: &str, ttl: i64) -> Record {
         },
         routing: Routing::Simple,
         health_check_id: None,
-        value: RecordValue::Values { ttl, values: vec![text] },
+        value: RecordValue::Values {
+            ttl,
+            values: vec![text],
+        },
     }
 }
 

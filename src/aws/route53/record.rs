@@ -8,7 +8,9 @@ use std::fmt;
 pub enum Routing {
     Simple,
     /// A latency record for one region.
-    Latency { region: String },
+    Latency {
+        region: String,
+    },
     /// A failover record.
     Failover(Failover),
 }
