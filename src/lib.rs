@@ -4,6 +4,7 @@ pub mod api;
 pub mod aws;
 pub mod error;
 pub mod plan;
+pub mod reconcile;
 pub mod target;
 
 pub use error::{Error, Result};

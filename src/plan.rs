@@ -136,6 +136,9 @@ impl fmt::Display for Change {
     }
 }
 
+/// A service in a region (`None`: global), the unit a plan is printed by.
+pub type Scope = (Service, Option<String>);
+
 /// Every change a reconcile would make, in the order it would make them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -152,8 +155,8 @@ impl Plan {
     }
 
     /// The changes grouped by service and region, for printing.
-    pub fn grouped(&self) -> Vec<((Service, Option<String>), Vec<&Change>)> {
-        let mut groups: Vec<((Service, Option<String>), Vec<&Change>)> = Vec::new();
+    pub fn grouped(&self) -> Vec<(Scope, Vec<&Change>)> {
+        let mut groups: Vec<(Scope, Vec<&Change>)> = Vec::new();
         for change in &self.changes {
             let key = (change.service, change.region.clone());
             match groups.iter_mut().find(|(k, _)| *k == key) {

@@ -10,7 +10,9 @@ use super::GlobalApi;
 ///
 /// Optional fields are made non-nullable: the API server then drops an
 /// explicit `null` (as in `arn: null`) instead of keeping it, so CEL rules
-/// that ask `has(...)` see an absent field rather than a null one.
+/// that ask `has(...)` see an absent field rather than a null one. Keys of
+/// schema values (defaults) are sorted, so the text does not depend on
+/// whether some dependency turned on serde_json's `preserve_order`.
 pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
     let mut value = serde_json::to_value(GlobalApi::crd())?;
     if let Some(versions) = value
@@ -30,6 +32,7 @@ fn drop_nullable(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.remove("nullable");
+            map.sort_keys();
             map.values_mut().for_each(drop_nullable);
         }
         Value::Array(items) => items.iter_mut().for_each(drop_nullable),

@@ -1,1 +1,457 @@
-//! (being written)
+//! ACM: the TLS certificates the API serves. Every region's API Gateway
+//! regional custom domain needs a certificate for the origin name in its own
+//! region (an ACM certificate cannot be used outside it), and CloudFront one
+//! for the public name in us-east-1, unless the user brings it in
+//! `spec.certificate.arn`. Certificates are requested with DNS validation;
+//! their validation CNAMEs go to Route 53, and ISSUED is awaited by
+//! requeueing while they are pending, never by sleeping.
+//!
+//! Certificates are ours when tagged with our uid; one for the same name
+//! without it is someone else's and is left alone (we request our own).
+//! Requests carry an IdempotencyToken derived from the uid, region and name,
+//! so that a request retried after a crash returns the first certificate.
+//! ACM remembers a token for an hour, also for a certificate deleted
+//! meanwhile: the ARNs the last reconcile reported ([`AcmInputs`]) tell a
+//! certificate deleted by hand, whose successor is requested with a token
+//! naming it, and lead to the certificates of regions the spec left.
+
+pub mod apply;
+mod certificate;
+pub mod desired;
+pub mod diff;
+pub mod observe;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_acm::Client;
+use tokio::task::JoinSet;
+
+use crate::aws::AwsClients;
+use crate::aws::clients::GLOBAL_REGION;
+use crate::aws::route53::ValidationRecord;
+use crate::error::Result;
+use crate::plan::{Change, Mode, StepOutcome};
+use crate::target::Target;
+
+use apply::Deletion;
+pub use certificate::{
+    CertificateState, DesiredCertificate, ISSUED, ObservedCertificate, PENDING_VALIDATION, Purpose,
+    region_of_arn,
+};
+pub use desired::{AcmInputs, Desired};
+pub use diff::{CertificateOp, Verdict};
+use observe::Candidates;
+
+/// What later services need from ACM.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcmOutputs {
+    /// region -> the regional certificate of the origin name
+    pub regional: BTreeMap<String, CertificateState>,
+    /// the us-east-1 certificate CloudFront serves (requested or the user's)
+    pub edge: Option<CertificateState>,
+    /// CNAMEs Route 53 must hold for DNS validation
+    pub validation_records: Vec<ValidationRecord>,
+}
+
+impl AcmOutputs {
+    /// Every certificate ARN reported, for the next reconcile's
+    /// [`AcmInputs::previous_arns`].
+    pub fn arns(&self) -> Vec<String> {
+        let mut arns: Vec<String> = self.regional.values().map(|c| c.arn.clone()).collect();
+        arns.extend(self.edge.iter().map(|c| c.arn.clone()));
+        arns
+    }
+
+    /// Whether every certificate reported is ISSUED.
+    pub fn all_issued(&self) -> bool {
+        self.regional
+            .values()
+            .chain(self.edge.iter())
+            .all(|c| c.issued)
+    }
+}
+
+/// Observes our certificates in every region concerned, requests the
+/// missing ones, replaces failed ones and deletes those no longer needed
+/// (Apply), and reports which are still pending validation.
+pub async fn run(
+    clients: &AwsClients,
+    target: &Target,
+    inputs: &AcmInputs,
+    mode: Mode,
+) -> Result<StepOutcome<AcmOutputs>> {
+    run_with(|region| clients.acm(region), target, inputs, mode).await
+}
+
+/// Deletes every certificate tagged with our uid in the spec's regions and
+/// us-east-1. A certificate still in use is an error line naming it.
+pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
+    destroy_with(|region| clients.acm(region), target, mode).await
+}
+
+/// What one region (or the user's edge certificate) came to.
+#[derive(Debug, Default)]
+struct RegionOutcome {
+    changes: Vec<Change>,
+    pending: Vec<String>,
+    errors: Vec<String>,
+    /// The certificate used for each desired one that has one.
+    kept: Vec<(Purpose, ObservedCertificate)>,
+}
+
+/// [`run`] with the ACM client of each region from `acm`.
+pub(crate) async fn run_with(
+    acm: impl Fn(&str) -> Client,
+    target: &Target,
+    inputs: &AcmInputs,
+    mode: Mode,
+) -> Result<StepOutcome<AcmOutputs>> {
+    let desired = desired::desired(target);
+    let provided = desired.provided_edge.clone();
+    let previous: Vec<&String> = inputs
+        .previous_arns
+        .iter()
+        .filter(|arn| Some(arn.as_str()) != provided.as_deref())
+        .collect();
+
+    // Regions an earlier reconcile used are visited too, to clean them up.
+    let mut regions = desired.regions();
+    for arn in &previous {
+        if let Some(region) = region_of_arn(arn)
+            && !regions.iter().any(|r| r == region)
+        {
+            regions.push(region.to_owned());
+        }
+    }
+
+    let mut tasks = JoinSet::new();
+    let mut names = BTreeMap::new();
+    for (index, region) in regions.iter().enumerate() {
+        let wanted: Vec<DesiredCertificate> = desired
+            .certificates
+            .iter()
+            .filter(|c| c.region == *region)
+            .cloned()
+            .collect();
+        let earlier: Vec<String> = previous
+            .iter()
+            .filter(|arn| region_of_arn(arn) == Some(region.as_str()))
+            .map(|arn| (*arn).clone())
+            .collect();
+        let step = RegionStep {
+            client: acm(region),
+            target: target.clone(),
+            region: region.clone(),
+            wanted,
+            previous: earlier,
+            provided: provided.clone(),
+            mode,
+        };
+        let handle = tasks.spawn(async move { (index, step.run().await) });
+        names.insert(handle.id(), region.clone());
+    }
+    if let Some(arn) = &provided {
+        let region = region_of_arn(arn).unwrap_or(GLOBAL_REGION).to_owned();
+        let (client, arn) = (acm(&region), arn.clone());
+        let index = regions.len();
+        let task_region = region.clone();
+        let handle =
+            tasks.spawn(async move { (index, provided_edge(&client, &task_region, &arn).await) });
+        names.insert(handle.id(), region);
+    }
+
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (index, outcome))) => outcomes.push((index, outcome)),
+            Err(e) => {
+                let region = names.get(&e.id()).cloned().unwrap_or_default();
+                let outcome = RegionOutcome {
+                    errors: vec![format!("{region}: acm step did not finish: {e}")],
+                    ..Default::default()
+                };
+                outcomes.push((usize::MAX, outcome));
+            }
+        }
+    }
+    outcomes.sort_by_key(|(index, _)| *index);
+
+    let mut step = StepOutcome::<AcmOutputs>::default();
+    let mut records = BTreeSet::new();
+    for (_, outcome) in outcomes {
+        step.changes.extend(outcome.changes);
+        step.pending.extend(outcome.pending);
+        step.errors.extend(outcome.errors);
+        for (purpose, cert) in outcome.kept {
+            if cert.owned {
+                records.extend(cert.validation_records.iter().cloned());
+            }
+            match purpose {
+                Purpose::Regional => {
+                    step.outputs
+                        .regional
+                        .insert(cert.region.clone(), cert.state());
+                }
+                Purpose::Edge => step.outputs.edge = Some(cert.state()),
+            }
+        }
+    }
+    step.outputs.validation_records = records.into_iter().collect();
+    Ok(step)
+}
+
+/// The work of one region: observe, diff, apply, judge.
+struct RegionStep {
+    client: Client,
+    target: Target,
+    region: String,
+    /// The certificates the spec needs in this region (none for a region left).
+    wanted: Vec<DesiredCertificate>,
+    /// ARNs in this region an earlier reconcile reported.
+    previous: Vec<String>,
+    /// The user's certificate, never touched even if tagged as ours.
+    provided: Option<String>,
+    mode: Mode,
+}
+
+impl RegionStep {
+    async fn run(self) -> RegionOutcome {
+        let mut out = RegionOutcome::default();
+        let candidates = Candidates::Matching {
+            domains: self.wanted.iter().map(|c| c.domain.clone()).collect(),
+            arns: self.previous.iter().cloned().collect(),
+        };
+        let view =
+            match observe::region(&self.client, &self.region, &self.target, &candidates).await {
+                Ok(view) => view,
+                Err(e) => {
+                    out.errors.push(format!("{}: {e}", self.region));
+                    return out;
+                }
+            };
+        let ours: Vec<ObservedCertificate> = view
+            .ours
+            .into_iter()
+            .filter(|c| Some(c.arn.as_str()) != self.provided.as_deref())
+            .collect();
+        let gone: Vec<String> = self
+            .previous
+            .iter()
+            .filter(|a| !view.listed.contains(*a))
+            .cloned()
+            .collect();
+
+        let mut current: BTreeMap<String, ObservedCertificate> = self
+            .wanted
+            .iter()
+            .filter_map(|w| diff::chosen(w, &ours).map(|c| (w.domain.clone(), c.clone())))
+            .collect();
+        for op in diff::diff(&self.wanted, &ours) {
+            if self.mode == Mode::Plan {
+                out.changes.push(op.change());
+                continue;
+            }
+            match &op {
+                CertificateOp::Request(want) => {
+                    let token = if gone.is_empty() {
+                        desired::request_token(&self.target, want)
+                    } else {
+                        desired::rerequest_token(&self.target, want, &gone)
+                    };
+                    match apply::request_and_describe(&self.client, &self.target, want, &token)
+                        .await
+                    {
+                        Ok(cert) => {
+                            out.changes.push(op.change());
+                            current.insert(want.domain.clone(), cert);
+                        }
+                        Err(e) => out.errors.push(format!("{}: {e}", self.region)),
+                    }
+                }
+                CertificateOp::Replace { old, desired: want } => {
+                    let token = desired::replacement_token(&self.target, want, &old.arn);
+                    match apply::request_and_describe(&self.client, &self.target, want, &token)
+                        .await
+                    {
+                        Ok(cert) => {
+                            out.changes.push(op.change());
+                            out.errors.push(format!(
+                                "{}: certificate {} for {} is {}; a replacement was requested",
+                                self.region,
+                                old.arn,
+                                old.domain,
+                                old.status_text()
+                            ));
+                            current.insert(want.domain.clone(), cert);
+                            self.delete_unneeded(old, &mut out).await;
+                        }
+                        Err(e) => out.errors.push(format!("{}: {e}", self.region)),
+                    }
+                }
+                CertificateOp::Delete(old) => self.delete_unneeded(old, &mut out).await,
+            }
+        }
+
+        for want in &self.wanted {
+            let Some(cert) = current.remove(&want.domain) else {
+                continue;
+            };
+            match diff::verdict(&cert) {
+                Verdict::Issued => {}
+                Verdict::Pending(line) => out.pending.push(line),
+                Verdict::Error(line) => out.errors.push(format!("{}: {line}", self.region)),
+            }
+            out.kept.push((want.purpose, cert));
+        }
+        out
+    }
+
+    /// Deletes one of ours the spec no longer needs. One still in use (the
+    /// API Gateway domain of a removed region goes in a later step) waits
+    /// for the next reconcile.
+    async fn delete_unneeded(&self, cert: &ObservedCertificate, out: &mut RegionOutcome) {
+        let waiting = |why: String| {
+            format!(
+                "certificate {} for {} in {} is still in use ({why}); it is deleted once released",
+                cert.arn, cert.domain, cert.region
+            )
+        };
+        if !cert.in_use_by.is_empty() {
+            out.pending
+                .push(waiting(format!("by {}", cert.in_use_by.join(", "))));
+            return;
+        }
+        match apply::delete(&self.client, &cert.arn).await {
+            Ok(Deletion::Deleted | Deletion::Gone) => out
+                .changes
+                .push(CertificateOp::Delete(cert.clone()).change()),
+            Ok(Deletion::InUse(e)) => out.pending.push(waiting(e.to_string())),
+            Err(e) => out
+                .errors
+                .push(format!("{}: certificate {}: {e}", self.region, cert.arn)),
+        }
+    }
+}
+
+/// The user's edge certificate: described, never changed.
+async fn provided_edge(client: &Client, region: &str, arn: &str) -> RegionOutcome {
+    let mut out = RegionOutcome::default();
+    match observe::describe(client, region, arn, false).await {
+        Ok(Some(cert)) => {
+            match diff::verdict(&cert) {
+                Verdict::Issued => {}
+                Verdict::Pending(line) => out.pending.push(line),
+                Verdict::Error(line) => out
+                    .errors
+                    .push(format!("{region}: spec.certificate.arn: {line}")),
+            }
+            out.kept.push((Purpose::Edge, cert));
+        }
+        Ok(None) => out.errors.push(format!(
+            "{region}: spec.certificate.arn {arn} was not found in ACM"
+        )),
+        Err(e) => out
+            .errors
+            .push(format!("{region}: spec.certificate.arn {arn}: {e}")),
+    }
+    out
+}
+
+/// [`destroy`] with the ACM client of each region from `acm`.
+pub(crate) async fn destroy_with(
+    acm: impl Fn(&str) -> Client,
+    target: &Target,
+    mode: Mode,
+) -> Result<StepOutcome<()>> {
+    let mut regions = target.region_names();
+    if !regions.iter().any(|r| r == GLOBAL_REGION) {
+        regions.push(GLOBAL_REGION.to_owned());
+    }
+    let provided = target.spec.certificate.as_ref().and_then(|c| c.arn.clone());
+
+    let mut tasks = JoinSet::new();
+    let mut names = BTreeMap::new();
+    for (index, region) in regions.iter().enumerate() {
+        let (client, target, region_name, provided) = (
+            acm(region),
+            target.clone(),
+            region.clone(),
+            provided.clone(),
+        );
+        let handle = tasks.spawn(async move {
+            let outcome =
+                destroy_region(&client, &target, &region_name, provided.as_deref(), mode).await;
+            (index, outcome)
+        });
+        names.insert(handle.id(), region.clone());
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (index, outcome))) => outcomes.push((index, outcome)),
+            Err(e) => {
+                let region = names.get(&e.id()).cloned().unwrap_or_default();
+                let outcome = RegionOutcome {
+                    errors: vec![format!("{region}: acm destroy did not finish: {e}")],
+                    ..Default::default()
+                };
+                outcomes.push((usize::MAX, outcome));
+            }
+        }
+    }
+    outcomes.sort_by_key(|(index, _)| *index);
+    let mut step = StepOutcome::<()>::default();
+    for (_, outcome) in outcomes {
+        step.changes.extend(outcome.changes);
+        step.errors.extend(outcome.errors);
+    }
+    Ok(step)
+}
+
+async fn destroy_region(
+    client: &Client,
+    target: &Target,
+    region: &str,
+    provided: Option<&str>,
+    mode: Mode,
+) -> RegionOutcome {
+    let mut out = RegionOutcome::default();
+    let view = match observe::region(client, region, target, &Candidates::All).await {
+        Ok(view) => view,
+        Err(e) => {
+            out.errors.push(format!("{region}: {e}"));
+            return out;
+        }
+    };
+    for cert in view
+        .ours
+        .into_iter()
+        .filter(|c| Some(c.arn.as_str()) != provided)
+    {
+        let change = CertificateOp::Delete(cert.clone()).change();
+        if mode == Mode::Plan {
+            out.changes.push(change);
+            continue;
+        }
+        match apply::delete(client, &cert.arn).await {
+            Ok(Deletion::Deleted | Deletion::Gone) => out.changes.push(change),
+            Ok(Deletion::InUse(e)) => {
+                let by = if cert.in_use_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", cert.in_use_by.join(", "))
+                };
+                out.errors.push(format!(
+                    "{region}: certificate {} for {} is still in use{by} and was not deleted: {e}",
+                    cert.arn, cert.domain
+                ));
+            }
+            Err(e) => out
+                .errors
+                .push(format!("{region}: certificate {}: {e}", cert.arn)),
+        }
+    }
+    out
+}

@@ -1,1 +1,154 @@
-//! (being written)
+//! CloudFront: the one distribution in front of the regions when the edge is
+//! enabled. It serves `domain` (its alternate domain name) with the us-east-1
+//! certificate, redirects viewers to HTTPS, forwards every method uncached
+//! over HTTPS to the origin name that carries the latency or failover
+//! records, and runs the spec's Lambda@Edge functions and geo restriction.
+//!
+//! Updates are guarded by the ETag read with the configuration, so a change
+//! made by someone else in between fails the pass instead of being lost.
+//! Removal (edge turned off, or destroy) disables the distribution first and
+//! deletes it in a later pass once CloudFront reports it Deployed; nothing
+//! here waits, it reports what is pending and the reconcile requeues.
+
+pub mod apply;
+pub mod desired;
+pub mod diff;
+mod distribution;
+pub mod observe;
+
+#[cfg(test)]
+mod mock_tests;
+
+use aws_sdk_cloudfront::Client;
+
+use crate::error::Result;
+use crate::plan::{Mode, StepOutcome};
+use crate::target::Target;
+
+use super::AwsClients;
+
+pub use apply::Live;
+pub use desired::{
+    ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, CACHING_DISABLED_POLICY_ID, CloudFrontInputs, Desired,
+    ORIGIN_ID,
+};
+pub use diff::{DistributionDiff, DistributionOp};
+pub use distribution::{
+    CacheBehavior, Distribution, GeoRestriction, LambdaAssociation, Origin, ViewerCertificate,
+};
+pub use observe::{Foreign, Found, Observation};
+
+/// What later services (Route 53's alias, the status) need from CloudFront.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudFrontOutputs {
+    pub distribution_id: Option<String>,
+    /// `dxxxx.cloudfront.net`, the target of the Route 53 alias of `domain`.
+    pub domain_name: Option<String>,
+    /// `InProgress` or `Deployed`.
+    pub status: Option<String>,
+    /// The certificate the distribution serves.
+    pub certificate_arn: Option<String>,
+}
+
+impl From<&Live> for CloudFrontOutputs {
+    fn from(live: &Live) -> Self {
+        Self {
+            distribution_id: Some(live.id.clone()),
+            domain_name: Some(live.domain_name.clone()),
+            status: Some(live.status.clone()),
+            certificate_arn: live.certificate_arn.clone(),
+        }
+    }
+}
+
+impl From<&Found> for Live {
+    fn from(found: &Found) -> Self {
+        Self {
+            id: found.id.clone(),
+            domain_name: found.domain_name.clone(),
+            status: found.status.clone(),
+            certificate_arn: found.current.viewer_certificate.acm_certificate_arn.clone(),
+        }
+    }
+}
+
+/// Observes, diffs and (in Apply) corrects the distribution of `target`.
+pub async fn run(
+    clients: &AwsClients,
+    target: &Target,
+    inputs: &CloudFrontInputs,
+    mode: Mode,
+) -> Result<StepOutcome<CloudFrontOutputs>> {
+    run_with(&clients.cloudfront(), target, inputs, mode).await
+}
+
+/// [`run`] with a given client.
+pub async fn run_with(
+    client: &Client,
+    target: &Target,
+    inputs: &CloudFrontInputs,
+    mode: Mode,
+) -> Result<StepOutcome<CloudFrontOutputs>> {
+    let want = desired::desired(target, inputs);
+    let observation = observe::distributions(client, target).await?;
+    let plan = diff::diff(target, &want, &observation.ours, &observation.foreign);
+    let kept = plan
+        .kept
+        .as_ref()
+        .and_then(|id| observation.ours.iter().find(|f| f.id == *id))
+        .map(Live::from);
+
+    let mut outcome = StepOutcome {
+        conflicts: plan.conflicts.clone(),
+        pending: plan.pending.clone(),
+        ..Default::default()
+    };
+    let live = match mode {
+        Mode::Plan => {
+            outcome.changes = plan.ops.iter().map(DistributionOp::change).collect();
+            kept
+        }
+        Mode::Apply => {
+            let applied = apply::execute(client, target, &plan.ops, &observation).await?;
+            outcome.changes = applied.changes;
+            outcome.pending.extend(applied.pending);
+            outcome.conflicts.extend(applied.conflicts);
+            applied.live.or(kept)
+        }
+    };
+    if let Some(live) = &live {
+        if live.status != "Deployed" {
+            outcome.pending.push(format!(
+                "distribution {} of {} is deploying ({})",
+                live.id, target.spec.domain, live.status
+            ));
+        }
+        outcome.outputs = CloudFrontOutputs::from(live);
+    }
+    Ok(outcome)
+}
+
+/// Removes every distribution this target owns: disables each, and deletes
+/// it once CloudFront reports the disabled distribution Deployed.
+pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
+    destroy_with(&clients.cloudfront(), target, mode).await
+}
+
+/// [`destroy`] with a given client.
+pub async fn destroy_with(client: &Client, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
+    let observation = observe::distributions(client, target).await?;
+    let plan = diff::removal_of_all(&observation.ours);
+    let mut outcome = StepOutcome {
+        pending: plan.pending.clone(),
+        ..Default::default()
+    };
+    match mode {
+        Mode::Plan => outcome.changes = plan.ops.iter().map(DistributionOp::change).collect(),
+        Mode::Apply => {
+            let applied = apply::execute(client, target, &plan.ops, &observation).await?;
+            outcome.changes = applied.changes;
+            outcome.pending.extend(applied.pending);
+        }
+    }
+    Ok(outcome)
+}

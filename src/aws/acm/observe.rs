@@ -1,0 +1,193 @@
+//! Reading ACM: our certificates in one region, found by tag.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_acm::{
+    Client,
+    types::{CertificateDetail, CertificateStatus, CertificateSummary, RecordType},
+};
+
+use crate::aws::route53::ValidationRecord;
+use crate::error::{Error, Result};
+use crate::target::{Target, UID_TAG};
+
+use super::certificate::ObservedCertificate;
+
+/// Every status: `ListCertificates` filters on them, and a failed
+/// certificate of ours must be seen to be replaced or deleted.
+const ALL_STATUSES: [CertificateStatus; 7] = [
+    CertificateStatus::PendingValidation,
+    CertificateStatus::Issued,
+    CertificateStatus::Inactive,
+    CertificateStatus::Expired,
+    CertificateStatus::ValidationTimedOut,
+    CertificateStatus::Revoked,
+    CertificateStatus::Failed,
+];
+
+/// Which listed certificates to read the tags of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Candidates {
+    /// Every certificate of the region (destroy).
+    All,
+    /// Those for one of these domains, or with one of these ARNs (one that an
+    /// earlier reconcile reported). Keeps the tag reads few in a busy account.
+    Matching {
+        domains: BTreeSet<String>,
+        arns: BTreeSet<String>,
+    },
+}
+
+impl Candidates {
+    fn admits(&self, summary: &CertificateSummary) -> bool {
+        match self {
+            Candidates::All => true,
+            Candidates::Matching { domains, arns } => {
+                summary.domain_name().is_some_and(|d| domains.contains(d))
+                    || summary.certificate_arn().is_some_and(|a| arns.contains(a))
+            }
+        }
+    }
+}
+
+/// What one region holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegionView {
+    /// Our certificates (tagged with our uid), described.
+    pub ours: Vec<ObservedCertificate>,
+    /// The ARN of every certificate listed, ours or not.
+    pub listed: BTreeSet<String>,
+}
+
+/// Lists the region's certificates, reads the tags of the candidates and
+/// describes those tagged with our uid. Untagged or foreign ones are skipped.
+pub async fn region(
+    client: &Client,
+    region: &str,
+    target: &Target,
+    candidates: &Candidates,
+) -> Result<RegionView> {
+    let mut view = RegionView::default();
+    let mut summaries: Vec<CertificateSummary> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_certificates()
+            .set_certificate_statuses(Some(ALL_STATUSES.to_vec()))
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| Error::aws("acm", "ListCertificates", e))?;
+        for summary in out.certificate_summary_list() {
+            if let Some(arn) = summary.certificate_arn() {
+                view.listed.insert(arn.to_owned());
+            }
+        }
+        summaries.extend(
+            out.certificate_summary_list()
+                .iter()
+                .filter(|s| candidates.admits(s))
+                .cloned(),
+        );
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+            _ => break,
+        }
+    }
+
+    for summary in summaries {
+        let Some(arn) = summary.certificate_arn() else {
+            continue;
+        };
+        if !tagged_with_uid(client, arn, &target.uid).await? {
+            continue;
+        }
+        if let Some(cert) = describe(client, region, arn, true).await? {
+            view.ours.push(cert);
+        }
+    }
+    Ok(view)
+}
+
+/// Whether the certificate carries our uid tag; one deleted meanwhile does not.
+async fn tagged_with_uid(client: &Client, arn: &str, uid: &str) -> Result<bool> {
+    match client
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(Error::aws("acm", "ListTagsForCertificate", e)),
+    }
+}
+
+/// One certificate; `None` when it does not exist (in this region).
+pub async fn describe(
+    client: &Client,
+    region: &str,
+    arn: &str,
+    owned: bool,
+) -> Result<Option<ObservedCertificate>> {
+    match client
+        .describe_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .certificate()
+            .map(|detail| to_observed(detail, region, arn, owned))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws("acm", "DescribeCertificate", e)),
+    }
+}
+
+/// Our view of ACM's description of a certificate.
+pub fn to_observed(
+    detail: &CertificateDetail,
+    region: &str,
+    arn: &str,
+    owned: bool,
+) -> ObservedCertificate {
+    let mut validation_records: Vec<ValidationRecord> = detail
+        .domain_validation_options()
+        .iter()
+        .filter_map(|option| option.resource_record())
+        .filter(|record| *record.r#type() == RecordType::Cname)
+        .map(|record| ValidationRecord {
+            name: record.name().to_owned(),
+            value: record.value().to_owned(),
+        })
+        .collect();
+    // The apex and its wildcard share one record.
+    validation_records.sort();
+    validation_records.dedup();
+    ObservedCertificate {
+        arn: detail.certificate_arn().unwrap_or(arn).to_owned(),
+        region: region.to_owned(),
+        domain: detail.domain_name().unwrap_or_default().to_owned(),
+        status: detail
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        failure_reason: detail.failure_reason().map(|r| r.as_str().to_owned()),
+        validation_records,
+        in_use_by: detail.in_use_by().to_vec(),
+        owned,
+    }
+}

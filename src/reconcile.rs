@@ -1,0 +1,225 @@
+//! One pass over every service, in dependency order: ACM → API Gateway →
+//! CloudFront → Route 53 (which needs the regional domains and the
+//! distribution's name) → RDS. Deletion runs the other way round.
+//!
+//! A service that fails does not stop the others: its error is recorded and
+//! the services after it work with what they have.
+
+use std::fmt;
+
+use crate::api::GlobalApiStatus;
+use crate::aws::{
+    AwsClients,
+    acm::{self, AcmInputs, AcmOutputs},
+    apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
+    cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
+    route53::{self, Route53Inputs, Route53Outputs},
+};
+use crate::error::Result;
+use crate::plan::{Mode, Plan, Service, StepOutcome};
+use crate::target::Target;
+
+/// What the previous pass left in status that the next one needs to find
+/// what the spec no longer names (a dropped region, a replaced certificate).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub certificate_arns: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+impl Memory {
+    pub fn from_status(status: Option<&GlobalApiStatus>) -> Self {
+        let Some(status) = status else {
+            return Self::default();
+        };
+        let mut certificate_arns: Vec<String> = status
+            .regions
+            .iter()
+            .filter_map(|r| r.certificate_arn.clone())
+            .collect();
+        certificate_arns.extend(status.edge.as_ref().and_then(|e| e.certificate_arn.clone()));
+        Self {
+            certificate_arns,
+            regions: status.regions.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+}
+
+/// The outputs of every service after a pass.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    pub acm: AcmOutputs,
+    pub apigateway: ApiGatewayOutputs,
+    pub cloudfront: CloudFrontOutputs,
+    pub route53: Route53Outputs,
+}
+
+/// A line of a pass's report, attributed to its service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub service: Service,
+    pub text: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.service, self.text)
+    }
+}
+
+/// What one pass found and did.
+#[derive(Clone, Debug, Default)]
+pub struct Pass {
+    /// Changes made (Apply) or to be made (Plan), in order.
+    pub plan: Plan,
+    /// Resources that exist and are not ours; never touched.
+    pub conflicts: Vec<Note>,
+    /// What is on its way; the next pass should come soon.
+    pub pending: Vec<Note>,
+    /// Failures, with AWS's code and message.
+    pub errors: Vec<Note>,
+    pub outputs: Outputs,
+}
+
+impl Pass {
+    /// AWS equals the spec and nothing is on its way.
+    pub fn converged(&self) -> bool {
+        self.plan.is_empty()
+            && self.pending.is_empty()
+            && self.errors.is_empty()
+            && self.conflicts.is_empty()
+    }
+
+    /// The notes of one service.
+    pub fn notes_of<'a>(notes: &'a [Note], service: Service) -> impl Iterator<Item = &'a Note> {
+        notes.iter().filter(move |n| n.service == service)
+    }
+
+    /// Folds one step's outcome in; a failed step becomes an error note.
+    fn absorb<O: Default>(&mut self, service: Service, step: Result<StepOutcome<O>>) -> O {
+        match step {
+            Ok(outcome) => {
+                self.plan.extend(outcome.changes);
+                let note = |text: String| Note { service, text };
+                self.conflicts
+                    .extend(outcome.conflicts.into_iter().map(note));
+                self.pending.extend(outcome.pending.into_iter().map(note));
+                self.errors.extend(outcome.errors.into_iter().map(note));
+                outcome.outputs
+            }
+            Err(err) => {
+                self.errors.push(Note {
+                    service,
+                    text: err.to_string(),
+                });
+                O::default()
+            }
+        }
+    }
+}
+
+/// One pass that makes AWS equal to the spec (Apply) or says how it differs (Plan).
+pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
+    let mut pass = Pass::default();
+
+    let acm_inputs = AcmInputs {
+        previous_arns: memory.certificate_arns.clone(),
+    };
+    let acm = pass.absorb(
+        Service::Acm,
+        acm::run(clients, target, &acm_inputs, mode).await,
+    );
+
+    let api_inputs = ApiGatewayInputs {
+        certificates: acm
+            .regional
+            .iter()
+            .filter(|(_, c)| c.issued)
+            .map(|(region, c)| (region.clone(), c.arn.clone()))
+            .collect(),
+        previous_regions: memory.regions.clone(),
+    };
+    let api = pass.absorb(
+        Service::ApiGateway,
+        apigateway::run(clients, target, &api_inputs, mode).await,
+    );
+
+    let edge_inputs = CloudFrontInputs {
+        certificate_arn: acm
+            .edge
+            .as_ref()
+            .filter(|c| c.issued)
+            .map(|c| c.arn.clone()),
+    };
+    let edge = pass.absorb(
+        Service::CloudFront,
+        cloudfront::run(clients, target, &edge_inputs, mode).await,
+    );
+
+    let dns_inputs = Route53Inputs {
+        endpoints: api.endpoints(),
+        cloudfront_domain: edge.domain_name.clone(),
+        validation_records: acm.validation_records.clone(),
+    };
+    let dns = pass.absorb(
+        Service::Route53,
+        route53::run(clients, target, &dns_inputs, mode).await,
+    );
+
+    pass.outputs = Outputs {
+        acm,
+        apigateway: api,
+        cloudfront: edge,
+        route53: dns,
+    };
+    pass
+}
+
+/// One pass that removes everything the target owns, in reverse order.
+/// Parts that AWS removes slowly (a distribution being disabled, a
+/// database deleting) are left pending for the next pass.
+pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
+    let mut pass = Pass::default();
+    pass.absorb(
+        Service::Route53,
+        route53::destroy(clients, target, mode).await,
+    );
+    pass.absorb(
+        Service::CloudFront,
+        cloudfront::destroy(clients, target, mode).await,
+    );
+    let mut regions = target.region_names();
+    regions.extend(
+        memory
+            .regions
+            .iter()
+            .filter(|r| !regions.contains(r))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    pass.absorb(
+        Service::ApiGateway,
+        apigateway::destroy_regions(clients, target, &regions, mode).await,
+    );
+    pass.absorb(Service::Acm, acm::destroy(clients, target, mode).await);
+    pass
+}
+
+/// Everything a pass has to say, for people: changes grouped by service
+/// and region, then conflicts, pending work and errors.
+pub fn report(pass: &Pass) -> String {
+    let mut out = pass.plan.to_string();
+    for (title, notes) in [
+        ("conflicts (not ours, left untouched)", &pass.conflicts),
+        ("pending", &pass.pending),
+        ("errors", &pass.errors),
+    ] {
+        if !notes.is_empty() {
+            out.push_str(&format!("{title}:\n"));
+            for note in notes {
+                out.push_str(&format!("  {note}\n"));
+            }
+        }
+    }
+    out
+}
