@@ -3,6 +3,7 @@
 pub mod api;
 pub mod aws;
 pub mod error;
+pub mod manifest;
 pub mod plan;
 pub mod reconcile;
 pub mod target;

@@ -1,7 +1,16 @@
 //! The `globalapi` command line.
 
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use globalapi::{
+    aws::AwsClients,
+    manifest,
+    plan::Mode,
+    reconcile::{self, Memory, Pass},
+    target::Target,
+};
 
 /// A multi-region API on AWS from one Kubernetes resource.
 #[derive(Parser)]
@@ -15,16 +24,139 @@ struct Cli {
 enum Command {
     /// Print the GlobalApi CustomResourceDefinition as YAML.
     Crd,
+    /// Show every change a reconcile would make against live AWS; change nothing.
+    /// Exits 0 when AWS equals the manifest, 2 when there are changes.
+    Plan(FileArgs),
+    /// Reconcile AWS with the manifest once (or until converged with --wait).
+    Apply(WaitArgs),
+    /// Remove everything the manifest's GlobalApis own in AWS, and nothing else.
+    Destroy(WaitArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+struct FileArgs {
+    /// The manifest: the same YAML you would `kubectl apply`.
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// Namespace for GlobalApis that name none (it is part of the owner tag).
+    #[arg(short, long)]
+    namespace: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct WaitArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    /// Repeat passes until nothing is pending (certificates issuing,
+    /// distributions deploying), for at most this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Crd => {
-            let crd = globalapi::api::crd().context("building the CRD")?;
-            let yaml = serde_yaml::to_string(&crd).context("rendering the CRD")?;
-            print!("{yaml}");
+    if let Command::Crd = cli.command {
+        let crd = globalapi::api::crd().context("building the CRD")?;
+        print!(
+            "{}",
+            serde_yaml::to_string(&crd).context("rendering the CRD")?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let clients = AwsClients::from_env().await;
+    let code = match command {
+        Command::Crd => ExitCode::SUCCESS,
+        Command::Plan(args) => {
+            let mut changed = false;
+            let mut failed = false;
+            for target in read(&args)? {
+                let pass =
+                    reconcile::reconcile(&clients, &target, &Memory::default(), Mode::Plan).await;
+                print_pass(&target, &pass);
+                changed |= !pass.plan.is_empty();
+                failed |= !pass.errors.is_empty();
+            }
+            if failed {
+                ExitCode::FAILURE
+            } else if changed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Apply(args) => passes(&clients, &args, false).await?,
+        Command::Destroy(args) => passes(&clients, &args, true).await?,
+    };
+    print!("{}", clients.calls().snapshot());
+    Ok(code)
+}
+
+fn read(args: &FileArgs) -> anyhow::Result<Vec<Target>> {
+    Ok(manifest::read(&args.file, args.namespace.as_deref())?)
+}
+
+/// Apply or destroy passes for every GlobalApi of the file; with --wait,
+/// repeated until nothing is pending or the time is up.
+async fn passes(clients: &AwsClients, args: &WaitArgs, destroy: bool) -> anyhow::Result<ExitCode> {
+    let deadline = args
+        .wait
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let mut ok = true;
+    for target in read(&args.file)? {
+        let mut memory = Memory::default();
+        loop {
+            let pass = if destroy {
+                reconcile::destroy(clients, &target, &memory, Mode::Apply).await
+            } else {
+                reconcile::reconcile(clients, &target, &memory, Mode::Apply).await
+            };
+            print_pass(&target, &pass);
+            memory = remember(&memory, &pass);
+            let settled = pass.pending.is_empty() || !pass.errors.is_empty();
+            let waiting = deadline.is_some_and(|d| tokio::time::Instant::now() < d);
+            if settled || !waiting {
+                ok &=
+                    pass.errors.is_empty() && pass.conflicts.is_empty() && pass.pending.is_empty();
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-    Ok(())
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What a pass made that the next pass must be able to find again.
+fn remember(memory: &Memory, pass: &Pass) -> Memory {
+    let mut next = memory.clone();
+    for arn in pass.outputs.acm.arns() {
+        if !next.certificate_arns.contains(&arn) {
+            next.certificate_arns.push(arn);
+        }
+    }
+    for region in pass.outputs.apigateway.regions.keys() {
+        if !next.regions.contains(region) {
+            next.regions.push(region.clone());
+        }
+    }
+    next
+}
+
+fn print_pass(target: &Target, pass: &Pass) {
+    println!("GlobalApi {}:", target.owner());
+    for line in reconcile::report(pass).lines() {
+        println!("  {line}");
+    }
 }

@@ -1,0 +1,441 @@
+//! The command line end to end against moto: `apply` a three-region latency
+//! manifest with the edge, `plan` finds nothing, drift made by hand is listed
+//! exactly and corrected, an apply killed mid-way leaves no twins, and
+//! `destroy` removes everything it made while a foreign record survives.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    ResourceRecordSetRegion, RrType,
+};
+use globalapi::{
+    aws::{
+        AwsClients,
+        route53::{desired::set_identifier, observe},
+    },
+    manifest,
+    target::{Target, UID_TAG},
+};
+
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+fn manifest_text(zone: &str, name: &str) -> String {
+    let regions: String = REGIONS
+        .iter()
+        .map(|r| {
+            format!(
+                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}}}\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"apiVersion: globalapi.io/v1alpha1
+kind: GlobalApi
+metadata: {{name: {name}, namespace: e2e}}
+spec:
+  domain: api.{zone}
+  hostedZone: {{name: {zone}}}
+  routing: {{policy: Latency}}
+  regions:
+{regions}  api:
+    stageName: v1
+    tracing: true
+    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
+  edge: {{enabled: true}}
+"#
+    )
+}
+
+struct Cli<'a> {
+    env: &'a common::TestEnv,
+    manifest: PathBuf,
+}
+
+impl Cli<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_globalapi"));
+        command.args(args).arg("-f").arg(&self.manifest);
+        command.envs(self.env.aws.iter());
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running globalapi")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The change lines of a plan's output (indented four spaces under a scope).
+fn change_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("create ") || l.starts_with("update ") || l.starts_with("delete ")
+        })
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+async fn create_zone(clients: &AwsClients, zone: &str) -> String {
+    let route53 = clients.route53();
+    let made = route53
+        .create_hosted_zone()
+        .name(zone)
+        .caller_reference(format!("e2e-{zone}"))
+        .send()
+        .await
+        .expect("creating the zone");
+    let id = made
+        .hosted_zone()
+        .expect("zone")
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let foreign = ResourceRecordSet::builder()
+        .name(format!("legacy.{zone}"))
+        .r#type(RrType::A)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.7")
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set");
+    upsert(clients, &id, foreign).await;
+    id
+}
+
+async fn upsert(clients: &AwsClients, zone_id: &str, set: ResourceRecordSet) {
+    clients
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(set)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("changing a record by hand");
+}
+
+/// Everything in moto that carries the target's uid, as "service kind region id" lines.
+async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut regions: Vec<&str> = REGIONS.to_vec();
+    regions.sort();
+    for region in regions {
+        let apis = clients
+            .apigateway(region)
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .expect("rest apis");
+        for api in apis.items() {
+            if api.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
+                found.push(format!("apigateway rest-api {region}"));
+            }
+        }
+        let domains = clients
+            .apigateway(region)
+            .get_domain_names()
+            .limit(500)
+            .send()
+            .await
+            .expect("domains");
+        for domain in domains.items() {
+            if domain.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
+                found.push(format!("apigateway domain {region}"));
+            }
+        }
+        let acm = clients.acm(region);
+        let certificates = acm.list_certificates().send().await.expect("certificates");
+        for summary in certificates.certificate_summary_list() {
+            let arn = summary.certificate_arn().unwrap_or_default();
+            let tags = acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .expect("tags");
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()))
+            {
+                found.push(format!(
+                    "acm certificate {region} {}",
+                    summary.domain_name().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let cloudfront = clients.cloudfront();
+    let distributions = cloudfront
+        .list_distributions()
+        .send()
+        .await
+        .expect("distributions");
+    for summary in distributions
+        .distribution_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
+        let tags = cloudfront
+            .list_tags_for_resource()
+            .resource(summary.arn())
+            .send()
+            .await
+            .expect("tags");
+        let ours = tags
+            .tags()
+            .map(|t| t.items())
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()));
+        if ours {
+            found.push("cloudfront distribution".to_owned());
+        }
+    }
+    let checks = observe::health_checks(&clients.route53(), target, &[])
+        .await
+        .expect("health checks");
+    found.extend(
+        checks
+            .iter()
+            .map(|c| format!("route53 health-check {}", c.check.region)),
+    );
+    found.sort();
+    found
+}
+
+fn write_manifest(dir: &Path, zone: &str, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("manifest dir");
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, manifest_text(zone, name)).expect("writing the manifest");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_plan_drift_correct_destroy() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let suffix = common::unique_suffix();
+    let zone = format!("e2e-{suffix}.example.com");
+    let zone_id = create_zone(&clients, &zone).await;
+    let name = format!("exchange-{suffix}");
+    let cli = Cli {
+        env,
+        manifest: write_manifest(&env.root.join("target/e2e"), &zone, &name),
+    };
+    let target = manifest::read(&cli.manifest, None)
+        .expect("manifest")
+        .remove(0);
+
+    let applied = cli.run(&["apply", "--wait", "120"]);
+    assert!(
+        applied.status.success(),
+        "apply failed:\n{}",
+        text(&applied)
+    );
+
+    let expected: Vec<String> = {
+        let mut v = vec![
+            "cloudfront distribution".to_owned(),
+            format!("acm certificate us-east-1 api.{zone}"),
+        ];
+        for r in REGIONS {
+            v.push(format!("acm certificate {r} origin.api.{zone}"));
+            v.push(format!("apigateway domain {r}"));
+            v.push(format!("apigateway rest-api {r}"));
+            v.push(format!("route53 health-check {r}"));
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(owned(&clients, &target).await, expected);
+
+    let plan = cli.run(&["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(text(&plan).contains("no changes"), "{}", text(&plan));
+    assert!(text(&plan).contains("(0 mutating)"), "{}", text(&plan));
+
+    // Three changes behind the operator's back: a record, a health check threshold, a stage setting.
+    let records = observe::records(&clients.route53(), &zone_id)
+        .await
+        .expect("records");
+    let set_id = set_identifier(&target, "eu-west-1");
+    let original = records
+        .iter()
+        .find(|r| r.key.set_identifier.as_deref() == Some(set_id.as_str()))
+        .expect("the eu-west-1 latency record");
+    let tampered = ResourceRecordSet::builder()
+        .name(&original.key.name)
+        .r#type(RrType::A)
+        .set_identifier(&set_id)
+        .region(ResourceRecordSetRegion::EuWest1)
+        .set_health_check_id(original.health_check_id.clone())
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("Z2FDTNDATAQYW2")
+                .dns_name("hijacked.example.net")
+                .evaluate_target_health(true)
+                .build()
+                .expect("alias"),
+        )
+        .build()
+        .expect("record set");
+    upsert(&clients, &zone_id, tampered).await;
+    let check_id = original
+        .health_check_id
+        .clone()
+        .expect("a health check on the record");
+    clients
+        .route53()
+        .update_health_check()
+        .health_check_id(&check_id)
+        .failure_threshold(9)
+        .send()
+        .await
+        .expect("threshold by hand");
+    let apigw = clients.apigateway("ap-southeast-2");
+    let apis = apigw.get_rest_apis().send().await.expect("rest apis");
+    let api_id = apis
+        .items()
+        .iter()
+        .find(|a| a.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid))
+        .and_then(|a| a.id())
+        .expect("our REST API in ap-southeast-2")
+        .to_owned();
+    apigw
+        .update_stage()
+        .rest_api_id(&api_id)
+        .stage_name("v1")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/tracingEnabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("stage setting by hand");
+
+    let drift = cli.run(&["plan"]);
+    assert_eq!(drift.status.code(), Some(2), "{}", text(&drift));
+    let lines = change_lines(&drift);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("update route53 record") && l.contains("hijacked.example.net")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("update route53 health check eu-west-1")
+                && l.contains("FailureThreshold 9 → 3")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("update apigateway stage ap-southeast-2")
+                && l.contains("TracingEnabled false → true")),
+        "{lines:#?}"
+    );
+
+    let corrected = cli.run(&["apply"]);
+    assert!(corrected.status.success(), "{}", text(&corrected));
+    let settled = cli.run(&["plan"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", text(&settled));
+
+    let destroyed = cli.run(&["destroy", "--wait", "120"]);
+    assert!(destroyed.status.success(), "{}", text(&destroyed));
+    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+    let mut left: Vec<String> = observe::records(&clients.route53(), &zone_id)
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|r| format!("{} {}", r.key.name, r.key.record_type))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!("{zone} NS"),
+            format!("{zone} SOA"),
+            format!("legacy.{zone} A")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_killed_mid_way_and_run_again_leaves_one_of_each() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let suffix = common::unique_suffix();
+    let zone = format!("kill-{suffix}.example.com");
+    create_zone(&clients, &zone).await;
+    let name = format!("killed-{suffix}");
+    let cli = Cli {
+        env,
+        manifest: write_manifest(&env.root.join("target/e2e"), &zone, &name),
+    };
+    let target = manifest::read(&cli.manifest, None)
+        .expect("manifest")
+        .remove(0);
+
+    // Killed at several points of the first passes, then run to the end.
+    for delay_ms in [300, 700, 1500] {
+        let mut child = cli
+            .command(&["apply", "--wait", "120"])
+            .spawn()
+            .expect("starting apply");
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child.kill().expect("killing apply");
+        child.wait().expect("reaping apply");
+    }
+    let finished = cli.run(&["apply", "--wait", "120"]);
+    assert!(finished.status.success(), "{}", text(&finished));
+
+    let found = owned(&clients, &target).await;
+    let mut unique = found.clone();
+    unique.dedup();
+    assert_eq!(found, unique, "twins were created: {found:#?}");
+    assert_eq!(found.len(), 1 + 1 + 4 * REGIONS.len(), "{found:#?}");
+
+    let destroyed = cli.run(&["destroy", "--wait", "120"]);
+    assert!(destroyed.status.success(), "{}", text(&destroyed));
+    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+}
