@@ -90,11 +90,6 @@ impl Pass {
             && self.conflicts.is_empty()
     }
 
-    /// The notes of one service.
-    pub fn notes_of<'a>(notes: &'a [Note], service: Service) -> impl Iterator<Item = &'a Note> {
-        notes.iter().filter(move |n| n.service == service)
-    }
-
     /// Folds one step's outcome in; a failed step becomes an error note.
     fn absorb<O: Default>(&mut self, service: Service, step: Result<StepOutcome<O>>) -> O {
         match step {
