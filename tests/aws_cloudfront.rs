@@ -274,7 +274,10 @@ async fn distribution_lifecycle_drift_and_destroy() {
     let dns = created.outputs.domain_name.clone().expect("domain name");
     assert!(dns.ends_with(".cloudfront.net"), "{dns}");
     assert_eq!(created.outputs.certificate_arn.as_deref(), Some(CERT));
-    assert_eq!(tagged_with(&client, &t.uid).await, std::slice::from_ref(&id));
+    assert_eq!(
+        tagged_with(&client, &t.uid).await,
+        std::slice::from_ref(&id)
+    );
 
     // What was created is what the spec asks.
     let config = client
@@ -461,7 +464,10 @@ async fn distribution_lifecycle_drift_and_destroy() {
     .await;
     let new_id = recreated.outputs.distribution_id.clone().expect("new id");
     assert_ne!(new_id, id);
-    assert_eq!(tagged_with(&client, &t.uid).await, std::slice::from_ref(&new_id));
+    assert_eq!(
+        tagged_with(&client, &t.uid).await,
+        std::slice::from_ref(&new_id)
+    );
 
     // Destroy: plan, then apply; ours gone, the foreign one untouched.
     let before = clients.calls().snapshot();
@@ -584,7 +590,10 @@ async fn an_interrupted_create_is_adopted_not_twinned() {
         applied.outputs.distribution_id.as_deref(),
         Some(id.as_str())
     );
-    assert_eq!(tagged_with(&client, &t.uid).await, std::slice::from_ref(&id));
+    assert_eq!(
+        tagged_with(&client, &t.uid).await,
+        std::slice::from_ref(&id)
+    );
 
     let plan = run(&clients, &t, CERT, Mode::Plan).await;
     assert!(plan.changes.is_empty(), "{:?}", lines(&plan));
