@@ -25,6 +25,27 @@ pub enum Error {
     /// The Kubernetes API failed.
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
+
+    /// A reconcile pass ended with errors; status says which. Retried with backoff.
+    #[error("reconcile incomplete: {0}")]
+    Incomplete(String),
+
+    /// Deletion is under way in AWS (a distribution being disabled); the
+    /// finalizer stays until it is done. Retried soon, without backoff.
+    #[error("deletion not finished: {0}")]
+    CleanupPending(String),
+
+    /// Adding or removing the finalizer, or the step behind it, failed.
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
+    /// The operator's own HTTP endpoint or runtime failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -46,6 +67,18 @@ impl Error {
         }
     }
 
+    /// The error of the reconcile step itself, looking through the finalizer's wrapping.
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.inner(),
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+
     /// The AWS error code, when this is an AWS error.
     pub fn aws_code(&self) -> Option<&str> {
         match self {
@@ -61,6 +94,14 @@ impl Error {
             Error::Conflict(_) => "Conflict",
             Error::Invalid(_) => "InvalidSpec",
             Error::Kube(_) => "KubernetesError",
+            Error::Incomplete(_) => "ReconcileIncomplete",
+            Error::CleanupPending(_) => "CleanupPending",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.category(),
+                _ => "FinalizerError",
+            },
+            Error::Io { .. } => "IoError",
         }
     }
 }

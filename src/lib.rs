@@ -2,10 +2,13 @@
 
 pub mod api;
 pub mod aws;
+pub mod controller;
 pub mod error;
 pub mod manifest;
 pub mod plan;
 pub mod reconcile;
+pub mod status;
 pub mod target;
+pub mod validate;
 
 pub use error::{Error, Result};

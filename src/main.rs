@@ -1,12 +1,12 @@
 //! The `globalapi` command line.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use globalapi::{
     aws::AwsClients,
-    manifest,
+    controller, manifest,
     plan::Mode,
     reconcile::{self, Memory, Pass},
     target::Target,
@@ -31,6 +31,20 @@ enum Command {
     Apply(WaitArgs),
     /// Remove everything the manifest's GlobalApis own in AWS, and nothing else.
     Destroy(WaitArgs),
+    /// Run the operator: watch GlobalApis and keep AWS equal to them, until
+    /// SIGTERM or SIGINT. Uses the kubeconfig ($KUBECONFIG) or the in-cluster
+    /// service account, and the standard AWS configuration chain.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
 }
 
 #[derive(clap::Args)]
@@ -53,10 +67,22 @@ struct WaitArgs {
     wait: Option<u64>,
 }
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
+    match run_cli() {
+        Ok(code) => code,
+        Err(err) => {
+            // The chain of causes, without a backtrace: these are messages for people.
+            eprintln!("globalapi: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     if let Command::Crd = cli.command {
@@ -72,16 +98,35 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    if let Command::Run(args) = command {
+        controller::run(controller::Config {
+            namespace: args.namespace,
+            metrics_addr: args.metrics_addr,
+        })
+        .await
+        .context("running the operator")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Read the manifest before touching AWS: a bad one is refused first.
+    let targets = match &command {
+        Command::Crd | Command::Run(_) => Vec::new(),
+        Command::Plan(args) => read(args)?,
+        Command::Apply(args) | Command::Destroy(args) => read(&args.file)?,
+    };
     let clients = AwsClients::from_env().await;
+    clients
+        .check_credentials()
+        .await
+        .context("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a web identity")?;
     let code = match command {
-        Command::Crd => ExitCode::SUCCESS,
-        Command::Plan(args) => {
+        Command::Crd | Command::Run(_) => ExitCode::SUCCESS,
+        Command::Plan(_) => {
             let mut changed = false;
             let mut failed = false;
-            for target in read(&args)? {
+            for target in &targets {
                 let pass =
-                    reconcile::reconcile(&clients, &target, &Memory::default(), Mode::Plan).await;
-                print_pass(&target, &pass);
+                    reconcile::reconcile(&clients, target, &Memory::default(), Mode::Plan).await;
+                print_pass(target, &pass);
                 changed |= !pass.plan.is_empty();
                 failed |= !pass.errors.is_empty();
             }
@@ -93,8 +138,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             }
         }
-        Command::Apply(args) => passes(&clients, &args, false).await?,
-        Command::Destroy(args) => passes(&clients, &args, true).await?,
+        Command::Apply(args) => passes(&clients, &targets, args.wait, false).await,
+        Command::Destroy(args) => passes(&clients, &targets, args.wait, true).await,
     };
     print!("{}", clients.calls().snapshot());
     Ok(code)
@@ -106,20 +151,23 @@ fn read(args: &FileArgs) -> anyhow::Result<Vec<Target>> {
 
 /// Apply or destroy passes for every GlobalApi of the file; with --wait,
 /// repeated until nothing is pending or the time is up.
-async fn passes(clients: &AwsClients, args: &WaitArgs, destroy: bool) -> anyhow::Result<ExitCode> {
-    let deadline = args
-        .wait
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+async fn passes(
+    clients: &AwsClients,
+    targets: &[Target],
+    wait: Option<u64>,
+    destroy: bool,
+) -> ExitCode {
+    let deadline = wait.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut ok = true;
-    for target in read(&args.file)? {
+    for target in targets {
         let mut memory = Memory::default();
         loop {
             let pass = if destroy {
-                reconcile::destroy(clients, &target, &memory, Mode::Apply).await
+                reconcile::destroy(clients, target, &memory, Mode::Apply).await
             } else {
-                reconcile::reconcile(clients, &target, &memory, Mode::Apply).await
+                reconcile::reconcile(clients, target, &memory, Mode::Apply).await
             };
-            print_pass(&target, &pass);
+            print_pass(target, &pass);
             memory = remember(&memory, &pass);
             let settled = pass.pending.is_empty() || !pass.errors.is_empty();
             let waiting = deadline.is_some_and(|d| tokio::time::Instant::now() < d);
@@ -131,11 +179,11 @@ async fn passes(clients: &AwsClients, args: &WaitArgs, destroy: bool) -> anyhow:
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-    Ok(if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// What a pass made that the next pass must be able to find again.

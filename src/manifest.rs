@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::target::Target;
 
 /// Reads every GlobalApi of a YAML file (documents separated by `---`);
-/// documents of other kinds are skipped, a GlobalApi that does not parse is
-/// an error naming the document.
+/// documents of other kinds are skipped. A GlobalApi the API server would
+/// refuse is refused here with the same field and message.
 pub fn read(path: &Path, namespace: Option<&str>) -> Result<Vec<Target>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Invalid(format!("reading {}: {e}", path.display())))?;
@@ -29,6 +29,22 @@ pub fn parse(text: &str, namespace: Option<&str>) -> Result<Vec<Target>> {
         {
             continue;
         }
+        let json = serde_json::to_value(&value)
+            .map_err(|e| Error::Invalid(format!("document {}: {e}", index + 1)))?;
+        let name = json
+            .pointer("/metadata/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("(no name)");
+        crate::validate::validate(&json).map_err(|e| {
+            let problems = match e {
+                Error::Invalid(problems) => problems,
+                other => other.to_string(),
+            };
+            Error::Invalid(format!(
+                "GlobalApi {name} (document {}):\n{problems}",
+                index + 1
+            ))
+        })?;
         let mut object: GlobalApi = serde_yaml::from_value(value)
             .map_err(|e| Error::Invalid(format!("document {}: {e}", index + 1)))?;
         if let Some(ns) = namespace {

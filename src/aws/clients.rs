@@ -35,6 +35,21 @@ impl AwsClients {
         }
     }
 
+    /// Fails early, with the provider's reason, when no credentials can be had.
+    pub async fn check_credentials(
+        &self,
+    ) -> Result<(), aws_credential_types::provider::error::CredentialsError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        match self.sdk.credentials_provider() {
+            Some(provider) => provider.provide_credentials().await.map(|_| ()),
+            None => Err(
+                aws_credential_types::provider::error::CredentialsError::not_loaded(
+                    "no credentials provider is configured",
+                ),
+            ),
+        }
+    }
+
     pub fn calls(&self) -> &CallCounter {
         &self.calls
     }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod bad_inputs;
+
 use std::{
     collections::HashMap,
     io::Write,

@@ -1,0 +1,221 @@
+//! The Kubernetes Events a pass leads to: one per AWS mutation (capped per
+//! pass), one per drift found, one when drift was put back, one per
+//! conflict and one per AWS error. Which events to send is decided by a
+//! pure function; sending goes through the operator's one [`Recorder`].
+
+use kube::runtime::events::{Event, EventType, Recorder};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+
+use crate::{
+    plan::{Action, Change},
+    reconcile::{Note, Pass},
+};
+
+/// At most this many `Created`/`Updated`/`Deleted` events per pass; the
+/// rest are summed up in one more event.
+pub const MAX_MUTATION_EVENTS: usize = 10;
+/// At most this many events of each warning kind per pass.
+pub const MAX_WARNINGS: usize = 5;
+/// Event notes are limited to 1 kB.
+const MAX_NOTE: usize = 1000;
+
+/// One event to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Normal or Warning.
+    pub warning: bool,
+    /// `Created`, `DriftDetected`, … (the `Reason` column of `kubectl describe`).
+    pub reason: &'static str,
+    /// What the operator did, e.g. `UpdateStage`.
+    pub action: String,
+    /// For people: the change line or AWS's message.
+    pub note: String,
+}
+
+/// The events of `pass`. `applied`: the pass made its changes (not a plan).
+/// `drift`: the changes that are drift; `corrected` whether they were put back.
+pub fn notices(pass: &Pass, applied: bool, drift: &[&Change], corrected: bool) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if applied {
+        for change in pass.plan.changes.iter().take(MAX_MUTATION_EVENTS) {
+            out.push(Notice {
+                warning: false,
+                reason: match change.action {
+                    Action::Create => "Created",
+                    Action::Update => "Updated",
+                    Action::Delete => "Deleted",
+                },
+                action: action_name(change),
+                note: bounded(change.to_string()),
+            });
+        }
+        let more = pass.plan.changes.len().saturating_sub(MAX_MUTATION_EVENTS);
+        if more > 0 {
+            out.push(Notice {
+                warning: false,
+                reason: "Changed",
+                action: "Reconcile".into(),
+                note: format!("and {more} more AWS change(s) in this pass"),
+            });
+        }
+    }
+    for change in drift.iter().take(MAX_WARNINGS) {
+        out.push(Notice {
+            warning: true,
+            reason: "DriftDetected",
+            action: "Observe".into(),
+            note: bounded(format!("changed outside the operator: {change}")),
+        });
+    }
+    if corrected && !drift.is_empty() {
+        out.push(Notice {
+            warning: false,
+            reason: "DriftCorrected",
+            action: "Reconcile".into(),
+            note: format!("{} drifted resource(s) put back to the spec", drift.len()),
+        });
+    }
+    let warn = |out: &mut Vec<Notice>, notes: &[Note], reason: &'static str| {
+        for note in notes.iter().take(MAX_WARNINGS) {
+            out.push(Notice {
+                warning: true,
+                reason,
+                action: "Reconcile".into(),
+                note: bounded(note.to_string()),
+            });
+        }
+    };
+    warn(&mut out, &pass.conflicts, "Conflict");
+    warn(&mut out, &pass.errors, "AwsError");
+    out
+}
+
+/// Sends `notices` about the object `reference`; a failure is logged, not fatal.
+pub async fn publish(recorder: &Recorder, reference: &ObjectReference, notices: Vec<Notice>) {
+    for notice in notices {
+        let event = Event {
+            type_: if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: notice.reason.to_owned(),
+            note: Some(notice.note),
+            action: notice.action,
+            secondary: None,
+        };
+        if let Err(e) = recorder.publish(&event, reference).await {
+            tracing::warn!(error = %e, reason = notice.reason, "publishing an event failed");
+        }
+    }
+}
+
+/// `CreateRestApi`, `UpdateStage`, …: the action and the kind, PascalCase.
+fn action_name(change: &Change) -> String {
+    let verb = match change.action {
+        Action::Create => "Create",
+        Action::Update => "Update",
+        Action::Delete => "Delete",
+    };
+    let kind: String = change
+        .kind
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format!("{verb}{kind}")
+}
+
+fn bounded(mut note: String) -> String {
+    if note.len() > MAX_NOTE {
+        let mut end = MAX_NOTE;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+        note.push('…');
+    }
+    note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FieldChange, Service};
+
+    fn change(action: Action, n: usize) -> Change {
+        Change::new(
+            Service::ApiGateway,
+            Some("us-east-1"),
+            action,
+            "rest api",
+            format!("api-{n}"),
+        )
+    }
+
+    #[test]
+    fn mutations_are_capped_and_named() {
+        let mut pass = Pass::default();
+        pass.plan.extend((0..12).map(|n| change(Action::Create, n)));
+        let out = notices(&pass, true, &[], true);
+        assert_eq!(out.len(), MAX_MUTATION_EVENTS + 1);
+        assert_eq!(out[0].reason, "Created");
+        assert_eq!(out[0].action, "CreateRestApi");
+        assert_eq!(out[0].note, "create apigateway rest api api-0");
+        assert!(!out[0].warning);
+        assert_eq!(out[10].note, "and 2 more AWS change(s) in this pass");
+        // A plan changes nothing: no mutation events.
+        assert!(notices(&pass, false, &[], false).is_empty());
+    }
+
+    #[test]
+    fn drift_conflicts_and_errors_warn() {
+        let drifted = Change::new(
+            Service::ApiGateway,
+            Some("eu-west-1"),
+            Action::Update,
+            "stage",
+            "eu-west-1 v1",
+        )
+        .with_fields(vec![FieldChange::new(
+            "TracingEnabled",
+            Some("false".into()),
+            Some("true".into()),
+        )]);
+        let mut pass = Pass::default();
+        pass.plan.extend([drifted.clone()]);
+        pass.conflicts.push(Note {
+            service: Service::Route53,
+            text: "record x belongs to someone else".into(),
+        });
+        pass.errors.push(Note {
+            service: Service::Acm,
+            text: "us-east-1: acm RequestCertificate: LimitExceededException: too many".into(),
+        });
+        let out = notices(&pass, true, &[&drifted], true);
+        let reasons: Vec<&str> = out.iter().map(|n| n.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                "Updated",
+                "DriftDetected",
+                "DriftCorrected",
+                "Conflict",
+                "AwsError"
+            ]
+        );
+        assert!(out[1].warning && out[1].note.contains("TracingEnabled false → true"));
+        assert!(out[4].note.contains("LimitExceededException: too many"));
+        let reported = notices(&pass, false, &[&drifted], false);
+        let reasons: Vec<&str> = reported.iter().map(|n| n.reason).collect();
+        assert_eq!(reasons, ["DriftDetected", "Conflict", "AwsError"]);
+        assert_eq!(bounded("é".repeat(600)).len(), 1000 + '…'.len_utf8());
+    }
+}

@@ -1,0 +1,173 @@
+//! A minimal HTTP/1.1 endpoint for three GET paths: `/healthz` (the watch
+//! on the API server works), `/readyz` (the operator has reached the API
+//! server and started its controller) and `/metrics` (Prometheus text).
+//! One request per connection; anything else is 404 or 405.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+use super::{Context, Health, metrics::Metrics};
+use crate::{
+    aws::CallCounter,
+    error::{Error, Result},
+};
+
+/// The largest request head read; the paths served need far less.
+const MAX_HEAD: usize = 8192;
+
+/// Binds `addr`; the returned listener is served by [`serve`].
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Io {
+        context: "binding the metrics address",
+        source,
+    })
+}
+
+/// Answers requests on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, ctx: Arc<Context>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let answered =
+                        tokio::time::timeout(Duration::from_secs(10), answer(stream, &ctx)).await;
+                    if let Ok(Err(e)) = answered {
+                        tracing::debug!(error = %e, "http request failed");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting an http connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A response: status line text and body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Response {
+    /// `200 OK`, `404 Not Found`, …
+    pub status: &'static str,
+    /// `text/plain` body.
+    pub body: String,
+}
+
+/// The response to `method path`.
+pub fn route(
+    method: &str,
+    path: &str,
+    health: &Health,
+    metrics: &Metrics,
+    calls: &CallCounter,
+) -> Response {
+    let path = path.split('?').next().unwrap_or(path);
+    if method != "GET" && method != "HEAD" {
+        return Response {
+            status: "405 Method Not Allowed",
+            body: "only GET\n".into(),
+        };
+    }
+    match path {
+        "/healthz" => match health.watch_error() {
+            None => Response {
+                status: "200 OK",
+                body: "ok\n".into(),
+            },
+            Some(e) => Response {
+                status: "503 Service Unavailable",
+                body: format!("watching GlobalApis fails: {e}\n"),
+            },
+        },
+        "/readyz" => {
+            if health.is_ready() {
+                Response {
+                    status: "200 OK",
+                    body: "ready\n".into(),
+                }
+            } else {
+                Response {
+                    status: "503 Service Unavailable",
+                    body: "not started yet\n".into(),
+                }
+            }
+        }
+        "/metrics" => Response {
+            status: "200 OK",
+            body: metrics.render(&calls.snapshot()),
+        },
+        _ => Response {
+            status: "404 Not Found",
+            body: "not found; try /healthz, /readyz or /metrics\n".into(),
+        },
+    }
+}
+
+async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut parts = text.lines().next().unwrap_or_default().split_whitespace();
+    let method = parts.next().unwrap_or_default();
+    let path = parts.next().unwrap_or_default();
+    let response = route(method, path, &ctx.health, &ctx.metrics, ctx.aws.calls());
+    let content_type = if path.starts_with("/metrics") {
+        "text/plain; version=0.0.4; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut out = format!(
+        "HTTP/1.1 {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response.status,
+        response.body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        out.extend_from_slice(response.body.as_bytes());
+    }
+    stream.write_all(&out).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_paths_and_nothing_else() {
+        let health = Health::default();
+        let metrics = Metrics::default();
+        let calls = CallCounter::default();
+        let get = |path: &str| route("GET", path, &health, &metrics, &calls);
+        assert_eq!(get("/healthz").status, "200 OK");
+        assert_eq!(get("/readyz").status, "503 Service Unavailable");
+        health.set_ready();
+        assert_eq!(get("/readyz").status, "200 OK");
+        health.watch_failed("connection refused".into());
+        let unhealthy = get("/healthz");
+        assert_eq!(unhealthy.status, "503 Service Unavailable");
+        assert!(unhealthy.body.contains("connection refused"));
+        health.watch_ok();
+        assert_eq!(get("/healthz").status, "200 OK");
+        let metrics_page = get("/metrics?x=1");
+        assert_eq!(metrics_page.status, "200 OK");
+        assert!(metrics_page.body.contains("globalapi_reconciles_total 0"));
+        assert_eq!(get("/").status, "404 Not Found");
+        assert_eq!(
+            route("POST", "/metrics", &health, &metrics, &calls).status,
+            "405 Method Not Allowed"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The operator's metrics in the Prometheus text format: reconciles, their
+//! errors by category and duration, drift found and corrected, and every
+//! AWS call by service and operation. Labels only take bounded values
+//! (error categories, AWS service and operation names).
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use crate::aws::CallCounts;
+
+/// Upper bounds of the reconcile duration histogram, in seconds.
+const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Counters shared by every reconcile.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    reconciles: AtomicU64,
+    drift_found: AtomicU64,
+    drift_corrected: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+    duration: Mutex<Histogram>,
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Metrics {
+    /// One reconcile finished after `elapsed`.
+    pub fn reconciled(&self, elapsed: Duration) {
+        self.reconciles.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut h) = self.duration.lock() {
+            let seconds = elapsed.as_secs_f64();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// A reconcile ended in an error of `category` (see [`crate::Error::category`]).
+    pub fn failed(&self, category: &'static str) {
+        if let Ok(mut errors) = self.errors.lock() {
+            *errors.entry(category).or_default() += 1;
+        }
+    }
+
+    /// `n` drifted fields were found; `corrected` says whether they were put back.
+    pub fn drift(&self, n: usize, corrected: bool) {
+        self.drift_found.fetch_add(n as u64, Ordering::Relaxed);
+        if corrected {
+            self.drift_corrected.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The metrics as Prometheus text, with the AWS call counts `calls`.
+    pub fn render(&self, calls: &CallCounts) -> String {
+        let mut out = String::new();
+        counter(
+            &mut out,
+            "globalapi_reconciles_total",
+            "Reconciles run, successful or not.",
+            self.reconciles.load(Ordering::Relaxed),
+        );
+        header(
+            &mut out,
+            "globalapi_reconcile_errors_total",
+            "Reconciles that ended in an error, by error category.",
+            "counter",
+        );
+        if let Ok(errors) = self.errors.lock() {
+            for (category, n) in errors.iter() {
+                let _ = writeln!(
+                    out,
+                    "globalapi_reconcile_errors_total{{category=\"{}\"}} {n}",
+                    escape(category)
+                );
+            }
+        }
+        header(
+            &mut out,
+            "globalapi_reconcile_duration_seconds",
+            "How long reconciles take.",
+            "histogram",
+        );
+        if let Ok(h) = self.duration.lock() {
+            for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "globalapi_reconcile_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "globalapi_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "globalapi_reconcile_duration_seconds_sum {}", h.sum);
+            let _ = writeln!(
+                out,
+                "globalapi_reconcile_duration_seconds_count {}",
+                h.count
+            );
+        }
+        counter(
+            &mut out,
+            "globalapi_drift_found_total",
+            "Fields found changed in AWS outside the operator.",
+            self.drift_found.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "globalapi_drift_corrected_total",
+            "Drifted fields put back to the spec.",
+            self.drift_corrected.load(Ordering::Relaxed),
+        );
+        header(
+            &mut out,
+            "globalapi_aws_calls_total",
+            "AWS requests sent (retries included), by service and operation.",
+            "counter",
+        );
+        for ((service, operation), n) in &calls.0 {
+            let _ = writeln!(
+                out,
+                "globalapi_aws_calls_total{{service=\"{}\",operation=\"{}\"}} {n}",
+                escape(service),
+                escape(operation)
+            );
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, help, "counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A label value as the text format wants it.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histogram_and_aws_calls() {
+        let metrics = Metrics::default();
+        metrics.reconciled(Duration::from_millis(300));
+        metrics.reconciled(Duration::from_secs(3));
+        metrics.failed("AwsError");
+        metrics.drift(2, true);
+        metrics.drift(1, false);
+        let mut calls = CallCounts::default();
+        calls
+            .0
+            .insert(("API Gateway".into(), "GetRestApis".into()), 4);
+        let text = metrics.render(&calls);
+        for line in [
+            "globalapi_reconciles_total 2",
+            "globalapi_reconcile_errors_total{category=\"AwsError\"} 1",
+            "globalapi_reconcile_duration_seconds_bucket{le=\"0.25\"} 0",
+            "globalapi_reconcile_duration_seconds_bucket{le=\"0.5\"} 1",
+            "globalapi_reconcile_duration_seconds_bucket{le=\"5\"} 2",
+            "globalapi_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2",
+            "globalapi_reconcile_duration_seconds_count 2",
+            "globalapi_drift_found_total 3",
+            "globalapi_drift_corrected_total 2",
+            "globalapi_aws_calls_total{service=\"API Gateway\",operation=\"GetRestApis\"} 4",
+            "# TYPE globalapi_reconcile_duration_seconds histogram",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

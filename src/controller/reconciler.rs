@@ -1,0 +1,272 @@
+//! One reconcile of one GlobalApi: the finalizer split into apply and
+//! cleanup, the drift policy, the status write, Events and the requeue.
+//!
+//! `driftPolicy: Report` works like this: while the spec is the one the
+//! last status described, a Plan pass runs first; when it would update or
+//! delete resources that exist (drift), nothing is applied and the drift is
+//! reported (status `Drifted=True` with entries `Reported`, `Ready=False`,
+//! `DriftDetected` Events). Otherwise (nothing drifted, only missing
+//! resources to create — a first pass, certificates issued since — or a
+//! changed spec) the Apply pass runs as under `Correct`: a spec change is
+//! the user asking for AWS to follow it, and a missing resource has
+//! nothing to overwrite.
+
+use std::{sync::Arc, time::Duration};
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{controller::Action, finalizer},
+};
+use tracing::Instrument;
+
+use super::{Context, FINALIZER, MANAGER, events};
+use crate::{
+    api::{DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus},
+    error::{Error, Result},
+    plan::Mode,
+    reconcile::{self, Memory, Note, Pass},
+    status,
+    target::Target,
+};
+
+/// How soon a pass with pending work is followed by the next one.
+pub const PENDING_REQUEUE: Duration = Duration::from_secs(5);
+/// The first retry after an error; doubled per failure in a row.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between retries.
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// Reconciles one GlobalApi (the controller's reconcile function).
+pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let span = tracing::info_span!(
+        "reconcile",
+        namespace = %namespace,
+        name = %name,
+        generation = object.metadata.generation.unwrap_or_default()
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let api: Api<GlobalApi> = Api::namespaced(ctx.client.clone(), &namespace);
+        let ctx_ref = &ctx;
+        let api_ref = &api;
+        let result = finalizer(&api, FINALIZER, object, |event| async move {
+            match event {
+                finalizer::Event::Apply(object) => apply(&object, ctx_ref, api_ref).await,
+                finalizer::Event::Cleanup(object) => cleanup(&object, ctx_ref, api_ref).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)));
+        ctx.metrics.reconciled(started.elapsed());
+        let key = format!("{namespace}/{name}");
+        match &result {
+            Ok(_) => ctx.succeeded(&key),
+            Err(e) => {
+                ctx.metrics.failed(e.category());
+                tracing::warn!(error = %e, "reconcile failed");
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// What to do after a failed reconcile: soon while a deletion is under
+/// way, otherwise with backoff per object.
+pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) -> Action {
+    match error.inner() {
+        Error::CleanupPending(_) => Action::requeue(PENDING_REQUEUE),
+        _ => {
+            let key = format!(
+                "{}/{}",
+                object.namespace().unwrap_or_default(),
+                object.name_any()
+            );
+            Action::requeue(backoff(ctx.failed(&key)))
+        }
+    }
+}
+
+/// The wait before retry number `failures` (1 for the first): 5 s, 10 s,
+/// 20 s, … up to 5 minutes.
+pub fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_RETRY.saturating_mul(1u32 << doublings).min(MAX_RETRY)
+}
+
+/// When the next pass is due after a pass without errors.
+fn requeue_after(object: &GlobalApi, pass: &Pass) -> Duration {
+    if pass.pending.is_empty() {
+        Duration::from_secs(u64::from(object.spec.resync_seconds))
+    } else {
+        PENDING_REQUEUE
+    }
+}
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+/// The spec is live: make AWS follow it (or report how it drifted).
+async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Result<Action> {
+    let target = Target::from_object(object)?;
+    let memory = Memory::from_status(object.status.as_ref());
+    let report_only =
+        object.spec.drift_policy == DriftPolicy::Report && status::spec_unchanged(object);
+    let mut applied = true;
+    let pass = if report_only {
+        let planned = reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Plan).await;
+        if status::drift_changes(object, &planned).is_empty() {
+            reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Apply).await
+        } else {
+            applied = false;
+            planned
+        }
+    } else {
+        reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Apply).await
+    };
+
+    let drift = status::drift_changes(object, &pass);
+    if !drift.is_empty() {
+        ctx.metrics.drift(drift.len(), applied);
+        tracing::info!(changes = drift.len(), corrected = applied, "drift found");
+    }
+    let reference = object.object_ref(&());
+    events::publish(
+        &ctx.recorder,
+        &reference,
+        events::notices(&pass, applied, &drift, applied),
+    )
+    .await;
+    let action = if applied {
+        DriftAction::Corrected
+    } else {
+        DriftAction::Reported
+    };
+    let new = status::status(object, &pass, action, &now());
+    write_status(api, object, &new).await?;
+
+    if !pass.errors.is_empty() {
+        return Err(Error::Incomplete(summary(&pass.errors)));
+    }
+    Ok(Action::requeue(requeue_after(object, &pass)))
+}
+
+/// The object is being deleted: remove what it owns in AWS (unless
+/// `deletionPolicy: Retain`). Returning `Ok` lets the finalizer go.
+async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Result<Action> {
+    let reference = object.object_ref(&());
+    if object.spec.deletion_policy == DeletionPolicy::Retain {
+        let notice = events::Notice {
+            warning: false,
+            reason: "Retained",
+            action: "Cleanup".into(),
+            note: "deletionPolicy is Retain: the AWS resources stay as they are".into(),
+        };
+        events::publish(&ctx.recorder, &reference, vec![notice]).await;
+        return Ok(Action::await_change());
+    }
+    let target = Target::from_object(object)?;
+    let memory = Memory::from_status(object.status.as_ref());
+    let pass = reconcile::destroy(&ctx.aws, &target, &memory, Mode::Apply).await;
+    events::publish(
+        &ctx.recorder,
+        &reference,
+        events::notices(&pass, true, &[], false),
+    )
+    .await;
+    if pass.errors.is_empty() && pass.pending.is_empty() {
+        tracing::info!("every AWS resource removed");
+        return Ok(Action::await_change());
+    }
+    write_status(api, object, &status::deleting(object, &pass, &now())).await?;
+    if pass.errors.is_empty() {
+        Err(Error::CleanupPending(summary(&pass.pending)))
+    } else {
+        Err(Error::Incomplete(summary(&pass.errors)))
+    }
+}
+
+/// Writes `new` as the whole status by server-side apply, as the one
+/// field manager of the operator. The write is made on every pass, so that
+/// `lastSyncTime` tells when AWS was last observed; the watch ignores
+/// status-only changes, so the write does not wake the controller.
+async fn write_status(
+    api: &Api<GlobalApi>,
+    object: &GlobalApi,
+    new: &GlobalApiStatus,
+) -> Result<()> {
+    if status::differs(object.status.as_ref(), new) {
+        tracing::info!("status changed");
+    }
+    let patch = serde_json::json!({
+        "apiVersion": GlobalApi::api_version(&()),
+        "kind": GlobalApi::kind(&()),
+        "status": new,
+    });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+fn summary(notes: &[Note]) -> String {
+    let mut text = notes
+        .iter()
+        .map(Note::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if text.len() > 1000 {
+        let mut end = 1000;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{api::GlobalApiSpec, plan::Service};
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(0).as_secs(), 5);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn requeue_follows_resync_unless_pending() {
+        let spec: GlobalApiSpec = serde_yaml::from_str(
+            r#"
+domain: api.example.com
+hostedZone: {name: example.com}
+routing: {policy: Latency}
+regions: [{name: us-east-1, backend: {httpUrl: "https://us.example.com"}}]
+resyncSeconds: 45
+"#,
+        )
+        .expect("spec");
+        let object = GlobalApi::new("x", spec);
+        let mut pass = Pass::default();
+        assert_eq!(requeue_after(&object, &pass), Duration::from_secs(45));
+        pass.pending.push(Note {
+            service: Service::Acm,
+            text: "certificate pending validation".into(),
+        });
+        assert_eq!(requeue_after(&object, &pass), PENDING_REQUEUE);
+    }
+}

@@ -1,0 +1,1086 @@
+//! The status a reconcile pass leads to: a pure function of the object (its
+//! spec and the status it had) and the pass, so that every condition and
+//! drift entry can be tested from plain values.
+//!
+//! Conditions keep their `lastTransitionTime` while their status stays the
+//! same. Drift is what a pass changed (or, with `driftPolicy: Report`, would
+//! change) in resources that already existed while the spec did not change
+//! since the last observation: updates and deletions. Creations are not
+//! drift: they are the spec being carried out, also over several passes
+//! while certificates are issued.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::{
+    api::{
+        ConditionType, DriftAction, DriftEntry, EdgeStatus, GlobalApi, GlobalApiStatus,
+        RegionStatus,
+    },
+    plan::{Action, Change, Service},
+    reconcile::{Note, Pass},
+};
+
+/// `True`, `False` or `Unknown`, as `status.conditions[].status` spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Truth {
+    /// The condition holds.
+    True,
+    /// The condition does not hold.
+    False,
+    /// The operator cannot tell.
+    Unknown,
+}
+
+impl Truth {
+    fn as_str(self) -> &'static str {
+        match self {
+            Truth::True => "True",
+            Truth::False => "False",
+            Truth::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Whether the spec is the one the last status described: the object has
+/// been observed before and its generation has not moved since.
+pub fn spec_unchanged(object: &GlobalApi) -> bool {
+    let observed = object.status.as_ref().and_then(|s| s.observed_generation);
+    observed.is_some() && observed == object.metadata.generation
+}
+
+/// The changes of `pass` that are drift: updates and deletions of existing
+/// resources while the spec stayed the same. Empty after a spec change.
+pub fn drift_changes<'a>(object: &GlobalApi, pass: &'a Pass) -> Vec<&'a Change> {
+    if !spec_unchanged(object) {
+        return Vec::new();
+    }
+    pass.plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+        .collect()
+}
+
+/// The status after `pass`. `drift_action` says what happened to the drift
+/// the pass found: `Corrected` when the pass applied its changes,
+/// `Reported` when it only planned them (`driftPolicy: Report`).
+pub fn status(
+    object: &GlobalApi,
+    pass: &Pass,
+    drift_action: DriftAction,
+    now: &Time,
+) -> GlobalApiStatus {
+    let previous = object.status.as_ref();
+    let spec = &object.spec;
+    let regions = regions(object, pass);
+    let ready_count = regions
+        .iter()
+        .filter(|r| r.ready && spec.regions.iter().any(|s| s.name == r.name))
+        .count();
+    let drift = drift_entries(object, pass, drift_action, now);
+
+    let mut conditions = Vec::new();
+    let mut set = |kind: ConditionType, truth: Truth, reason: &str, message: String| {
+        conditions.push(condition(object, kind, truth, reason, message, now));
+    };
+
+    let components = [
+        certificates(object, pass),
+        regional_apis(object, pass),
+        dns(object, pass),
+        edge(object, pass),
+        database(object),
+    ];
+    let blocking: Vec<String> = components
+        .iter()
+        .filter(|c| c.1 != Truth::True)
+        .map(|c| format!("{} is {} ({})", c.0, c.1.as_str(), c.2))
+        .collect();
+    let reported = drift_action == DriftAction::Reported && !drift.is_empty();
+
+    let (truth, reason, message) = if !pass.errors.is_empty() {
+        (
+            Truth::False,
+            "AwsError",
+            format!(
+                "AWS refused or failed: {}. Fix the cause named by AWS (permissions, quotas, the spec); the operator retries with backoff.",
+                join(&pass.errors)
+            ),
+        )
+    } else if !pass.conflicts.is_empty() {
+        (
+            Truth::False,
+            "Conflict",
+            "resources the spec needs belong to someone else; see the Conflict condition"
+                .to_owned(),
+        )
+    } else if reported {
+        (
+            Truth::False,
+            "DriftReported",
+            format!(
+                "AWS differs from the spec in {} field(s) and driftPolicy is Report, so nothing was changed; see status.drift. Set driftPolicy: Correct to put AWS back, or change the spec to accept the values.",
+                drift.len()
+            ),
+        )
+    } else if !pass.pending.is_empty() {
+        (
+            Truth::False,
+            "Pending",
+            format!(
+                "waiting for AWS: {}. Nothing to do; the operator checks again in a few seconds.",
+                join(&pass.pending)
+            ),
+        )
+    } else if !blocking.is_empty() {
+        (
+            Truth::False,
+            "NotReady",
+            format!("not every part is ready: {}", blocking.join("; ")),
+        )
+    } else {
+        (
+            Truth::True,
+            "Reconciled",
+            format!(
+                "AWS matches the spec; {} of {} regions serve https://{}",
+                ready_count,
+                spec.regions.len(),
+                spec.domain
+            ),
+        )
+    };
+    set(ConditionType::Ready, truth, reason, message);
+    for (kind, truth, reason, message) in components {
+        set(kind, truth, reason, message);
+    }
+
+    let (truth, reason, message) = if drift.is_empty() {
+        (
+            Truth::False,
+            "NoDrift",
+            "AWS matched the spec at the last observation".to_owned(),
+        )
+    } else {
+        let lines: Vec<String> = drift_changes(object, pass)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        match drift_action {
+            DriftAction::Reported => (
+                Truth::True,
+                "DriftReported",
+                format!(
+                    "changed outside the operator, left as found (driftPolicy: Report): {}",
+                    lines.join("; ")
+                ),
+            ),
+            _ => (
+                Truth::True,
+                "DriftCorrected",
+                format!(
+                    "changed outside the operator and put back to the spec: {}",
+                    lines.join("; ")
+                ),
+            ),
+        }
+    };
+    set(ConditionType::Drifted, truth, reason, message);
+
+    let failing: Vec<&str> = spec
+        .regions
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|r| mentions(&pass.errors, r))
+        .collect();
+    let (truth, reason, message) = if failing.is_empty() {
+        (
+            Truth::False,
+            "NoRegionFailing",
+            "no region reports an error".to_owned(),
+        )
+    } else if failing.len() == spec.regions.len() {
+        (
+            Truth::False,
+            "AllRegionsFailing",
+            format!(
+                "every region fails ({}); see the Ready condition for AWS's messages",
+                failing.join(", ")
+            ),
+        )
+    } else {
+        (
+            Truth::True,
+            "RegionsFailing",
+            format!(
+                "{} of {} regions fail: {}; the others keep serving. See the Ready condition for AWS's messages.",
+                failing.len(),
+                spec.regions.len(),
+                failing.join(", ")
+            ),
+        )
+    };
+    set(ConditionType::Degraded, truth, reason, message);
+
+    let (truth, reason, message) = if pass.conflicts.is_empty() {
+        (
+            Truth::False,
+            "NoConflict",
+            "every resource the spec needs is free or ours".to_owned(),
+        )
+    } else {
+        (
+            Truth::True,
+            "OwnedByOthers",
+            format!(
+                "left untouched because they belong to someone else: {}. Remove or hand them over, or change the spec to use other names.",
+                join(&pass.conflicts)
+            ),
+        )
+    };
+    set(ConditionType::Conflict, truth, reason, message);
+
+    GlobalApiStatus {
+        observed_generation: object.metadata.generation,
+        endpoint: Some(format!("https://{}", spec.domain)),
+        ready_regions: Some(format!("{}/{}", ready_count, spec.regions.len())),
+        conditions,
+        regions,
+        edge: edge_status(object, pass),
+        database: previous.and_then(|s| s.database.clone()),
+        drift,
+        last_sync_time: Some(now.clone()),
+    }
+}
+
+/// The status while deletion is under way: the previous status with a
+/// `Ready=False` condition saying what deletion waits for or what failed.
+pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus {
+    let mut status = object.status.clone().unwrap_or_default();
+    let (reason, message) = if !pass.errors.is_empty() {
+        (
+            "DeletionFailed",
+            format!(
+                "deleting the AWS resources failed: {}. The finalizer stays until they are gone; fix the cause or set deletionPolicy: Retain to keep them.",
+                join(&pass.errors)
+            ),
+        )
+    } else {
+        (
+            "Deleting",
+            format!(
+                "deleting the AWS resources, waiting for: {}",
+                join(&pass.pending)
+            ),
+        )
+    };
+    let ready = condition(
+        object,
+        ConditionType::Ready,
+        Truth::False,
+        reason,
+        message,
+        now,
+    );
+    status
+        .conditions
+        .retain(|c| c.type_ != ConditionType::Ready.as_str());
+    status.conditions.insert(0, ready);
+    status.last_sync_time = Some(now.clone());
+    status
+}
+
+/// Whether two statuses differ in more than `lastSyncTime`.
+pub fn differs(old: Option<&GlobalApiStatus>, new: &GlobalApiStatus) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    let mut a = old.clone();
+    let mut b = new.clone();
+    a.last_sync_time = None;
+    b.last_sync_time = None;
+    a != b
+}
+
+/// A condition of `kind`, keeping the previous transition time when its
+/// status did not change.
+fn condition(
+    object: &GlobalApi,
+    kind: ConditionType,
+    truth: Truth,
+    reason: &str,
+    message: String,
+    now: &Time,
+) -> Condition {
+    let previous = object
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == kind.as_str()));
+    let last_transition_time = match previous {
+        Some(p) if p.status == truth.as_str() => p.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    Condition {
+        type_: kind.as_str().to_owned(),
+        status: truth.as_str().to_owned(),
+        reason: reason.to_owned(),
+        message: bounded(message),
+        observed_generation: object.metadata.generation,
+        last_transition_time,
+    }
+}
+
+/// Condition messages are limited to 32 KiB; ours stay far below.
+fn bounded(mut message: String) -> String {
+    const MAX: usize = 4096;
+    if message.len() > MAX {
+        let mut end = MAX;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
+fn join(notes: &[Note]) -> String {
+    notes
+        .iter()
+        .map(Note::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn of(notes: &[Note], service: Service) -> Vec<&Note> {
+    notes.iter().filter(|n| n.service == service).collect()
+}
+
+fn mentions(notes: &[Note], region: &str) -> bool {
+    notes.iter().any(|n| n.text.contains(region))
+}
+
+/// A component condition: (type, status, reason, message).
+type Component = (ConditionType, Truth, &'static str, String);
+
+/// The common part of a service's condition: its errors, then what it waits for.
+fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<Component> {
+    let errors = of(&pass.errors, service);
+    if !errors.is_empty() {
+        let text: Vec<&str> = errors.iter().map(|n| n.text.as_str()).collect();
+        return Some((
+            kind,
+            Truth::False,
+            "AwsError",
+            format!("{service}: {}", text.join("; ")),
+        ));
+    }
+    let pending = of(&pass.pending, service);
+    if !pending.is_empty() {
+        let text: Vec<&str> = pending.iter().map(|n| n.text.as_str()).collect();
+        return Some((
+            kind,
+            Truth::False,
+            "Pending",
+            format!("{service}: {}", text.join("; ")),
+        ));
+    }
+    None
+}
+
+fn certificates(object: &GlobalApi, pass: &Pass) -> Component {
+    let kind = ConditionType::CertificatesReady;
+    if let Some(c) = service_notes(kind, pass, Service::Acm) {
+        return c;
+    }
+    let acm = &pass.outputs.acm;
+    let mut missing: Vec<String> = object
+        .spec
+        .regions
+        .iter()
+        .filter(|r| !acm.regional.get(&r.name).is_some_and(|c| c.issued))
+        .map(|r| r.name.clone())
+        .collect();
+    let edge_on = object.spec.edge.as_ref().is_some_and(|e| e.enabled);
+    if edge_on && !acm.edge.as_ref().is_some_and(|c| c.issued) {
+        missing.push("edge (us-east-1)".to_owned());
+    }
+    if missing.is_empty() {
+        (
+            kind,
+            Truth::True,
+            "Issued",
+            "every certificate is issued".to_owned(),
+        )
+    } else {
+        (
+            kind,
+            Truth::False,
+            "NotIssued",
+            format!("no issued certificate yet for: {}", missing.join(", ")),
+        )
+    }
+}
+
+fn regional_apis(object: &GlobalApi, pass: &Pass) -> Component {
+    let kind = ConditionType::RegionalApisReady;
+    if let Some(c) = service_notes(kind, pass, Service::ApiGateway) {
+        return c;
+    }
+    let missing: Vec<&str> = object
+        .spec
+        .regions
+        .iter()
+        .filter(|r| {
+            pass.outputs
+                .apigateway
+                .regions
+                .get(&r.name)
+                .is_none_or(|a| a.custom_domain.is_none())
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        (
+            kind,
+            Truth::True,
+            "Deployed",
+            "every region has its REST API, stage and custom domain".to_owned(),
+        )
+    } else {
+        (
+            kind,
+            Truth::False,
+            "Incomplete",
+            format!(
+                "no REST API with a custom domain yet in: {}",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+fn dns(object: &GlobalApi, pass: &Pass) -> Component {
+    let kind = ConditionType::DnsReady;
+    if let Some(c) = service_notes(kind, pass, Service::Route53) {
+        return c;
+    }
+    let missing: Vec<&str> = object
+        .spec
+        .regions
+        .iter()
+        .filter(|r| !pass.outputs.route53.health_check_ids.contains_key(&r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        (
+            kind,
+            Truth::True,
+            "RecordsInPlace",
+            "health checks and records are in place".to_owned(),
+        )
+    } else {
+        (
+            kind,
+            Truth::False,
+            "Incomplete",
+            format!("no health check yet for: {}", missing.join(", ")),
+        )
+    }
+}
+
+fn edge(object: &GlobalApi, pass: &Pass) -> Component {
+    let kind = ConditionType::EdgeReady;
+    if !object.spec.edge.as_ref().is_some_and(|e| e.enabled) {
+        return (
+            kind,
+            Truth::True,
+            "NotRequested",
+            "spec.edge.enabled is false; no CloudFront distribution is wanted".to_owned(),
+        );
+    }
+    if let Some(c) = service_notes(kind, pass, Service::CloudFront) {
+        return c;
+    }
+    let cloudfront = &pass.outputs.cloudfront;
+    match (&cloudfront.distribution_id, cloudfront.status.as_deref()) {
+        (Some(_), Some("Deployed")) => (
+            kind,
+            Truth::True,
+            "Deployed",
+            "the CloudFront distribution is deployed".to_owned(),
+        ),
+        (Some(id), status) => (
+            kind,
+            Truth::False,
+            "Deploying",
+            format!(
+                "CloudFront distribution {id} is {}",
+                status.unwrap_or("in an unknown state")
+            ),
+        ),
+        (None, _) => (
+            kind,
+            Truth::False,
+            "Missing",
+            "no CloudFront distribution yet".to_owned(),
+        ),
+    }
+}
+
+fn database(object: &GlobalApi) -> Component {
+    let kind = ConditionType::DatabaseReady;
+    if object.spec.database.is_none() {
+        return (
+            kind,
+            Truth::True,
+            "NotRequested",
+            "spec.database is not set; no database is wanted".to_owned(),
+        );
+    }
+    (
+        kind,
+        Truth::Unknown,
+        "NotManaged",
+        "this version of the operator does not manage spec.database yet".to_owned(),
+    )
+}
+
+/// The spec's regions in spec order, then regions the pass still found
+/// that the spec left (so that the next pass remembers to remove them).
+fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
+    let outputs = &pass.outputs;
+    let troubled = |name: &str| mentions(&pass.errors, name) || mentions(&pass.pending, name);
+    let region = |name: &str, maintenance: bool| {
+        let api = outputs.apigateway.regions.get(name);
+        let custom_domain = api.and_then(|a| a.custom_domain.clone());
+        RegionStatus {
+            name: name.to_owned(),
+            rest_api_id: api.map(|a| a.rest_api_id.clone()),
+            stage: api.map(|a| a.stage.clone()),
+            invoke_url: api.map(|a| a.invoke_url.clone()),
+            ready: custom_domain.is_some() && !troubled(name),
+            custom_domain,
+            certificate_arn: outputs.acm.regional.get(name).map(|c| c.arn.clone()),
+            health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
+            maintenance,
+        }
+    };
+    let mut list: Vec<RegionStatus> = object
+        .spec
+        .regions
+        .iter()
+        .map(|r| region(&r.name, r.maintenance))
+        .collect();
+    for name in outputs.apigateway.regions.keys() {
+        if !object.spec.regions.iter().any(|r| &r.name == name) {
+            let mut left = region(name, false);
+            left.ready = false;
+            list.push(left);
+        }
+    }
+    list
+}
+
+fn edge_status(object: &GlobalApi, pass: &Pass) -> Option<EdgeStatus> {
+    let cloudfront = &pass.outputs.cloudfront;
+    let enabled = object.spec.edge.as_ref().is_some_and(|e| e.enabled);
+    if !enabled && cloudfront.distribution_id.is_none() {
+        return None;
+    }
+    Some(EdgeStatus {
+        distribution_id: cloudfront.distribution_id.clone(),
+        domain_name: cloudfront.domain_name.clone(),
+        certificate_arn: cloudfront
+            .certificate_arn
+            .clone()
+            .or_else(|| pass.outputs.acm.edge.as_ref().map(|c| c.arn.clone())),
+        state: cloudfront.status.clone(),
+    })
+}
+
+/// One entry per changed field of every drift change; a deletion is one
+/// entry for the resource's existence. The first detection time of an
+/// entry already listed is kept.
+fn drift_entries(
+    object: &GlobalApi,
+    pass: &Pass,
+    action: DriftAction,
+    now: &Time,
+) -> Vec<DriftEntry> {
+    let previous: &[DriftEntry] = object
+        .status
+        .as_ref()
+        .map(|s| s.drift.as_slice())
+        .unwrap_or_default();
+    let mut entries = Vec::new();
+    for change in drift_changes(object, pass) {
+        let resource = format!("{} {}", change.kind, change.resource);
+        let fields: Vec<(String, Option<String>, Option<String>)> = match change.action {
+            Action::Delete => vec![(
+                "exists".to_owned(),
+                Some("false".to_owned()),
+                Some("true".to_owned()),
+            )],
+            _ if change.fields.is_empty() => vec![("*".to_owned(), None, None)],
+            _ => change
+                .fields
+                .iter()
+                .map(|f| (f.field.clone(), f.desired.clone(), f.observed.clone()))
+                .collect(),
+        };
+        for (field, desired, observed) in fields {
+            let detected_at = previous
+                .iter()
+                .find(|p| {
+                    p.service == change.service.as_str()
+                        && p.resource == resource
+                        && p.field == field
+                })
+                .and_then(|p| p.detected_at.clone())
+                .unwrap_or_else(|| now.clone());
+            entries.push(DriftEntry {
+                service: change.service.as_str().to_owned(),
+                resource: resource.clone(),
+                field,
+                desired,
+                observed,
+                action,
+                detected_at: Some(detected_at),
+            });
+        }
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::{
+        api::GlobalApiSpec,
+        aws::{acm::CertificateState, apigateway::RegionApi, cloudfront::CloudFrontOutputs},
+        plan::FieldChange,
+    };
+
+    const SPEC: &str = r#"
+domain: api.example.com
+hostedZone: {name: example.com}
+routing: {policy: Latency}
+regions:
+  - {name: us-east-1, backend: {httpUrl: "https://us.example.com"}}
+  - {name: eu-west-1, backend: {httpUrl: "https://eu.example.com"}}
+edge: {enabled: true}
+resyncSeconds: 30
+"#;
+
+    fn object(generation: i64, status: Option<GlobalApiStatus>) -> GlobalApi {
+        let spec: GlobalApiSpec = serde_yaml::from_str(SPEC).expect("spec");
+        let mut object = GlobalApi::new("exchange", spec);
+        object.metadata.namespace = Some("payments".into());
+        object.metadata.generation = Some(generation);
+        object.status = status;
+        object
+    }
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).expect("timestamp"))
+    }
+
+    fn certificate(region: &str) -> CertificateState {
+        CertificateState {
+            arn: format!("arn:aws:acm:{region}:123456789012:certificate/{region}"),
+            domain: "origin.api.example.com".into(),
+            status: "ISSUED".into(),
+            issued: true,
+            owned: true,
+        }
+    }
+
+    /// A pass that converged on both regions and the edge.
+    fn converged() -> Pass {
+        let mut pass = Pass::default();
+        for region in ["us-east-1", "eu-west-1"] {
+            pass.outputs
+                .acm
+                .regional
+                .insert(region.into(), certificate(region));
+            pass.outputs.apigateway.regions.insert(
+                region.into(),
+                RegionApi {
+                    endpoint: None,
+                    rest_api_id: format!("api-{region}"),
+                    stage: "v1".into(),
+                    invoke_url: format!(
+                        "https://api-{region}.execute-api.{region}.amazonaws.com/v1"
+                    ),
+                    custom_domain: Some(format!("d-{region}.execute-api.{region}.amazonaws.com")),
+                },
+            );
+            pass.outputs
+                .route53
+                .health_check_ids
+                .insert(region.into(), format!("hc-{region}"));
+        }
+        pass.outputs.acm.edge = Some(certificate("us-east-1"));
+        pass.outputs.cloudfront = CloudFrontOutputs {
+            distribution_id: Some("E123".into()),
+            domain_name: Some("d111.cloudfront.net".into()),
+            status: Some("Deployed".into()),
+            certificate_arn: None,
+        };
+        pass
+    }
+
+    fn get(status: &GlobalApiStatus, kind: ConditionType) -> &Condition {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == kind.as_str())
+            .expect("condition present")
+    }
+
+    fn note(service: Service, text: &str) -> Note {
+        Note {
+            service,
+            text: text.into(),
+        }
+    }
+
+    fn stage_drift() -> Change {
+        Change::new(
+            Service::ApiGateway,
+            Some("eu-west-1"),
+            Action::Update,
+            "stage",
+            "eu-west-1 v1",
+        )
+        .with_fields(vec![FieldChange::new(
+            "TracingEnabled",
+            Some("false".into()),
+            Some("true".into()),
+        )])
+    }
+
+    #[test]
+    fn a_converged_pass_is_ready_with_every_output() {
+        let status = status(
+            &object(3, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(100),
+        );
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.endpoint.as_deref(), Some("https://api.example.com"));
+        assert_eq!(status.ready_regions.as_deref(), Some("2/2"));
+        let kinds: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(kinds.len(), ConditionType::ALL.len());
+        for kind in ConditionType::ALL {
+            let c = get(&status, kind);
+            let expected = match kind {
+                ConditionType::Drifted | ConditionType::Degraded | ConditionType::Conflict => {
+                    "False"
+                }
+                _ => "True",
+            };
+            assert_eq!(c.status, expected, "{kind}: {c:?}");
+            assert!(!c.message.is_empty() && !c.reason.is_empty());
+            assert_eq!(c.observed_generation, Some(3));
+            assert_eq!(c.last_transition_time, at(100));
+        }
+        assert_eq!(
+            get(&status, ConditionType::DatabaseReady).reason,
+            "NotRequested"
+        );
+        let us = &status.regions[0];
+        assert_eq!(us.name, "us-east-1");
+        assert_eq!(us.rest_api_id.as_deref(), Some("api-us-east-1"));
+        assert_eq!(us.stage.as_deref(), Some("v1"));
+        assert_eq!(us.health_check_id.as_deref(), Some("hc-us-east-1"));
+        assert_eq!(
+            us.certificate_arn.as_deref(),
+            Some("arn:aws:acm:us-east-1:123456789012:certificate/us-east-1")
+        );
+        assert!(us.ready && !us.maintenance);
+        let edge = status.edge.expect("edge status");
+        assert_eq!(edge.distribution_id.as_deref(), Some("E123"));
+        assert_eq!(edge.state.as_deref(), Some("Deployed"));
+        assert_eq!(
+            edge.certificate_arn.as_deref(),
+            Some("arn:aws:acm:us-east-1:123456789012:certificate/us-east-1")
+        );
+        assert!(status.drift.is_empty());
+        assert_eq!(status.last_sync_time, Some(at(100)));
+    }
+
+    #[test]
+    fn transition_times_stay_while_the_status_stays() {
+        let first = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(100),
+        );
+        let mut pending = converged();
+        pending
+            .pending
+            .push(note(Service::CloudFront, "distribution E123 is InProgress"));
+        let second = status(
+            &object(1, Some(first.clone())),
+            &pending,
+            DriftAction::Corrected,
+            &at(200),
+        );
+        assert_eq!(get(&second, ConditionType::Ready).status, "False");
+        assert_eq!(get(&second, ConditionType::Ready).reason, "Pending");
+        assert_eq!(
+            get(&second, ConditionType::Ready).last_transition_time,
+            at(200)
+        );
+        assert_eq!(get(&second, ConditionType::EdgeReady).status, "False");
+        assert_eq!(
+            get(&second, ConditionType::DnsReady).last_transition_time,
+            at(100)
+        );
+        assert!(!differs(Some(&first), &{
+            let mut again = first.clone();
+            again.last_sync_time = Some(at(999));
+            again
+        }));
+        assert!(differs(Some(&first), &second));
+        assert!(differs(None, &first));
+    }
+
+    #[test]
+    fn drift_needs_an_unchanged_spec_and_existing_resources() {
+        let mut pass = converged();
+        pass.plan.extend([
+            stage_drift(),
+            Change::new(Service::Route53, None, Action::Create, "record", "new A"),
+            Change::new(
+                Service::Route53,
+                None,
+                Action::Delete,
+                "health check",
+                "stale",
+            ),
+        ]);
+        // The spec changed since the last observation: no drift.
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        let changed = status(
+            &object(2, Some(before.clone())),
+            &pass,
+            DriftAction::Corrected,
+            &at(2),
+        );
+        assert!(changed.drift.is_empty());
+        assert_eq!(get(&changed, ConditionType::Drifted).status, "False");
+
+        // Same generation: the update and the deletion are drift, the creation is not.
+        let drifted = status(
+            &object(1, Some(before.clone())),
+            &pass,
+            DriftAction::Corrected,
+            &at(3),
+        );
+        assert_eq!(
+            drifted.drift,
+            vec![
+                DriftEntry {
+                    service: "apigateway".into(),
+                    resource: "stage eu-west-1 v1".into(),
+                    field: "TracingEnabled".into(),
+                    desired: Some("true".into()),
+                    observed: Some("false".into()),
+                    action: DriftAction::Corrected,
+                    detected_at: Some(at(3)),
+                },
+                DriftEntry {
+                    service: "route53".into(),
+                    resource: "health check stale".into(),
+                    field: "exists".into(),
+                    desired: Some("false".into()),
+                    observed: Some("true".into()),
+                    action: DriftAction::Corrected,
+                    detected_at: Some(at(3)),
+                },
+            ]
+        );
+        let c = get(&drifted, ConditionType::Drifted);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "DriftCorrected")
+        );
+        assert!(
+            c.message.contains("TracingEnabled false → true"),
+            "{}",
+            c.message
+        );
+
+        // Seen again: the first detection time stays.
+        let again = status(
+            &object(1, Some(drifted)),
+            &pass,
+            DriftAction::Corrected,
+            &at(4),
+        );
+        assert_eq!(again.drift[0].detected_at, Some(at(3)));
+    }
+
+    #[test]
+    fn reported_drift_is_not_ready() {
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        let mut plan = converged();
+        plan.plan.extend([stage_drift()]);
+        let reported = status(
+            &object(1, Some(before)),
+            &plan,
+            DriftAction::Reported,
+            &at(2),
+        );
+        assert_eq!(reported.drift.len(), 1);
+        assert_eq!(reported.drift[0].action, DriftAction::Reported);
+        let drifted = get(&reported, ConditionType::Drifted);
+        assert_eq!(drifted.reason, "DriftReported");
+        let ready = get(&reported, ConditionType::Ready);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "DriftReported")
+        );
+    }
+
+    #[test]
+    fn one_failing_region_degrades_and_is_named() {
+        let mut pass = converged();
+        pass.errors.push(note(
+            Service::ApiGateway,
+            "eu-west-1: apigateway CreateDeployment: TooManyRequestsException: slow down",
+        ));
+        let status = status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
+        assert_eq!(status.ready_regions.as_deref(), Some("1/2"));
+        assert!(status.regions[0].ready);
+        assert!(!status.regions[1].ready);
+        let degraded = get(&status, ConditionType::Degraded);
+        assert_eq!(degraded.status, "True");
+        assert!(degraded.message.contains("eu-west-1"));
+        let ready = get(&status, ConditionType::Ready);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "AwsError")
+        );
+        assert!(
+            ready
+                .message
+                .contains("TooManyRequestsException: slow down")
+        );
+        let apis = get(&status, ConditionType::RegionalApisReady);
+        assert_eq!(
+            (apis.status.as_str(), apis.reason.as_str()),
+            ("False", "AwsError")
+        );
+
+        let mut both = pass.clone();
+        both.errors
+            .push(note(Service::ApiGateway, "us-east-1: boom"));
+        let status = super::status(&object(1, None), &both, DriftAction::Corrected, &at(1));
+        assert_eq!(get(&status, ConditionType::Degraded).status, "False");
+        assert_eq!(
+            get(&status, ConditionType::Degraded).reason,
+            "AllRegionsFailing"
+        );
+    }
+
+    #[test]
+    fn conflicts_are_listed_and_block_ready() {
+        let mut pass = converged();
+        pass.conflicts.push(note(
+            Service::Route53,
+            "record api.example.com A belongs to someone else",
+        ));
+        let status = status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
+        let conflict = get(&status, ConditionType::Conflict);
+        assert_eq!(conflict.status, "True");
+        assert!(
+            conflict
+                .message
+                .contains("api.example.com A belongs to someone else")
+        );
+        assert_eq!(get(&status, ConditionType::Ready).reason, "Conflict");
+    }
+
+    #[test]
+    fn edge_off_and_nothing_yet() {
+        let mut object = object(1, None);
+        if let Some(edge) = object.spec.edge.as_mut() {
+            edge.enabled = false;
+        }
+        let status = status(&object, &Pass::default(), DriftAction::Corrected, &at(1));
+        let edge = get(&status, ConditionType::EdgeReady);
+        assert_eq!(
+            (edge.status.as_str(), edge.reason.as_str()),
+            ("True", "NotRequested")
+        );
+        assert!(status.edge.is_none());
+        assert_eq!(status.ready_regions.as_deref(), Some("0/2"));
+        assert_eq!(get(&status, ConditionType::Ready).status, "False");
+        assert_eq!(
+            get(&status, ConditionType::CertificatesReady).status,
+            "False"
+        );
+        assert_eq!(
+            get(&status, ConditionType::RegionalApisReady).status,
+            "False"
+        );
+    }
+
+    #[test]
+    fn regions_the_spec_left_stay_listed_until_removed() {
+        let mut pass = converged();
+        let mut left = pass.outputs.apigateway.regions["eu-west-1"].clone();
+        left.rest_api_id = "api-ap".into();
+        pass.outputs
+            .apigateway
+            .regions
+            .insert("ap-southeast-2".into(), left);
+        let status = status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
+        let names: Vec<&str> = status.regions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["us-east-1", "eu-west-1", "ap-southeast-2"]);
+        assert!(!status.regions[2].ready);
+        assert_eq!(status.ready_regions.as_deref(), Some("2/2"));
+    }
+
+    #[test]
+    fn deletion_status_says_what_it_waits_for() {
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        let mut pass = Pass::default();
+        pass.pending.push(note(
+            Service::CloudFront,
+            "distribution E123 is being disabled",
+        ));
+        let deleting = deleting(&object(2, Some(before)), &pass, &at(5));
+        let ready = get(&deleting, ConditionType::Ready);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "Deleting")
+        );
+        assert!(ready.message.contains("being disabled"));
+        assert_eq!(deleting.conditions.len(), ConditionType::ALL.len());
+        assert_eq!(deleting.regions.len(), 2);
+    }
+}

@@ -1,0 +1,635 @@
+//! `globalapi run` against the real kube-apiserver and moto: a GlobalApi
+//! becomes Ready, a spec change reaches AWS, drift made by hand is reported
+//! in an Event and put back, deletion removes everything behind the
+//! finalizer, `deletionPolicy: Retain` keeps the REST APIs and
+//! `driftPolicy: Report` leaves drift as found. The operator's HTTP
+//! endpoint answers /healthz and /metrics, and SIGTERM stops it cleanly.
+
+mod common;
+
+use std::{
+    fs::File,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use globalapi::{
+    api::GlobalApi,
+    aws::{AwsClients, route53::observe},
+    target::{Target, UID_TAG},
+};
+use kube::Api;
+use serde_json::Value;
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+/// The operator as a child process, killed when dropped (also on panic).
+struct Operator {
+    child: Child,
+    log: PathBuf,
+    addr: String,
+}
+
+impl Operator {
+    /// Starts `globalapi run` watching `namespace`, logging to a file.
+    fn start(env: &common::TestEnv, namespace: &str) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let dir = env.root.join("target/operator-test");
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let log = dir.join(format!("{namespace}.log"));
+        let out = File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_globalapi"))
+            .args(["run", "--namespace", namespace, "--metrics-addr", &addr])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .envs(env.aws.iter())
+            .env("RUST_LOG", "info,globalapi=debug")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("starting globalapi run");
+        let operator = Self { child, log, addr };
+        operator.wait_until("/readyz answers 200", Duration::from_secs(30), || {
+            operator.get("/readyz").0 == 200
+        });
+        operator
+    }
+
+    /// `GET path` on the operator's HTTP endpoint: (status code, body).
+    fn get(&self, path: &str) -> (u16, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
+            return (0, String::new());
+        };
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let code = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `check` every second until it holds; panics with the
+    /// operator's log after `timeout`.
+    fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !check() {
+            if start.elapsed() > timeout {
+                let logs = self.logs();
+                let tail: Vec<&str> = logs.lines().rev().take(80).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "{what}: not within {timeout:?}; operator log ({}):\n{}",
+                    self.log.display(),
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to end.
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        None
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn manifest(namespace: &str, name: &str, zone: &str, extra: &str) -> String {
+    let regions: String = REGIONS
+        .iter()
+        .map(|r| {
+            format!(
+                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}}}\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"apiVersion: globalapi.io/v1alpha1
+kind: GlobalApi
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  domain: api.{zone}
+  hostedZone: {{name: {zone}}}
+  routing: {{policy: Latency}}
+  regions:
+{regions}  api:
+    stageName: v1
+    tracing: true
+    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
+  edge: {{enabled: true}}
+  resyncSeconds: 30
+{extra}"#
+    )
+}
+
+async fn create_zone(clients: &AwsClients, zone: &str) {
+    clients
+        .route53()
+        .create_hosted_zone()
+        .name(zone)
+        .caller_reference(format!("operator-{zone}"))
+        .send()
+        .await
+        .expect("creating the zone");
+}
+
+fn kubectl_apply(env: &common::TestEnv, manifest: &str) {
+    let out = env.kubectl_with_input(&["apply", "-f", "-"], Some(manifest));
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The object as JSON, or `None` once it is gone.
+fn object(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
+    let out = env.kubectl(&["get", "globalapi", name, "-n", namespace, "-o", "json"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("NotFound"), "kubectl get failed: {err}");
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("object json"))
+}
+
+fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+fn is_true(object: &Value, kind: &str) -> bool {
+    condition(object, kind).is_some_and(|c| c["status"] == "True")
+}
+
+/// Ready=True for the object's current generation.
+fn ready(object: &Value) -> bool {
+    is_true(object, "Ready")
+        && object["status"]["observedGeneration"] == object["metadata"]["generation"]
+}
+
+/// The REST API ids the status reports, by region.
+fn rest_api_ids(object: &Value) -> Vec<(String, String)> {
+    object["status"]["regions"]
+        .as_array()
+        .map(|regions| {
+            regions
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r["name"].as_str()?.to_owned(),
+                        r["restApiId"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn target_of(env: &common::TestEnv, namespace: &str, name: &str) -> Target {
+    let api: Api<GlobalApi> = Api::namespaced(env.kube_client().await, namespace);
+    let object = api.get(name).await.expect("the GlobalApi");
+    Target::from_object(&object).expect("target")
+}
+
+/// The failure thresholds of the object's health checks in moto, by region.
+async fn thresholds(clients: &AwsClients, target: &Target) -> Vec<(String, i32)> {
+    let mut found: Vec<(String, i32)> = observe::health_checks(&clients.route53(), target, &[])
+        .await
+        .expect("health checks")
+        .into_iter()
+        .map(|c| (c.check.region, c.check.failure_threshold))
+        .collect();
+    found.sort();
+    found
+}
+
+async fn tracing_enabled(clients: &AwsClients, region: &str, api_id: &str) -> bool {
+    clients
+        .apigateway(region)
+        .get_stage()
+        .rest_api_id(api_id)
+        .stage_name("v1")
+        .send()
+        .await
+        .expect("the stage")
+        .tracing_enabled()
+}
+
+async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
+    clients
+        .apigateway(region)
+        .update_stage()
+        .rest_api_id(api_id)
+        .stage_name("v1")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/tracingEnabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("stage setting by hand");
+}
+
+/// Everything in moto that carries `uid`, as "service kind region" lines.
+async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
+    let uid = target.uid.as_str();
+    let mut found = Vec::new();
+    for region in REGIONS {
+        let apis = clients
+            .apigateway(region)
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .expect("rest apis");
+        for api in apis.items() {
+            if api.tags().and_then(|t| t.get(UID_TAG)).map(String::as_str) == Some(uid) {
+                found.push(format!("apigateway rest-api {region}"));
+            }
+        }
+        let domains = clients
+            .apigateway(region)
+            .get_domain_names()
+            .limit(500)
+            .send()
+            .await
+            .expect("domains");
+        for domain in domains.items() {
+            if domain
+                .tags()
+                .and_then(|t| t.get(UID_TAG))
+                .map(String::as_str)
+                == Some(uid)
+            {
+                found.push(format!("apigateway domain {region}"));
+            }
+        }
+        let acm = clients.acm(region);
+        let certificates = acm.list_certificates().send().await.expect("certificates");
+        for summary in certificates.certificate_summary_list() {
+            let tags = acm
+                .list_tags_for_certificate()
+                .certificate_arn(summary.certificate_arn().unwrap_or_default())
+                .send()
+                .await
+                .expect("tags");
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
+            {
+                found.push(format!("acm certificate {region}"));
+            }
+        }
+    }
+    let cloudfront = clients.cloudfront();
+    let distributions = cloudfront
+        .list_distributions()
+        .send()
+        .await
+        .expect("distributions");
+    for summary in distributions
+        .distribution_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
+        let tags = cloudfront
+            .list_tags_for_resource()
+            .resource(summary.arn())
+            .send()
+            .await
+            .expect("tags");
+        if tags
+            .tags()
+            .map(|t| t.items())
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
+        {
+            found.push("cloudfront distribution".to_owned());
+        }
+    }
+    for check in observe::health_checks(&clients.route53(), target, &[])
+        .await
+        .expect("health checks")
+    {
+        found.push(format!("route53 health-check {}", check.check.region));
+    }
+    found.sort();
+    found
+}
+
+/// The events about `name` with `reason`, as their notes.
+fn events(env: &common::TestEnv, namespace: &str, name: &str, reason: &str) -> Vec<String> {
+    let out = env.kubectl_ok(&[
+        "get",
+        "events.v1.events.k8s.io",
+        "-n",
+        namespace,
+        "-o",
+        "json",
+    ]);
+    let list: Value = serde_json::from_str(&out).expect("events json");
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
+                .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Blocks the async test thread on a future from inside a polling closure.
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_then_spec_change_drift_and_deletion() {
+    let env = common::env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace("operator");
+    let suffix = common::unique_suffix();
+    let zone = format!("op-{suffix}.example.com");
+    create_zone(&clients, &zone).await;
+    let name = "exchange";
+    let mut operator = Operator::start(env, &namespace);
+    let (code, body) = operator.get("/healthz");
+    assert_eq!(code, 200, "{body}");
+
+    // (1) Applied with kubectl → Ready, with the regions' REST APIs in moto.
+    kubectl_apply(env, &manifest(&namespace, name, &zone, ""));
+    let timeout = Duration::from_secs(120);
+    operator.wait_until("Ready=True", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| ready(&o))
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    assert_eq!(
+        current["metadata"]["finalizers"][0], "globalapi.io/cleanup",
+        "{current:#}"
+    );
+    assert_eq!(current["status"]["readyRegions"], "2/2", "{current:#}");
+    assert_eq!(current["status"]["endpoint"], format!("https://api.{zone}"));
+    assert!(!is_true(&current, "Drifted"), "{current:#}");
+    let ids = rest_api_ids(&current);
+    assert_eq!(ids.len(), 2, "{current:#}");
+    for (region, id) in &ids {
+        clients
+            .apigateway(region)
+            .get_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("REST API {id} of {region} is not in moto: {e:?}"));
+    }
+    let table = env.kubectl_ok(&["get", "gapi", name, "-n", &namespace]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let column = header
+        .iter()
+        .position(|h| *h == "READY")
+        .expect("a READY column");
+    assert_eq!(row.get(column), Some(&"True"), "{table}");
+
+    let target = target_of(env, &namespace, name).await;
+    assert_eq!(
+        thresholds(&clients, &target).await,
+        [("eu-west-1".to_owned(), 3), ("us-east-1".to_owned(), 3)]
+    );
+
+    // (2) A spec change reaches the health checks.
+    env.kubectl_ok(&[
+        "patch",
+        "globalapi",
+        name,
+        "-n",
+        &namespace,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"api":{"healthCheck":{"failureThreshold":5}}}}"#,
+    ]);
+    operator.wait_until("health checks with threshold 5", timeout, || {
+        block(thresholds(&clients, &target))
+            .iter()
+            .all(|(_, t)| *t == 5)
+    });
+    operator.wait_until("Ready=True for generation 2", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| ready(&o))
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    assert!(
+        !is_true(&current, "Drifted"),
+        "a spec change is no drift: {current:#}"
+    );
+
+    // (3) A stage setting changed by hand is found, reported and put back.
+    let (region, api_id) = ids[0].clone();
+    disable_tracing(&clients, &region, &api_id).await;
+    operator.wait_until("a DriftDetected event", timeout, || {
+        events(env, &namespace, name, "DriftDetected")
+            .iter()
+            .any(|n| n.contains("TracingEnabled false → true"))
+    });
+    operator.wait_until("tracing enabled again", timeout, || {
+        block(tracing_enabled(&clients, &region, &api_id))
+    });
+    operator.wait_until("a DriftCorrected event", timeout, || {
+        !events(env, &namespace, name, "DriftCorrected").is_empty()
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    let drift = current["status"]["drift"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        drift
+            .iter()
+            .any(|d| d["field"] == "TracingEnabled" && d["action"] == "Corrected"),
+        "{current:#}"
+    );
+
+    let (code, metrics) = operator.get("/metrics");
+    assert_eq!(code, 200);
+    let reconciles: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("globalapi_reconciles_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(reconciles >= 3, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("globalapi_drift_corrected_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "globalapi_aws_calls_total{service=\"API Gateway\",operation=\"GetRestApis\"}"
+        ),
+        "{metrics}"
+    );
+
+    // (4) Deleted → the finalizer goes once AWS is empty.
+    env.kubectl_ok(&[
+        "delete",
+        "globalapi",
+        name,
+        "-n",
+        &namespace,
+        "--wait=false",
+    ]);
+    operator.wait_until("the object is gone", Duration::from_secs(180), || {
+        object(env, &namespace, name).is_none()
+    });
+    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+
+    let status = operator.terminate();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM: {status:?}\n{}",
+        operator.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
+    let env = common::env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace("operator-retain");
+    let suffix = common::unique_suffix();
+    let zone = format!("opr-{suffix}.example.com");
+    create_zone(&clients, &zone).await;
+    let name = "kept";
+    let operator = Operator::start(env, &namespace);
+    kubectl_apply(
+        env,
+        &manifest(
+            &namespace,
+            name,
+            &zone,
+            "  driftPolicy: Report\n  deletionPolicy: Retain\n",
+        ),
+    );
+    let timeout = Duration::from_secs(120);
+    operator.wait_until("Ready=True", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| ready(&o))
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    let ids = rest_api_ids(&current);
+    assert_eq!(ids.len(), 2, "{current:#}");
+    let target = target_of(env, &namespace, name).await;
+
+    // Report: drift is listed, AWS keeps the value found.
+    let (region, api_id) = ids[1].clone();
+    disable_tracing(&clients, &region, &api_id).await;
+    operator.wait_until("Drifted=True, reported", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| {
+            condition(&o, "Drifted").is_some_and(|c| c["reason"] == "DriftReported")
+        })
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    assert!(is_true(&current, "Drifted"), "{current:#}");
+    assert!(!is_true(&current, "Ready"), "{current:#}");
+    let drift = current["status"]["drift"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        drift.iter().any(|d| d["field"] == "TracingEnabled"
+            && d["action"] == "Reported"
+            && d["observed"] == "false"
+            && d["desired"] == "true"),
+        "{current:#}"
+    );
+    assert!(!events(env, &namespace, name, "DriftDetected").is_empty());
+    assert!(!tracing_enabled(&clients, &region, &api_id).await);
+
+    // Retain: the object goes, the REST APIs stay.
+    env.kubectl_ok(&[
+        "delete",
+        "globalapi",
+        name,
+        "-n",
+        &namespace,
+        "--wait=false",
+    ]);
+    operator.wait_until("the object is gone", timeout, || {
+        object(env, &namespace, name).is_none()
+    });
+    let left = owned(&clients, &target).await;
+    for region in REGIONS {
+        assert!(
+            left.contains(&format!("apigateway rest-api {region}")),
+            "{left:#?}"
+        );
+    }
+    for (region, id) in &ids {
+        clients
+            .apigateway(region)
+            .get_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("REST API {id} of {region} was removed: {e:?}"));
+    }
+}
