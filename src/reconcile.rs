@@ -13,6 +13,7 @@ use crate::aws::{
     acm::{self, AcmInputs, AcmOutputs},
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
+    rds::{self, RdsInputs, RdsOutputs},
     route53::{self, Route53Inputs, Route53Outputs},
 };
 use crate::error::Result;
@@ -25,6 +26,8 @@ use crate::target::Target;
 pub struct Memory {
     pub certificate_arns: Vec<String>,
     pub regions: Vec<String>,
+    /// The database's regions and global cluster, from `status.database`.
+    pub database: RdsInputs,
 }
 
 impl Memory {
@@ -38,9 +41,14 @@ impl Memory {
             .filter_map(|r| r.certificate_arn.clone())
             .collect();
         certificate_arns.extend(status.edge.as_ref().and_then(|e| e.certificate_arn.clone()));
+        let database = status.database.as_ref().map(|d| RdsInputs {
+            previous_regions: d.endpoints.iter().map(|e| e.region.clone()).collect(),
+            previous_global_cluster_arn: d.global_cluster_arn.clone(),
+        });
         Self {
             certificate_arns,
             regions: status.regions.iter().map(|r| r.name.clone()).collect(),
+            database: database.unwrap_or_default(),
         }
     }
 }
@@ -52,6 +60,7 @@ pub struct Outputs {
     pub apigateway: ApiGatewayOutputs,
     pub cloudfront: CloudFrontOutputs,
     pub route53: Route53Outputs,
+    pub rds: RdsOutputs,
 }
 
 /// A line of a pass's report, attributed to its service.
@@ -161,11 +170,23 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
         route53::run(clients, target, &dns_inputs, mode).await,
     );
 
+    // Without a database in the spec or in the last status there is nothing
+    // to observe: skip the reads.
+    let database = if target.spec.database.is_some() || memory.database != RdsInputs::default() {
+        pass.absorb(
+            Service::Rds,
+            rds::run(clients, target, &memory.database, mode).await,
+        )
+    } else {
+        RdsOutputs::default()
+    };
+
     pass.outputs = Outputs {
         acm,
         apigateway: api,
         cloudfront: edge,
         route53: dns,
+        rds: database,
     };
     pass
 }
@@ -175,6 +196,10 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
 /// database deleting) are left pending for the next pass.
 pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
     let mut pass = Pass::default();
+    pass.absorb(
+        Service::Rds,
+        rds::destroy_with(|region| clients.rds(region), target, &memory.database, mode).await,
+    );
     pass.absorb(
         Service::Route53,
         route53::destroy(clients, target, mode).await,

@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        ConditionType, DriftAction, DriftEntry, EdgeStatus, GlobalApi, GlobalApiStatus,
-        RegionStatus,
+        ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus,
+        GlobalApi, GlobalApiStatus, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -89,7 +89,7 @@ pub fn status(
         regional_apis(object, pass),
         dns(object, pass),
         edge(object, pass),
-        database(object),
+        database(object, pass),
     ];
     let blocking: Vec<String> = components
         .iter()
@@ -247,7 +247,7 @@ pub fn status(
         conditions,
         regions,
         edge: edge_status(object, pass),
-        database: previous.and_then(|s| s.database.clone()),
+        database: database_status(pass).or_else(|| previous.and_then(|s| s.database.clone())),
         drift,
         last_sync_time: Some(now.clone()),
     }
@@ -528,7 +528,7 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
     }
 }
 
-fn database(object: &GlobalApi) -> Component {
+fn database(object: &GlobalApi, pass: &Pass) -> Component {
     let kind = ConditionType::DatabaseReady;
     if object.spec.database.is_none() {
         return (
@@ -538,12 +538,43 @@ fn database(object: &GlobalApi) -> Component {
             "spec.database is not set; no database is wanted".to_owned(),
         );
     }
-    (
-        kind,
-        Truth::Unknown,
-        "NotManaged",
-        "this version of the operator does not manage spec.database yet".to_owned(),
-    )
+    if let Some(c) = service_notes(kind, pass, Service::Rds) {
+        return c;
+    }
+    let rds = &pass.outputs.rds;
+    match (&rds.global_cluster_arn, &rds.writer_region) {
+        (Some(arn), Some(writer)) => (
+            kind,
+            Truth::True,
+            "Available",
+            format!("global cluster {arn} is available, writer in {writer}"),
+        ),
+        _ => (
+            kind,
+            Truth::False,
+            "Missing",
+            "the Aurora global database does not exist yet".to_owned(),
+        ),
+    }
+}
+
+/// The database outputs of a pass, when it observed one.
+fn database_status(pass: &Pass) -> Option<DatabaseStatus> {
+    let rds = &pass.outputs.rds;
+    rds.global_cluster_arn.as_ref()?;
+    Some(DatabaseStatus {
+        global_cluster_arn: rds.global_cluster_arn.clone(),
+        writer_region: rds.writer_region.clone(),
+        endpoints: rds
+            .endpoints
+            .iter()
+            .map(|e| DatabaseEndpoint {
+                region: e.region.clone(),
+                writer: e.writer.clone(),
+                reader: e.reader.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// The spec's regions in spec order, then regions the pass still found

@@ -7,6 +7,7 @@ pub mod apigateway;
 pub mod calls;
 pub mod clients;
 pub mod cloudfront;
+pub mod rds;
 pub mod route53;
 
 pub use calls::{CallCounter, CallCounts};

@@ -1,0 +1,488 @@
+//! Changing RDS: the operations of a diff in order, each region on its own.
+//! Nothing here waits: what must wait for a status (a secondary for an
+//! available writer, a cluster's deletion for its instances' deletion, the
+//! global cluster's deletion for its members) becomes a pending line and
+//! the next pass picks it up.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_rds::{Client, types::Tag};
+
+use crate::error::Error;
+use crate::target::Target;
+
+use super::diff::{Op, OpKind, RdsDiff, STAGE_GLOBAL_DELETE};
+use super::model::{AVAILABLE, MASTER_USERNAME, Observed, Role};
+use super::observe;
+
+/// The key that blocks the global cluster's operations.
+const GLOBAL: &str = "global";
+
+/// What applying a diff did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub changes: Vec<crate::plan::Change>,
+    pub pending: Vec<String>,
+    /// `<region>: <error>`
+    pub errors: Vec<String>,
+    pub conflicts: Vec<String>,
+}
+
+/// How one operation ended.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    /// Made, but the resource is still on its way (a cluster deleting).
+    DoneWaiting(String),
+    /// Already as wanted ("not found" for a delete): nothing was done.
+    Gone,
+    /// Not made in this pass; a later pass will.
+    Waiting(String),
+    Conflict(String),
+    Failed(Error),
+}
+
+/// What the pass knows beyond the observation.
+struct State {
+    /// region -> whether its cluster is available.
+    ready: BTreeMap<String, bool>,
+    writer: Option<String>,
+    /// Regions (or the global cluster) whose remaining operations are skipped.
+    blocked: BTreeSet<String>,
+    /// Stages that did not finish: later stages wait for the next pass.
+    unsettled: BTreeSet<u8>,
+}
+
+/// Executes the operations of `diff` in order. `api_region` is where the
+/// global cluster's API is called.
+pub async fn execute(
+    rds: &impl Fn(&str) -> Client,
+    target: &Target,
+    api_region: &str,
+    diff: &RdsDiff,
+    observed: &Observed,
+) -> Applied {
+    let mut state = State {
+        ready: observed
+            .regions
+            .iter()
+            .filter_map(|(r, c)| c.as_ref().map(|c| (r.clone(), c.status == AVAILABLE)))
+            .collect(),
+        writer: observed.writer_region().map(str::to_owned),
+        blocked: BTreeSet::new(),
+        unsettled: diff.held.clone(),
+    };
+    let mut applied = Applied::default();
+    for op in &diff.ops {
+        if state.unsettled.iter().any(|s| *s < op.stage) {
+            if let Some(line) = held_back(op) {
+                push_once(&mut applied.pending, line);
+            }
+            continue;
+        }
+        let key = op.region().unwrap_or(GLOBAL).to_owned();
+        if state.blocked.contains(&key) {
+            continue;
+        }
+        let outcome = step(rds, target, api_region, op, &mut state).await;
+        let mut block = true;
+        match outcome {
+            Outcome::Done => {
+                applied.changes.push(op.change());
+                block = false;
+            }
+            Outcome::Gone => block = false,
+            Outcome::DoneWaiting(line) => {
+                applied.changes.push(op.change());
+                push_once(&mut applied.pending, line);
+            }
+            Outcome::Waiting(line) => push_once(&mut applied.pending, line),
+            Outcome::Conflict(line) => applied.conflicts.push(line),
+            Outcome::Failed(e) => {
+                let region = op.region().unwrap_or(api_region);
+                applied.errors.push(format!("{region}: {e}"));
+            }
+        }
+        if block {
+            state.blocked.insert(key);
+            state.unsettled.insert(op.stage);
+        }
+    }
+    applied
+}
+
+fn push_once(lines: &mut Vec<String>, line: String) {
+    if !lines.contains(&line) {
+        lines.push(line);
+    }
+}
+
+/// The line for a deletion that waits for an earlier stage.
+fn held_back(op: &Op) -> Option<String> {
+    match &op.kind {
+        OpKind::DeleteCluster {
+            identifier,
+            region,
+            role: Role::Primary,
+            ..
+        } => Some(format!(
+            "rds primary cluster {identifier} in {region} is deleted once the secondary clusters are gone"
+        )),
+        OpKind::DeleteGlobalCluster { identifier } => Some(format!(
+            "rds global cluster {identifier} is deleted once its clusters are gone"
+        )),
+        _ => None,
+    }
+}
+
+fn tags(target: &Target) -> Vec<Tag> {
+    target
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Sorts an AWS error of a change to something that exists: gone (done),
+/// busy (a later pass), or a failure.
+fn classify(e: Error, busy: impl FnOnce(&Error) -> String) -> Outcome {
+    match e.aws_code().unwrap_or_default() {
+        "DBClusterNotFoundFault" | "DBInstanceNotFound" | "GlobalClusterNotFoundFault" => {
+            Outcome::Gone
+        }
+        _ => waiting_or_failed(e, busy),
+    }
+}
+
+/// Busy (a later pass) or a failure: for creates, where "not found" (a
+/// global cluster or cluster to join) is a failure.
+fn waiting_or_failed(e: Error, busy: impl FnOnce(&Error) -> String) -> Outcome {
+    match e.aws_code().unwrap_or_default() {
+        "InvalidDBClusterStateFault"
+        | "InvalidDBInstanceState"
+        | "InvalidGlobalClusterStateFault" => Outcome::Waiting(busy(&e)),
+        _ => Outcome::Failed(e),
+    }
+}
+
+async fn step(
+    rds: &impl Fn(&str) -> Client,
+    target: &Target,
+    api_region: &str,
+    op: &Op,
+    state: &mut State,
+) -> Outcome {
+    match &op.kind {
+        OpKind::CreateGlobalCluster(g) => {
+            let result = rds(api_region)
+                .create_global_cluster()
+                .global_cluster_identifier(&g.identifier)
+                .engine(&g.engine)
+                .engine_version(&g.engine_version)
+                .deletion_protection(g.deletion_protection)
+                .set_tags(Some(tags(target)))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => {
+                    let e = Error::aws("rds", "CreateGlobalCluster", e);
+                    if e.aws_code() == Some("GlobalClusterAlreadyExistsFault") {
+                        Outcome::Waiting(format!(
+                            "rds global cluster {} appeared meanwhile; the next pass examines whose it is",
+                            g.identifier
+                        ))
+                    } else {
+                        Outcome::Failed(e)
+                    }
+                }
+            }
+        }
+        OpKind::SetGlobalDeletionProtection {
+            identifier,
+            desired,
+            ..
+        } => {
+            if op.stage == STAGE_GLOBAL_DELETE
+                && let Some(wait) = global_not_empty(rds, target, api_region, identifier).await
+            {
+                return wait;
+            }
+            let result = rds(api_region)
+                .modify_global_cluster()
+                .global_cluster_identifier(identifier)
+                .deletion_protection(*desired)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "ModifyGlobalCluster", e), |e| {
+                    format!(
+                        "rds global cluster {identifier} is busy ({e}); DeletionProtection is set in a later pass"
+                    )
+                }),
+            }
+        }
+        OpKind::DeleteGlobalCluster { identifier } => {
+            if let Some(wait) = global_not_empty(rds, target, api_region, identifier).await {
+                return wait;
+            }
+            let result = rds(api_region)
+                .delete_global_cluster()
+                .global_cluster_identifier(identifier)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "DeleteGlobalCluster", e), |e| {
+                    format!("rds global cluster {identifier} cannot be deleted yet ({e})")
+                }),
+            }
+        }
+        OpKind::CreateCluster {
+            region,
+            identifier,
+            role,
+            global,
+            engine,
+            engine_version,
+            deletion_protection,
+        } => {
+            if *role == Role::Secondary {
+                let writer_ready = state
+                    .writer
+                    .as_ref()
+                    .is_some_and(|w| state.ready.get(w).copied().unwrap_or(false));
+                if !writer_ready {
+                    let writer = state.writer.as_deref().unwrap_or("its region");
+                    return Outcome::Waiting(format!(
+                        "rds secondary cluster {identifier} in {region} is created once the primary cluster in {writer} is available"
+                    ));
+                }
+            }
+            let client = rds(region);
+            let mut request = client
+                .create_db_cluster()
+                .db_cluster_identifier(identifier)
+                .global_cluster_identifier(global)
+                .engine(engine)
+                .engine_version(engine_version)
+                .deletion_protection(*deletion_protection)
+                .set_tags(Some(tags(target)));
+            if *role == Role::Primary {
+                // RDS makes the password and keeps it in Secrets Manager.
+                request = request
+                    .master_username(MASTER_USERNAME)
+                    .manage_master_user_password(true);
+            }
+            match request.send().await {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = Error::aws("rds", "CreateDBCluster", e);
+                    return match e.aws_code() {
+                        Some("DBClusterAlreadyExistsFault") => Outcome::Waiting(format!(
+                            "rds cluster {identifier} in {region} appeared meanwhile; the next pass examines whose it is"
+                        )),
+                        _ => waiting_or_failed(e, |e| {
+                            format!(
+                                "rds cluster {identifier} in {region} cannot be created yet ({e})"
+                            )
+                        }),
+                    };
+                }
+            }
+            if *role == Role::Primary {
+                state.writer = Some(region.clone());
+            }
+            // A fresh read: RDS answers `creating` for a while, the emulator at once `available`.
+            let ready = matches!(
+                observe::cluster_status(&client, identifier).await,
+                Ok(Some(status)) if status == AVAILABLE
+            );
+            state.ready.insert(region.clone(), ready);
+            Outcome::Done
+        }
+        OpKind::SetDeletionProtection {
+            region,
+            identifier,
+            desired,
+            ..
+        } => {
+            let result = rds(region)
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .deletion_protection(*desired)
+                .apply_immediately(true)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
+                    format!(
+                        "rds cluster {identifier} in {region} is busy ({e}); DeletionProtection is set in a later pass"
+                    )
+                }),
+            }
+        }
+        OpKind::RemoveFromGlobalCluster {
+            region,
+            identifier,
+            arn,
+            global,
+            ..
+        } => {
+            let result = rds(region)
+                .remove_from_global_cluster()
+                .global_cluster_identifier(global)
+                .db_cluster_identifier(arn)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "RemoveFromGlobalCluster", e), |e| {
+                    format!(
+                        "rds cluster {identifier} in {region} cannot leave global cluster {global} yet ({e})"
+                    )
+                }),
+            }
+        }
+        OpKind::DeleteCluster {
+            region,
+            identifier,
+            final_snapshot,
+            ..
+        } => {
+            let client = rds(region);
+            // A cluster goes only after its instances; they take minutes in AWS.
+            match observe::instances(&client, &target.uid, identifier).await {
+                Ok(left) if !left.is_empty() => {
+                    let names: Vec<String> = left
+                        .iter()
+                        .map(|i| format!("{} ({})", i.identifier, i.status))
+                        .collect();
+                    return Outcome::Waiting(format!(
+                        "rds cluster {identifier} in {region} is deleted once its instances are gone: {}",
+                        names.join(", ")
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return Outcome::Failed(e),
+            }
+            let request = client.delete_db_cluster().db_cluster_identifier(identifier);
+            let request = match final_snapshot {
+                Some(snapshot) => request
+                    .skip_final_snapshot(false)
+                    .final_db_snapshot_identifier(snapshot),
+                None => request.skip_final_snapshot(true),
+            };
+            if let Err(e) = request.send().await {
+                return classify(Error::aws("rds", "DeleteDBCluster", e), |e| {
+                    format!("rds cluster {identifier} in {region} cannot be deleted yet ({e})")
+                });
+            }
+            match observe::cluster_status(&client, identifier).await {
+                Ok(None) => Outcome::Done,
+                Ok(Some(status)) => Outcome::DoneWaiting(format!(
+                    "rds cluster {identifier} in {region} is {status}"
+                )),
+                Err(e) => Outcome::Failed(e),
+            }
+        }
+        OpKind::CreateInstance {
+            region,
+            cluster,
+            identifier,
+            class,
+            engine,
+        } => {
+            if !state.ready.get(region).copied().unwrap_or(false) {
+                return Outcome::Waiting(format!(
+                    "rds instance {identifier} in {region} is created once cluster {cluster} is available"
+                ));
+            }
+            let result = rds(region)
+                .create_db_instance()
+                .db_instance_identifier(identifier)
+                .db_cluster_identifier(cluster)
+                .db_instance_class(class)
+                .engine(engine)
+                .set_tags(Some(tags(target)))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => {
+                    let e = Error::aws("rds", "CreateDBInstance", e);
+                    match e.aws_code() {
+                        Some("DBInstanceAlreadyExists") => Outcome::Conflict(format!(
+                            "rds instance {identifier} in {region} exists outside cluster {cluster}: the name is taken by someone else"
+                        )),
+                        _ => waiting_or_failed(e, |e| {
+                            format!(
+                                "rds instance {identifier} in {region} cannot be created yet ({e})"
+                            )
+                        }),
+                    }
+                }
+            }
+        }
+        OpKind::SetInstanceClass {
+            region,
+            identifier,
+            desired,
+            ..
+        } => {
+            let result = rds(region)
+                .modify_db_instance()
+                .db_instance_identifier(identifier)
+                .db_instance_class(desired)
+                .apply_immediately(true)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "ModifyDBInstance", e), |e| {
+                    format!(
+                        "rds instance {identifier} in {region} is busy ({e}); its class is set in a later pass"
+                    )
+                }),
+            }
+        }
+        OpKind::DeleteInstance {
+            region, identifier, ..
+        } => {
+            let result = rds(region)
+                .delete_db_instance()
+                .db_instance_identifier(identifier)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "DeleteDBInstance", e), |e| {
+                    format!("rds instance {identifier} in {region} cannot be deleted yet ({e})")
+                }),
+            }
+        }
+    }
+}
+
+/// `Some` (wait, or gone) while the global cluster still lists members.
+async fn global_not_empty(
+    rds: &impl Fn(&str) -> Client,
+    target: &Target,
+    api_region: &str,
+    identifier: &str,
+) -> Option<Outcome> {
+    match observe::global_cluster(&rds(api_region), &target.uid, identifier).await {
+        Ok(None) => Some(Outcome::Gone),
+        Ok(Some(g)) if !g.members.is_empty() => {
+            let arns: Vec<&str> = g.members.iter().map(|m| m.arn.as_str()).collect();
+            Some(Outcome::Waiting(format!(
+                "rds global cluster {identifier} is deleted once it has no members; it still lists {}",
+                arns.join(", ")
+            )))
+        }
+        Ok(Some(_)) => None,
+        Err(e) => Some(Outcome::Failed(e)),
+    }
+}

@@ -1,0 +1,298 @@
+//! RDS: the optional Aurora Global Database behind the regional APIs. One
+//! global cluster (`spec.database.aurora.globalClusterIdentifier`), a
+//! primary cluster in `primaryRegion` that takes the writes, and a
+//! secondary cluster in every other region of the spec that reads locally,
+//! each with `instancesPerRegion` DB instances. The primary's master
+//! password is made and kept by RDS in Secrets Manager
+//! (`ManageMasterUserPassword`): no password passes through the spec or
+//! the operator.
+//!
+//! Names are deterministic (`gapi-<namespace>-<name>-<region>`, instances
+//! `…-1`, `…-2`), so a create retried after a crash finds what the first
+//! one made. Clusters and instances are ours when tagged with our uid.
+//! Global clusters keep tags in AWS but not in the emulator, so a global
+//! cluster is also ours when its writer is one of our clusters, or when it
+//! has no members at all (what an interrupted create leaves); one with a
+//! writer or members of someone else is a conflict and left alone.
+//!
+//! Nothing waits: a cluster or instance that is not `available` is a
+//! pending line, a secondary waits for an available writer and a deletion
+//! for what must go before it, and the reconcile requeues. An engine or
+//! engine version change, a writer in another region than the spec's, and
+//! a member taken out of the global cluster by hand are reported, never
+//! acted on. Deletion (destroy, or `database` removed from the spec) goes
+//! secondaries first (out of the global cluster, instances, cluster), then
+//! the primary, then the global cluster, keeping a final snapshot of each
+//! cluster unless `skipFinalSnapshot`; `deletionProtection: true` refuses
+//! it with a line naming the field.
+
+pub mod apply;
+pub mod desired;
+pub mod diff;
+pub mod model;
+pub mod observe;
+
+#[cfg(test)]
+mod mock_tests;
+
+use aws_sdk_rds::Client;
+
+use crate::aws::AwsClients;
+use crate::error::Result;
+use crate::plan::{Mode, StepOutcome};
+use crate::target::Target;
+
+pub use apply::Applied;
+pub use desired::{RdsInputs, cluster_identifier, final_snapshot_identifier, instance_identifier};
+pub use diff::{Op, OpKind, PROTECTED, RdsDiff};
+pub use model::{
+    Desired, DesiredCluster, DesiredGlobalCluster, DesiredInstance, MASTER_USERNAME, Member,
+    Observed, ObservedCluster, ObservedGlobalCluster, ObservedInstance, Ownership, Role,
+};
+pub use observe::Observation;
+
+/// The endpoints of one regional cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RdsEndpoint {
+    pub region: String,
+    /// The cluster endpoint of the writer; `None` for a secondary.
+    pub writer: Option<String>,
+    /// The reader endpoint.
+    pub reader: Option<String>,
+}
+
+/// What the status shows of the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RdsOutputs {
+    pub global_cluster_arn: Option<String>,
+    /// The region of the writer cluster.
+    pub writer_region: Option<String>,
+    /// Each of our regional clusters that exists, primary region first.
+    pub endpoints: Vec<RdsEndpoint>,
+    /// The Secrets Manager secret RDS keeps the master password in.
+    pub master_user_secret_arn: Option<String>,
+}
+
+impl RdsOutputs {
+    /// What the next reconcile takes from these outputs (once in the status).
+    pub fn remembered(&self) -> RdsInputs {
+        RdsInputs {
+            previous_regions: self.endpoints.iter().map(|e| e.region.clone()).collect(),
+            previous_global_cluster_arn: self.global_cluster_arn.clone(),
+        }
+    }
+}
+
+/// Observes the global database, diffs it with the spec and, in Apply,
+/// makes it so. Without `spec.database.aurora` it removes what we own; the
+/// outputs show what exists until it is gone.
+pub async fn run(
+    clients: &AwsClients,
+    target: &Target,
+    inputs: &RdsInputs,
+    mode: Mode,
+) -> Result<StepOutcome<RdsOutputs>> {
+    run_with(|region| clients.rds(region), target, inputs, mode).await
+}
+
+/// Removes every cluster, instance and global cluster this target owns:
+/// secondaries, then the primary, then the global cluster, a step per pass
+/// as far as AWS has finished the step before. It looks in the spec's
+/// regions; [`destroy_with`] also takes what the last status reported.
+pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
+    destroy_with(
+        |region| clients.rds(region),
+        target,
+        &RdsInputs::default(),
+        mode,
+    )
+    .await
+}
+
+/// [`run`] with the RDS client of each region from `rds`.
+pub async fn run_with(
+    rds: impl Fn(&str) -> Client,
+    target: &Target,
+    inputs: &RdsInputs,
+    mode: Mode,
+) -> Result<StepOutcome<RdsOutputs>> {
+    let Some(want) = desired::desired(target, inputs) else {
+        let (removed, observed) = teardown(&rds, target, inputs, mode).await?;
+        return Ok(StepOutcome {
+            changes: removed.changes,
+            conflicts: removed.conflicts,
+            pending: removed.pending,
+            errors: removed.errors,
+            outputs: outputs(target, &observed, &target.region_names()),
+        });
+    };
+    let order: Vec<String> = want.clusters.iter().map(|c| c.region.clone()).collect();
+    let mut regions = order.clone();
+    regions.extend(inputs.previous_regions.iter().cloned());
+    let scope = observe::Scope {
+        api_region: Some(&want.primary_region),
+        global: Some(&want.global.identifier),
+        remembered_global: None,
+        regions: &regions,
+    };
+    let found = observe::observe(&rds, target, scope).await?;
+    let plan = diff::diff(target, &want, &found.observed);
+    let mut outcome = StepOutcome::<RdsOutputs> {
+        conflicts: plan.conflicts.clone(),
+        pending: plan.pending.clone(),
+        errors: found.errors.clone(),
+        ..Default::default()
+    };
+    outcome.errors.extend(plan.errors.iter().cloned());
+    let observed = match mode {
+        Mode::Plan => {
+            outcome.changes = plan.ops.iter().map(Op::change).collect();
+            found.observed
+        }
+        Mode::Apply => {
+            let applied =
+                apply::execute(&rds, target, &found.api_region, &plan, &found.observed).await;
+            let observed = if applied.changes.is_empty() {
+                found.observed
+            } else {
+                // Read again for the outputs and for what is still on its way.
+                match observe::observe(&rds, target, scope).await {
+                    Ok(again) => {
+                        outcome.pending = diff::diff(target, &want, &again.observed).pending;
+                        again.observed
+                    }
+                    Err(e) => {
+                        outcome.errors.push(format!("{}: {e}", found.api_region));
+                        found.observed
+                    }
+                }
+            };
+            merge(&mut outcome, applied);
+            observed
+        }
+    };
+    outcome.outputs = outputs(target, &observed, &order);
+    Ok(outcome)
+}
+
+/// [`destroy`] with the RDS client of each region from `rds`, also looking
+/// where the last status (`inputs`) reported a cluster or global cluster.
+pub async fn destroy_with(
+    rds: impl Fn(&str) -> Client,
+    target: &Target,
+    inputs: &RdsInputs,
+    mode: Mode,
+) -> Result<StepOutcome<()>> {
+    Ok(teardown(&rds, target, inputs, mode).await?.0)
+}
+
+/// The teardown, and the last observation (read again after changes).
+async fn teardown(
+    rds: &impl Fn(&str) -> Client,
+    target: &Target,
+    inputs: &RdsInputs,
+    mode: Mode,
+) -> Result<(StepOutcome<()>, Observed)> {
+    let spec = desired::aurora(target);
+    let mut regions = target.region_names();
+    regions.extend(spec.map(|a| a.primary_region.clone()));
+    regions.extend(inputs.previous_regions.iter().cloned());
+    let scope = observe::Scope {
+        api_region: spec.map(|a| a.primary_region.as_str()),
+        global: spec.map(|a| a.global_cluster_identifier.as_str()),
+        remembered_global: inputs.previous_global_cluster(),
+        regions: &regions,
+    };
+    let found = observe::observe(rds, target, scope).await?;
+    let plan = diff::teardown(target, &found.observed, !found.errors.is_empty());
+    let mut outcome = StepOutcome::<()> {
+        conflicts: plan.conflicts.clone(),
+        pending: plan.pending.clone(),
+        errors: found.errors.clone(),
+        ..Default::default()
+    };
+    outcome.errors.extend(plan.errors.iter().cloned());
+    let observed = match mode {
+        Mode::Plan => {
+            outcome.changes = plan.ops.iter().map(Op::change).collect();
+            found.observed
+        }
+        Mode::Apply => {
+            let applied =
+                apply::execute(rds, target, &found.api_region, &plan, &found.observed).await;
+            let changed = !applied.changes.is_empty();
+            merge(&mut outcome, applied);
+            if changed {
+                match observe::observe(rds, target, scope).await {
+                    Ok(again) => again.observed,
+                    Err(e) => {
+                        outcome.errors.push(format!("{}: {e}", found.api_region));
+                        found.observed
+                    }
+                }
+            } else {
+                found.observed
+            }
+        }
+    };
+    Ok((outcome, observed))
+}
+
+fn merge<O>(outcome: &mut StepOutcome<O>, applied: Applied) {
+    outcome.changes = applied.changes;
+    outcome.conflicts.extend(applied.conflicts);
+    outcome.errors.extend(applied.errors);
+    for line in applied.pending {
+        if !outcome.pending.contains(&line) {
+            outcome.pending.push(line);
+        }
+    }
+}
+
+/// What exists of ours: the global cluster (when ours) and each of our
+/// clusters, those of `order` first (the spec's regions), then any other
+/// still on its way out, so that the status remembers it for the next pass.
+fn outputs(target: &Target, observed: &Observed, order: &[String]) -> RdsOutputs {
+    let global = observed
+        .global
+        .as_ref()
+        .filter(|g| diff::global_ownership(target, g, observed).is_ok());
+    let mut out = RdsOutputs {
+        global_cluster_arn: global.map(|g| g.arn.clone()),
+        writer_region: global
+            .and_then(|_| observed.writer_region())
+            .map(str::to_owned),
+        ..Default::default()
+    };
+    let mut clusters: Vec<&ObservedCluster> = observed
+        .clusters()
+        .filter(|c| c.ownership.is_ours())
+        .collect();
+    clusters.sort_by_key(|c| {
+        (
+            order
+                .iter()
+                .position(|r| *r == c.region)
+                .unwrap_or(usize::MAX),
+            c.region.clone(),
+        )
+    });
+    for cluster in clusters {
+        let writer = global
+            .and_then(|g| g.member(&cluster.region, &cluster.identifier))
+            .is_some_and(|m| m.is_writer);
+        if writer {
+            out.master_user_secret_arn = cluster.master_user_secret_arn.clone();
+        }
+        out.endpoints.push(RdsEndpoint {
+            region: cluster.region.clone(),
+            writer: if writer {
+                cluster.endpoint.clone()
+            } else {
+                None
+            },
+            reader: cluster.reader_endpoint.clone(),
+        });
+    }
+    out
+}
