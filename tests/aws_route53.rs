@@ -339,3 +339,74 @@ async fn a_health_check_created_before_a_crash_is_adopted_not_duplicated() {
             .is_empty()
     );
 }
+
+/// The failover records of the origin name: (set identifier's region, role).
+async fn failover_roles(clients: &AwsClients, zone_id: &str, zone: &str) -> Vec<(String, String)> {
+    let mut roles: Vec<(String, String)> = zone_records(clients, zone_id)
+        .await
+        .into_iter()
+        .filter(|r| r.key.name == format!("origin.api.{zone}") && r.key.record_type == "A")
+        .map(|r| {
+            let region = r.key.set_identifier.clone().unwrap_or_default();
+            let region = region
+                .rsplit_once('-')
+                .map(|(r, _)| r.to_owned())
+                .unwrap_or(region);
+            let role = match r.routing {
+                route53::Routing::Failover(f) => f.as_str().to_owned(),
+                other => format!("{other:?}"),
+            };
+            (region, role)
+        })
+        .collect();
+    roles.sort();
+    roles
+}
+
+#[tokio::test]
+async fn failover_maintenance_on_the_primary_promotes_the_secondary_and_clearing_restores() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let zone = format!("r53-{}.example.com", common::unique_suffix());
+    let zone_id = zone_with_foreign_records(&clients, &zone).await;
+    let mut t = target(&zone, &uid("fa11"));
+    t.spec.routing.policy = globalapi::api::RoutingPolicy::Failover;
+    t.spec.routing.primary_region = Some("us-east-1".into());
+
+    let created = route53::run(&clients, &t, &inputs(&zone), Mode::Apply)
+        .await
+        .expect("apply");
+    assert!(created.conflicts.is_empty(), "{:?}", created.conflicts);
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        failover_roles(&clients, &zone_id, &zone).await,
+        [pair("eu-west-1", "SECONDARY"), pair("us-east-1", "PRIMARY")]
+    );
+
+    // Draining the primary: eu-west-1 becomes PRIMARY and us-east-1 is never answered.
+    let mut drained = t.clone();
+    drained.spec.regions[0].maintenance = true;
+    route53::run(&clients, &drained, &inputs(&zone), Mode::Apply)
+        .await
+        .expect("drain");
+    assert_eq!(
+        failover_roles(&clients, &zone_id, &zone).await,
+        [pair("eu-west-1", "PRIMARY")]
+    );
+    let settled = route53::run(&clients, &drained, &inputs(&zone), Mode::Plan)
+        .await
+        .expect("plan");
+    assert!(settled.changes.is_empty(), "{:#?}", settled.changes);
+
+    // Clearing the flag restores the spec's primary.
+    route53::run(&clients, &t, &inputs(&zone), Mode::Apply)
+        .await
+        .expect("undrain");
+    assert_eq!(
+        failover_roles(&clients, &zone_id, &zone).await,
+        [pair("eu-west-1", "SECONDARY"), pair("us-east-1", "PRIMARY")]
+    );
+    route53::destroy(&clients, &t, Mode::Apply)
+        .await
+        .expect("destroy");
+}
