@@ -53,6 +53,7 @@ pub async fn records(client: &Client, zone_id: &str) -> Result<Vec<Record>> {
     let mut records: Vec<Record> = Vec::new();
     let mut next: Option<(String, RrType, Option<String>)> = None;
     let mut starts = std::collections::BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     loop {
         // A page boundary inside a group of same name and type can repeat a
         // page where NextRecordIdentifier is missing (moto): never loop on it.
@@ -73,7 +74,7 @@ pub async fn records(client: &Client, zone_id: &str) -> Result<Vec<Record>> {
             .await
             .map_err(|e| Error::aws("route53", "ListResourceRecordSets", e))?;
         for record in out.resource_record_sets().iter().filter_map(to_record) {
-            if !records.iter().any(|r| r.key == record.key) {
+            if seen.insert(record.key.clone()) {
                 records.push(record);
             }
         }
