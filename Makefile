@@ -4,7 +4,12 @@
 CARGO ?= cargo
 ENV := tests/env/env.sh
 
-.PHONY: test lint env-up env-down env-status tools crd
+.PHONY: demo test lint env-up env-down env-status tools crd chart-crd
+
+## demo: build, start the local environment, run the operator on examples/demo.yaml end to end
+## (Ready, AWS contents, drift reported and put back, deletion); the environment stays up
+demo:
+	tests/demo.sh
 
 ## test: lint, start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
 test: lint
@@ -34,3 +39,7 @@ tools:
 ## crd: regenerate crds/globalapi.yaml from the Rust types
 crd:
 	$(CARGO) run --quiet -- crd > crds/globalapi.yaml
+
+## chart-crd: copy crds/globalapi.yaml into the Helm chart (a test keeps them equal)
+chart-crd:
+	cp crds/globalapi.yaml charts/globalapi-operator/crds/globalapi.yaml

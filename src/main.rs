@@ -45,6 +45,50 @@ struct RunArgs {
     /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
+    /// Reconcile only while holding the leader Lease, so that of several
+    /// replicas one works at a time; `--leader-elect=false` for a single
+    /// replica without the Lease.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    leader_elect: bool,
+    /// Namespace of the leader Lease [default: $POD_NAMESPACE, else the
+    /// --namespace watched, else "default"].
+    #[arg(long, value_name = "NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader Lease; replicas sharing it elect one leader.
+    #[arg(long, value_name = "NAME", default_value = controller::leader::DEFAULT_LEASE)]
+    leader_election_lease: String,
+}
+
+impl RunArgs {
+    /// The leader election asked for, if any.
+    fn leader_election(&self) -> Option<controller::leader::LeaderConfig> {
+        if !self.leader_elect {
+            return None;
+        }
+        let namespace = self
+            .leader_election_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+            })
+            .or_else(|| self.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        Some(controller::leader::LeaderConfig::new(
+            namespace,
+            self.leader_election_lease.clone(),
+            controller::leader::identity(),
+        ))
+    }
 }
 
 #[derive(clap::Args)]
@@ -100,6 +144,7 @@ fn run_cli() -> anyhow::Result<ExitCode> {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     if let Command::Run(args) = command {
         controller::run(controller::Config {
+            leader_election: args.leader_election(),
             namespace: args.namespace,
             metrics_addr: args.metrics_addr,
         })
@@ -192,6 +237,15 @@ fn remember(memory: &Memory, pass: &Pass) -> Memory {
     for arn in pass.outputs.acm.arns() {
         if !next.certificate_arns.contains(&arn) {
             next.certificate_arns.push(arn);
+        }
+    }
+    let database = pass.outputs.rds.remembered();
+    if database.previous_global_cluster_arn.is_some() {
+        next.database.previous_global_cluster_arn = database.previous_global_cluster_arn;
+    }
+    for region in database.previous_regions {
+        if !next.database.previous_regions.contains(&region) {
+            next.database.previous_regions.push(region);
         }
     }
     for region in pass.outputs.apigateway.regions.keys() {

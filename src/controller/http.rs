@@ -1,6 +1,7 @@
 //! A minimal HTTP/1.1 endpoint for three GET paths: `/healthz` (the watch
 //! on the API server works), `/readyz` (the operator has reached the API
-//! server and started its controller) and `/metrics` (Prometheus text).
+//! server and runs its controller, or stands by for the leader Lease) and
+//! `/metrics` (Prometheus text).
 //! One request per connection; anything else is 404 or 405.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

@@ -8,7 +8,7 @@ use std::{
     fmt::Write,
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -21,6 +21,7 @@ const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120
 /// Counters shared by every reconcile.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    leader: AtomicBool,
     reconciles: AtomicU64,
     drift_found: AtomicU64,
     drift_corrected: AtomicU64,
@@ -36,6 +37,11 @@ struct Histogram {
 }
 
 impl Metrics {
+    /// This replica now holds (or no longer holds) the leader Lease.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.store(leading, Ordering::Relaxed);
+    }
+
     /// One reconcile finished after `elapsed`.
     pub fn reconciled(&self, elapsed: Duration) {
         self.reconciles.fetch_add(1, Ordering::Relaxed);
@@ -69,6 +75,17 @@ impl Metrics {
     /// The metrics as Prometheus text, with the AWS call counts `calls`.
     pub fn render(&self, calls: &CallCounts) -> String {
         let mut out = String::new();
+        header(
+            &mut out,
+            "globalapi_leader",
+            "1 while this replica holds the leader Lease and reconciles, else 0.",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "globalapi_leader {}",
+            u8::from(self.leader.load(Ordering::Relaxed))
+        );
         counter(
             &mut out,
             "globalapi_reconciles_total",
@@ -170,6 +187,12 @@ mod tests {
     #[test]
     fn renders_counters_histogram_and_aws_calls() {
         let metrics = Metrics::default();
+        assert!(
+            metrics
+                .render(&CallCounts::default())
+                .contains("\nglobalapi_leader 0\n")
+        );
+        metrics.set_leader(true);
         metrics.reconciled(Duration::from_millis(300));
         metrics.reconciled(Duration::from_secs(3));
         metrics.failed("AwsError");
@@ -181,6 +204,8 @@ mod tests {
             .insert(("API Gateway".into(), "GetRestApis".into()), 4);
         let text = metrics.render(&calls);
         for line in [
+            "globalapi_leader 1",
+            "# TYPE globalapi_leader gauge",
             "globalapi_reconciles_total 2",
             "globalapi_reconcile_errors_total{category=\"AwsError\"} 1",
             "globalapi_reconcile_duration_seconds_bucket{le=\"0.25\"} 0",

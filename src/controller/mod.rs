@@ -8,9 +8,15 @@
 //! generation, which also moves when deletion starts) and of the
 //! finalizers, not for the operator's own status writes; re-observing AWS
 //! is driven by the requeues.
+//!
+//! With leader election (the default), only the replica holding the Lease
+//! runs the controller; the others serve health and metrics and wait. A
+//! leader that loses the Lease stops at once with an error, so that its
+//! process restarts as a candidate (see [`leader`]).
 
 mod events;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 mod reconciler;
 
@@ -23,7 +29,7 @@ use std::{
     },
 };
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::{
     Api, Client,
     api::ListParams,
@@ -33,7 +39,11 @@ use kube::{
     },
 };
 
-use crate::{api::GlobalApi, aws::AwsClients, error::Result};
+use crate::{
+    api::GlobalApi,
+    aws::AwsClients,
+    error::{Error, Result},
+};
 
 pub use reconciler::{backoff, error_policy, reconcile};
 
@@ -49,6 +59,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub metrics_addr: SocketAddr,
+    /// The Lease to hold while reconciling; `None` reconciles without
+    /// leader election (one replica only).
+    pub leader_election: Option<leader::LeaderConfig>,
 }
 
 /// What `/healthz` and `/readyz` answer from.
@@ -59,7 +72,8 @@ pub struct Health {
 }
 
 impl Health {
-    /// The operator reached the API server and its controller runs.
+    /// The operator reached the API server and runs its controller, or
+    /// (another replica leading) stands by to take over.
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
     }
@@ -138,8 +152,9 @@ impl Context {
     }
 }
 
-/// Runs the operator until SIGTERM or SIGINT: the controller, and the HTTP
-/// endpoint for health and metrics.
+/// Runs the operator until SIGTERM or SIGINT: the HTTP endpoint for health
+/// and metrics and, once this replica leads (or without leader election),
+/// the controller. Returns an error when the leader Lease is lost.
 pub async fn run(config: Config) -> Result<()> {
     let client = Client::try_default().await?;
     let aws = AwsClients::from_env().await;
@@ -152,14 +167,80 @@ pub async fn run(config: Config) -> Result<()> {
     api.list(&ListParams::default().limit(1)).await?;
 
     let listener = http::bind(config.metrics_addr).await?;
-    let ctx = Arc::new(Context::new(client, aws));
+    let ctx = Arc::new(Context::new(client.clone(), aws));
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
         namespace = config.namespace.as_deref().unwrap_or("(all)"),
         metrics = %config.metrics_addr,
+        leader_election = config.leader_election.is_some(),
         "operator started"
     );
+    // A waiting replica is ready too: it is up and can take over.
+    ctx.health.set_ready();
 
+    let holding = match config.leader_election {
+        Some(leader_config) => {
+            let mut elector = leader::LeaderElector::new(client, leader_config);
+            tracing::info!(identity = %elector.identity(), "waiting to become the leader");
+            let acquired = tokio::select! {
+                acquired = elector.acquire() => acquired,
+                () = shutdown_signal() => {
+                    server.abort();
+                    tracing::info!("operator stopped before leading");
+                    return Ok(());
+                }
+            };
+            if let Err(e) = acquired {
+                server.abort();
+                return Err(e);
+            }
+            ctx.metrics.set_leader(true);
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            Some((stop, tokio::spawn(elector.hold(stopped))))
+        }
+        None => {
+            ctx.metrics.set_leader(true);
+            None
+        }
+    };
+
+    let controller = run_controller(api, ctx.clone());
+    let result = match holding {
+        None => {
+            controller.await;
+            Ok(())
+        }
+        Some((stop, mut holder)) => {
+            tokio::select! {
+                () = controller => {
+                    // Stopped by a signal: release the Lease for the next leader.
+                    let _ = stop.send(());
+                    joined(holder.await).and_then(|held| held)
+                }
+                held = &mut holder => {
+                    // Lost: the controller (and every reconcile in flight)
+                    // is dropped here, before anyone else may lead.
+                    ctx.metrics.set_leader(false);
+                    let error = joined(held).and_then(|held| held).err().unwrap_or_else(|| {
+                        Error::Io {
+                            context: "leader election",
+                            source: std::io::Error::other("the lease keeper ended"),
+                        }
+                    });
+                    tracing::error!(error = %error, "stopping");
+                    Err(error)
+                }
+            }
+        }
+    };
+    ctx.metrics.set_leader(false);
+    server.abort();
+    tracing::info!("operator stopped");
+    result
+}
+
+/// The controller over `api`, until SIGTERM or SIGINT.
+async fn run_controller(api: Api<GlobalApi>, ctx: Arc<Context>) {
     let (reader, writer) = reflector::store();
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -169,7 +250,6 @@ pub async fn run(config: Config) -> Result<()> {
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
-    ctx.health.set_ready();
     Controller::for_stream(changes, reader)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx.clone())
@@ -188,7 +268,30 @@ pub async fn run(config: Config) -> Result<()> {
             futures::future::ready(())
         })
         .await;
-    server.abort();
-    tracing::info!("operator stopped");
-    Ok(())
+}
+
+/// The outcome of a joined task, a panic or cancellation turned into an error.
+fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> Result<T> {
+    result.map_err(|e| Error::Io {
+        context: "the leader lease keeper failed",
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT (used while waiting for the Lease; the
+/// controller has its own handling once it runs).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c().map(|_| ());
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                () = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the wait");
+            ctrl_c.await;
+        }
+    }
 }

@@ -1,0 +1,1749 @@
+//! The Helm chart (`charts/globalapi-operator`) and the plain manifests in
+//! `deploy/`, against the real kube-apiserver and moto:
+//!
+//! - the chart's CRD is the repository's, byte for byte; `helm lint` passes;
+//!   `helm template` renders the defaults and every documented option;
+//!   values of the wrong type are refused by values.schema.json;
+//! - `deploy/globalapi-operator.yaml` is the default render, and
+//!   `deploy/iam-policy.json` grants every AWS action the code calls and no
+//!   other (derived from the source and the SDK's own operation list);
+//! - `helm install` creates every object, `helm uninstall` removes them and
+//!   leaves the CRD;
+//! - RBAC: `globalapi run` with nothing but a token of the chart's
+//!   ServiceAccount reconciles a GlobalApi to Ready, writes status and
+//!   Events and removes its finalizer; with the Events rules taken out of the
+//!   ClusterRole it logs the forbidden verb and resource; in namespaced mode
+//!   it manages the watched namespace and may not touch any other.
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs::File,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const CHART: &str = "charts/globalapi-operator";
+/// The release name and namespace `deploy/globalapi-operator.yaml` is rendered with.
+const DEPLOY_RELEASE: &str = "globalapi-operator";
+const DEPLOY_NAMESPACE: &str = "globalapi-system";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn chart() -> PathBuf {
+    root().join(CHART)
+}
+
+/// `helm` of the environment, with its homes under target/env/helm.
+fn helm(env: &common::TestEnv, args: &[&str]) -> Output {
+    let homes = env.root.join("target/env/helm");
+    Command::new(env.bin.join("helm"))
+        .args(args)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HELM_CACHE_HOME", homes.join("cache"))
+        .env("HELM_CONFIG_HOME", homes.join("config"))
+        .env("HELM_DATA_HOME", homes.join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("running helm")
+}
+
+/// `helm` that must succeed; returns its standard output.
+fn helm_ok(env: &common::TestEnv, args: &[&str]) -> String {
+    let out = helm(env, args);
+    assert!(
+        out.status.success(),
+        "helm {} failed:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The documents of a multi-document YAML stream, as JSON values.
+fn documents(yaml: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(yaml)
+        .filter_map(|doc| {
+            let value = Value::deserialize(doc).expect("rendered YAML parses");
+            (!value.is_null()).then_some(value)
+        })
+        .collect()
+}
+
+/// `helm template` of the chart as parsed documents.
+fn render(env: &common::TestEnv, release: &str, namespace: &str, extra: &[&str]) -> Vec<Value> {
+    let chart = chart();
+    let mut args = vec![
+        "template",
+        release,
+        common::path_str(&chart),
+        "--namespace",
+        namespace,
+    ];
+    args.extend_from_slice(extra);
+    documents(&helm_ok(env, &args))
+}
+
+fn kinds(docs: &[Value]) -> BTreeSet<String> {
+    docs.iter()
+        .map(|d| d["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in the render: {:#?}", names(docs)))
+}
+
+/// "Kind namespace/name" of every rendered object.
+fn names(docs: &[Value]) -> BTreeSet<String> {
+    docs.iter()
+        .map(|d| {
+            format!(
+                "{} {}/{}",
+                d["kind"].as_str().unwrap_or_default(),
+                d["metadata"]["namespace"].as_str().unwrap_or_default(),
+                d["metadata"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// The operator's rules as "group resource verb" lines (resourceNames ignored).
+fn rule_lines(role: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for rule in role["rules"].as_array().expect("rules") {
+        for group in rule["apiGroups"].as_array().expect("apiGroups") {
+            for resource in rule["resources"].as_array().expect("resources") {
+                for verb in rule["verbs"].as_array().expect("verbs") {
+                    out.insert(format!(
+                        "{} {} {}",
+                        group.as_str().unwrap_or_default(),
+                        resource.as_str().unwrap_or_default(),
+                        verb.as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the operator needs on GlobalApis and Events, and nothing more.
+fn expected_operator_rules() -> BTreeSet<String> {
+    [
+        "globalapi.io globalapis get",
+        "globalapi.io globalapis list",
+        "globalapi.io globalapis watch",
+        "globalapi.io globalapis patch",
+        "globalapi.io globalapis update",
+        "globalapi.io globalapis/status get",
+        "globalapi.io globalapis/status patch",
+        "globalapi.io globalapis/status update",
+        "globalapi.io globalapis/finalizers update",
+        "events.k8s.io events create",
+        "events.k8s.io events patch",
+        " events create",
+        " events patch",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn container(deployment: &Value) -> &Value {
+    &deployment["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn args(deployment: &Value) -> Vec<String> {
+    container(deployment)["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string arg").to_owned())
+        .collect()
+}
+
+fn env_var(deployment: &Value, name: &str) -> Option<String> {
+    container(deployment)["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str().map(str::to_owned))
+}
+
+fn app_version() -> String {
+    let chart: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("Chart.yaml parses");
+    chart["appVersion"]
+        .as_str()
+        .expect("appVersion is a string")
+        .to_owned()
+}
+
+#[test]
+fn chart_crd_is_byte_identical_to_the_repository_crd() {
+    let repo = std::fs::read(root().join("crds/globalapi.yaml")).expect("crds/globalapi.yaml");
+    let chart = std::fs::read(chart().join("crds/globalapi.yaml"))
+        .expect("charts/globalapi-operator/crds/globalapi.yaml");
+    assert!(
+        repo == chart,
+        "the chart's CRD differs from crds/globalapi.yaml: run `make chart-crd`"
+    );
+}
+
+#[test]
+fn lint_and_render_defaults_and_every_option() {
+    let env = common::env();
+    let chart = chart();
+    let chart = common::path_str(&chart);
+    let lint = helm_ok(env, &["lint", "--strict", chart]);
+    assert!(lint.contains("0 chart(s) failed"), "{lint}");
+
+    // Defaults: every namespace, one replica, no ServiceMonitor, no PDB.
+    let docs = render(env, "ga", "ops", &[]);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount"
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<BTreeSet<_>>()
+    );
+    let cluster_role = find(&docs, "ClusterRole", "ga-globalapi-operator");
+    assert_eq!(rule_lines(cluster_role), expected_operator_rules());
+    let binding = find(&docs, "ClusterRoleBinding", "ga-globalapi-operator");
+    assert_eq!(binding["subjects"][0]["name"], "ga-globalapi-operator");
+    assert_eq!(binding["subjects"][0]["namespace"], "ops");
+    let leases = find(&docs, "Role", "ga-globalapi-operator-leader-election");
+    assert_eq!(leases["metadata"]["namespace"], "ops");
+    assert_eq!(
+        rule_lines(leases),
+        [
+            "coordination.k8s.io leases create",
+            "coordination.k8s.io leases get",
+            "coordination.k8s.io leases update"
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<BTreeSet<_>>()
+    );
+    let named: Vec<&Value> = leases["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|r| r["resourceNames"][0] == "globalapi-operator")
+        .collect();
+    assert_eq!(
+        named.len(),
+        1,
+        "get/update are limited to the Lease: {leases:#}"
+    );
+    let sa = find(&docs, "ServiceAccount", "ga-globalapi-operator");
+    assert!(sa["metadata"]["annotations"].is_null(), "{sa:#}");
+
+    let deployment = find(&docs, "Deployment", "ga-globalapi-operator");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    let c = container(deployment);
+    assert_eq!(
+        c["image"],
+        format!("ghcr.io/globalapi/globalapi-operator:{}", app_version())
+    );
+    assert_eq!(
+        args(deployment),
+        [
+            "run",
+            "--metrics-addr",
+            "0.0.0.0:8080",
+            "--leader-election-namespace",
+            "ops",
+            "--leader-election-lease",
+            "globalapi-operator"
+        ]
+    );
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(env_var(deployment, "RUST_LOG").as_deref(), Some("info"));
+    assert_eq!(
+        env_var(deployment, "AWS_REGION").as_deref(),
+        Some("us-east-1")
+    );
+    assert_eq!(env_var(deployment, "AWS_ENDPOINT_URL"), None);
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    let security = &c["securityContext"];
+    assert_eq!(security["runAsNonRoot"], true);
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["capabilities"]["drop"][0], "ALL");
+    assert_eq!(security["seccompProfile"]["type"], "RuntimeDefault");
+    assert!(c["resources"]["limits"]["memory"].is_string(), "{c:#}");
+    let service = find(&docs, "Service", "ga-globalapi-operator-metrics");
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+
+    // Every documented option at once.
+    let options = [
+        "--set-json",
+        r#"watchNamespaces=["team-a"]"#,
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prometheus",
+        "--set",
+        "podDisruptionBudget.enabled=true",
+        "--set",
+        "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/globalapi",
+        "--set",
+        "aws.endpointUrl=http://moto.test:5000",
+        "--set",
+        "aws.region=eu-west-1",
+        "--set",
+        "logLevel=info\\,globalapi=debug",
+        "--set",
+        "replicas=2",
+        "--set",
+        "leaderElection.leaseName=ga-lease",
+        "--set",
+        "image.tag=1.2.3",
+        "--set",
+        "metrics.port=9090",
+    ];
+    let mut lint_args = vec!["lint", "--strict", chart];
+    lint_args.extend_from_slice(&options);
+    helm_ok(env, &lint_args);
+    let docs = render(env, "ga", "ops", &options);
+    assert!(
+        !kinds(&docs).contains("ClusterRole") && !kinds(&docs).contains("ClusterRoleBinding"),
+        "namespaced mode has no cluster-wide RBAC: {:#?}",
+        names(&docs)
+    );
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == "team-a")
+        .expect("a Role in the watched namespace");
+    assert_eq!(rule_lines(role), expected_operator_rules());
+    let binding = docs
+        .iter()
+        .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == "team-a")
+        .expect("a RoleBinding in the watched namespace");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["namespace"], "ops");
+    let deployment = find(&docs, "Deployment", "ga-globalapi-operator");
+    assert_eq!(
+        args(deployment),
+        [
+            "run",
+            "--metrics-addr",
+            "0.0.0.0:9090",
+            "--namespace",
+            "team-a",
+            "--leader-election-namespace",
+            "ops",
+            "--leader-election-lease",
+            "ga-lease"
+        ]
+    );
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        container(deployment)["image"],
+        "ghcr.io/globalapi/globalapi-operator:1.2.3"
+    );
+    assert_eq!(
+        env_var(deployment, "AWS_ENDPOINT_URL").as_deref(),
+        Some("http://moto.test:5000")
+    );
+    assert_eq!(
+        env_var(deployment, "AWS_REGION").as_deref(),
+        Some("eu-west-1")
+    );
+    assert_eq!(
+        env_var(deployment, "RUST_LOG").as_deref(),
+        Some("info,globalapi=debug")
+    );
+    let sa = find(&docs, "ServiceAccount", "ga-globalapi-operator");
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/globalapi"
+    );
+    let monitor = find(&docs, "ServiceMonitor", "ga-globalapi-operator");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    let pdb = find(&docs, "PodDisruptionBudget", "ga-globalapi-operator");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    let service = find(&docs, "Service", "ga-globalapi-operator-metrics");
+    assert_eq!(service["spec"]["ports"][0]["port"], 9090);
+
+    // minAvailable replaces maxUnavailable; an existing ServiceAccount is used as is.
+    let docs = render(
+        env,
+        "ga",
+        "ops",
+        &[
+            "--set",
+            "podDisruptionBudget.enabled=true",
+            "--set",
+            "podDisruptionBudget.minAvailable=1",
+            "--set",
+            "serviceAccount.create=false",
+            "--set",
+            "serviceAccount.name=existing",
+            "--set",
+            "leaderElection.enabled=false",
+        ],
+    );
+    let pdb = find(&docs, "PodDisruptionBudget", "ga-globalapi-operator");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert!(pdb["spec"]["maxUnavailable"].is_null(), "{pdb:#}");
+    assert!(!kinds(&docs).contains("ServiceAccount"));
+    let deployment = find(&docs, "Deployment", "ga-globalapi-operator");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"],
+        "existing"
+    );
+    assert_eq!(
+        args(deployment),
+        [
+            "run",
+            "--metrics-addr",
+            "0.0.0.0:8080",
+            "--leader-elect=false"
+        ]
+    );
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+}
+
+#[test]
+fn values_schema_refuses_wrong_types_and_more_than_one_namespace() {
+    let env = common::env();
+    let chart = chart();
+    let chart = common::path_str(&chart);
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--set", "replicas=two"],
+            "at '/replicas': got string, want integer",
+        ),
+        (
+            &["--set-string", "metrics.serviceMonitor.enabled=yes"],
+            "at '/metrics/serviceMonitor/enabled': got string, want boolean",
+        ),
+        (&["--set-string", "metrics.port=http"], "at '/metrics/port'"),
+        (
+            &["--set", "image.pullPolicy=Sometimes"],
+            "at '/image/pullPolicy'",
+        ),
+        (
+            &["--set-json", r#"watchNamespaces=["a","b"]"#],
+            "at '/watchNamespaces': maxItems: got 2, want 1",
+        ),
+        (
+            &["--set-json", r#"watchNamespaces="a""#],
+            "at '/watchNamespaces'",
+        ),
+        (
+            &["--set", "replica=1"],
+            "additional properties 'replica' not allowed",
+        ),
+        (
+            &[
+                "--set",
+                "replicas=3",
+                "--set",
+                "leaderElection.enabled=false",
+            ],
+            "at '/replicas': maximum: got 3, want 1",
+        ),
+    ];
+    for (values, message) in cases {
+        for command in ["lint", "template"] {
+            let mut args = vec![command, chart];
+            args.extend_from_slice(values);
+            let out = helm(env, &args);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !out.status.success(),
+                "helm {command} {values:?} succeeded:\n{text}"
+            );
+            assert!(
+                text.contains("values don't meet the specifications of the schema")
+                    && text.contains(message),
+                "helm {command} {values:?} did not fail on the schema with {message:?}:\n{text}"
+            );
+        }
+    }
+    // Without the schema check the template still refuses two namespaces, in words.
+    let out = helm(
+        env,
+        &[
+            "template",
+            chart,
+            "--skip-schema-validation",
+            "--set-json",
+            r#"watchNamespaces=["a","b"]"#,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("install one release per namespace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deploy_manifest_is_the_default_render() {
+    let env = common::env();
+    let chart = chart();
+    let rendered = helm_ok(
+        env,
+        &[
+            "template",
+            DEPLOY_RELEASE,
+            common::path_str(&chart),
+            "--namespace",
+            DEPLOY_NAMESPACE,
+            "--include-crds",
+        ],
+    );
+    let file = root().join("deploy/globalapi-operator.yaml");
+    let kept = std::fs::read_to_string(&file).expect("deploy/globalapi-operator.yaml");
+    assert!(
+        kept == rendered,
+        "deploy/globalapi-operator.yaml is not the default render of the chart; regenerate it:\n  \
+         helm template {DEPLOY_RELEASE} {CHART} --namespace {DEPLOY_NAMESPACE} --include-crds > deploy/globalapi-operator.yaml"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The IAM policy against the AWS calls of the source.
+
+/// The SDK crates the code uses, by the module of src/aws that owns them.
+const SERVICES: [&str; 6] = [
+    "acm",
+    "apigateway",
+    "cloudfront",
+    "lambda",
+    "rds",
+    "route53",
+];
+
+/// IAM actions that AWS authorizes in addition to the one an operation is
+/// named after (documented per service): (required action, implied action, why).
+const IMPLIED: &[(&str, &str, &str)] = &[
+    (
+        "acm:RequestCertificate",
+        "acm:AddTagsToCertificate",
+        "the request carries the ownership tags",
+    ),
+    (
+        "apigateway:POST",
+        "apigateway:PUT",
+        "tag-on-create of REST APIs, stages and domain names (PUT /tags/{arn})",
+    ),
+    (
+        "cloudfront:CreateDistribution",
+        "lambda:GetFunction",
+        "Lambda@Edge associations (spec.edge.lambdaAssociations)",
+    ),
+    (
+        "cloudfront:CreateDistribution",
+        "lambda:EnableReplication*",
+        "Lambda@Edge associations",
+    ),
+    (
+        "cloudfront:UpdateDistribution",
+        "lambda:DisableReplication*",
+        "removing a Lambda@Edge association",
+    ),
+    (
+        "cloudfront:CreateDistribution",
+        "iam:CreateServiceLinkedRole",
+        "the Lambda@Edge replicator role, on first use in the account",
+    ),
+    (
+        "rds:CreateDBCluster",
+        "rds:AddTagsToResource",
+        "clusters, instances and global clusters are created with tags",
+    ),
+    (
+        "rds:DeleteDBCluster",
+        "rds:CreateDBClusterSnapshot",
+        "the final snapshot taken on delete",
+    ),
+    (
+        "rds:CreateDBCluster",
+        "secretsmanager:CreateSecret",
+        "ManageMasterUserPassword: RDS keeps the password in Secrets Manager",
+    ),
+    (
+        "rds:CreateDBCluster",
+        "secretsmanager:TagResource",
+        "ManageMasterUserPassword",
+    ),
+    (
+        "rds:CreateDBCluster",
+        "kms:DescribeKey",
+        "ManageMasterUserPassword (the secret's KMS key)",
+    ),
+];
+
+/// Operations whose IAM actions are not their own name.
+fn actions_of(
+    service: &str,
+    operation: &str,
+    http: &BTreeMap<String, (String, String)>,
+) -> Vec<String> {
+    match (service, operation) {
+        ("apigateway", op) => {
+            let (method, _) = http
+                .get(op)
+                .unwrap_or_else(|| panic!("no HTTP method found for apigateway {op}"));
+            vec![format!("apigateway:{method}")]
+        }
+        ("cloudfront", "create_distribution_with_tags") => vec![
+            "cloudfront:CreateDistribution".into(),
+            "cloudfront:TagResource".into(),
+        ],
+        (service, op) => vec![format!("{service}:{}", pascal(op))],
+    }
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// Where cargo unpacked the SDK crate of `service` at the version Cargo.lock pins.
+fn sdk_dir(service: &str) -> PathBuf {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).expect("Cargo.lock");
+    let crate_name = format!("aws-sdk-{service}");
+    let version = lock
+        .split("[[package]]")
+        .find(|p| {
+            p.lines()
+                .any(|l| l.trim() == format!("name = \"{crate_name}\""))
+        })
+        .and_then(|p| {
+            p.lines()
+                .find_map(|l| l.trim().strip_prefix("version = \""))
+                .map(|v| v.trim_end_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| panic!("{crate_name} is not in Cargo.lock"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let registries = cargo_home.join("registry/src");
+    let found = std::fs::read_dir(&registries)
+        .unwrap_or_else(|e| panic!("{}: {e}", registries.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(format!("{crate_name}-{version}")))
+        .find(|p| p.join("src/operation").is_dir());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the source of {crate_name} {version} is not under {}",
+            registries.display()
+        )
+    })
+}
+
+/// The operations of an SDK crate, by their snake_case method name.
+fn sdk_operations(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir.join("src/operation"))
+        .expect("src/operation of the SDK")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// API Gateway: each operation's HTTP method and path, from the SDK's serializer.
+fn apigateway_http(dir: &Path, ops: &BTreeSet<String>) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    for op in ops {
+        let file = dir.join(format!("src/operation/{op}.rs"));
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let method = text
+            .split(".method(\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(str::to_owned);
+        let path = text.split("write!(").skip(1).find_map(|s| {
+            let rest = s.trim_start().strip_prefix("output,")?.trim_start();
+            let literal = rest.strip_prefix('"')?;
+            literal.split('"').next().map(str::to_owned)
+        });
+        if let (Some(method), Some(path)) = (method, path) {
+            out.insert(op.clone(), (method, path));
+        }
+    }
+    out
+}
+
+/// Rust source with comments and the contents of string and char literals
+/// blanked out (so that braces and dots in them do not count).
+fn code_only(src: &str) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(' ');
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) {
+            // Raw string r"..." or r#"..."#.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while chars.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if chars.get(j) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            j += 1;
+            loop {
+                if j >= chars.len() {
+                    break;
+                }
+                if chars[j] == '"' && (0..hashes).all(|k| chars.get(j + 1 + k) == Some(&'#')) {
+                    j += 1 + hashes;
+                    break;
+                }
+                j += 1;
+            }
+            out.push_str("\"\"");
+            i = j;
+        } else if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if c == '\'' {
+            // A char literal ('x', '\n', '\u{..}') or a lifetime ('a).
+            if next == Some('\\') {
+                let mut j = i + 2;
+                while j < chars.len() && chars[j] != '\'' {
+                    j += 1;
+                }
+                out.push_str("' '");
+                i = j + 1;
+            } else if chars.get(i + 2) == Some(&'\'') {
+                out.push_str("' '");
+                i += 3;
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `code` without the items marked `#[cfg(test)]`; the names of the test
+/// modules declared `mod name;` go to `test_modules`.
+fn without_test_items(code: &str, test_modules: &mut BTreeSet<String>) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let item = &rest[at + MARK.len()..];
+        let semi = item.find(';');
+        let brace = item.find('{');
+        match (semi, brace) {
+            (Some(s), b) if b.is_none_or(|b| s < b) => {
+                let decl = item[..s].trim();
+                if let Some(name) = decl.strip_prefix("mod ") {
+                    test_modules.insert(name.trim().to_owned());
+                }
+                rest = &item[s + 1..];
+            }
+            (_, Some(b)) => {
+                let mut depth = 0usize;
+                let mut end = item.len();
+                for (k, ch) in item[b..].char_indices() {
+                    match ch {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = b + k + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                rest = &item[end..];
+            }
+            _ => panic!("a #[cfg(test)] without an item"),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `.name()` call in `code`.
+fn zero_argument_calls(code: &str) -> Vec<String> {
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'.' {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let start = j;
+            while j < bytes.len()
+                && (bytes[j].is_ascii_lowercase() || bytes[j].is_ascii_digit() || bytes[j] == b'_')
+            {
+                j += 1;
+            }
+            if j > start && code[j..].starts_with("()") {
+                out.push(code[start..j].to_owned());
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir)
+        .expect("source directory")
+        .filter_map(|e| e.ok())
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// (service, operation) → the files calling it, for every SDK operation
+/// called by non-test code under src/aws.
+fn operations_called() -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut ops_by_service = BTreeMap::new();
+    for service in SERVICES {
+        ops_by_service.insert(service, sdk_operations(&sdk_dir(service)));
+    }
+    let aws = root().join("src/aws");
+    let mut files = Vec::new();
+    rust_files(&aws, &mut files);
+    files.sort();
+    // First pass: which files are test modules (`#[cfg(test)] mod x;`).
+    let mut cleaned = Vec::new();
+    let mut test_files = BTreeSet::new();
+    for file in &files {
+        let mut test_modules = BTreeSet::new();
+        let code = without_test_items(
+            &code_only(&std::fs::read_to_string(file).expect("source file")),
+            &mut test_modules,
+        );
+        let dir = file.parent().expect("parent");
+        for module in test_modules {
+            test_files.insert(dir.join(format!("{module}.rs")));
+            test_files.insert(dir.join(&module).join("mod.rs"));
+        }
+        cleaned.push((file.clone(), code));
+    }
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (file, code) in cleaned {
+        if test_files.contains(&file) {
+            continue;
+        }
+        let relative = file.strip_prefix(&aws).expect("under src/aws");
+        let module = relative
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .unwrap_or_default()
+            .trim_end_matches(".rs")
+            .to_owned();
+        for call in zero_argument_calls(&code) {
+            let candidates: Vec<&str> = SERVICES
+                .iter()
+                .copied()
+                .filter(|s| ops_by_service[s].contains(&call))
+                .collect();
+            let service = match candidates.as_slice() {
+                [] => continue,
+                [one] => *one,
+                many if many.contains(&module.as_str()) => SERVICES
+                    .iter()
+                    .copied()
+                    .find(|s| *s == module)
+                    .expect("module service"),
+                many => panic!(
+                    "{}: `.{call}()` is an operation of {many:?}; cannot tell which client calls it",
+                    file.display()
+                ),
+            };
+            out.entry((service.to_owned(), call))
+                .or_default()
+                .insert(relative.display().to_string());
+        }
+    }
+    out
+}
+
+/// IAM wildcard match (`*` any run, `?` one character), case-sensitive.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().expect("a string").to_owned())
+            .collect(),
+        other => panic!("expected a string or a list of strings, got {other}"),
+    }
+}
+
+#[test]
+fn iam_policy_has_every_action_the_code_calls_and_no_other() {
+    let called = operations_called();
+    assert!(
+        called.len() > 40,
+        "too few AWS operations found in src/aws; the scan is broken: {called:#?}"
+    );
+    let apigateway = sdk_dir("apigateway");
+    let http = apigateway_http(&apigateway, &sdk_operations(&apigateway));
+
+    // action (lower case) → why it is needed
+    let mut required: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for ((service, op), files) in &called {
+        for action in actions_of(service, op, &http) {
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
+            required.entry(action.to_lowercase()).or_insert_with(|| {
+                (
+                    action.clone(),
+                    format!("{service} {op} in {}", files.join(", ")),
+                )
+            });
+        }
+    }
+    for (trigger, implied, why) in IMPLIED {
+        if required.contains_key(&trigger.to_lowercase()) {
+            required
+                .entry(implied.to_lowercase())
+                .or_insert_with(|| (implied.to_string(), format!("implied by {trigger}: {why}")));
+        }
+    }
+
+    let policy: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/iam-policy.json"))
+            .expect("deploy/iam-policy.json"),
+    )
+    .expect("deploy/iam-policy.json is JSON");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let statements = policy["Statement"].as_array().expect("Statement list");
+    let mut granted: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut sids = BTreeSet::new();
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow", "{statement:#}");
+        let sid = statement["Sid"]
+            .as_str()
+            .expect("every statement has a Sid");
+        assert!(sids.insert(sid.to_owned()), "duplicate Sid {sid}");
+        assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+        assert!(!strings(&statement["Resource"]).is_empty(), "{statement:#}");
+        for action in strings(&statement["Action"]) {
+            assert!(
+                !action.ends_with(":*") && action != "*",
+                "{sid}: {action} grants a whole service"
+            );
+            granted.insert(action.to_lowercase(), (action.clone(), sid.to_owned()));
+        }
+    }
+
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|(k, _)| !granted.contains_key(*k))
+        .map(|(_, (action, why))| format!("{action} ({why})"))
+        .collect();
+    let extra: Vec<String> = granted
+        .iter()
+        .filter(|(k, _)| !required.contains_key(*k))
+        .map(|(_, (action, sid))| format!("{action} (statement {sid})"))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "deploy/iam-policy.json does not match the AWS calls of src/aws.\n\
+         missing:\n  {}\nnot called by the code:\n  {}",
+        missing.join("\n  "),
+        extra.join("\n  ")
+    );
+
+    // API Gateway actions are HTTP verbs on paths: each path the code calls
+    // must be covered by a statement that grants its verb.
+    for (service, op) in called.keys() {
+        if service != "apigateway" {
+            continue;
+        }
+        let (method, path) = &http[op];
+        let mut concrete = String::new();
+        let mut in_label = false;
+        for ch in path.chars() {
+            match ch {
+                '{' => in_label = true,
+                '}' => {
+                    in_label = false;
+                    concrete.push_str("x1");
+                }
+                c if !in_label => concrete.push(c),
+                _ => {}
+            }
+        }
+        let arn = format!("arn:aws:apigateway:us-east-1::{concrete}");
+        let action = format!("apigateway:{method}");
+        let covered = statements.iter().any(|s| {
+            strings(&s["Action"]).contains(&action)
+                && strings(&s["Resource"]).iter().any(|r| glob(r, &arn))
+        });
+        assert!(
+            covered,
+            "{op}: {action} on {arn} is granted by no statement"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Installing the chart into the real API server.
+
+/// A release installed into a fresh namespace; uninstalled when dropped.
+struct Release<'a> {
+    env: &'a common::TestEnv,
+    name: String,
+    namespace: String,
+    uninstalled: bool,
+}
+
+impl<'a> Release<'a> {
+    fn install(env: &'a common::TestEnv, prefix: &str, values: &[&str]) -> Self {
+        env.install_crd();
+        let namespace = env.namespace(prefix);
+        let name = format!("{prefix}-{}", common::unique_suffix());
+        let chart = chart();
+        let mut args = vec![
+            "install",
+            &name,
+            common::path_str(&chart),
+            "--namespace",
+            &namespace,
+            "--timeout",
+            "2m",
+        ];
+        args.extend_from_slice(values);
+        helm_ok(env, &args);
+        Self {
+            env,
+            name,
+            namespace,
+            uninstalled: false,
+        }
+    }
+
+    fn fullname(&self) -> String {
+        format!("{}-globalapi-operator", self.name)
+    }
+
+    fn uninstall(&mut self) {
+        helm_ok(
+            self.env,
+            &[
+                "uninstall",
+                &self.name,
+                "--namespace",
+                &self.namespace,
+                "--wait",
+            ],
+        );
+        self.uninstalled = true;
+    }
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if !self.uninstalled {
+            let _ = helm(
+                self.env,
+                &["uninstall", &self.name, "--namespace", &self.namespace],
+            );
+        }
+        let _ = self
+            .env
+            .kubectl(&["delete", "namespace", &self.namespace, "--wait=false"]);
+    }
+}
+
+/// "Kind namespace/name" of the objects of `release` in the API server.
+fn installed(env: &common::TestEnv, release: &Release, namespaces: &[&str]) -> BTreeSet<String> {
+    let selector = format!("app.kubernetes.io/instance={}", release.name);
+    let mut found = BTreeSet::new();
+    let mut lists = vec![env.kubectl_ok(&[
+        "get",
+        "clusterroles,clusterrolebindings",
+        "-l",
+        &selector,
+        "-o",
+        "json",
+    ])];
+    for ns in namespaces {
+        lists.push(env.kubectl_ok(&[
+            "get",
+            "serviceaccounts,deployments,services,roles,rolebindings,poddisruptionbudgets",
+            "-n",
+            ns,
+            "-l",
+            &selector,
+            "-o",
+            "json",
+        ]));
+    }
+    for list in lists {
+        let list: Value = serde_json::from_str(&list).expect("kubectl json");
+        for item in list["items"].as_array().expect("items") {
+            found.insert(format!(
+                "{} {}/{}",
+                item["kind"].as_str().unwrap_or_default(),
+                item["metadata"]["namespace"].as_str().unwrap_or_default(),
+                item["metadata"]["name"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn install_creates_every_object_and_uninstall_removes_them_but_not_the_crd() {
+    let env = common::env();
+    let values = [
+        "--set",
+        "podDisruptionBudget.enabled=true",
+        "--set",
+        "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/globalapi",
+    ];
+    let mut release = Release::install(env, "helm-install", &values);
+    let expected = names(&render(env, &release.name, &release.namespace, &values));
+    let namespace = release.namespace.clone();
+    assert_eq!(installed(env, &release, &[&namespace]), expected);
+    let status = helm_ok(
+        env,
+        &["status", &release.name, "-n", &namespace, "-o", "json"],
+    );
+    let status: Value = serde_json::from_str(&status).expect("helm status json");
+    assert_eq!(status["info"]["status"], "deployed");
+    let notes = status["info"]["notes"].as_str().unwrap_or_default();
+    assert!(
+        notes.contains("deploy/iam-policy.json") && notes.contains("every namespace"),
+        "{notes}"
+    );
+    let annotation = env.kubectl_ok(&[
+        "get",
+        "serviceaccount",
+        &release.fullname(),
+        "-n",
+        &namespace,
+        "-o",
+        "jsonpath={.metadata.annotations.eks\\.amazonaws\\.com/role-arn}",
+    ]);
+    assert_eq!(annotation, "arn:aws:iam::123456789012:role/globalapi");
+
+    release.uninstall();
+    assert_eq!(installed(env, &release, &[&namespace]), BTreeSet::new());
+    env.kubectl_ok(&["get", "crd", "globalapis.globalapi.io"]);
+}
+
+// ---------------------------------------------------------------------------
+// The operator with nothing but the chart's ServiceAccount.
+
+/// A kubeconfig holding only a token of `serviceaccount` (server and CA
+/// from the admin kubeconfig).
+fn service_account_kubeconfig(
+    env: &common::TestEnv,
+    namespace: &str,
+    serviceaccount: &str,
+) -> PathBuf {
+    let token = env.kubectl_ok(&[
+        "create",
+        "token",
+        serviceaccount,
+        "-n",
+        namespace,
+        "--duration=1h",
+    ]);
+    let admin: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&env.kubeconfig).expect("admin kubeconfig"))
+            .expect("admin kubeconfig parses");
+    let cluster = &admin["clusters"][0]["cluster"];
+    let server = cluster["server"].as_str().expect("server");
+    let ca = cluster["certificate-authority-data"]
+        .as_str()
+        .expect("certificate-authority-data");
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": serviceaccount, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "test", "user": serviceaccount, "namespace": namespace}}],
+        "current-context": "sa",
+    });
+    let dir = env.root.join("target/helm-test");
+    std::fs::create_dir_all(&dir).expect("target/helm-test");
+    let path = dir.join(format!("{namespace}-{serviceaccount}.kubeconfig"));
+    std::fs::write(&path, serde_yaml::to_string(&config).expect("yaml")).expect("kubeconfig");
+    path
+}
+
+/// `globalapi run` as a child process, killed when dropped (also on panic).
+struct Operator {
+    child: Child,
+    log: PathBuf,
+    addr: String,
+}
+
+impl Operator {
+    fn spawn(env: &common::TestEnv, kubeconfig: &Path, args: &[&str], log_name: &str) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let dir = env.root.join("target/helm-test");
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let log = dir.join(format!("{log_name}.log"));
+        let out = File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_globalapi"))
+            .arg("run")
+            .args(args)
+            .args(["--metrics-addr", &addr])
+            .env("KUBECONFIG", kubeconfig)
+            .envs(env.aws.iter())
+            .env("RUST_LOG", "info,globalapi=debug")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("starting globalapi run");
+        Self { child, log, addr }
+    }
+
+    /// Starts the operator and waits until /readyz answers.
+    /// The Lease is the chart's: default name, in the release namespace.
+    fn start(
+        env: &common::TestEnv,
+        kubeconfig: &Path,
+        namespace: &str,
+        lease_namespace: &str,
+    ) -> Self {
+        let mut operator = Self::spawn(
+            env,
+            kubeconfig,
+            &[
+                "--namespace",
+                namespace,
+                "--leader-election-namespace",
+                lease_namespace,
+            ],
+            namespace,
+        );
+        operator.wait_until("/readyz answers 200", Duration::from_secs(60), |o| {
+            o.get("/readyz").0 == 200
+        });
+        operator
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
+            return (0, String::new());
+        };
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let code = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (code, response)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `check` every second; panics with the operator's log when the
+    /// time is up or the process has ended.
+    fn wait_until(&mut self, what: &str, timeout: Duration, mut check: impl FnMut(&Self) -> bool) {
+        let start = Instant::now();
+        while !check(self) {
+            let exited = self.child.try_wait().ok().flatten();
+            if start.elapsed() > timeout || exited.is_some() {
+                let logs = self.logs();
+                let tail: Vec<&str> = logs.lines().rev().take(60).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "{what}: not within {timeout:?} (exit: {exited:?}); operator log ({}):\n{}",
+                    self.log.display(),
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn manifest(namespace: &str, name: &str, zone: &str) -> String {
+    format!(
+        r#"apiVersion: globalapi.io/v1alpha1
+kind: GlobalApi
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  domain: api.{zone}
+  hostedZone: {{name: {zone}}}
+  routing: {{policy: Latency}}
+  regions:
+    - {{name: us-east-1, backend: {{httpUrl: "https://us-east-1.backend.example.com"}}}}
+    - {{name: eu-west-1, backend: {{httpUrl: "https://eu-west-1.backend.example.com"}}}}
+  api:
+    stageName: v1
+    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
+  edge: {{enabled: false}}
+  resyncSeconds: 30
+"#
+    )
+}
+
+async fn create_zone(env: &common::TestEnv, zone: &str) {
+    env.aws_clients()
+        .await
+        .route53()
+        .create_hosted_zone()
+        .name(zone)
+        .caller_reference(format!("helm-{zone}"))
+        .send()
+        .await
+        .expect("creating the zone in moto");
+}
+
+fn kubectl_apply(env: &common::TestEnv, manifest: &str) {
+    let out = env.kubectl_with_input(&["apply", "-f", "-"], Some(manifest));
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn object(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
+    let out = env.kubectl(&["get", "globalapi", name, "-n", namespace, "-o", "json"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("NotFound"), "kubectl get failed: {err}");
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("object json"))
+}
+
+/// Ready=True for the object's current generation.
+fn ready(object: &Value) -> bool {
+    object["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    }) && object["status"]["observedGeneration"] == object["metadata"]["generation"]
+}
+
+/// The reasons of the events.k8s.io Events about `name`.
+fn event_reasons(env: &common::TestEnv, namespace: &str, name: &str) -> Vec<String> {
+    let out = env.kubectl_ok(&[
+        "get",
+        "events.v1.events.k8s.io",
+        "-n",
+        namespace,
+        "-o",
+        "json",
+    ]);
+    let list: Value = serde_json::from_str(&out).expect("events json");
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["regarding"]["name"] == name)
+                .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `kubectl auth can-i` as `user`.
+fn can_i(env: &common::TestEnv, user: &str, args: &[&str]) -> bool {
+    let mut all = vec!["auth", "can-i", "--as", user];
+    all.extend_from_slice(args);
+    let out = env.kubectl(&all);
+    String::from_utf8_lossy(&out.stdout).trim() == "yes"
+}
+
+/// Applies a GlobalApi and waits until the operator has made it Ready, with
+/// status, the finalizer and Events written by the ServiceAccount.
+fn reconciles_to_ready(
+    env: &common::TestEnv,
+    operator: &mut Operator,
+    namespace: &str,
+    name: &str,
+    zone: &str,
+) {
+    kubectl_apply(env, &manifest(namespace, name, zone));
+    operator.wait_until("Ready=True", Duration::from_secs(180), |_| {
+        object(env, namespace, name).is_some_and(|o| ready(&o))
+    });
+    let current = object(env, namespace, name).expect("the object");
+    assert_eq!(current["metadata"]["finalizers"][0], "globalapi.io/cleanup");
+    assert_eq!(current["status"]["readyRegions"], "2/2", "{current:#}");
+    operator.wait_until("Created events", Duration::from_secs(30), |_| {
+        event_reasons(env, namespace, name)
+            .iter()
+            .any(|r| r == "Created")
+    });
+}
+
+/// Deletes the GlobalApi and waits until the operator has let it go.
+fn deleted_through_the_finalizer(
+    env: &common::TestEnv,
+    operator: &mut Operator,
+    namespace: &str,
+    name: &str,
+) {
+    env.kubectl_ok(&["delete", "globalapi", name, "-n", namespace, "--wait=false"]);
+    operator.wait_until("the object is gone", Duration::from_secs(180), |_| {
+        object(env, namespace, name).is_none()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_with_the_chart_rbac_reconciles_and_reports_a_missing_rule() {
+    let env = common::env();
+    let mut release = Release::install(env, "helm-rbac", &[]);
+    let namespace = release.namespace.clone();
+    let sa = release.fullname();
+    let user = format!("system:serviceaccount:{namespace}:{sa}");
+    // A namespace of GlobalApis, other than the operator's own.
+    let apps = env.namespace("helm-rbac-apps");
+    assert!(can_i(
+        env,
+        &user,
+        &["list", "globalapis.globalapi.io", "--all-namespaces"]
+    ));
+    assert!(can_i(
+        env,
+        &user,
+        &["patch", "globalapis.globalapi.io/status", "-n", &apps]
+    ));
+    assert!(!can_i(
+        env,
+        &user,
+        &["delete", "globalapis.globalapi.io", "-n", &apps]
+    ));
+    assert!(!can_i(env, &user, &["get", "secrets", "-n", &namespace]));
+    assert!(can_i(
+        env,
+        &user,
+        &[
+            "update",
+            "leases.coordination.k8s.io/globalapi-operator",
+            "-n",
+            &namespace
+        ]
+    ));
+    assert!(!can_i(
+        env,
+        &user,
+        &[
+            "update",
+            "leases.coordination.k8s.io/other",
+            "-n",
+            &namespace
+        ]
+    ));
+
+    let zone = format!("helm-{}.example.com", common::unique_suffix());
+    create_zone(env, &zone).await;
+    let kubeconfig = service_account_kubeconfig(env, &namespace, &sa);
+    // Cluster-wide RBAC; --namespace keeps the operator off other tests' objects.
+    let mut operator = Operator::start(env, &kubeconfig, &apps, &namespace);
+    let name = "payments";
+    reconciles_to_ready(env, &mut operator, &apps, name, &zone);
+    // It leads through the chart's Lease, in the release namespace.
+    let holder = env.kubectl_ok(&[
+        "get",
+        "lease",
+        "globalapi-operator",
+        "-n",
+        &namespace,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert!(!holder.trim().is_empty(), "the Lease names no holder");
+
+    // Take the Events rules out of the ClusterRole.
+    let role = env.kubectl_ok(&["get", "clusterrole", &sa, "-o", "json"]);
+    let mut role: Value = serde_json::from_str(&role).expect("clusterrole json");
+    let rules = role["rules"].as_array_mut().expect("rules");
+    rules.retain(|r| {
+        !r["resources"]
+            .as_array()
+            .is_some_and(|res| res.iter().any(|x| x == "events"))
+    });
+    let out = env.kubectl_with_input(&["replace", "-f", "-"], Some(&role.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::wait_until(Duration::from_secs(30), || {
+        !can_i(env, &user, &["create", "events.events.k8s.io", "-n", &apps])
+    });
+
+    // A spec change makes an AWS change, hence an Event the operator may not create.
+    env.kubectl_ok(&[
+        "patch",
+        "globalapi",
+        name,
+        "-n",
+        &apps,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"api":{"healthCheck":{"failureThreshold":5}}}}"#,
+    ]);
+    operator.wait_until(
+        "a log line naming the forbidden verb and resource",
+        Duration::from_secs(120),
+        |o| {
+            o.logs().lines().any(|l| {
+                let l = l.replace('\\', "");
+                l.contains("publishing an event failed")
+                    && l.contains(r#"cannot create resource "events" in API group "events.k8s.io""#)
+            })
+        },
+    );
+    // The missing permission costs the Events only: status is still written.
+    operator.wait_until(
+        "Ready=True for generation 2",
+        Duration::from_secs(120),
+        |_| object(env, &apps, name).is_some_and(|o| ready(&o) && o["metadata"]["generation"] == 2),
+    );
+    deleted_through_the_finalizer(env, &mut operator, &apps, name);
+    drop(operator);
+    release.uninstall();
+    let _ = env.kubectl(&["delete", "namespace", &apps, "--wait=false"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespaced_mode_manages_the_watched_namespace_only() {
+    let env = common::env();
+    env.install_crd();
+    let watched = env.namespace("helm-watched");
+    let other = env.namespace("helm-other");
+    let watch_values = format!(r#"watchNamespaces=["{watched}"]"#);
+    let release = Release::install(env, "helm-ns", &["--set-json", &watch_values]);
+    let namespace = release.namespace.clone();
+    let sa = release.fullname();
+    let user = format!("system:serviceaccount:{namespace}:{sa}");
+    assert!(can_i(
+        env,
+        &user,
+        &["watch", "globalapis.globalapi.io", "-n", &watched]
+    ));
+    assert!(can_i(
+        env,
+        &user,
+        &["create", "events.events.k8s.io", "-n", &watched]
+    ));
+    assert!(!can_i(
+        env,
+        &user,
+        &["list", "globalapis.globalapi.io", "-n", &other]
+    ));
+    assert!(!can_i(
+        env,
+        &user,
+        &["list", "globalapis.globalapi.io", "--all-namespaces"]
+    ));
+    assert!(!can_i(
+        env,
+        &user,
+        &["create", "events.events.k8s.io", "-n", &other]
+    ));
+    let deployment = env.kubectl_ok(&["get", "deployment", &sa, "-n", &namespace, "-o", "json"]);
+    let deployment: Value = serde_json::from_str(&deployment).expect("deployment json");
+    assert_eq!(
+        args(&deployment),
+        [
+            "run",
+            "--metrics-addr",
+            "0.0.0.0:8080",
+            "--namespace",
+            watched.as_str(),
+            "--leader-election-namespace",
+            namespace.as_str(),
+            "--leader-election-lease",
+            "globalapi-operator"
+        ]
+    );
+
+    let kubeconfig = service_account_kubeconfig(env, &namespace, &sa);
+    // Without --namespace the operator may not list every namespace: it says so and stops.
+    let mut wide = Operator::spawn(
+        env,
+        &kubeconfig,
+        &["--leader-election-namespace", &namespace],
+        &format!("{namespace}-cluster-wide"),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = wide.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "globalapi run without --namespace kept running with namespaced RBAC:\n{}",
+            wide.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let logs = wide.logs();
+    assert!(!status.success(), "{logs}");
+    assert!(
+        logs.contains("forbidden") && logs.contains("cannot list resource \"globalapis\""),
+        "{logs}"
+    );
+    drop(wide);
+
+    let suffix = common::unique_suffix();
+    let zone = format!("helm-ns-{suffix}.example.com");
+    let other_zone = format!("helm-other-{suffix}.example.com");
+    create_zone(env, &zone).await;
+    create_zone(env, &other_zone).await;
+    let mut operator = Operator::start(env, &kubeconfig, &watched, &namespace);
+    kubectl_apply(env, &manifest(&other, "ignored", &other_zone));
+    reconciles_to_ready(env, &mut operator, &watched, "managed", &zone);
+    // By the time the watched one is Ready, the other one is untouched.
+    let ignored = object(env, &other, "ignored").expect("the other object");
+    assert!(ignored["status"].is_null(), "{ignored:#}");
+    assert!(ignored["metadata"]["finalizers"].is_null(), "{ignored:#}");
+    assert!(event_reasons(env, &other, "ignored").is_empty());
+    deleted_through_the_finalizer(env, &mut operator, &watched, "managed");
+    for ns in [&watched, &other] {
+        let _ = env.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    }
+}
