@@ -216,12 +216,22 @@ async fn tagged_with(client: &Client, uid: &str) -> Vec<String> {
             .expect("list_distributions");
         let list = out.distribution_list().expect("list");
         for summary in list.items() {
-            let tags = client
+            let tags = match client
                 .list_tags_for_resource()
                 .resource(summary.arn())
                 .send()
                 .await
-                .expect("tags");
+            {
+                Ok(tags) => tags,
+                // Deleted by another test since the listing.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_no_such_resource()) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
+            };
             let ours = tags
                 .tags()
                 .map(|t| t.items())

@@ -185,12 +185,23 @@ async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
         let certificates = acm.list_certificates().send().await.expect("certificates");
         for summary in certificates.certificate_summary_list() {
             let arn = summary.certificate_arn().unwrap_or_default();
-            let tags = acm
+            // Tests share moto: another one may delete its certificate between
+            // the listing and this read.
+            let tags = match acm
                 .list_tags_for_certificate()
                 .certificate_arn(arn)
                 .send()
                 .await
-                .expect("tags");
+            {
+                Ok(tags) => tags,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("tags of {arn}: {e:?}"),
+            };
             if tags
                 .tags()
                 .iter()
@@ -214,12 +225,22 @@ async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
         .map(|l| l.items())
         .unwrap_or_default()
     {
-        let tags = cloudfront
+        let tags = match cloudfront
             .list_tags_for_resource()
             .resource(summary.arn())
             .send()
             .await
-            .expect("tags");
+        {
+            Ok(tags) => tags,
+            // Deleted by another test since the listing.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_resource()) =>
+            {
+                continue;
+            }
+            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
+        };
         let ours = tags
             .tags()
             .map(|t| t.items())

@@ -312,12 +312,23 @@ async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
         let acm = clients.acm(region);
         let certificates = acm.list_certificates().send().await.expect("certificates");
         for summary in certificates.certificate_summary_list() {
-            let tags = acm
+            let arn = summary.certificate_arn().unwrap_or_default();
+            let tags = match acm
                 .list_tags_for_certificate()
-                .certificate_arn(summary.certificate_arn().unwrap_or_default())
+                .certificate_arn(arn)
                 .send()
                 .await
-                .expect("tags");
+            {
+                Ok(tags) => tags,
+                // Tests share moto: another one may delete its certificate meanwhile.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("tags of {arn}: {e:?}"),
+            };
             if tags
                 .tags()
                 .iter()
@@ -338,12 +349,22 @@ async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
         .map(|l| l.items())
         .unwrap_or_default()
     {
-        let tags = cloudfront
+        let tags = match cloudfront
             .list_tags_for_resource()
             .resource(summary.arn())
             .send()
             .await
-            .expect("tags");
+        {
+            Ok(tags) => tags,
+            // Deleted by another test since the listing.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_resource()) =>
+            {
+                continue;
+            }
+            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
+        };
         if tags
             .tags()
             .map(|t| t.items())
