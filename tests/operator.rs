@@ -654,3 +654,135 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
             .unwrap_or_else(|e| panic!("REST API {id} of {region} was removed: {e:?}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges_without_twins() {
+    let env = common::env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace("conflict");
+    let suffix = common::unique_suffix();
+
+    // (1) The origin name already has a record nobody's GlobalApi owns.
+    let taken_zone = format!("taken-{suffix}.example.com");
+    create_zone(&clients, &taken_zone).await;
+    let zone_id = globalapi::aws::route53::observe::zone_id(
+        &clients.route53(),
+        &Target {
+            namespace: namespace.clone(),
+            name: "lookup".into(),
+            uid: "lookup".into(),
+            spec: serde_yaml::from_str(&format!(
+                "{{domain: api.{taken_zone}, hostedZone: {{name: {taken_zone}}}, routing: {{policy: Latency}}, regions: [{{name: us-east-1, backend: {{httpUrl: \"https://x.example.com\"}}}}]}}"
+            ))
+            .expect("spec"),
+        },
+    )
+    .await
+    .expect("the zone id");
+    let foreign = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(format!("origin.api.{taken_zone}"))
+        .r#type(aws_sdk_route53::types::RrType::A)
+        .ttl(300)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("192.0.2.9")
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set");
+    clients
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Upsert)
+                        .resource_record_set(foreign)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("the foreign record");
+
+    let operator = Operator::start(env, &namespace);
+    kubectl_apply(env, &manifest(&namespace, "taken", &taken_zone, ""));
+    operator.wait_until("Conflict=True", Duration::from_secs(120), || {
+        object(env, &namespace, "taken").is_some_and(|o| is_true(&o, "Conflict"))
+    });
+    let taken = object(env, &namespace, "taken").expect("the object");
+    let message = condition(&taken, "Conflict")
+        .map(|c| c["message"].to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains(&format!("origin.api.{taken_zone}")),
+        "{taken:#}"
+    );
+    assert!(!ready(&taken), "{taken:#}");
+    let records = globalapi::aws::route53::observe::records(&clients.route53(), &zone_id)
+        .await
+        .expect("records");
+    let origin: Vec<_> = records
+        .iter()
+        .filter(|r| r.key.name == format!("origin.api.{taken_zone}"))
+        .collect();
+    assert_eq!(origin.len(), 1, "{origin:#?}");
+    assert_eq!(
+        origin[0].value,
+        globalapi::aws::route53::RecordValue::Values {
+            ttl: 300,
+            values: vec!["192.0.2.9".into()]
+        },
+        "the foreign record was changed"
+    );
+    drop(operator);
+
+    // (2) An operator killed (SIGKILL) while it builds, started again: one of each.
+    let zone = format!("killed-{suffix}.example.com");
+    create_zone(&clients, &zone).await;
+    let mut first = Operator::start(env, &namespace);
+    kubectl_apply(env, &manifest(&namespace, "fresh", &zone, ""));
+    first.wait_until("a first REST API", Duration::from_secs(60), || {
+        object(env, &namespace, "fresh").is_some_and(|o| !o["status"]["regions"].is_null())
+    });
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("reaped");
+    let second = Operator::start(env, &namespace);
+    second.wait_until(
+        "Ready=True after the restart",
+        Duration::from_secs(120),
+        || object(env, &namespace, "fresh").is_some_and(|o| ready(&o)),
+    );
+    let target = target_of(env, &namespace, "fresh").await;
+    let found = owned(&clients, &target).await;
+    let mut expected = vec![
+        "acm certificate eu-west-1".to_owned(),
+        "acm certificate us-east-1".to_owned(),
+        "acm certificate us-east-1".to_owned(),
+        "cloudfront distribution".to_owned(),
+    ];
+    for region in REGIONS {
+        expected.push(format!("apigateway domain {region}"));
+        expected.push(format!("apigateway rest-api {region}"));
+        expected.push(format!("route53 health-check {region}"));
+    }
+    expected.sort();
+    assert_eq!(found, expected, "twins or gaps after the restart");
+    env.kubectl_ok(&[
+        "delete",
+        "gapi",
+        "fresh",
+        "taken",
+        "-n",
+        &namespace,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
+}
