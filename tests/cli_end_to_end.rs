@@ -151,118 +151,6 @@ async fn upsert(clients: &AwsClients, zone_id: &str, set: ResourceRecordSet) {
         .expect("changing a record by hand");
 }
 
-/// Everything in moto that carries the target's uid, as "service kind region id" lines.
-async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut regions: Vec<&str> = REGIONS.to_vec();
-    regions.sort();
-    for region in regions {
-        let apis = clients
-            .apigateway(region)
-            .get_rest_apis()
-            .limit(500)
-            .send()
-            .await
-            .expect("rest apis");
-        for api in apis.items() {
-            if api.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
-                found.push(format!("apigateway rest-api {region}"));
-            }
-        }
-        let domains = clients
-            .apigateway(region)
-            .get_domain_names()
-            .limit(500)
-            .send()
-            .await
-            .expect("domains");
-        for domain in domains.items() {
-            if domain.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
-                found.push(format!("apigateway domain {region}"));
-            }
-        }
-        let acm = clients.acm(region);
-        let certificates = acm.list_certificates().send().await.expect("certificates");
-        for summary in certificates.certificate_summary_list() {
-            let arn = summary.certificate_arn().unwrap_or_default();
-            // Tests share moto: another one may delete its certificate between
-            // the listing and this read.
-            let tags = match acm
-                .list_tags_for_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-            {
-                Ok(tags) => tags,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => panic!("tags of {arn}: {e:?}"),
-            };
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()))
-            {
-                found.push(format!(
-                    "acm certificate {region} {}",
-                    summary.domain_name().unwrap_or_default()
-                ));
-            }
-        }
-    }
-    let cloudfront = clients.cloudfront();
-    let distributions = cloudfront
-        .list_distributions()
-        .send()
-        .await
-        .expect("distributions");
-    for summary in distributions
-        .distribution_list()
-        .map(|l| l.items())
-        .unwrap_or_default()
-    {
-        let tags = match cloudfront
-            .list_tags_for_resource()
-            .resource(summary.arn())
-            .send()
-            .await
-        {
-            Ok(tags) => tags,
-            // Deleted by another test since the listing.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_no_such_resource()) =>
-            {
-                continue;
-            }
-            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
-        };
-        let ours = tags
-            .tags()
-            .map(|t| t.items())
-            .unwrap_or_default()
-            .iter()
-            .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()));
-        if ours {
-            found.push("cloudfront distribution".to_owned());
-        }
-    }
-    let checks = observe::health_checks(&clients.route53(), target, &[])
-        .await
-        .expect("health checks");
-    found.extend(
-        checks
-            .iter()
-            .map(|c| format!("route53 health-check {}", c.check.region)),
-    );
-    found.sort();
-    found
-}
-
 fn write_manifest(dir: &Path, zone: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("manifest dir");
     let path = dir.join(format!("{name}.yaml"));
@@ -307,7 +195,10 @@ async fn apply_plan_drift_correct_destroy() {
         v.sort();
         v
     };
-    assert_eq!(owned(&clients, &target).await, expected);
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        expected
+    );
 
     let plan = cli.run(&["plan"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
@@ -408,7 +299,10 @@ async fn apply_plan_drift_correct_destroy() {
 
     let destroyed = cli.run(&["destroy", "--wait", "120"]);
     assert!(destroyed.status.success(), "{}", text(&destroyed));
-    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        Vec::<String>::new()
+    );
     let mut left: Vec<String> = observe::records(&clients.route53(), &zone_id)
         .await
         .expect("records")
@@ -455,7 +349,7 @@ async fn an_apply_killed_mid_way_and_run_again_leaves_one_of_each() {
     let finished = cli.run(&["apply", "--wait", "120"]);
     assert!(finished.status.success(), "{}", text(&finished));
 
-    let found = owned(&clients, &target).await;
+    let found = common::owned::owned(&clients, &target, &REGIONS).await;
     let mut unique = found.clone();
     unique.dedup();
     assert_eq!(found, unique, "twins were created: {found:#?}");
@@ -463,7 +357,10 @@ async fn an_apply_killed_mid_way_and_run_again_leaves_one_of_each() {
 
     let destroyed = cli.run(&["destroy", "--wait", "120"]);
     assert!(destroyed.status.success(), "{}", text(&destroyed));
-    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        Vec::<String>::new()
+    );
 }
 
 /// Our DB clusters in every region of the manifest, as "region identifier".
@@ -533,7 +430,10 @@ async fn three_regions_with_edge_and_database_converge_and_destroy_as_far_as_mot
         output.contains(&format!("gdb-{suffix}")) && output.contains("pending"),
         "the global cluster should be reported pending:\n{output}"
     );
-    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        Vec::<String>::new()
+    );
     assert_eq!(
         owned_clusters(&clients, &target).await,
         Vec::<String>::new()

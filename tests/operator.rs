@@ -20,7 +20,7 @@ use aws_sdk_apigateway::types::{Op, PatchOperation};
 use globalapi::{
     api::GlobalApi,
     aws::{AwsClients, route53::observe},
-    target::{Target, UID_TAG},
+    target::Target,
 };
 use kube::Api;
 use serde_json::Value;
@@ -275,116 +275,6 @@ async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
         .expect("stage setting by hand");
 }
 
-/// Everything in moto that carries `uid`, as "service kind region" lines.
-async fn owned(clients: &AwsClients, target: &Target) -> Vec<String> {
-    let uid = target.uid.as_str();
-    let mut found = Vec::new();
-    for region in REGIONS {
-        let apis = clients
-            .apigateway(region)
-            .get_rest_apis()
-            .limit(500)
-            .send()
-            .await
-            .expect("rest apis");
-        for api in apis.items() {
-            if api.tags().and_then(|t| t.get(UID_TAG)).map(String::as_str) == Some(uid) {
-                found.push(format!("apigateway rest-api {region}"));
-            }
-        }
-        let domains = clients
-            .apigateway(region)
-            .get_domain_names()
-            .limit(500)
-            .send()
-            .await
-            .expect("domains");
-        for domain in domains.items() {
-            if domain
-                .tags()
-                .and_then(|t| t.get(UID_TAG))
-                .map(String::as_str)
-                == Some(uid)
-            {
-                found.push(format!("apigateway domain {region}"));
-            }
-        }
-        let acm = clients.acm(region);
-        let certificates = acm.list_certificates().send().await.expect("certificates");
-        for summary in certificates.certificate_summary_list() {
-            let arn = summary.certificate_arn().unwrap_or_default();
-            let tags = match acm
-                .list_tags_for_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-            {
-                Ok(tags) => tags,
-                // Tests share moto: another one may delete its certificate meanwhile.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => panic!("tags of {arn}: {e:?}"),
-            };
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
-            {
-                found.push(format!("acm certificate {region}"));
-            }
-        }
-    }
-    let cloudfront = clients.cloudfront();
-    let distributions = cloudfront
-        .list_distributions()
-        .send()
-        .await
-        .expect("distributions");
-    for summary in distributions
-        .distribution_list()
-        .map(|l| l.items())
-        .unwrap_or_default()
-    {
-        let tags = match cloudfront
-            .list_tags_for_resource()
-            .resource(summary.arn())
-            .send()
-            .await
-        {
-            Ok(tags) => tags,
-            // Deleted by another test since the listing.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_no_such_resource()) =>
-            {
-                continue;
-            }
-            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
-        };
-        if tags
-            .tags()
-            .map(|t| t.items())
-            .unwrap_or_default()
-            .iter()
-            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
-        {
-            found.push("cloudfront distribution".to_owned());
-        }
-    }
-    for check in observe::health_checks(&clients.route53(), target, &[])
-        .await
-        .expect("health checks")
-    {
-        found.push(format!("route53 health-check {}", check.check.region));
-    }
-    found.sort();
-    found
-}
-
 /// The events about `name` with `reason`, as their notes.
 fn events(env: &common::TestEnv, namespace: &str, name: &str, reason: &str) -> Vec<String> {
     let out = env.kubectl_ok(&[
@@ -561,7 +451,10 @@ async fn ready_then_spec_change_drift_and_deletion() {
     operator.wait_until("the object is gone", Duration::from_secs(180), || {
         object(env, &namespace, name).is_none()
     });
-    assert_eq!(owned(&clients, &target).await, Vec::<String>::new());
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        Vec::<String>::new()
+    );
 
     let status = operator.terminate();
     assert!(
@@ -637,7 +530,7 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
     operator.wait_until("the object is gone", timeout, || {
         object(env, &namespace, name).is_none()
     });
-    let left = owned(&clients, &target).await;
+    let left = common::owned::owned(&clients, &target, &REGIONS).await;
     for region in REGIONS {
         assert!(
             left.contains(&format!("apigateway rest-api {region}")),
@@ -761,11 +654,11 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
         || object(env, &namespace, "fresh").is_some_and(|o| ready(&o)),
     );
     let target = target_of(env, &namespace, "fresh").await;
-    let found = owned(&clients, &target).await;
+    let found = common::owned::owned(&clients, &target, &REGIONS).await;
     let mut expected = vec![
-        "acm certificate eu-west-1".to_owned(),
-        "acm certificate us-east-1".to_owned(),
-        "acm certificate us-east-1".to_owned(),
+        format!("acm certificate eu-west-1 origin.api.{zone}"),
+        format!("acm certificate us-east-1 api.{zone}"),
+        format!("acm certificate us-east-1 origin.api.{zone}"),
         "cloudfront distribution".to_owned(),
     ];
     for region in REGIONS {

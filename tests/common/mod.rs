@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bad_inputs;
+pub mod owned;
 
 use std::{
     collections::HashMap,

@@ -1,0 +1,120 @@
+//! What a GlobalApi owns in moto, found by its uid tag, so that tests can
+//! check for twins after a crash and for leftovers after deletion.
+
+use globalapi::{
+    aws::{AwsClients, route53::observe},
+    target::{Target, UID_TAG},
+};
+
+/// Everything in moto that carries the target's uid, in the given regions and
+/// the global services, as sorted "service kind region [domain]" lines.
+pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut regions: Vec<&str> = regions.to_vec();
+    regions.sort();
+    for region in regions {
+        let apis = clients
+            .apigateway(region)
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .expect("rest apis");
+        for api in apis.items() {
+            if api.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
+                found.push(format!("apigateway rest-api {region}"));
+            }
+        }
+        let domains = clients
+            .apigateway(region)
+            .get_domain_names()
+            .limit(500)
+            .send()
+            .await
+            .expect("domains");
+        for domain in domains.items() {
+            if domain.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
+                found.push(format!("apigateway domain {region}"));
+            }
+        }
+        let acm = clients.acm(region);
+        let certificates = acm.list_certificates().send().await.expect("certificates");
+        for summary in certificates.certificate_summary_list() {
+            let arn = summary.certificate_arn().unwrap_or_default();
+            // Tests share moto: another one may delete its certificate between
+            // the listing and this read.
+            let tags = match acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+            {
+                Ok(tags) => tags,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("tags of {arn}: {e:?}"),
+            };
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()))
+            {
+                found.push(format!(
+                    "acm certificate {region} {}",
+                    summary.domain_name().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let cloudfront = clients.cloudfront();
+    let distributions = cloudfront
+        .list_distributions()
+        .send()
+        .await
+        .expect("distributions");
+    for summary in distributions
+        .distribution_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
+        let tags = match cloudfront
+            .list_tags_for_resource()
+            .resource(summary.arn())
+            .send()
+            .await
+        {
+            Ok(tags) => tags,
+            // Deleted by another test since the listing.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_resource()) =>
+            {
+                continue;
+            }
+            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
+        };
+        let ours = tags
+            .tags()
+            .map(|t| t.items())
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()));
+        if ours {
+            found.push("cloudfront distribution".to_owned());
+        }
+    }
+    let checks = observe::health_checks(&clients.route53(), target, &[])
+        .await
+        .expect("health checks");
+    found.extend(
+        checks
+            .iter()
+            .map(|c| format!("route53 health-check {}", c.check.region)),
+    );
+    found.sort();
+    found
+}
