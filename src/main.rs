@@ -65,6 +65,12 @@ struct RunArgs {
     /// Name of the leader Lease; replicas sharing it elect one leader.
     #[arg(long, value_name = "NAME", default_value = controller::leader::DEFAULT_LEASE)]
     leader_election_lease: String,
+    /// How long one listing of a hosted zone's records (and of the
+    /// account's health checks) serves every GlobalApi before Route 53 is
+    /// listed again; 0 lists for every object. A GlobalApi never uses a
+    /// listing older than its own previous pass.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    route53_listing_seconds: u64,
 }
 
 impl RunArgs {
@@ -147,6 +153,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             leader_election: args.leader_election(),
             namespace: args.namespace,
             metrics_addr: args.metrics_addr,
+            route53_listing_max_age: std::time::Duration::from_secs(args.route53_listing_seconds),
         })
         .await
         .context("running the operator")?;

@@ -5,7 +5,7 @@
 //! A service that fails does not stop the others: its error is recorded and
 //! the services after it work with what they have.
 
-use std::fmt;
+use std::{fmt, time::SystemTime};
 
 use crate::api::GlobalApiStatus;
 use crate::aws::{
@@ -28,6 +28,8 @@ pub struct Memory {
     pub regions: Vec<String>,
     /// The database's regions and global cluster, from `status.database`.
     pub database: RdsInputs,
+    /// When the previous pass ended (`status.lastSyncTime`).
+    pub last_sync: Option<SystemTime>,
 }
 
 impl Memory {
@@ -49,6 +51,10 @@ impl Memory {
             certificate_arns,
             regions: status.regions.iter().map(|r| r.name.clone()).collect(),
             database: database.unwrap_or_default(),
+            last_sync: status
+                .last_sync_time
+                .as_ref()
+                .map(|t| SystemTime::from(t.0)),
         }
     }
 }
@@ -164,6 +170,7 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
         endpoints: api.endpoints(),
         cloudfront_domain: edge.domain_name.clone(),
         validation_records: acm.validation_records.clone(),
+        fresher_than: memory.last_sync,
     };
     let dns = pass.absorb(
         Service::Route53,

@@ -65,6 +65,7 @@ fn inputs(zone: &str) -> Route53Inputs {
             name: format!("_abc.origin.api.{zone}."),
             value: "_xyz.acm-validations.aws.".into(),
         }],
+        fresher_than: None,
     }
 }
 
@@ -409,4 +410,159 @@ async fn failover_maintenance_on_the_primary_promotes_the_secondary_and_clearing
     route53::destroy(&clients, &t, Mode::Apply)
         .await
         .expect("destroy");
+}
+
+/// Calls of one operation, whatever the service is called.
+fn calls_of(calls: &globalapi::aws::CallCounts, operation: &str) -> u64 {
+    calls
+        .0
+        .iter()
+        .filter(|((_, op), _)| op == operation)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn objects_of_one_zone_share_one_listing_and_see_each_others_writes() {
+    let env = common::env();
+    let clients = env
+        .aws_clients()
+        .await
+        .with_shared_listings(std::time::Duration::from_secs(600));
+    let zone = format!("share-{}.example.com", common::unique_suffix());
+    let zone_id = zone_with_foreign_records(&clients, &zone).await;
+    let first = target(&zone, &uid("5a1e"));
+    let mut second = target(&zone, &uid("5a2e"));
+    second.spec.domain = format!("api2.{zone}");
+    let first_inputs = inputs(&zone);
+    let mut second_inputs = inputs(&zone);
+    second_inputs.validation_records[0].name = format!("_abc.origin.api2.{zone}.");
+
+    let start = clients.calls().snapshot();
+    for (t, i) in [(&first, &first_inputs), (&second, &second_inputs)] {
+        let created = route53::run(&clients, t, i, Mode::Apply)
+            .await
+            .expect("apply");
+        assert!(created.conflicts.is_empty(), "{:?}", created.conflicts);
+        assert_eq!(created.outputs.health_check_ids.len(), 2);
+    }
+    let converged = clients.calls().snapshot().since(&start);
+    assert_eq!(
+        calls_of(&converged, "ListResourceRecordSets"),
+        1,
+        "one listing of the zone serves both objects: {converged}"
+    );
+
+    // Both equal to the spec, seen through the kept listing patched with
+    // their own writes: no Route 53 read at all, nothing to change.
+    let before = clients.calls().snapshot();
+    for (t, i) in [(&first, &first_inputs), (&second, &second_inputs)] {
+        let plan = route53::run(&clients, t, i, Mode::Plan)
+            .await
+            .expect("plan");
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    }
+    let steady = clients.calls().snapshot().since(&before);
+    assert_eq!(steady.total(), 0, "{steady}");
+    // The patched listing is what Route 53 holds: a fresh view agrees.
+    let unshared = env.aws_clients().await;
+    for (t, i) in [(&first, &first_inputs), (&second, &second_inputs)] {
+        let plan = route53::run(&unshared, t, i, Mode::Plan)
+            .await
+            .expect("unshared plan");
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    }
+
+    // A third object claiming the first one's domain is refused from the
+    // same listing, and writes nothing.
+    let before = clients.calls().snapshot();
+    let rival = target(&zone, &uid("5a3e"));
+    let refused = route53::run(&clients, &rival, &first_inputs, Mode::Apply)
+        .await
+        .expect("rival");
+    assert!(
+        refused
+            .conflicts
+            .iter()
+            .any(|c| c.contains(&format!("api.{zone} is owned by GlobalApi"))),
+        "{:?}",
+        refused.conflicts
+    );
+    let rival_calls = clients.calls().snapshot().since(&before);
+    assert_eq!(
+        calls_of(&rival_calls, "ChangeResourceRecordSets"),
+        0,
+        "{rival_calls}"
+    );
+    route53::destroy(&clients, &rival, Mode::Apply)
+        .await
+        .expect("rival destroy");
+
+    // A change by hand: a listing kept from before it still serves an
+    // object whose last pass was earlier; one whose last pass ended after
+    // the change lists again and sees it.
+    let tampered = ResourceRecordSet::builder()
+        .name(format!("origin.api.{zone}"))
+        .r#type(RrType::A)
+        .set_identifier(route53::desired::set_identifier(&first, "eu-west-1"))
+        .region(aws_sdk_route53::types::ResourceRecordSetRegion::EuWest1)
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("ZREGIONAL123")
+                .dns_name("somewhere-else.example.net")
+                .evaluate_target_health(true)
+                .build()
+                .expect("alias"),
+        )
+        .build()
+        .expect("record set");
+    change(&clients, &zone_id, ChangeAction::Upsert, tampered).await;
+    let kept = route53::run(&clients, &first, &first_inputs, Mode::Plan)
+        .await
+        .expect("plan from the kept listing");
+    assert!(kept.changes.is_empty(), "{:#?}", kept.changes);
+    let mut after_change = first_inputs.clone();
+    after_change.fresher_than = Some(std::time::SystemTime::now());
+    let before = clients.calls().snapshot();
+    let drift = route53::run(&clients, &first, &after_change, Mode::Plan)
+        .await
+        .expect("plan after the change");
+    let lines: Vec<String> = drift.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("somewhere-else.example.net"),
+        "{lines:#?}"
+    );
+    let relisted = clients.calls().snapshot().since(&before);
+    assert_eq!(
+        calls_of(&relisted, "ListResourceRecordSets"),
+        1,
+        "{relisted}"
+    );
+
+    for t in [&first, &second] {
+        route53::destroy(&clients, t, Mode::Apply)
+            .await
+            .expect("destroy");
+    }
+    let mut left: Vec<String> = zone_records(&clients, &zone_id)
+        .await
+        .into_iter()
+        .map(|r| format!("{} {}", r.key.name, r.key.record_type))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!("{zone} NS"),
+            format!("{zone} SOA"),
+            format!("www.{zone} A")
+        ]
+    );
+    for t in [&first, &second] {
+        let checks = observe::health_checks(&clients.route53(), t, &[])
+            .await
+            .expect("listing checks");
+        assert!(checks.is_empty(), "{checks:?}");
+    }
 }

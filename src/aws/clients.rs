@@ -4,7 +4,10 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 
+use std::{sync::Arc, time::Duration};
+
 use super::calls::CallCounter;
+use super::route53::SharedListings;
 
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
 pub const GLOBAL_REGION: &str = "us-east-1";
@@ -14,6 +17,7 @@ pub const GLOBAL_REGION: &str = "us-east-1";
 pub struct AwsClients {
     sdk: SdkConfig,
     calls: CallCounter,
+    route53_listings: Arc<SharedListings>,
 }
 
 impl AwsClients {
@@ -32,7 +36,15 @@ impl AwsClients {
         Self {
             sdk,
             calls: CallCounter::default(),
+            route53_listings: Arc::default(),
         }
+    }
+
+    /// Route 53 listings kept for `max_age` and shared by every GlobalApi
+    /// these clients serve (the operator); without this each step lists.
+    pub fn with_shared_listings(mut self, max_age: Duration) -> Self {
+        self.route53_listings = Arc::new(SharedListings::new(max_age));
+        self
     }
 
     /// Fails early, with the provider's reason, when no credentials can be had.
@@ -52,6 +64,10 @@ impl AwsClients {
 
     pub fn calls(&self) -> &CallCounter {
         &self.calls
+    }
+
+    pub fn route53_listings(&self) -> &SharedListings {
+        &self.route53_listings
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {

@@ -62,6 +62,8 @@ pub struct Config {
     /// The Lease to hold while reconciling; `None` reconciles without
     /// leader election (one replica only).
     pub leader_election: Option<leader::LeaderConfig>,
+    /// How long one Route 53 listing serves every GlobalApi.
+    pub route53_listing_max_age: std::time::Duration,
 }
 
 /// What `/healthz` and `/readyz` answer from.
@@ -157,7 +159,9 @@ impl Context {
 /// the controller. Returns an error when the leader Lease is lost.
 pub async fn run(config: Config) -> Result<()> {
     let client = Client::try_default().await?;
-    let aws = AwsClients::from_env().await;
+    let aws = AwsClients::from_env()
+        .await
+        .with_shared_listings(config.route53_listing_max_age);
     let api: Api<GlobalApi> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),

@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 use crate::target::Target;
 
 use super::diff::{HealthCheckOp, RecordOp};
-use super::observe::REGION_TAG;
+use super::observe::{ListedHealthCheck, REGION_TAG};
 use super::record::{HealthCheck, Record, RecordValue, Routing};
+use super::shared::HealthCheckListing;
 
 /// Route 53 takes at most 1000 changes in one batch.
 const MAX_BATCH: usize = 1000;
@@ -35,23 +36,27 @@ pub fn caller_reference(target: &Target, check: &HealthCheck) -> String {
 
 /// Applies health check operations. Returns the ids of checks to delete
 /// once no record points at them any more.
+/// Each change that goes through is written into `listing` as well.
 pub async fn health_checks(
     client: &Client,
     target: &Target,
     ops: &[HealthCheckOp],
     ids: &mut BTreeMap<String, String>,
+    listing: &mut HealthCheckListing,
 ) -> Result<Vec<String>> {
     let mut delete_later = Vec::new();
     for op in ops {
         match op {
             HealthCheckOp::Create(check) => {
                 let id = create_health_check(client, target, check).await?;
+                listing.written(listed(target, &id, check));
                 ids.insert(check.region.clone(), id);
             }
             HealthCheckOp::Replace {
                 old_id, desired, ..
             } => {
                 let id = create_health_check(client, target, desired).await?;
+                listing.written(listed(target, &id, desired));
                 ids.insert(desired.region.clone(), id);
                 delete_later.push(old_id.clone());
             }
@@ -65,10 +70,22 @@ pub async fn health_checks(
                     .send()
                     .await
                     .map_err(|e| Error::aws("route53", "UpdateHealthCheck", e))?;
+                if let Some(mut updated) = listing.get(id).cloned() {
+                    updated.fqdn.clone_from(&desired.fqdn);
+                    updated.resource_path.clone_from(&desired.resource_path);
+                    updated.failure_threshold = desired.failure_threshold;
+                    listing.written(updated);
+                }
                 ids.insert(desired.region.clone(), id.clone());
             }
             HealthCheckOp::Adopt { id, observed } => {
                 tag_health_check(client, target, id, &observed.region).await?;
+                if let Some(mut adopted) = listing.get(id).cloned() {
+                    adopted.tags = health_check_tags(target, &observed.region)
+                        .into_iter()
+                        .collect();
+                    listing.written(adopted);
+                }
                 ids.entry(observed.region.clone())
                     .or_insert_with(|| id.clone());
             }
@@ -108,19 +125,34 @@ async fn create_health_check(
     Ok(id)
 }
 
+/// The tags of our health check for `region`.
+fn health_check_tags(target: &Target, region: &str) -> Vec<(String, String)> {
+    let mut tags = target.tags();
+    tags.push((REGION_TAG.to_owned(), region.to_owned()));
+    tags.push(("Name".to_owned(), format!("{} {region}", target.owner())));
+    tags
+}
+
+/// How the listing shows a health check we just created and tagged.
+fn listed(target: &Target, id: &str, check: &HealthCheck) -> ListedHealthCheck {
+    ListedHealthCheck {
+        id: id.to_owned(),
+        caller_reference: caller_reference(target, check),
+        fqdn: check.fqdn.clone(),
+        resource_path: check.resource_path.clone(),
+        request_interval: check.request_interval,
+        failure_threshold: check.failure_threshold,
+        tags: health_check_tags(target, &check.region)
+            .into_iter()
+            .collect(),
+    }
+}
+
 async fn tag_health_check(client: &Client, target: &Target, id: &str, region: &str) -> Result<()> {
-    let mut tags: Vec<Tag> = target
-        .tags()
+    let tags: Vec<Tag> = health_check_tags(target, region)
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    tags.push(Tag::builder().key(REGION_TAG).value(region).build());
-    tags.push(
-        Tag::builder()
-            .key("Name")
-            .value(format!("{} {region}", target.owner()))
-            .build(),
-    );
     client
         .change_tags_for_resource()
         .resource_type(TagResourceType::Healthcheck)

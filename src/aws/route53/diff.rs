@@ -435,6 +435,7 @@ mod tests {
                 .collect(),
             cloudfront_domain: Some("d1.cloudfront.net".into()),
             validation_records: vec![],
+            fresher_than: None,
         }
     }
 

@@ -5,9 +5,12 @@
 pub mod apply;
 pub mod desired;
 pub mod diff;
+#[cfg(test)]
+mod mock_tests;
 pub mod observe;
 mod ownership;
 mod record;
+pub mod shared;
 
 use std::collections::BTreeMap;
 
@@ -20,6 +23,7 @@ pub use desired::{RegionEndpoint, Route53Inputs, ValidationRecord};
 pub use diff::{HealthCheckOp, RecordOp};
 pub use ownership::owner_record_name;
 pub use record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing};
+pub use shared::SharedListings;
 
 /// The hosted zone id of every CloudFront distribution, for alias records.
 pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
@@ -35,6 +39,7 @@ pub struct Route53Outputs {
 /// Observes the zone and our health checks, diffs them with the spec and,
 /// in Apply mode, makes them equal: health checks first (records point at
 /// them), then one record batch, then the health checks no longer used.
+/// Listings come from the process's [`SharedListings`].
 pub async fn run(
     clients: &AwsClients,
     target: &Target,
@@ -42,37 +47,52 @@ pub async fn run(
     mode: Mode,
 ) -> Result<StepOutcome<Route53Outputs>> {
     let client = clients.route53();
-    let zone_id = observe::zone_id(&client, target).await?;
+    let shared = clients.route53_listings();
+    let zone_id = zone_id(clients, target).await?;
 
     let wanted_checks = desired::health_checks(target, &inputs.endpoints);
     let refs: Vec<String> = wanted_checks
         .iter()
         .map(|c| apply::caller_reference(target, c))
         .collect();
-    let found_checks = observe::health_checks(&client, target, &refs).await?;
-    let check_ops = diff::health_checks(&wanted_checks, &found_checks);
-    let mut ids = kept_health_checks(&wanted_checks, &found_checks);
-    let mut outcome = StepOutcome::<Route53Outputs> {
-        changes: check_ops.iter().map(HealthCheckOp::change).collect(),
-        ..Default::default()
+    let mut outcome = StepOutcome::<Route53Outputs>::default();
+    let (ids, unused_checks) = {
+        let mut listing = shared.health_checks(&client, inputs.fresher_than).await?;
+        let found_checks = observe::ours(listing.checks(), target, &refs);
+        let check_ops = diff::health_checks(&wanted_checks, &found_checks);
+        let mut ids = kept_health_checks(&wanted_checks, &found_checks);
+        outcome.changes = check_ops.iter().map(HealthCheckOp::change).collect();
+        let mut unused = Vec::new();
+        if mode == Mode::Apply {
+            let applied =
+                apply::health_checks(&client, target, &check_ops, &mut ids, &mut listing).await;
+            unused = applied.inspect_err(|_| listing.forget())?;
+        }
+        (ids, unused)
     };
-    let mut unused_checks = Vec::new();
-    if mode == Mode::Apply {
-        unused_checks = apply::health_checks(&client, target, &check_ops, &mut ids).await?;
-    }
 
     let wanted_records = desired::records(target, inputs, &ids);
-    let found_records = observe::records(&client, &zone_id).await?;
-    let record_diff = diff::records(target, &wanted_records, &found_records);
-    outcome
-        .changes
-        .extend(record_diff.ops.iter().map(RecordOp::change));
-    outcome.conflicts = record_diff.conflicts;
-    if mode == Mode::Apply {
-        if !record_diff.ops.is_empty() {
-            apply::records(&client, &zone_id, &record_diff.ops).await?;
+    {
+        let mut zone = shared
+            .zone_records(&client, &zone_id, inputs.fresher_than)
+            .await?;
+        let record_diff = diff::records(target, &wanted_records, zone.records());
+        outcome
+            .changes
+            .extend(record_diff.ops.iter().map(RecordOp::change));
+        outcome.conflicts = record_diff.conflicts;
+        if mode == Mode::Apply && !record_diff.ops.is_empty() {
+            match apply::records(&client, &zone_id, &record_diff.ops).await {
+                Ok(()) => zone.written(&record_diff.ops),
+                Err(e) => {
+                    zone.forget();
+                    return Err(e);
+                }
+            }
         }
-        apply::delete_health_checks(&client, &unused_checks).await?;
+    }
+    if mode == Mode::Apply {
+        delete_health_checks(clients, &unused_checks).await?;
     }
     outcome.outputs = Route53Outputs {
         zone_id,
@@ -84,26 +104,65 @@ pub async fn run(
 /// Removes every record and health check this target owns, nothing else.
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
     let client = clients.route53();
-    let zone_id = observe::zone_id(&client, target).await?;
-    let found_records = observe::records(&client, &zone_id).await?;
-    let record_diff = diff::records(target, &[], &found_records);
-    let found_checks = observe::health_checks(&client, target, &[]).await?;
-    let check_ops = diff::health_checks(&[], &found_checks);
-    let mut outcome = StepOutcome::<()> {
-        changes: record_diff.ops.iter().map(RecordOp::change).collect(),
-        ..Default::default()
+    let shared = clients.route53_listings();
+    let zone_id = zone_id(clients, target).await?;
+    let mut outcome = StepOutcome::<()>::default();
+    {
+        let mut zone = shared.zone_records(&client, &zone_id, None).await?;
+        let record_diff = diff::records(target, &[], zone.records());
+        outcome.changes = record_diff.ops.iter().map(RecordOp::change).collect();
+        if mode == Mode::Apply && !record_diff.ops.is_empty() {
+            match apply::records(&client, &zone_id, &record_diff.ops).await {
+                Ok(()) => zone.written(&record_diff.ops),
+                Err(e) => {
+                    zone.forget();
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let found_checks = {
+        let listing = shared.health_checks(&client, None).await?;
+        observe::ours(listing.checks(), target, &[])
     };
+    let check_ops = diff::health_checks(&[], &found_checks);
     outcome
         .changes
         .extend(check_ops.iter().map(HealthCheckOp::change));
     if mode == Mode::Apply {
-        if !record_diff.ops.is_empty() {
-            apply::records(&client, &zone_id, &record_diff.ops).await?;
-        }
         let ids: Vec<String> = found_checks.iter().map(|c| c.id.clone()).collect();
-        apply::delete_health_checks(&client, &ids).await?;
+        delete_health_checks(clients, &ids).await?;
     }
     Ok(outcome)
+}
+
+/// The spec's hosted zone id, found by name at most once per listing age.
+async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
+    let shared = clients.route53_listings();
+    let name = target.spec.hosted_zone.name.as_deref();
+    if target.spec.hosted_zone.id.is_none()
+        && let Some(id) = name.and_then(|n| shared.zone_id(n))
+    {
+        return Ok(id);
+    }
+    let id = observe::zone_id(&clients.route53(), target).await?;
+    if let Some(name) = name {
+        shared.found_zone_id(name, &id);
+    }
+    Ok(id)
+}
+
+/// Deletes health checks no record uses any more, and tells the listing.
+async fn delete_health_checks(clients: &AwsClients, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let deleted = apply::delete_health_checks(&clients.route53(), ids).await;
+    clients
+        .route53_listings()
+        .health_checks_deleted(ids, deleted.is_ok())
+        .await;
+    deleted
 }
 
 /// The health checks that stay as they are or are changed in place, by region.

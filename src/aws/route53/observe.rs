@@ -1,5 +1,7 @@
 //! Reading Route 53: the zone, its records, and our health checks.
 
+use std::collections::{BTreeMap, HashMap};
+
 use aws_sdk_route53::{
     Client,
     types::{HealthCheck as SdkHealthCheck, ResourceRecordSet, RrType, TagResourceType},
@@ -164,6 +166,19 @@ pub struct ObservedHealthCheck {
     pub tagged: bool,
 }
 
+/// A health check of the account that could be ours (its caller reference
+/// has our prefix), with its settings and tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedHealthCheck {
+    pub id: String,
+    pub caller_reference: String,
+    pub fqdn: String,
+    pub resource_path: String,
+    pub request_interval: i32,
+    pub failure_threshold: i32,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// Our health checks: tagged with our uid, or untagged with a caller
 /// reference only we would have chosen.
 pub async fn health_checks(
@@ -171,6 +186,12 @@ pub async fn health_checks(
     target: &Target,
     expected_refs: &[String],
 ) -> Result<Vec<ObservedHealthCheck>> {
+    let listed = listed_health_checks(client).await?;
+    Ok(ours(&listed, target, expected_refs))
+}
+
+/// Every health check whose caller reference has our prefix, with tags.
+pub async fn listed_health_checks(client: &Client) -> Result<Vec<ListedHealthCheck>> {
     let mut all: Vec<SdkHealthCheck> = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -184,6 +205,7 @@ pub async fn health_checks(
             out.health_checks()
                 .iter()
                 .filter(|h| h.caller_reference().starts_with("gapi"))
+                .filter(|h| h.health_check_config().is_some())
                 .cloned(),
         );
         match (out.is_truncated(), out.next_marker()) {
@@ -192,56 +214,124 @@ pub async fn health_checks(
         }
     }
 
-    let mut found = Vec::new();
+    let mut listed = Vec::with_capacity(all.len());
     for chunk in all.chunks(10) {
-        let ids: Vec<String> = chunk.iter().map(|h| h.id().to_owned()).collect();
-        let tags = client
-            .list_tags_for_resources()
-            .resource_type(TagResourceType::Healthcheck)
-            .set_resource_ids(Some(ids))
-            .send()
-            .await
-            .map_err(|e| Error::aws("route53", "ListTagsForResources", e))?;
+        let mut tags = tags_of(client, chunk).await?;
         for health_check in chunk {
-            let tag = |key: &str| -> Option<String> {
-                tags.resource_tag_sets()
-                    .iter()
-                    .find(|s| s.resource_id() == Some(health_check.id()))
-                    .and_then(|s| s.tags().iter().find(|t| t.key() == Some(key)))
-                    .and_then(|t| t.value().map(str::to_owned))
-            };
-            let tagged = tag(UID_TAG).as_deref() == Some(target.uid.as_str());
-            let adopted = !tagged
-                && tag(UID_TAG).is_none()
-                && expected_refs
-                    .iter()
-                    .any(|r| r == health_check.caller_reference());
-            if !(tagged || adopted) {
+            // Deleted since the listing: not there any more.
+            let Some(tags) = tags.remove(health_check.id()) else {
                 continue;
-            }
+            };
             let Some(config) = health_check.health_check_config() else {
                 continue;
             };
-            let region =
-                tag(REGION_TAG).or_else(|| region_of(config.fully_qualified_domain_name()?));
-            let Some(region) = region else { continue };
-            found.push(ObservedHealthCheck {
+            listed.push(ListedHealthCheck {
                 id: health_check.id().to_owned(),
-                check: HealthCheck {
-                    region,
-                    fqdn: config
-                        .fully_qualified_domain_name()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    resource_path: config.resource_path().unwrap_or_default().to_owned(),
-                    request_interval: config.request_interval().unwrap_or(30),
-                    failure_threshold: config.failure_threshold().unwrap_or(3),
-                },
-                tagged,
+                caller_reference: health_check.caller_reference().to_owned(),
+                fqdn: config
+                    .fully_qualified_domain_name()
+                    .unwrap_or_default()
+                    .to_owned(),
+                resource_path: config.resource_path().unwrap_or_default().to_owned(),
+                request_interval: config.request_interval().unwrap_or(30),
+                failure_threshold: config.failure_threshold().unwrap_or(3),
+                tags,
             });
         }
     }
-    Ok(found)
+    Ok(listed)
+}
+
+/// The tags of up to ten health checks by id. AWS fails the whole batch
+/// when one of them was deleted after the listing; then each is asked on
+/// its own and the deleted ones are left out.
+async fn tags_of(
+    client: &Client,
+    checks: &[SdkHealthCheck],
+) -> Result<HashMap<String, BTreeMap<String, String>>> {
+    let ids: Vec<String> = checks.iter().map(|h| h.id().to_owned()).collect();
+    let batch = client
+        .list_tags_for_resources()
+        .resource_type(TagResourceType::Healthcheck)
+        .set_resource_ids(Some(ids.clone()))
+        .send()
+        .await;
+    let sets = match batch {
+        Ok(out) => out.resource_tag_sets().to_vec(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_health_check()) =>
+        {
+            let mut sets = Vec::new();
+            for id in ids {
+                match client
+                    .list_tags_for_resource()
+                    .resource_type(TagResourceType::Healthcheck)
+                    .resource_id(&id)
+                    .send()
+                    .await
+                {
+                    Ok(out) => sets.extend(out.resource_tag_set().cloned()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_no_such_health_check()) => {}
+                    Err(e) => return Err(Error::aws("route53", "ListTagsForResource", e)),
+                }
+            }
+            sets
+        }
+        Err(e) => return Err(Error::aws("route53", "ListTagsForResources", e)),
+    };
+    let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    for set in sets {
+        let Some(id) = set.resource_id() else {
+            continue;
+        };
+        let entry = tags.entry(id.to_owned()).or_default();
+        for tag in set.tags() {
+            if let (Some(k), Some(v)) = (tag.key(), tag.value()) {
+                entry.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+    Ok(tags)
+}
+
+/// The listed health checks of `target` (pure).
+pub fn ours(
+    listed: &[ListedHealthCheck],
+    target: &Target,
+    expected_refs: &[String],
+) -> Vec<ObservedHealthCheck> {
+    listed
+        .iter()
+        .filter_map(|listed| {
+            let uid = listed.tags.get(UID_TAG);
+            let tagged = uid == Some(&target.uid);
+            let adopted = !tagged
+                && uid.is_none()
+                && expected_refs.contains(&listed.caller_reference);
+            if !(tagged || adopted) {
+                return None;
+            }
+            let region = listed
+                .tags
+                .get(REGION_TAG)
+                .cloned()
+                .or_else(|| region_of(&listed.fqdn))?;
+            Some(ObservedHealthCheck {
+                id: listed.id.clone(),
+                check: HealthCheck {
+                    region,
+                    fqdn: listed.fqdn.clone(),
+                    resource_path: listed.resource_path.clone(),
+                    request_interval: listed.request_interval,
+                    failure_threshold: listed.failure_threshold,
+                },
+                tagged,
+            })
+        })
+        .collect()
 }
 
 /// The region of an execute-api host name.
