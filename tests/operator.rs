@@ -2,8 +2,11 @@
 //! becomes Ready, a spec change reaches AWS, drift made by hand is reported
 //! in an Event and put back, deletion removes everything behind the
 //! finalizer, `deletionPolicy: Retain` keeps the REST APIs and
-//! `driftPolicy: Report` leaves drift as found. The operator's HTTP
-//! endpoint answers /healthz and /metrics, and SIGTERM stops it cleanly.
+//! `driftPolicy: Report` leaves drift as found. A region added to the spec
+//! gets its REST API, health check and latency record, and status lists it;
+//! `maintenance: true` takes a region out of latency DNS or promotes the
+//! failover secondary, and clearing it restores the records. The operator's
+//! HTTP endpoint answers /healthz and /metrics, and SIGTERM stops it cleanly.
 
 mod common;
 
@@ -19,8 +22,11 @@ use std::{
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use globalapi::{
     api::GlobalApi,
-    aws::{AwsClients, route53::observe},
-    target::Target,
+    aws::{
+        AwsClients,
+        route53::{Record, RecordValue, Routing, desired::set_identifier, observe},
+    },
+    target::{Target, UID_TAG},
 };
 use kube::Api;
 use serde_json::Value;
@@ -134,11 +140,32 @@ impl Drop for Operator {
 }
 
 fn manifest(namespace: &str, name: &str, zone: &str, extra: &str) -> String {
-    let regions: String = REGIONS
+    let regions = REGIONS.map(|r| (r, false));
+    manifest_with(namespace, name, zone, LATENCY, &regions, extra)
+}
+
+const LATENCY: &str = "{policy: Latency}";
+
+/// A GlobalApi over `regions` (name, in maintenance) with `routing` as YAML,
+/// CloudFront in front and a 30-second resync.
+fn manifest_with(
+    namespace: &str,
+    name: &str,
+    zone: &str,
+    routing: &str,
+    regions: &[(&str, bool)],
+    extra: &str,
+) -> String {
+    let regions: String = regions
         .iter()
-        .map(|r| {
+        .map(|(r, maintenance)| {
+            let drained = if *maintenance {
+                ", maintenance: true"
+            } else {
+                ""
+            };
             format!(
-                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}}}\n"
+                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}{drained}}}\n"
             )
         })
         .collect();
@@ -149,7 +176,7 @@ metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   domain: api.{zone}
   hostedZone: {{name: {zone}}}
-  routing: {{policy: Latency}}
+  routing: {routing}
   regions:
 {regions}  api:
     stageName: v1
@@ -301,6 +328,68 @@ fn events(env: &common::TestEnv, namespace: &str, name: &str, reason: &str) -> V
 /// Blocks the async test thread on a future from inside a polling closure.
 fn block<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+/// What a Ready GlobalApi of [`manifest_with`] owns in moto over `regions`,
+/// as [`common::owned::owned`] lists it: one of each, no twins.
+fn owned_when_ready(zone: &str, regions: &[&str]) -> Vec<String> {
+    let mut expected = vec![
+        format!("acm certificate us-east-1 api.{zone}"),
+        "cloudfront distribution".to_owned(),
+    ];
+    for region in regions {
+        expected.push(format!("acm certificate {region} origin.api.{zone}"));
+        expected.push(format!("apigateway domain {region}"));
+        expected.push(format!("apigateway rest-api {region}"));
+        expected.push(format!("route53 health-check {region}"));
+    }
+    expected.sort();
+    expected
+}
+
+/// The alias records of the origin name in the zone, by set identifier.
+async fn origin_records(clients: &AwsClients, zone_id: &str, zone: &str) -> Vec<Record> {
+    let mut found: Vec<Record> = observe::records(&clients.route53(), zone_id)
+        .await
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.key.name == format!("origin.api.{zone}") && r.key.record_type == "A")
+        .collect();
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    found
+}
+
+/// How Route 53 answers for the origin name, as "region routing" lines
+/// sorted by region: "eu-west-1 latency", "us-east-1 PRIMARY".
+async fn origin_routing(clients: &AwsClients, target: &Target, zone_id: &str) -> Vec<String> {
+    let zone = target.spec.hosted_zone.name.as_deref().expect("zone name");
+    // The set identifier is the region, then a part of the uid.
+    let uid_part = set_identifier(target, "");
+    let mut lines: Vec<String> = origin_records(clients, zone_id, zone)
+        .await
+        .into_iter()
+        .map(|r| {
+            let id = r.key.set_identifier.clone().unwrap_or_default();
+            let region = id.strip_suffix(&uid_part).unwrap_or(&id).to_owned();
+            match &r.routing {
+                Routing::Latency { region: latency } => {
+                    assert_eq!(*latency, region, "{r:?}");
+                    format!("{region} latency")
+                }
+                Routing::Failover(role) => format!("{region} {}", role.as_str()),
+                Routing::Simple => format!("{region} simple"),
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The zone id of the target's hosted zone.
+async fn zone_id_of(clients: &AwsClients, target: &Target) -> String {
+    observe::zone_id(&clients.route53(), target)
+        .await
+        .expect("the zone id")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -655,19 +744,11 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
     );
     let target = target_of(env, &namespace, "fresh").await;
     let found = common::owned::owned(&clients, &target, &REGIONS).await;
-    let mut expected = vec![
-        format!("acm certificate eu-west-1 origin.api.{zone}"),
-        format!("acm certificate us-east-1 api.{zone}"),
-        format!("acm certificate us-east-1 origin.api.{zone}"),
-        "cloudfront distribution".to_owned(),
-    ];
-    for region in REGIONS {
-        expected.push(format!("apigateway domain {region}"));
-        expected.push(format!("apigateway rest-api {region}"));
-        expected.push(format!("route53 health-check {region}"));
-    }
-    expected.sort();
-    assert_eq!(found, expected, "twins or gaps after the restart");
+    assert_eq!(
+        found,
+        owned_when_ready(&zone, &REGIONS),
+        "twins or gaps after the restart"
+    );
     env.kubectl_ok(&[
         "delete",
         "gapi",
@@ -678,4 +759,331 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
         "--wait=true",
         "--timeout=120s",
     ]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
+    const ADDED: &str = "ap-southeast-2";
+    let env = common::env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace("operator-grow");
+    let zone = format!("grow-{}.example.com", common::unique_suffix());
+    create_zone(&clients, &zone).await;
+    let name = "grown";
+    let operator = Operator::start(env, &namespace);
+    let timeout = Duration::from_secs(120);
+
+    // (1) Two regions, latency routing → Ready.
+    let two = REGIONS.map(|r| (r, false));
+    kubectl_apply(
+        env,
+        &manifest_with(&namespace, name, &zone, LATENCY, &two, ""),
+    );
+    operator.wait_until("Ready=True with two regions", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| ready(&o))
+    });
+    let target = target_of(env, &namespace, name).await;
+    let zone_id = zone_id_of(&clients, &target).await;
+    assert_eq!(
+        origin_routing(&clients, &target, &zone_id).await,
+        ["eu-west-1 latency", "us-east-1 latency"]
+    );
+
+    // (2) The changed manifest adds a third region.
+    let three = [(REGIONS[0], false), (REGIONS[1], false), (ADDED, false)];
+    kubectl_apply(
+        env,
+        &manifest_with(&namespace, name, &zone, LATENCY, &three, ""),
+    );
+    operator.wait_until("Ready=True for generation 2", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| ready(&o) && o["metadata"]["generation"] == 2)
+    });
+
+    // Status: three regions with their outputs, all ready.
+    let current = object(env, &namespace, name).expect("the object");
+    assert_eq!(
+        current["status"]["observedGeneration"], current["metadata"]["generation"],
+        "{current:#}"
+    );
+    assert_eq!(current["status"]["readyRegions"], "3/3", "{current:#}");
+    assert!(is_true(&current, "Ready"), "{current:#}");
+    assert!(
+        !is_true(&current, "Drifted"),
+        "a new region is no drift: {current:#}"
+    );
+    let regions = current["status"]["regions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = regions.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["us-east-1", "eu-west-1", ADDED], "{current:#}");
+    for region in &regions {
+        for output in [
+            "restApiId",
+            "invokeUrl",
+            "customDomain",
+            "certificateArn",
+            "healthCheckId",
+        ] {
+            assert!(
+                region[output].as_str().is_some_and(|v| !v.is_empty()),
+                "{output} missing: {region:#}"
+            );
+        }
+        assert_eq!(region["stage"], "v1", "{region:#}");
+        assert_eq!(region["ready"], true, "{region:#}");
+        assert_eq!(region["maintenance"], false, "{region:#}");
+    }
+    let added = &regions[2];
+    let rest_api_id = added["restApiId"].as_str().expect("restApiId");
+    let health_check_id = added["healthCheckId"].as_str().expect("healthCheckId");
+    assert!(
+        added["invokeUrl"]
+            .as_str()
+            .is_some_and(|u| u.contains(&format!("{rest_api_id}.execute-api.{ADDED}."))),
+        "{added:#}"
+    );
+
+    // AWS: the new region's REST API, tagged with the object's uid.
+    let api = clients
+        .apigateway(ADDED)
+        .get_rest_api()
+        .rest_api_id(rest_api_id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("REST API {rest_api_id} of {ADDED} is not in moto: {e:?}"));
+    assert_eq!(
+        api.tags().and_then(|t| t.get(UID_TAG)),
+        Some(&target.uid),
+        "{api:?}"
+    );
+    // Its health check, probing the new region's own endpoint.
+    let checks = observe::health_checks(&clients.route53(), &target, &[])
+        .await
+        .expect("health checks");
+    let check = checks
+        .iter()
+        .find(|c| c.check.region == ADDED)
+        .unwrap_or_else(|| panic!("no health check for {ADDED}: {checks:#?}"));
+    assert_eq!(check.id, health_check_id, "{checks:#?}");
+    assert_eq!(
+        check.check.fqdn,
+        format!("{rest_api_id}.execute-api.{ADDED}.amazonaws.com")
+    );
+    // Its latency alias record, to its custom domain, with its health check;
+    // the other two regions keep theirs.
+    assert_eq!(
+        origin_routing(&clients, &target, &zone_id).await,
+        [
+            format!("{ADDED} latency"),
+            "eu-west-1 latency".to_owned(),
+            "us-east-1 latency".to_owned()
+        ]
+    );
+    let records = origin_records(&clients, &zone_id, &zone).await;
+    let record = records
+        .iter()
+        .find(|r| r.key.set_identifier.as_deref() == Some(&set_identifier(&target, ADDED)))
+        .unwrap_or_else(|| panic!("no record for {ADDED}: {records:#?}"));
+    assert_eq!(record.health_check_id.as_deref(), Some(health_check_id));
+    // status.customDomain is the custom domain's own name; the record
+    // aliases to the regional name API Gateway gave it.
+    assert_eq!(added["customDomain"], format!("origin.api.{zone}"));
+    let domain = clients
+        .apigateway(ADDED)
+        .get_domain_name()
+        .domain_name(format!("origin.api.{zone}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the custom domain of {ADDED} is not in moto: {e:?}"));
+    assert_eq!(
+        domain.tags().and_then(|t| t.get(UID_TAG)),
+        Some(&target.uid),
+        "{domain:?}"
+    );
+    let regional = domain.regional_domain_name().expect("regional domain name");
+    assert!(
+        matches!(&record.value, RecordValue::Alias { dns_name, evaluate_target_health: true, .. }
+            if dns_name == regional),
+        "{record:#?} does not point at {regional}"
+    );
+    // One of each in every region, no twins.
+    let three_regions = [REGIONS[0], REGIONS[1], ADDED];
+    assert_eq!(
+        common::owned::owned(&clients, &target, &three_regions).await,
+        owned_when_ready(&zone, &three_regions)
+    );
+
+    // (3) Deleted → nothing tagged with the uid is left, nor any record.
+    env.kubectl_ok(&[
+        "delete",
+        "globalapi",
+        name,
+        "-n",
+        &namespace,
+        "--wait=false",
+    ]);
+    operator.wait_until("the object is gone", Duration::from_secs(180), || {
+        object(env, &namespace, name).is_none()
+    });
+    assert_eq!(
+        common::owned::owned(&clients, &target, &three_regions).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        origin_records(&clients, &zone_id, &zone).await,
+        Vec::<Record>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maintenance_drains_a_region_from_latency_and_failover_dns_and_clearing_restores_it() {
+    const FAILOVER: &str = "{policy: Failover, primaryRegion: us-east-1}";
+    let env = common::env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace("operator-drain");
+    let suffix = common::unique_suffix();
+    // One GlobalApi per routing policy, each in its own zone, one operator.
+    let objects = [
+        (
+            "latency",
+            format!("drain-lat-{suffix}.example.com"),
+            LATENCY,
+        ),
+        (
+            "failover",
+            format!("drain-fo-{suffix}.example.com"),
+            FAILOVER,
+        ),
+    ];
+    for (_, zone, _) in &objects {
+        create_zone(&clients, zone).await;
+    }
+    let operator = Operator::start(env, &namespace);
+    let timeout = Duration::from_secs(120);
+    // us-east-1 (the failover primary) drained or not.
+    let apply_all = |drained: bool| {
+        let regions = [(REGIONS[0], drained), (REGIONS[1], false)];
+        for (name, zone, routing) in &objects {
+            kubectl_apply(
+                env,
+                &manifest_with(&namespace, name, zone, routing, &regions, ""),
+            );
+        }
+    };
+    let all_ready = |generation: i64| {
+        objects.iter().all(|(name, _, _)| {
+            object(env, &namespace, name)
+                .is_some_and(|o| ready(&o) && o["metadata"]["generation"] == generation)
+        })
+    };
+    let routing_of =
+        |target: &Target, zone_id: &str| block(origin_routing(&clients, target, zone_id));
+
+    apply_all(false);
+    operator.wait_until("both Ready=True", timeout, || all_ready(1));
+    let latency = target_of(env, &namespace, "latency").await;
+    let latency_zone = zone_id_of(&clients, &latency).await;
+    let failover = target_of(env, &namespace, "failover").await;
+    let failover_zone = zone_id_of(&clients, &failover).await;
+    let serving = ["eu-west-1 latency", "us-east-1 latency"];
+    let roles = ["eu-west-1 SECONDARY", "us-east-1 PRIMARY"];
+    assert_eq!(routing_of(&latency, &latency_zone), serving);
+    assert_eq!(routing_of(&failover, &failover_zone), roles);
+
+    // (1) us-east-1 in maintenance: its latency record leaves the set, and
+    // the failover secondary becomes the only answer, as PRIMARY.
+    apply_all(true);
+    operator.wait_until("us-east-1 drained from DNS", timeout, || {
+        routing_of(&latency, &latency_zone) == ["eu-west-1 latency"]
+            && routing_of(&failover, &failover_zone) == ["eu-west-1 PRIMARY"]
+    });
+    operator.wait_until("both Ready=True for generation 2", timeout, || all_ready(2));
+    for (name, _, _) in &objects {
+        let current = object(env, &namespace, name).expect("the object");
+        let regions = &current["status"]["regions"];
+        assert_eq!(regions[0]["name"], "us-east-1", "{current:#}");
+        assert_eq!(regions[0]["maintenance"], true, "{current:#}");
+        assert_eq!(regions[1]["name"], "eu-west-1", "{current:#}");
+        assert_eq!(regions[1]["maintenance"], false, "{current:#}");
+        // Drained, not removed: the region keeps its REST API and health
+        // check, matches the spec and counts as ready.
+        assert!(
+            regions[0]["restApiId"].is_string() && regions[0]["healthCheckId"].is_string(),
+            "{current:#}"
+        );
+        assert_eq!(regions[0]["ready"], true, "{current:#}");
+        assert_eq!(current["status"]["readyRegions"], "2/2", "{current:#}");
+        assert!(
+            !is_true(&current, "Drifted"),
+            "maintenance is no drift: {current:#}"
+        );
+    }
+    for target in [&latency, &failover] {
+        let mut regions: Vec<String> = observe::health_checks(&clients.route53(), target, &[])
+            .await
+            .expect("health checks")
+            .into_iter()
+            .map(|c| c.check.region)
+            .collect();
+        regions.sort();
+        assert_eq!(regions, ["eu-west-1", "us-east-1"], "{}", target.name);
+    }
+    let drained_record = format!(
+        "delete route53 record origin.api.{} A {}",
+        objects[0].1,
+        set_identifier(&latency, "us-east-1")
+    );
+    assert!(
+        events(env, &namespace, "latency", "Deleted")
+            .iter()
+            .any(|n| n.contains(&drained_record)),
+        "no Deleted event for {drained_record}: {:#?}",
+        events(env, &namespace, "latency", "Deleted")
+    );
+
+    // (2) Maintenance cleared: the records of the spec come back.
+    apply_all(false);
+    operator.wait_until("us-east-1 back in DNS", timeout, || {
+        routing_of(&latency, &latency_zone) == serving
+            && routing_of(&failover, &failover_zone) == roles
+    });
+    operator.wait_until("both Ready=True for generation 3", timeout, || all_ready(3));
+    for (name, _, _) in &objects {
+        let current = object(env, &namespace, name).expect("the object");
+        let regions = current["status"]["regions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            regions.len() == 2 && regions.iter().all(|r| r["maintenance"] == false),
+            "{current:#}"
+        );
+    }
+
+    for (name, _, _) in &objects {
+        env.kubectl_ok(&[
+            "delete",
+            "globalapi",
+            name,
+            "-n",
+            &namespace,
+            "--wait=false",
+        ]);
+    }
+    operator.wait_until("both objects are gone", Duration::from_secs(180), || {
+        objects
+            .iter()
+            .all(|(name, _, _)| object(env, &namespace, name).is_none())
+    });
+    for target in [&latency, &failover] {
+        assert_eq!(
+            common::owned::owned(&clients, target, &REGIONS).await,
+            Vec::<String>::new(),
+            "{}",
+            target.name
+        );
+    }
 }
