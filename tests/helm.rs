@@ -19,14 +19,16 @@ mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs::File,
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
+use common::{
+    create_zone,
+    objects::{Manifest, apply, event_reasons, object, ready, set_failure_threshold},
+    operator::Operator,
+};
 use serde_json::Value;
 
 const CHART: &str = "charts/globalapi-operator";
@@ -1292,197 +1294,44 @@ fn service_account_kubeconfig(
     path
 }
 
-/// `globalapi run` as a child process, killed when dropped (also on panic).
-struct Operator {
-    child: Child,
-    log: PathBuf,
-    addr: String,
-}
-
-impl Operator {
-    fn spawn(env: &common::TestEnv, kubeconfig: &Path, args: &[&str], log_name: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let dir = env.root.join("target/helm-test");
-        std::fs::create_dir_all(&dir).expect("log dir");
-        let log = dir.join(format!("{log_name}.log"));
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_globalapi"))
-            .arg("run")
-            .args(args)
-            .args(["--metrics-addr", &addr])
-            .env("KUBECONFIG", kubeconfig)
-            .envs(env.aws.iter())
-            .env("RUST_LOG", "info,globalapi=debug")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("starting globalapi run");
-        Self { child, log, addr }
-    }
-
-    /// Starts the operator and waits until /readyz answers.
-    /// The Lease is the chart's: default name, in the release namespace.
-    fn start(
-        env: &common::TestEnv,
-        kubeconfig: &Path,
-        namespace: &str,
-        lease_namespace: &str,
-    ) -> Self {
-        let mut operator = Self::spawn(
-            env,
-            kubeconfig,
-            &[
-                "--namespace",
-                namespace,
-                "--leader-election-namespace",
-                lease_namespace,
-            ],
-            namespace,
-        );
-        operator.wait_until("/readyz answers 200", Duration::from_secs(60), |o| {
-            o.get("/readyz").0 == 200
-        });
-        operator
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
-            return (0, String::new());
-        };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let code = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (code, response)
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `check` every second; panics with the operator's log when the
-    /// time is up or the process has ended.
-    fn wait_until(&mut self, what: &str, timeout: Duration, mut check: impl FnMut(&Self) -> bool) {
-        let start = Instant::now();
-        while !check(self) {
-            let exited = self.child.try_wait().ok().flatten();
-            if start.elapsed() > timeout || exited.is_some() {
-                let logs = self.logs();
-                let tail: Vec<&str> = logs.lines().rev().take(60).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "{what}: not within {timeout:?} (exit: {exited:?}); operator log ({}):\n{}",
-                    self.log.display(),
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn manifest(namespace: &str, name: &str, zone: &str) -> String {
-    format!(
-        r#"apiVersion: globalapi.io/v1alpha1
-kind: GlobalApi
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  domain: api.{zone}
-  hostedZone: {{name: {zone}}}
-  routing: {{policy: Latency}}
-  regions:
-    - {{name: us-east-1, backend: {{httpUrl: "https://us-east-1.backend.example.com"}}}}
-    - {{name: eu-west-1, backend: {{httpUrl: "https://eu-west-1.backend.example.com"}}}}
-  api:
-    stageName: v1
-    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
-  edge: {{enabled: false}}
-  resyncSeconds: 30
-"#
+/// `globalapi run` with `kubeconfig`, logging to target/helm-test/LOG_NAME.log.
+fn spawn_operator(
+    env: &common::TestEnv,
+    kubeconfig: &Path,
+    args: &[&str],
+    log_name: &str,
+) -> Operator {
+    Operator::spawn(
+        env,
+        kubeconfig,
+        args,
+        &[("NO_COLOR", "1")],
+        "helm-test",
+        log_name,
     )
 }
 
-async fn create_zone(env: &common::TestEnv, zone: &str) {
-    env.aws_clients()
-        .await
-        .route53()
-        .create_hosted_zone()
-        .name(zone)
-        .caller_reference(format!("helm-{zone}"))
-        .send()
-        .await
-        .expect("creating the zone in moto");
-}
-
-fn kubectl_apply(env: &common::TestEnv, manifest: &str) {
-    let out = env.kubectl_with_input(&["apply", "-f", "-"], Some(manifest));
-    assert!(
-        out.status.success(),
-        "kubectl apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn object(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
-    let out = env.kubectl(&["get", "globalapi", name, "-n", namespace, "-o", "json"]);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("NotFound"), "kubectl get failed: {err}");
-        return None;
-    }
-    Some(serde_json::from_slice(&out.stdout).expect("object json"))
-}
-
-/// Ready=True for the object's current generation.
-fn ready(object: &Value) -> bool {
-    object["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    }) && object["status"]["observedGeneration"] == object["metadata"]["generation"]
-}
-
-/// The reasons of the events.k8s.io Events about `name`.
-fn event_reasons(env: &common::TestEnv, namespace: &str, name: &str) -> Vec<String> {
-    let out = env.kubectl_ok(&[
-        "get",
-        "events.v1.events.k8s.io",
-        "-n",
+/// Starts the operator watching `namespace` and waits until /readyz answers.
+/// The Lease is the chart's: default name, in the release namespace.
+fn start_operator(
+    env: &common::TestEnv,
+    kubeconfig: &Path,
+    namespace: &str,
+    lease_namespace: &str,
+) -> Operator {
+    let operator = spawn_operator(
+        env,
+        kubeconfig,
+        &[
+            "--namespace",
+            namespace,
+            "--leader-election-namespace",
+            lease_namespace,
+        ],
         namespace,
-        "-o",
-        "json",
-    ]);
-    let list: Value = serde_json::from_str(&out).expect("events json");
-    list["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|e| e["regarding"]["name"] == name)
-                .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    );
+    operator.wait_for_ok("/readyz", Duration::from_secs(60));
+    operator
 }
 
 /// `kubectl auth can-i` as `user`.
@@ -1497,35 +1346,20 @@ fn can_i(env: &common::TestEnv, user: &str, args: &[&str]) -> bool {
 /// status, the finalizer and Events written by the ServiceAccount.
 fn reconciles_to_ready(
     env: &common::TestEnv,
-    operator: &mut Operator,
+    operator: &Operator,
     namespace: &str,
     name: &str,
     zone: &str,
 ) {
-    kubectl_apply(env, &manifest(namespace, name, zone));
-    operator.wait_until("Ready=True", Duration::from_secs(180), |_| {
-        object(env, namespace, name).is_some_and(|o| ready(&o))
-    });
+    apply(env, &Manifest::latency(namespace, name, zone).yaml());
+    operator.wait_ready(env, namespace, name, Duration::from_secs(180));
     let current = object(env, namespace, name).expect("the object");
     assert_eq!(current["metadata"]["finalizers"][0], "globalapi.io/cleanup");
     assert_eq!(current["status"]["readyRegions"], "2/2", "{current:#}");
-    operator.wait_until("Created events", Duration::from_secs(30), |_| {
+    operator.wait_until("Created events", Duration::from_secs(30), || {
         event_reasons(env, namespace, name)
             .iter()
             .any(|r| r == "Created")
-    });
-}
-
-/// Deletes the GlobalApi and waits until the operator has let it go.
-fn deleted_through_the_finalizer(
-    env: &common::TestEnv,
-    operator: &mut Operator,
-    namespace: &str,
-    name: &str,
-) {
-    env.kubectl_ok(&["delete", "globalapi", name, "-n", namespace, "--wait=false"]);
-    operator.wait_until("the object is gone", Duration::from_secs(180), |_| {
-        object(env, namespace, name).is_none()
     });
 }
 
@@ -1576,12 +1410,12 @@ async fn operator_with_the_chart_rbac_reconciles_and_reports_a_missing_rule() {
     ));
 
     let zone = format!("helm-{}.example.com", common::unique_suffix());
-    create_zone(env, &zone).await;
+    create_zone(&env.aws_clients().await, &zone).await;
     let kubeconfig = service_account_kubeconfig(env, &namespace, &sa);
     // Cluster-wide RBAC; --namespace keeps the operator off other tests' objects.
-    let mut operator = Operator::start(env, &kubeconfig, &apps, &namespace);
+    let operator = start_operator(env, &kubeconfig, &apps, &namespace);
     let name = "payments";
-    reconciles_to_ready(env, &mut operator, &apps, name, &zone);
+    reconciles_to_ready(env, &operator, &apps, name, &zone);
     // It leads through the chart's Lease, in the release namespace.
     let holder = env.kubectl_ok(&[
         "get",
@@ -1614,22 +1448,12 @@ async fn operator_with_the_chart_rbac_reconciles_and_reports_a_missing_rule() {
     });
 
     // A spec change makes an AWS change, hence an Event the operator may not create.
-    env.kubectl_ok(&[
-        "patch",
-        "globalapi",
-        name,
-        "-n",
-        &apps,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"api":{"healthCheck":{"failureThreshold":5}}}}"#,
-    ]);
+    set_failure_threshold(env, &apps, name, 5);
     operator.wait_until(
         "a log line naming the forbidden verb and resource",
         Duration::from_secs(120),
-        |o| {
-            o.logs().lines().any(|l| {
+        || {
+            operator.logs().lines().any(|l| {
                 let l = l.replace('\\', "");
                 l.contains("publishing an event failed")
                     && l.contains(r#"cannot create resource "events" in API group "events.k8s.io""#)
@@ -1640,9 +1464,9 @@ async fn operator_with_the_chart_rbac_reconciles_and_reports_a_missing_rule() {
     operator.wait_until(
         "Ready=True for generation 2",
         Duration::from_secs(120),
-        |_| object(env, &apps, name).is_some_and(|o| ready(&o) && o["metadata"]["generation"] == 2),
+        || object(env, &apps, name).is_some_and(|o| ready(&o) && o["metadata"]["generation"] == 2),
     );
-    deleted_through_the_finalizer(env, &mut operator, &apps, name);
+    operator.delete_and_wait_gone(env, &apps, name, Duration::from_secs(180));
     drop(operator);
     release.uninstall();
     let _ = env.kubectl(&["delete", "namespace", &apps, "--wait=false"]);
@@ -1703,7 +1527,7 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
 
     let kubeconfig = service_account_kubeconfig(env, &namespace, &sa);
     // Without --namespace the operator may not list every namespace: it says so and stops.
-    let mut wide = Operator::spawn(
+    let wide = spawn_operator(
         env,
         &kubeconfig,
         &["--leader-election-namespace", &namespace],
@@ -1711,7 +1535,7 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
     );
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = wide.child.try_wait().expect("try_wait") {
+        if let Some(status) = wide.try_wait() {
             break status;
         }
         assert!(
@@ -1732,17 +1556,20 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
     let suffix = common::unique_suffix();
     let zone = format!("helm-ns-{suffix}.example.com");
     let other_zone = format!("helm-other-{suffix}.example.com");
-    create_zone(env, &zone).await;
-    create_zone(env, &other_zone).await;
-    let mut operator = Operator::start(env, &kubeconfig, &watched, &namespace);
-    kubectl_apply(env, &manifest(&other, "ignored", &other_zone));
-    reconciles_to_ready(env, &mut operator, &watched, "managed", &zone);
+    create_zone(&env.aws_clients().await, &zone).await;
+    create_zone(&env.aws_clients().await, &other_zone).await;
+    let operator = start_operator(env, &kubeconfig, &watched, &namespace);
+    apply(
+        env,
+        &Manifest::latency(&other, "ignored", &other_zone).yaml(),
+    );
+    reconciles_to_ready(env, &operator, &watched, "managed", &zone);
     // By the time the watched one is Ready, the other one is untouched.
     let ignored = object(env, &other, "ignored").expect("the other object");
     assert!(ignored["status"].is_null(), "{ignored:#}");
     assert!(ignored["metadata"]["finalizers"].is_null(), "{ignored:#}");
     assert!(event_reasons(env, &other, "ignored").is_empty());
-    deleted_through_the_finalizer(env, &mut operator, &watched, "managed");
+    operator.delete_and_wait_gone(env, &watched, "managed", Duration::from_secs(180));
     for ns in [&watched, &other] {
         let _ = env.kubectl(&["delete", "namespace", ns, "--wait=false"]);
     }

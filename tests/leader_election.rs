@@ -8,213 +8,48 @@
 mod common;
 
 use std::{
-    fs::File,
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
-use globalapi::{
-    api::GlobalApi,
-    aws::{AwsClients, route53::observe},
-    target::Target,
+use common::{
+    Setup, block,
+    objects::{Manifest, apply, get_json, set_failure_threshold, target_of},
+    operator::Operator,
+    owned::thresholds,
+    setup,
 };
-use kube::Api;
 use serde_json::Value;
 
 const LEASE: &str = "globalapi-leader-test";
 /// The operator's Lease duration (15 s) plus polling and a generous margin.
 const TAKEOVER_BOUND: Duration = Duration::from_secs(45);
 
-/// One `globalapi run` replica, killed when dropped (also on panic).
-struct Replica {
-    name: String,
-    child: Child,
-    log: PathBuf,
-    addr: String,
-}
-
-impl Replica {
-    /// Starts a replica called `name` (its POD_NAME) watching `namespace`,
-    /// electing over the Lease [`LEASE`] in that namespace.
-    fn start(env: &common::TestEnv, namespace: &str, name: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let dir = env.root.join("target/leader-election-test");
-        std::fs::create_dir_all(&dir).expect("log dir");
-        let log = dir.join(format!("{namespace}-{name}.log"));
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_globalapi"))
-            .args([
-                "run",
-                "--namespace",
-                namespace,
-                "--metrics-addr",
-                &addr,
-                "--leader-election-namespace",
-                namespace,
-                "--leader-election-lease",
-                LEASE,
-            ])
-            .env("KUBECONFIG", &env.kubeconfig)
-            .env("POD_NAME", name)
-            .envs(env.aws.iter())
-            .env("RUST_LOG", "info,globalapi=debug")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("starting globalapi run");
-        let replica = Self {
-            name: name.to_owned(),
-            child,
-            log,
-            addr,
-        };
-        replica.wait_until("/healthz answers 200", Duration::from_secs(30), || {
-            replica.get("/healthz").0 == 200
-        });
-        replica
-    }
-
-    /// `GET path`: (status code, body); (0, "") when nothing answers.
-    fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
-            return (0, String::new());
-        };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let code = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (code, body)
-    }
-
-    /// The replica's /metrics page; panics when it does not answer.
-    fn metrics(&self) -> String {
-        let (code, body) = self.get("/metrics");
-        assert_eq!(code, 200, "{}: /metrics\n{}", self.name, self.logs());
-        body
-    }
-
-    /// The value of the unlabelled metric `name`.
-    fn metric(&self, name: &str) -> u64 {
-        let page = self.metrics();
-        page.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{}: no metric {name} in\n{page}", self.name))
-    }
-
-    /// The AWS calls the replica made, as metric lines.
-    fn aws_calls(&self) -> Vec<String> {
-        self.metrics()
-            .lines()
-            .filter(|l| l.starts_with("globalapi_aws_calls_total{"))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn leading(&self) -> bool {
-        self.metric("globalapi_leader") == 1
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `check` every second until it holds; panics with this
-    /// replica's log after `timeout`.
-    fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !check() {
-            if start.elapsed() > timeout {
-                let logs = self.logs();
-                let tail: Vec<&str> = logs.lines().rev().take(80).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "{what}: not within {timeout:?}; log of {} ({}):\n{}",
-                    self.name,
-                    self.log.display(),
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-
-    /// Waits (bounded) for the process to end by itself.
-    fn exit_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        None
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args([signal, &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill {signal} {pid}");
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn manifest(namespace: &str, name: &str, zone: &str) -> String {
-    format!(
-        r#"apiVersion: globalapi.io/v1alpha1
-kind: GlobalApi
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  domain: api.{zone}
-  hostedZone: {{name: {zone}}}
-  routing: {{policy: Latency}}
-  regions:
-    - {{name: us-east-1, backend: {{httpUrl: "https://us.backend.example.com"}}}}
-    - {{name: eu-west-1, backend: {{httpUrl: "https://eu.backend.example.com"}}}}
-  api:
-    stageName: v1
-    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
-  edge: {{enabled: false}}
-  resyncSeconds: 30
-"#
-    )
+/// Starts a `globalapi run` replica called `name` (its POD_NAME) watching
+/// `namespace`, electing over the Lease [`LEASE`] in that namespace.
+fn replica(env: &common::TestEnv, namespace: &str, name: &str) -> Operator {
+    let replica = Operator::spawn(
+        env,
+        &env.kubeconfig,
+        &[
+            "--namespace",
+            namespace,
+            "--leader-election-namespace",
+            namespace,
+            "--leader-election-lease",
+            LEASE,
+        ],
+        &[("POD_NAME", name)],
+        "leader-election-test",
+        &format!("{namespace}-{name}"),
+    );
+    replica.wait_for_ok("/healthz", Duration::from_secs(30));
+    replica
 }
 
 /// The Lease as JSON, or `None` while there is none.
 fn lease(env: &common::TestEnv, namespace: &str) -> Option<Value> {
-    let out = env.kubectl(&["get", "lease", LEASE, "-n", namespace, "-o", "json"]);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("NotFound"), "kubectl get lease failed: {err}");
-        return None;
-    }
-    Some(serde_json::from_slice(&out.stdout).expect("lease json"))
+    get_json(env, "lease", namespace, LEASE)
 }
 
 /// The Lease's holder ("" when released).
@@ -222,38 +57,6 @@ fn holder(env: &common::TestEnv, namespace: &str) -> String {
     lease(env, namespace)
         .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-fn object(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
-    let out = env.kubectl(&["get", "globalapi", name, "-n", namespace, "-o", "json"]);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("NotFound"), "kubectl get failed: {err}");
-        return None;
-    }
-    Some(serde_json::from_slice(&out.stdout).expect("object json"))
-}
-
-/// Ready=True for the object's current generation.
-fn ready(object: &Value) -> bool {
-    let ready = object["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    });
-    ready && object["status"]["observedGeneration"] == object["metadata"]["generation"]
-}
-
-async fn thresholds(clients: &AwsClients, target: &Target) -> Vec<i32> {
-    observe::health_checks(&clients.route53(), target, &[])
-        .await
-        .expect("health checks")
-        .into_iter()
-        .map(|c| c.check.failure_threshold)
-        .collect()
-}
-
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
 #[test]
@@ -282,27 +85,20 @@ fn run_help_names_the_leader_election_flags() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_leader_reconciles_and_another_takes_over() {
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("leader");
-    let zone = format!("le-{}.example.com", common::unique_suffix());
-    clients
-        .route53()
-        .create_hosted_zone()
-        .name(&zone)
-        .caller_reference(format!("leader-{zone}"))
-        .send()
-        .await
-        .expect("creating the zone");
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("leader", "le").await;
 
     // Two replicas; the first to start creates the Lease and leads.
-    let mut first = Replica::start(env, &namespace, "replica-a");
+    let first = replica(env, &namespace, "replica-a");
     first.wait_until("replica-a leads", Duration::from_secs(30), || {
         first.leading()
     });
     // A waiting replica stops cleanly on SIGTERM, leaving the Lease alone.
-    let mut waiting = Replica::start(env, &namespace, "replica-w");
+    let waiting = replica(env, &namespace, "replica-w");
     waiting.wait_until("replica-w waits", Duration::from_secs(30), || {
         waiting.logs().contains("another replica leads")
     });
@@ -313,7 +109,7 @@ async fn one_leader_reconciles_and_another_takes_over() {
         "SIGTERM while waiting: {status:?}\n{}",
         waiting.logs()
     );
-    let mut second = Replica::start(env, &namespace, "replica-b");
+    let second = replica(env, &namespace, "replica-b");
     assert!(
         holder(env, &namespace).starts_with("replica-a-"),
         "{:#?}",
@@ -322,18 +118,8 @@ async fn one_leader_reconciles_and_another_takes_over() {
 
     // A GlobalApi becomes Ready: reconciled by the leader alone.
     let name = "elected";
-    let out = env.kubectl_with_input(
-        &["apply", "-f", "-"],
-        Some(&manifest(&namespace, name, &zone)),
-    );
-    assert!(
-        out.status.success(),
-        "kubectl apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    first.wait_until("Ready=True", Duration::from_secs(120), || {
-        object(env, &namespace, name).is_some_and(|o| ready(&o))
-    });
+    apply(env, &Manifest::latency(&namespace, name, &zone).yaml());
+    first.wait_ready(env, &namespace, name, Duration::from_secs(120));
     let lease_now = lease(env, &namespace).expect("the Lease");
     assert!(
         lease_now["spec"]["holderIdentity"]
@@ -383,32 +169,17 @@ async fn one_leader_reconciles_and_another_takes_over() {
     eprintln!("replica-b took over {takeover:?} after replica-a was killed");
 
     // The new leader reconciles: a spec change reaches AWS.
-    let api: Api<GlobalApi> = Api::namespaced(env.kube_client().await, &namespace);
-    let target = Target::from_object(&api.get(name).await.expect("the GlobalApi")).expect("target");
-    env.kubectl_ok(&[
-        "patch",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"api":{"healthCheck":{"failureThreshold":5}}}}"#,
-    ]);
+    let target = target_of(env, &namespace, name).await;
+    set_failure_threshold(env, &namespace, name, 5);
     second.wait_until(
         "health checks with threshold 5",
         Duration::from_secs(120),
         || {
             let found = block(thresholds(&clients, &target));
-            found.len() == 2 && found.iter().all(|t| *t == 5)
+            found.len() == 2 && found.iter().all(|(_, t)| *t == 5)
         },
     );
-    second.wait_until(
-        "Ready=True for generation 2",
-        Duration::from_secs(120),
-        || object(env, &namespace, name).is_some_and(|o| ready(&o)),
-    );
+    second.wait_ready(env, &namespace, name, Duration::from_secs(120));
     assert!(second.metric("globalapi_reconciles_total") >= 1);
 
     // The Lease taken away behind the leader's back: it stops with an error.
@@ -436,20 +207,13 @@ async fn one_leader_reconciles_and_another_takes_over() {
     );
 
     // A third replica takes the abandoned Lease and finishes the deletion.
-    let mut third = Replica::start(env, &namespace, "replica-c");
+    let third = replica(env, &namespace, "replica-c");
     third.wait_until("replica-c leads", TAKEOVER_BOUND, || third.leading());
-    env.kubectl_ok(&[
-        "delete",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--wait=false",
-    ]);
-    third.wait_until("the GlobalApi is gone", Duration::from_secs(120), || {
-        object(env, &namespace, name).is_none()
-    });
-    assert_eq!(block(thresholds(&clients, &target)), Vec::<i32>::new());
+    third.delete_and_wait_gone(env, &namespace, name, Duration::from_secs(120));
+    assert_eq!(
+        thresholds(&clients, &target).await,
+        Vec::<(String, i32)>::new()
+    );
 
     // SIGTERM: a clean stop that releases the Lease.
     third.signal("-TERM");

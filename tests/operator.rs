@@ -10,144 +10,41 @@
 
 mod common;
 
-use std::{
-    fs::File,
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
+use common::{
+    Setup, block, create_zone,
+    objects::{
+        Manifest, REGIONS, SERVING, apply, condition, event_notes, is_true, object, ready,
+        set_failure_threshold, target_of,
+    },
+    operator::Operator,
+    owned::thresholds,
+    setup,
+};
 use globalapi::{
-    api::GlobalApi,
     aws::{
         AwsClients,
         route53::{Record, RecordValue, Routing, desired::set_identifier, observe},
     },
     target::{Target, UID_TAG},
 };
-use kube::Api;
 use serde_json::Value;
 
-const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-
-/// The operator as a child process, killed when dropped (also on panic).
-struct Operator {
-    child: Child,
-    log: PathBuf,
-    addr: String,
-}
-
-impl Operator {
-    /// Starts `globalapi run` watching `namespace`, logging to a file.
-    fn start(env: &common::TestEnv, namespace: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let dir = env.root.join("target/operator-test");
-        std::fs::create_dir_all(&dir).expect("log dir");
-        let log = dir.join(format!("{namespace}.log"));
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_globalapi"))
-            .args(["run", "--namespace", namespace, "--metrics-addr", &addr])
-            .env("KUBECONFIG", &env.kubeconfig)
-            .envs(env.aws.iter())
-            .env("RUST_LOG", "info,globalapi=debug")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("starting globalapi run");
-        let operator = Self { child, log, addr };
-        operator.wait_until("/readyz answers 200", Duration::from_secs(30), || {
-            operator.get("/readyz").0 == 200
-        });
-        operator
-    }
-
-    /// `GET path` on the operator's HTTP endpoint: (status code, body).
-    fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
-            return (0, String::new());
-        };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let code = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (code, body)
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `check` every second until it holds; panics with the
-    /// operator's log after `timeout`.
-    fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !check() {
-            if start.elapsed() > timeout {
-                let logs = self.logs();
-                let tail: Vec<&str> = logs.lines().rev().take(80).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "{what}: not within {timeout:?}; operator log ({}):\n{}",
-                    self.log.display(),
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-
-    /// Sends SIGTERM and waits for the process to end.
-    fn terminate(&mut self) -> Option<ExitStatus> {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        None
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `globalapi run` watching `namespace`, logging under target/operator-test.
+fn start_operator(env: &common::TestEnv, namespace: &str) -> Operator {
+    Operator::start(env, namespace, "operator-test")
 }
 
 fn manifest(namespace: &str, name: &str, zone: &str, extra: &str) -> String {
-    let regions = REGIONS.map(|r| (r, false));
-    manifest_with(namespace, name, zone, LATENCY, &regions, extra)
+    manifest_with(namespace, name, zone, LATENCY, &SERVING, extra)
 }
 
 const LATENCY: &str = "{policy: Latency}";
 
 /// A GlobalApi over `regions` (name, in maintenance) with `routing` as YAML,
-/// CloudFront in front and a 30-second resync.
+/// CloudFront in front, tracing on the stage and a 30-second resync.
 fn manifest_with(
     namespace: &str,
     name: &str,
@@ -156,84 +53,15 @@ fn manifest_with(
     regions: &[(&str, bool)],
     extra: &str,
 ) -> String {
-    let regions: String = regions
-        .iter()
-        .map(|(r, maintenance)| {
-            let drained = if *maintenance {
-                ", maintenance: true"
-            } else {
-                ""
-            };
-            format!(
-                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}{drained}}}\n"
-            )
-        })
-        .collect();
-    format!(
-        r#"apiVersion: globalapi.io/v1alpha1
-kind: GlobalApi
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  domain: api.{zone}
-  hostedZone: {{name: {zone}}}
-  routing: {routing}
-  regions:
-{regions}  api:
-    stageName: v1
-    tracing: true
-    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
-  edge: {{enabled: true}}
-  resyncSeconds: 30
-{extra}"#
-    )
-}
-
-async fn create_zone(clients: &AwsClients, zone: &str) {
-    clients
-        .route53()
-        .create_hosted_zone()
-        .name(zone)
-        .caller_reference(format!("operator-{zone}"))
-        .send()
-        .await
-        .expect("creating the zone");
-}
-
-fn kubectl_apply(env: &common::TestEnv, manifest: &str) {
-    let out = env.kubectl_with_input(&["apply", "-f", "-"], Some(manifest));
-    assert!(
-        out.status.success(),
-        "kubectl apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The object as JSON, or `None` once it is gone.
-fn object(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
-    let out = env.kubectl(&["get", "globalapi", name, "-n", namespace, "-o", "json"]);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("NotFound"), "kubectl get failed: {err}");
-        return None;
+    Manifest {
+        routing,
+        regions,
+        edge: true,
+        tracing: true,
+        extra,
+        ..Manifest::latency(namespace, name, zone)
     }
-    Some(serde_json::from_slice(&out.stdout).expect("object json"))
-}
-
-fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == kind)
-}
-
-fn is_true(object: &Value, kind: &str) -> bool {
-    condition(object, kind).is_some_and(|c| c["status"] == "True")
-}
-
-/// Ready=True for the object's current generation.
-fn ready(object: &Value) -> bool {
-    is_true(object, "Ready")
-        && object["status"]["observedGeneration"] == object["metadata"]["generation"]
+    .yaml()
 }
 
 /// The REST API ids the status reports, by region.
@@ -254,22 +82,21 @@ fn rest_api_ids(object: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-async fn target_of(env: &common::TestEnv, namespace: &str, name: &str) -> Target {
-    let api: Api<GlobalApi> = Api::namespaced(env.kube_client().await, namespace);
-    let object = api.get(name).await.expect("the GlobalApi");
-    Target::from_object(&object).expect("target")
-}
-
-/// The failure thresholds of the object's health checks in moto, by region.
-async fn thresholds(clients: &AwsClients, target: &Target) -> Vec<(String, i32)> {
-    let mut found: Vec<(String, i32)> = observe::health_checks(&clients.route53(), target, &[])
+/// The REST API `id` of `region` in moto; panics when it is not there,
+/// `missing` saying what that means.
+async fn rest_api(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    missing: &str,
+) -> aws_sdk_apigateway::operation::get_rest_api::GetRestApiOutput {
+    clients
+        .apigateway(region)
+        .get_rest_api()
+        .rest_api_id(id)
+        .send()
         .await
-        .expect("health checks")
-        .into_iter()
-        .map(|c| (c.check.region, c.check.failure_threshold))
-        .collect();
-    found.sort();
-    found
+        .unwrap_or_else(|e| panic!("REST API {id} of {region} {missing}: {e:?}"))
 }
 
 async fn tracing_enabled(clients: &AwsClients, region: &str, api_id: &str) -> bool {
@@ -300,34 +127,6 @@ async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
         .send()
         .await
         .expect("stage setting by hand");
-}
-
-/// The events about `name` with `reason`, as their notes.
-fn events(env: &common::TestEnv, namespace: &str, name: &str, reason: &str) -> Vec<String> {
-    let out = env.kubectl_ok(&[
-        "get",
-        "events.v1.events.k8s.io",
-        "-n",
-        namespace,
-        "-o",
-        "json",
-    ]);
-    let list: Value = serde_json::from_str(&out).expect("events json");
-    list["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
-                .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Blocks the async test thread on a future from inside a polling closure.
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
 /// What a Ready GlobalApi of [`manifest_with`] owns in moto over `regions`,
@@ -394,24 +193,21 @@ async fn zone_id_of(clients: &AwsClients, target: &Target) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_then_spec_change_drift_and_deletion() {
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("operator");
-    let suffix = common::unique_suffix();
-    let zone = format!("op-{suffix}.example.com");
-    create_zone(&clients, &zone).await;
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("operator", "op").await;
     let name = "exchange";
-    let mut operator = Operator::start(env, &namespace);
+    let operator = start_operator(env, &namespace);
     let (code, body) = operator.get("/healthz");
     assert_eq!(code, 200, "{body}");
 
     // (1) Applied with kubectl → Ready, with the regions' REST APIs in moto.
-    kubectl_apply(env, &manifest(&namespace, name, &zone, ""));
+    apply(env, &manifest(&namespace, name, &zone, ""));
     let timeout = Duration::from_secs(120);
-    operator.wait_until("Ready=True", timeout, || {
-        object(env, &namespace, name).is_some_and(|o| ready(&o))
-    });
+    operator.wait_ready(env, &namespace, name, timeout);
     let current = object(env, &namespace, name).expect("the object");
     assert_eq!(
         current["metadata"]["finalizers"][0], "globalapi.io/cleanup",
@@ -423,13 +219,7 @@ async fn ready_then_spec_change_drift_and_deletion() {
     let ids = rest_api_ids(&current);
     assert_eq!(ids.len(), 2, "{current:#}");
     for (region, id) in &ids {
-        clients
-            .apigateway(region)
-            .get_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("REST API {id} of {region} is not in moto: {e:?}"));
+        rest_api(&clients, region, id, "is not in moto").await;
     }
     let table = env.kubectl_ok(&["get", "gapi", name, "-n", &namespace]);
     let mut lines = table.lines();
@@ -456,25 +246,13 @@ async fn ready_then_spec_change_drift_and_deletion() {
     );
 
     // (2) A spec change reaches the health checks.
-    env.kubectl_ok(&[
-        "patch",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"api":{"healthCheck":{"failureThreshold":5}}}}"#,
-    ]);
+    set_failure_threshold(env, &namespace, name, 5);
     operator.wait_until("health checks with threshold 5", timeout, || {
         block(thresholds(&clients, &target))
             .iter()
             .all(|(_, t)| *t == 5)
     });
-    operator.wait_until("Ready=True for generation 2", timeout, || {
-        object(env, &namespace, name).is_some_and(|o| ready(&o))
-    });
+    operator.wait_ready(env, &namespace, name, timeout);
     let current = object(env, &namespace, name).expect("the object");
     assert!(
         !is_true(&current, "Drifted"),
@@ -485,7 +263,7 @@ async fn ready_then_spec_change_drift_and_deletion() {
     let (region, api_id) = ids[0].clone();
     disable_tracing(&clients, &region, &api_id).await;
     operator.wait_until("a DriftDetected event", timeout, || {
-        events(env, &namespace, name, "DriftDetected")
+        event_notes(env, &namespace, name, "DriftDetected")
             .iter()
             .any(|n| n.contains("TracingEnabled false → true"))
     });
@@ -493,7 +271,7 @@ async fn ready_then_spec_change_drift_and_deletion() {
         block(tracing_enabled(&clients, &region, &api_id))
     });
     operator.wait_until("a DriftCorrected event", timeout, || {
-        !events(env, &namespace, name, "DriftCorrected").is_empty()
+        !event_notes(env, &namespace, name, "DriftCorrected").is_empty()
     });
     let current = object(env, &namespace, name).expect("the object");
     let drift = current["status"]["drift"]
@@ -529,17 +307,7 @@ async fn ready_then_spec_change_drift_and_deletion() {
     );
 
     // (4) Deleted → the finalizer goes once AWS is empty.
-    env.kubectl_ok(&[
-        "delete",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--wait=false",
-    ]);
-    operator.wait_until("the object is gone", Duration::from_secs(180), || {
-        object(env, &namespace, name).is_none()
-    });
+    operator.delete_and_wait_gone(env, &namespace, name, Duration::from_secs(180));
     assert_eq!(
         common::owned::owned(&clients, &target, &REGIONS).await,
         Vec::<String>::new()
@@ -555,16 +323,15 @@ async fn ready_then_spec_change_drift_and_deletion() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("operator-retain");
-    let suffix = common::unique_suffix();
-    let zone = format!("opr-{suffix}.example.com");
-    create_zone(&clients, &zone).await;
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("operator-retain", "opr").await;
     let name = "kept";
-    let operator = Operator::start(env, &namespace);
-    kubectl_apply(
+    let operator = start_operator(env, &namespace);
+    apply(
         env,
         &manifest(
             &namespace,
@@ -574,9 +341,7 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
         ),
     );
     let timeout = Duration::from_secs(120);
-    operator.wait_until("Ready=True", timeout, || {
-        object(env, &namespace, name).is_some_and(|o| ready(&o))
-    });
+    operator.wait_ready(env, &namespace, name, timeout);
     let current = object(env, &namespace, name).expect("the object");
     let ids = rest_api_ids(&current);
     assert_eq!(ids.len(), 2, "{current:#}");
@@ -604,21 +369,11 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
             && d["desired"] == "true"),
         "{current:#}"
     );
-    assert!(!events(env, &namespace, name, "DriftDetected").is_empty());
+    assert!(!event_notes(env, &namespace, name, "DriftDetected").is_empty());
     assert!(!tracing_enabled(&clients, &region, &api_id).await);
 
     // Retain: the object goes, the REST APIs stay.
-    env.kubectl_ok(&[
-        "delete",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--wait=false",
-    ]);
-    operator.wait_until("the object is gone", timeout, || {
-        object(env, &namespace, name).is_none()
-    });
+    operator.delete_and_wait_gone(env, &namespace, name, timeout);
     let left = common::owned::owned(&clients, &target, &REGIONS).await;
     for region in REGIONS {
         assert!(
@@ -627,27 +382,19 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
         );
     }
     for (region, id) in &ids {
-        clients
-            .apigateway(region)
-            .get_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("REST API {id} of {region} was removed: {e:?}"));
+        rest_api(&clients, region, id, "was removed").await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges_without_twins() {
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("conflict");
-    let suffix = common::unique_suffix();
-
     // (1) The origin name already has a record nobody's GlobalApi owns.
-    let taken_zone = format!("taken-{suffix}.example.com");
-    create_zone(&clients, &taken_zone).await;
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone: taken_zone,
+    } = setup("conflict", "taken").await;
     let zone_id = globalapi::aws::route53::observe::zone_id(
         &clients.route53(),
         &Target {
@@ -694,8 +441,8 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
         .await
         .expect("the foreign record");
 
-    let operator = Operator::start(env, &namespace);
-    kubectl_apply(env, &manifest(&namespace, "taken", &taken_zone, ""));
+    let operator = start_operator(env, &namespace);
+    apply(env, &manifest(&namespace, "taken", &taken_zone, ""));
     operator.wait_until("Conflict=True", Duration::from_secs(120), || {
         object(env, &namespace, "taken").is_some_and(|o| is_true(&o, "Conflict"))
     });
@@ -727,21 +474,16 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
     drop(operator);
 
     // (2) An operator killed (SIGKILL) while it builds, started again: one of each.
-    let zone = format!("killed-{suffix}.example.com");
+    let zone = format!("killed-{}.example.com", common::unique_suffix());
     create_zone(&clients, &zone).await;
-    let mut first = Operator::start(env, &namespace);
-    kubectl_apply(env, &manifest(&namespace, "fresh", &zone, ""));
+    let first = start_operator(env, &namespace);
+    apply(env, &manifest(&namespace, "fresh", &zone, ""));
     first.wait_until("a first REST API", Duration::from_secs(60), || {
         object(env, &namespace, "fresh").is_some_and(|o| !o["status"]["regions"].is_null())
     });
-    first.child.kill().expect("SIGKILL");
-    first.child.wait().expect("reaped");
-    let second = Operator::start(env, &namespace);
-    second.wait_until(
-        "Ready=True after the restart",
-        Duration::from_secs(120),
-        || object(env, &namespace, "fresh").is_some_and(|o| ready(&o)),
-    );
+    first.kill();
+    let second = start_operator(env, &namespace);
+    second.wait_ready(env, &namespace, "fresh", Duration::from_secs(120));
     let target = target_of(env, &namespace, "fresh").await;
     let found = common::owned::owned(&clients, &target, &REGIONS).await;
     assert_eq!(
@@ -764,25 +506,23 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
 #[tokio::test(flavor = "multi_thread")]
 async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
     const ADDED: &str = "ap-southeast-2";
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("operator-grow");
-    let zone = format!("grow-{}.example.com", common::unique_suffix());
-    create_zone(&clients, &zone).await;
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("operator-grow", "grow").await;
     let name = "grown";
-    let operator = Operator::start(env, &namespace);
+    let operator = start_operator(env, &namespace);
     let timeout = Duration::from_secs(120);
 
     // (1) Two regions, latency routing → Ready.
     let two = REGIONS.map(|r| (r, false));
-    kubectl_apply(
+    apply(
         env,
         &manifest_with(&namespace, name, &zone, LATENCY, &two, ""),
     );
-    operator.wait_until("Ready=True with two regions", timeout, || {
-        object(env, &namespace, name).is_some_and(|o| ready(&o))
-    });
+    operator.wait_ready(env, &namespace, name, timeout);
     let target = target_of(env, &namespace, name).await;
     let zone_id = zone_id_of(&clients, &target).await;
     assert_eq!(
@@ -792,7 +532,7 @@ async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
 
     // (2) The changed manifest adds a third region.
     let three = [(REGIONS[0], false), (REGIONS[1], false), (ADDED, false)];
-    kubectl_apply(
+    apply(
         env,
         &manifest_with(&namespace, name, &zone, LATENCY, &three, ""),
     );
@@ -846,13 +586,7 @@ async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
     );
 
     // AWS: the new region's REST API, tagged with the object's uid.
-    let api = clients
-        .apigateway(ADDED)
-        .get_rest_api()
-        .rest_api_id(rest_api_id)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("REST API {rest_api_id} of {ADDED} is not in moto: {e:?}"));
+    let api = rest_api(&clients, ADDED, rest_api_id, "is not in moto").await;
     assert_eq!(
         api.tags().and_then(|t| t.get(UID_TAG)),
         Some(&target.uid),
@@ -916,17 +650,7 @@ async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
     );
 
     // (3) Deleted → nothing tagged with the uid is left, nor any record.
-    env.kubectl_ok(&[
-        "delete",
-        "globalapi",
-        name,
-        "-n",
-        &namespace,
-        "--wait=false",
-    ]);
-    operator.wait_until("the object is gone", Duration::from_secs(180), || {
-        object(env, &namespace, name).is_none()
-    });
+    operator.delete_and_wait_gone(env, &namespace, name, Duration::from_secs(180));
     assert_eq!(
         common::owned::owned(&clients, &target, &three_regions).await,
         Vec::<String>::new()
@@ -940,34 +664,26 @@ async fn a_region_added_to_the_spec_is_built_routed_and_reported() {
 #[tokio::test(flavor = "multi_thread")]
 async fn maintenance_drains_a_region_from_latency_and_failover_dns_and_clearing_restores_it() {
     const FAILOVER: &str = "{policy: Failover, primaryRegion: us-east-1}";
-    let env = common::env();
-    env.install_crd();
-    let clients = env.aws_clients().await;
-    let namespace = env.namespace("operator-drain");
-    let suffix = common::unique_suffix();
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone: latency_zone,
+    } = setup("operator-drain", "drain-lat").await;
+    let failover_zone = format!("drain-fo-{}.example.com", common::unique_suffix());
+    create_zone(&clients, &failover_zone).await;
     // One GlobalApi per routing policy, each in its own zone, one operator.
     let objects = [
-        (
-            "latency",
-            format!("drain-lat-{suffix}.example.com"),
-            LATENCY,
-        ),
-        (
-            "failover",
-            format!("drain-fo-{suffix}.example.com"),
-            FAILOVER,
-        ),
+        ("latency", latency_zone, LATENCY),
+        ("failover", failover_zone, FAILOVER),
     ];
-    for (_, zone, _) in &objects {
-        create_zone(&clients, zone).await;
-    }
-    let operator = Operator::start(env, &namespace);
+    let operator = start_operator(env, &namespace);
     let timeout = Duration::from_secs(120);
     // us-east-1 (the failover primary) drained or not.
     let apply_all = |drained: bool| {
         let regions = [(REGIONS[0], drained), (REGIONS[1], false)];
         for (name, zone, routing) in &objects {
-            kubectl_apply(
+            apply(
                 env,
                 &manifest_with(&namespace, name, zone, routing, &regions, ""),
             );
@@ -1037,11 +753,11 @@ async fn maintenance_drains_a_region_from_latency_and_failover_dns_and_clearing_
         set_identifier(&latency, "us-east-1")
     );
     assert!(
-        events(env, &namespace, "latency", "Deleted")
+        event_notes(env, &namespace, "latency", "Deleted")
             .iter()
             .any(|n| n.contains(&drained_record)),
         "no Deleted event for {drained_record}: {:#?}",
-        events(env, &namespace, "latency", "Deleted")
+        event_notes(env, &namespace, "latency", "Deleted")
     );
 
     // (2) Maintenance cleared: the records of the spec come back.

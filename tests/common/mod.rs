@@ -1,5 +1,7 @@
 //! What the integration tests share: the local environment (real
-//! kube-apiserver + etcd, moto), kubectl, and clients pointed at them.
+//! kube-apiserver + etcd, moto), kubectl, and clients pointed at them;
+//! `operator` runs `globalapi run` as a child process, `objects` applies and
+//! reads GlobalApis through kubectl, `owned` finds what one owns in moto.
 //!
 //! The environment is started by `tests/env/env.sh up` the first time a test
 //! asks for it; a server that cannot start fails the test with its log.
@@ -7,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod bad_inputs;
+pub mod objects;
+pub mod operator;
 pub mod owned;
 
 use std::{
@@ -165,6 +169,50 @@ impl TestEnv {
             .get("AWS_ENDPOINT_URL")
             .expect("AWS_ENDPOINT_URL in aws.env")
     }
+}
+
+/// What an operator test starts from: the environment with the CRD
+/// installed, AWS clients, a fresh namespace and a fresh hosted zone.
+pub struct Setup {
+    pub env: &'static TestEnv,
+    pub clients: globalapi::aws::AwsClients,
+    pub namespace: String,
+    /// `{zone_prefix}-{unique suffix}.example.com`, created in moto.
+    pub zone: String,
+}
+
+/// The [`Setup`] of a test: namespace `{namespace_prefix}-…`, zone
+/// `{zone_prefix}-….example.com`.
+pub async fn setup(namespace_prefix: &str, zone_prefix: &str) -> Setup {
+    let env = env();
+    env.install_crd();
+    let clients = env.aws_clients().await;
+    let namespace = env.namespace(namespace_prefix);
+    let zone = format!("{zone_prefix}-{}.example.com", unique_suffix());
+    create_zone(&clients, &zone).await;
+    Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    }
+}
+
+/// Creates the public hosted zone `zone` in moto.
+pub async fn create_zone(clients: &globalapi::aws::AwsClients, zone: &str) {
+    clients
+        .route53()
+        .create_hosted_zone()
+        .name(zone)
+        .caller_reference(format!("test-{zone}"))
+        .send()
+        .await
+        .expect("creating the zone in moto");
+}
+
+/// Blocks the async test thread on a future, from inside a polling closure.
+pub fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
 pub fn path_str(p: &Path) -> &str {

@@ -1,5 +1,6 @@
 //! What a GlobalApi owns in moto, found by its uid tag, so that tests can
-//! check for twins after a crash and for leftovers after deletion.
+//! check for twins after a crash, leftovers after deletion and settings
+//! the operator applied.
 
 use globalapi::{
     aws::{AwsClients, route53::observe},
@@ -115,6 +116,18 @@ pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> V
             .iter()
             .map(|c| format!("route53 health-check {}", c.check.region)),
     );
+    found.sort();
+    found
+}
+
+/// The failure thresholds of the target's health checks in moto, by region.
+pub async fn thresholds(clients: &AwsClients, target: &Target) -> Vec<(String, i32)> {
+    let mut found: Vec<(String, i32)> = observe::health_checks(&clients.route53(), target, &[])
+        .await
+        .expect("health checks")
+        .into_iter()
+        .map(|c| (c.check.region, c.check.failure_threshold))
+        .collect();
     found.sort();
     found
 }
