@@ -4,7 +4,7 @@
 CARGO ?= cargo
 ENV := tests/env/env.sh
 
-.PHONY: demo test lint env-up env-down env-status tools crd chart-crd
+.PHONY: demo test bench lint env-up env-down env-status tools crd chart-crd
 
 ## demo: build, start the local environment, run the operator on examples/demo.yaml end to end
 ## (Ready, AWS contents, drift reported and put back, deletion); the environment stays up
@@ -15,6 +15,11 @@ demo:
 test: lint
 	$(ENV) up
 	$(CARGO) test --locked --no-fail-fast; rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
+
+## bench: N GlobalApis (default 100, at most 1000) in one hosted zone against the local
+## environment; prints time to Ready, AWS calls per object (converge, per resync), peak RSS
+bench:
+	N="$(N)" RESYNC="$(RESYNC)" PROFILE="$(PROFILE)" tests/bench.sh
 
 ## lint: rustfmt and clippy, warnings are errors
 lint:

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::{
     api::{
         ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus,
-        GlobalApi, GlobalApiStatus, RegionStatus,
+        GlobalApi, GlobalApiSpec, GlobalApiStatus, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -139,16 +139,7 @@ pub fn status(
             format!("not every part is ready: {}", blocking.join("; ")),
         )
     } else {
-        (
-            Truth::True,
-            "Reconciled",
-            format!(
-                "AWS matches the spec; {} of {} regions serve https://{}",
-                ready_count,
-                spec.regions.len(),
-                spec.domain
-            ),
-        )
+        (Truth::True, "Reconciled", serving(spec, &regions))
     };
     set(ConditionType::Ready, truth, reason, message);
     for (kind, truth, reason, message) in components {
@@ -577,6 +568,35 @@ fn database_status(pass: &Pass) -> Option<DatabaseStatus> {
     })
 }
 
+/// The Ready message: which regions answer for the domain. A region in
+/// maintenance is ready (it matches the spec) but drained from DNS.
+fn serving(spec: &GlobalApiSpec, regions: &[RegionStatus]) -> String {
+    let ready = |r: &&RegionStatus| r.ready && spec.regions.iter().any(|s| s.name == r.name);
+    let serving = regions
+        .iter()
+        .filter(ready)
+        .filter(|r| !r.maintenance)
+        .count();
+    let drained: Vec<&str> = regions
+        .iter()
+        .filter(ready)
+        .filter(|r| r.maintenance)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut message = format!(
+        "AWS matches the spec; {serving} of {} regions serve https://{}",
+        spec.regions.len(),
+        spec.domain
+    );
+    if !drained.is_empty() {
+        message.push_str(&format!(
+            " ({} in maintenance, drained from DNS)",
+            drained.join(", ")
+        ));
+    }
+    message
+}
+
 /// The spec's regions in spec order, then regions the pass still found
 /// that the spec left (so that the next pass remembers to remove them).
 fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
@@ -592,6 +612,9 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
             invoke_url: api.map(|a| a.invoke_url.clone()),
             ready: custom_domain.is_some() && !troubled(name),
             custom_domain,
+            regional_domain_name: api
+                .and_then(|a| a.endpoint.as_ref())
+                .map(|e| e.regional_domain_name.clone()),
             certificate_arn: outputs.acm.regional.get(name).map(|c| c.arn.clone()),
             health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
             maintenance,
@@ -746,7 +769,7 @@ resyncSeconds: 30
                     invoke_url: format!(
                         "https://api-{region}.execute-api.{region}.amazonaws.com/v1"
                     ),
-                    custom_domain: Some(format!("d-{region}.execute-api.{region}.amazonaws.com")),
+                    custom_domain: Some("origin.api.example.com".into()),
                 },
             );
             pass.outputs
@@ -762,6 +785,22 @@ resyncSeconds: 30
             certificate_arn: None,
         };
         pass
+    }
+
+    #[test]
+    fn a_region_in_maintenance_is_ready_but_named_as_drained() {
+        let mut object = object(1, None);
+        object.spec.regions[0].maintenance = true;
+        let status = status(&object, &converged(), DriftAction::Corrected, &at(100));
+        assert_eq!(status.ready_regions.as_deref(), Some("2/2"));
+        let ready = get(&status, ConditionType::Ready);
+        assert_eq!(ready.status, "True");
+        assert_eq!(
+            ready.message,
+            "AWS matches the spec; 1 of 2 regions serve https://api.example.com (us-east-1 in maintenance, drained from DNS)"
+        );
+        assert!(status.regions[0].maintenance);
+        assert!(!status.regions[1].maintenance);
     }
 
     fn get(status: &GlobalApiStatus, kind: ConditionType) -> &Condition {

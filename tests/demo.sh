@@ -95,12 +95,8 @@ mkdir -p "$DEMO_DIR"
 # ---------------------------------------------------------------------------
 section "2/9 Local environment: kube-apiserver + etcd, moto (tests/env/env.sh up)"
 tests/env/env.sh up
-export KUBECONFIG=$ROOT/target/env/kubeconfig
-export PATH=$ROOT/target/env/bin:$PATH
-set -a
-# shellcheck disable=SC1091
-. "$ROOT/target/env/aws.env"
-set +a
+# shellcheck source=env/activate.sh
+. "$ROOT/tests/env/activate.sh"
 PY=$ROOT/target/env/venv/bin/python
 [ -x "$PY" ] || fail "no python in target/env/venv (tests/env/env.sh up installs it)"
 say "API server: $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"

@@ -277,6 +277,8 @@ fn lint_and_render_defaults_and_every_option() {
             "run",
             "--metrics-addr",
             "0.0.0.0:8080",
+            "--route53-listing-seconds",
+            "30",
             "--leader-election-namespace",
             "ops",
             "--leader-election-lease",
@@ -335,6 +337,8 @@ fn lint_and_render_defaults_and_every_option() {
         "image.tag=1.2.3",
         "--set",
         "metrics.port=9090",
+        "--set",
+        "route53ListingSeconds=5",
     ];
     let mut lint_args = vec!["lint", "--strict", chart];
     lint_args.extend_from_slice(&options);
@@ -363,6 +367,8 @@ fn lint_and_render_defaults_and_every_option() {
             "run",
             "--metrics-addr",
             "0.0.0.0:9090",
+            "--route53-listing-seconds",
+            "5",
             "--namespace",
             "team-a",
             "--leader-election-namespace",
@@ -435,6 +441,8 @@ fn lint_and_render_defaults_and_every_option() {
             "run",
             "--metrics-addr",
             "0.0.0.0:8080",
+            "--route53-listing-seconds",
+            "30",
             "--leader-elect=false"
         ]
     );
@@ -1516,6 +1524,8 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
             "run",
             "--metrics-addr",
             "0.0.0.0:8080",
+            "--route53-listing-seconds",
+            "30",
             "--namespace",
             watched.as_str(),
             "--leader-election-namespace",

@@ -64,9 +64,15 @@ pub struct RegionStatus {
     /// The region's own execute-api URL of the stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoke_url: Option<String>,
-    /// The regional domain name API Gateway gave the custom domain.
+    /// The region's API Gateway custom domain (the origin name its latency
+    /// or failover record answers for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_domain: Option<String>,
+    /// The name API Gateway gave the custom domain in this region
+    /// (`d-….execute-api.<region>.amazonaws.com`), which the region's
+    /// Route 53 alias record points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_domain_name: Option<String>,
     /// The certificate of the regional custom domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,

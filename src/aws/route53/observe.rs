@@ -192,6 +192,15 @@ pub async fn health_checks(
 
 /// Every health check whose caller reference has our prefix, with tags.
 pub async fn listed_health_checks(client: &Client) -> Result<Vec<ListedHealthCheck>> {
+    listed_health_checks_knowing(client, &HashMap::new()).await
+}
+
+/// Like [`listed_health_checks`], taking the tags of the health checks in
+/// `known_tags` from there instead of asking AWS again.
+pub async fn listed_health_checks_knowing(
+    client: &Client,
+    known_tags: &HashMap<String, BTreeMap<String, String>>,
+) -> Result<Vec<ListedHealthCheck>> {
     let mut all: Vec<SdkHealthCheck> = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -214,10 +223,18 @@ pub async fn listed_health_checks(client: &Client) -> Result<Vec<ListedHealthChe
         }
     }
 
+    let unknown: Vec<SdkHealthCheck> = all
+        .iter()
+        .filter(|h| !known_tags.contains_key(h.id()))
+        .cloned()
+        .collect();
+    let mut tags = known_tags.clone();
+    for chunk in unknown.chunks(10) {
+        tags.extend(tags_of(client, chunk).await?);
+    }
     let mut listed = Vec::with_capacity(all.len());
-    for chunk in all.chunks(10) {
-        let mut tags = tags_of(client, chunk).await?;
-        for health_check in chunk {
+    {
+        for health_check in &all {
             // Deleted since the listing: not there any more.
             let Some(tags) = tags.remove(health_check.id()) else {
                 continue;
@@ -308,9 +325,8 @@ pub fn ours(
         .filter_map(|listed| {
             let uid = listed.tags.get(UID_TAG);
             let tagged = uid == Some(&target.uid);
-            let adopted = !tagged
-                && uid.is_none()
-                && expected_refs.contains(&listed.caller_reference);
+            let adopted =
+                !tagged && uid.is_none() && expected_refs.contains(&listed.caller_reference);
             if !(tagged || adopted) {
                 return None;
             }

@@ -18,7 +18,7 @@
 //! first's ownership record).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
@@ -58,7 +58,12 @@ pub struct SharedListings {
     zone_ids: Mutex<HashMap<String, (SystemTime, String)>>,
     zones: Mutex<HashMap<String, Slot<Vec<Record>>>>,
     health_checks: Slot<Vec<ListedHealthCheck>>,
+    /// When every health check's tags were last read from AWS.
+    tags_read: Mutex<Option<SystemTime>>,
 }
+
+/// Kept tags are read again after this many listing ages.
+const TAG_REREAD_FACTOR: u32 = 10;
 
 impl SharedListings {
     /// Listings kept for `max_age`; zero keeps none.
@@ -123,14 +128,38 @@ impl SharedListings {
         fresher_than: Option<SystemTime>,
     ) -> Result<HealthCheckListing> {
         let mut guard = self.health_checks.clone().lock_owned().await;
+        let now = SystemTime::now();
         let usable = guard
             .as_ref()
-            .is_some_and(|l| l.usable(self.max_age, fresher_than, SystemTime::now()));
+            .is_some_and(|l| l.usable(self.max_age, fresher_than, now));
         if !usable {
-            *guard = None;
-            let started = SystemTime::now();
-            let items = observe::listed_health_checks(client).await?;
-            *guard = Some(Listing { started, items });
+            // Tags are ours and change only through us (and then the kept
+            // listing is patched): they are read again only now and then.
+            let tags_young = self
+                .tags_read
+                .lock()
+                .ok()
+                .and_then(|t| *t)
+                .is_some_and(|t| {
+                    now.duration_since(t)
+                        .is_ok_and(|age| age < self.max_age * TAG_REREAD_FACTOR)
+                });
+            let known: HashMap<String, BTreeMap<String, String>> = match guard.take() {
+                Some(listing) if tags_young => {
+                    listing.items.into_iter().map(|h| (h.id, h.tags)).collect()
+                }
+                _ => HashMap::new(),
+            };
+            let items = observe::listed_health_checks_knowing(client, &known).await?;
+            if known.is_empty()
+                && let Ok(mut t) = self.tags_read.lock()
+            {
+                *t = Some(now);
+            }
+            *guard = Some(Listing {
+                started: now,
+                items,
+            });
         }
         Ok(HealthCheckListing { guard })
     }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench [N=100] [RESYNC=60] [PROFILE=release]: N GlobalApis (1 to 1000)
+# sharing one hosted zone, reconciled by one operator against the local
+# environment. Prints a table of numbers (see tests/bench.py); asserts
+# nothing. The environment stays up afterwards (`make env-down` stops it).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+N=${N:-100}
+RESYNC=${RESYNC:-60}
+PROFILE=${PROFILE:-release}
+WORK_DIR=$ROOT/target/bench
+mkdir -p "$WORK_DIR"
+
+echo "==> Build ($PROFILE)"
+if [ "$PROFILE" = release ]; then
+  cargo build --locked --release
+  BINARY=$ROOT/target/release/globalapi
+else
+  cargo build --locked
+  BINARY=$ROOT/target/debug/globalapi
+fi
+
+echo "==> Local environment (tests/env/env.sh up)"
+tests/env/env.sh up
+# shellcheck source=env/activate.sh
+. "$ROOT/tests/env/activate.sh"
+kubectl apply --server-side -f crds/globalapi.yaml >/dev/null
+kubectl wait --for=condition=Established --timeout=60s crd/globalapis.globalapi.io >/dev/null
+
+echo "==> $N GlobalApis in one hosted zone"
+exec "$ROOT/target/env/venv/bin/python" tests/bench.py \
+  --count "$N" --resync "$RESYNC" --binary "$BINARY" --work-dir "$WORK_DIR"
