@@ -19,7 +19,7 @@ test: lint
 ## bench: N GlobalApis (default 100, at most 1000) in one hosted zone against the local
 ## environment; prints time to Ready, AWS calls per object (converge, per resync), peak RSS
 bench:
-	N="$(N)" RESYNC="$(RESYNC)" PROFILE="$(PROFILE)" tests/bench.sh
+	N="$(N)" RESYNC="$(RESYNC)" CONCURRENCY="$(CONCURRENCY)" PROFILE="$(PROFILE)" tests/bench.sh
 
 ## lint: rustfmt and clippy, warnings are errors
 lint:

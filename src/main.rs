@@ -71,6 +71,10 @@ struct RunArgs {
     /// listing older than its own previous pass.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     route53_listing_seconds: u64,
+    /// How many GlobalApis are reconciled at the same time; the others
+    /// wait their turn. Bounds the bursts of AWS calls after a restart.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    max_concurrent_reconciles: u16,
 }
 
 impl RunArgs {
@@ -154,6 +158,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             namespace: args.namespace,
             metrics_addr: args.metrics_addr,
             route53_listing_max_age: std::time::Duration::from_secs(args.route53_listing_seconds),
+            max_concurrent_reconciles: args.max_concurrent_reconciles,
         })
         .await
         .context("running the operator")?;

@@ -135,6 +135,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--resync", type=int, default=60)
+    p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--binary", required=True)
     p.add_argument("--work-dir", required=True)
     args = p.parse_args()
@@ -164,6 +165,8 @@ def main():
             "--namespace",
             namespace,
             "--leader-elect=false",
+            "--max-concurrent-reconciles",
+            str(args.concurrency),
             "--metrics-addr",
             f"127.0.0.1:{port}",
         ],
@@ -253,6 +256,7 @@ def main():
 
     rows = [
         ("GlobalApis (2 regions, latency, one zone)", f"{n}"),
+        ("reconciles at once (--max-concurrent-reconciles)", f"{args.concurrency}"),
         ("time until all Ready", f"{to_ready:.1f} s"),
         ("AWS calls per GlobalApi to converge", f"{converge_total / n:.1f}"),
         ("  of which mutating", f"{converge_mutating / n:.1f}"),

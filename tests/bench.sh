@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench [N=100] [RESYNC=60] [PROFILE=release]: N GlobalApis (1 to 1000)
+# make bench [N=100] [RESYNC=60] [CONCURRENCY=10] [PROFILE=release]: N GlobalApis (1 to 1000)
 # sharing one hosted zone, reconciled by one operator against the local
 # environment. Prints a table of numbers (see tests/bench.py); asserts
 # nothing. The environment stays up afterwards (`make env-down` stops it).
@@ -10,6 +10,7 @@ cd "$ROOT"
 
 N=${N:-100}
 RESYNC=${RESYNC:-60}
+CONCURRENCY=${CONCURRENCY:-10}
 PROFILE=${PROFILE:-release}
 WORK_DIR=$ROOT/target/bench
 mkdir -p "$WORK_DIR"
@@ -32,4 +33,4 @@ kubectl wait --for=condition=Established --timeout=60s crd/globalapis.globalapi.
 
 echo "==> $N GlobalApis in one hosted zone"
 exec "$ROOT/target/env/venv/bin/python" tests/bench.py \
-  --count "$N" --resync "$RESYNC" --binary "$BINARY" --work-dir "$WORK_DIR"
+  --count "$N" --resync "$RESYNC" --concurrency "$CONCURRENCY" --binary "$BINARY" --work-dir "$WORK_DIR"

@@ -279,6 +279,8 @@ fn lint_and_render_defaults_and_every_option() {
             "0.0.0.0:8080",
             "--route53-listing-seconds",
             "30",
+            "--max-concurrent-reconciles",
+            "10",
             "--leader-election-namespace",
             "ops",
             "--leader-election-lease",
@@ -339,6 +341,8 @@ fn lint_and_render_defaults_and_every_option() {
         "metrics.port=9090",
         "--set",
         "route53ListingSeconds=5",
+        "--set",
+        "maxConcurrentReconciles=3",
     ];
     let mut lint_args = vec!["lint", "--strict", chart];
     lint_args.extend_from_slice(&options);
@@ -369,6 +373,8 @@ fn lint_and_render_defaults_and_every_option() {
             "0.0.0.0:9090",
             "--route53-listing-seconds",
             "5",
+            "--max-concurrent-reconciles",
+            "3",
             "--namespace",
             "team-a",
             "--leader-election-namespace",
@@ -443,6 +449,8 @@ fn lint_and_render_defaults_and_every_option() {
             "0.0.0.0:8080",
             "--route53-listing-seconds",
             "30",
+            "--max-concurrent-reconciles",
+            "10",
             "--leader-elect=false"
         ]
     );
@@ -1526,6 +1534,8 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
             "0.0.0.0:8080",
             "--route53-listing-seconds",
             "30",
+            "--max-concurrent-reconciles",
+            "10",
             "--namespace",
             watched.as_str(),
             "--leader-election-namespace",

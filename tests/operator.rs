@@ -732,6 +732,13 @@ async fn maintenance_drains_a_region_from_latency_and_failover_dns_and_clearing_
         );
         assert_eq!(regions[0]["ready"], true, "{current:#}");
         assert_eq!(current["status"]["readyRegions"], "2/2", "{current:#}");
+        let ready = condition(&current, "Ready").expect("a Ready condition");
+        let message = ready["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("1 of 2 regions serve")
+                && message.contains("(us-east-1 in maintenance, drained from DNS)"),
+            "the Ready message names the drained region: {message}"
+        );
         assert!(
             !is_true(&current, "Drifted"),
             "maintenance is no drift: {current:#}"

@@ -64,6 +64,8 @@ pub struct Config {
     pub leader_election: Option<leader::LeaderConfig>,
     /// How long one Route 53 listing serves every GlobalApi.
     pub route53_listing_max_age: std::time::Duration,
+    /// At most this many reconciles run at once.
+    pub max_concurrent_reconciles: u16,
 }
 
 /// What `/healthz` and `/readyz` answer from.
@@ -208,7 +210,7 @@ pub async fn run(config: Config) -> Result<()> {
         }
     };
 
-    let controller = run_controller(api, ctx.clone());
+    let controller = run_controller(api, ctx.clone(), config.max_concurrent_reconciles);
     let result = match holding {
         None => {
             controller.await;
@@ -244,7 +246,7 @@ pub async fn run(config: Config) -> Result<()> {
 }
 
 /// The controller over `api`, until SIGTERM or SIGINT.
-async fn run_controller(api: Api<GlobalApi>, ctx: Arc<Context>) {
+async fn run_controller(api: Api<GlobalApi>, ctx: Arc<Context>, concurrency: u16) {
     let (reader, writer) = reflector::store();
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -255,6 +257,7 @@ async fn run_controller(api: Api<GlobalApi>, ctx: Arc<Context>) {
             Default::default(),
         );
     Controller::for_stream(changes, reader)
+        .with_config(controller::Config::default().concurrency(concurrency))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
