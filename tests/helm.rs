@@ -1471,10 +1471,14 @@ async fn operator_with_the_chart_rbac_reconciles_and_reports_a_missing_rule() {
         || {
             operator.logs().lines().any(|l| {
                 let l = l.replace('\\', "");
-                l.contains("publishing an event failed")
+                l.contains("publishing events failed")
                     && l.contains(r#"cannot create resource "events" in API group "events.k8s.io""#)
             })
         },
+    );
+    assert!(
+        operator.metric("globalapi_event_publish_failures_total") > 0,
+        "the refused Events are counted"
     );
     // The missing permission costs the Events only: status is still written.
     operator.wait_until(

@@ -1,12 +1,14 @@
 //! The Kubernetes Events a pass leads to: one per AWS mutation (capped per
 //! pass), one per drift found, one when drift was put back, one per
 //! conflict and one per AWS error. Which events to send is decided by a
-//! pure function; sending goes through the operator's one [`Recorder`].
+//! pure function; sending goes through the operator's one
+//! [`Recorder`](kube::runtime::events::Recorder).
 
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 
+use super::Context;
 use crate::{
     plan::{Action, Change},
     reconcile::{Note, Pass},
@@ -92,7 +94,10 @@ pub fn notices(pass: &Pass, applied: bool, drift: &[&Change], corrected: bool) -
 }
 
 /// Sends `notices` about the object `reference`; a failure is logged, not fatal.
-pub async fn publish(recorder: &Recorder, reference: &ObjectReference, notices: Vec<Notice>) {
+pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<Notice>) {
+    let total = notices.len();
+    let mut failed = 0;
+    let mut first_error = None;
     for notice in notices {
         let event = Event {
             type_: if notice.warning {
@@ -105,9 +110,20 @@ pub async fn publish(recorder: &Recorder, reference: &ObjectReference, notices: 
             action: notice.action,
             secondary: None,
         };
-        if let Err(e) = recorder.publish(&event, reference).await {
-            tracing::warn!(error = %e, reason = notice.reason, "publishing an event failed");
+        if let Err(e) = ctx.recorder.publish(&event, reference).await {
+            failed += 1;
+            first_error.get_or_insert(e);
         }
+    }
+    if let Some(error) = first_error {
+        ctx.metrics.events_failed(failed);
+        // One line per pass, with the API server's message only: a missing
+        // RBAC rule would otherwise log a Status dump for every event.
+        let message = match &error {
+            kube::Error::Api(status) => status.message.clone(),
+            other => other.to_string(),
+        };
+        tracing::warn!(failed, of = total, error = %message, "publishing events failed");
     }
 }
 

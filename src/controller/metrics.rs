@@ -25,6 +25,7 @@ pub struct Metrics {
     reconciles: AtomicU64,
     drift_found: AtomicU64,
     drift_corrected: AtomicU64,
+    events_failed: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     duration: Mutex<Histogram>,
 }
@@ -70,6 +71,11 @@ impl Metrics {
         if corrected {
             self.drift_corrected.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// `n` Events could not be sent to the API server.
+    pub fn events_failed(&self, n: usize) {
+        self.events_failed.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// The metrics as Prometheus text, with the AWS call counts `calls`.
@@ -143,6 +149,12 @@ impl Metrics {
             "globalapi_drift_corrected_total",
             "Drifted fields put back to the spec.",
             self.drift_corrected.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "globalapi_event_publish_failures_total",
+            "Kubernetes Events the API server did not take (RBAC, quota, …).",
+            self.events_failed.load(Ordering::Relaxed),
         );
         header(
             &mut out,

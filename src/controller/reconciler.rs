@@ -138,7 +138,7 @@ async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Resul
     }
     let reference = object.object_ref(&());
     events::publish(
-        &ctx.recorder,
+        ctx,
         &reference,
         events::notices(&pass, applied, &drift, applied),
     )
@@ -168,18 +168,13 @@ async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Res
             action: "Cleanup".into(),
             note: "deletionPolicy is Retain: the AWS resources stay as they are".into(),
         };
-        events::publish(&ctx.recorder, &reference, vec![notice]).await;
+        events::publish(ctx, &reference, vec![notice]).await;
         return Ok(Action::await_change());
     }
     let target = Target::from_object(object)?;
     let memory = Memory::from_status(object.status.as_ref());
     let pass = reconcile::destroy(&ctx.aws, &target, &memory, Mode::Apply).await;
-    events::publish(
-        &ctx.recorder,
-        &reference,
-        events::notices(&pass, true, &[], false),
-    )
-    .await;
+    events::publish(ctx, &reference, events::notices(&pass, true, &[], false)).await;
     if pass.errors.is_empty() && pass.pending.is_empty() {
         tracing::info!("every AWS resource removed");
         return Ok(Action::await_change());
