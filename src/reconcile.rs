@@ -228,7 +228,10 @@ pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mod
         Service::ApiGateway,
         apigateway::destroy_regions(clients, target, &regions, mode).await,
     );
-    pass.absorb(Service::Acm, acm::destroy(clients, target, mode).await);
+    pass.absorb(
+        Service::Acm,
+        acm::destroy(clients, target, &memory.certificate_arns, mode).await,
+    );
     pass
 }
 

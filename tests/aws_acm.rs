@@ -283,19 +283,19 @@ async fn certificates_follow_the_spec_and_only_ours_are_touched() {
 
     // Destroy: Plan lists ours and changes nothing; Apply removes them.
     let before = clients.calls().snapshot();
-    let destroy_plan = acm::destroy(&clients, &t, Mode::Plan)
+    let destroy_plan = acm::destroy(&clients, &t, &[], Mode::Plan)
         .await
         .expect("destroy plan");
     assert_eq!(clients.calls().snapshot().since(&before).mutating(), 0);
     assert!(destroy_plan.errors.is_empty(), "{:?}", destroy_plan.errors);
     assert_eq!(destroy_plan.changes.len(), 2, "{:?}", destroy_plan.changes);
-    let destroyed = acm::destroy(&clients, &t, Mode::Apply)
+    let destroyed = acm::destroy(&clients, &t, &[], Mode::Apply)
         .await
         .expect("destroy");
     assert!(destroyed.errors.is_empty(), "{:?}", destroyed.errors);
     assert_eq!(destroyed.changes, destroy_plan.changes);
     assert!(all_tagged(&clients, &t.uid).await.is_empty());
-    let again = acm::destroy(&clients, &t, Mode::Apply)
+    let again = acm::destroy(&clients, &t, &[], Mode::Apply)
         .await
         .expect("second destroy");
     assert!(again.changes.is_empty() && again.errors.is_empty());
@@ -367,7 +367,7 @@ async fn a_users_certificate_serves_the_edge_and_is_never_touched() {
         plan_until_issued(&clients, &t, &AcmInputs::default(), Duration::from_secs(30)).await;
     assert!(settled.changes.is_empty() && settled.outputs.all_issued());
 
-    let destroyed = acm::destroy(&clients, &t, Mode::Apply)
+    let destroyed = acm::destroy(&clients, &t, &[], Mode::Apply)
         .await
         .expect("destroy");
     assert!(destroyed.errors.is_empty(), "{:?}", destroyed.errors);

@@ -86,9 +86,16 @@ pub async fn run(
 }
 
 /// Deletes every certificate tagged with our uid in the spec's regions and
-/// us-east-1. A certificate still in use is an error line naming it.
-pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
-    destroy_with(|region| clients.acm(region), target, mode).await
+/// us-east-1; when `previous_arns` (from status) are given, those and the
+/// ones for the spec's names. A certificate still in use is an error line
+/// naming it.
+pub async fn destroy(
+    clients: &AwsClients,
+    target: &Target,
+    previous_arns: &[String],
+    mode: Mode,
+) -> Result<StepOutcome<()>> {
+    destroy_with(|region| clients.acm(region), target, previous_arns, mode).await
 }
 
 /// What one region (or the user's edge certificate) came to.
@@ -363,6 +370,7 @@ async fn provided_edge(client: &Client, region: &str, arn: &str) -> RegionOutcom
 pub(crate) async fn destroy_with(
     acm: impl Fn(&str) -> Client,
     target: &Target,
+    previous_arns: &[String],
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
     let mut regions = target.region_names();
@@ -370,19 +378,41 @@ pub(crate) async fn destroy_with(
         regions.push(GLOBAL_REGION.to_owned());
     }
     let provided = target.spec.certificate.as_ref().and_then(|c| c.arn.clone());
+    // With what a status reported, only certificates for our names or
+    // reported earlier have their tags read: an account may hold thousands,
+    // one call each. Without (the command line), every one is read, so that
+    // one for a domain the spec no longer names is found too.
+    let candidates = if previous_arns.is_empty() {
+        Candidates::All
+    } else {
+        Candidates::Matching {
+            domains: [target.origin_domain(), target.spec.domain.clone()]
+                .into_iter()
+                .collect(),
+            arns: previous_arns.iter().cloned().collect(),
+        }
+    };
 
     let mut tasks = JoinSet::new();
     let mut names = BTreeMap::new();
     for (index, region) in regions.iter().enumerate() {
-        let (client, target, region_name, provided) = (
+        let (client, target, region_name, provided, candidates) = (
             acm(region),
             target.clone(),
             region.clone(),
             provided.clone(),
+            candidates.clone(),
         );
         let handle = tasks.spawn(async move {
-            let outcome =
-                destroy_region(&client, &target, &region_name, provided.as_deref(), mode).await;
+            let outcome = destroy_region(
+                &client,
+                &target,
+                &region_name,
+                provided.as_deref(),
+                &candidates,
+                mode,
+            )
+            .await;
             (index, outcome)
         });
         names.insert(handle.id(), region.clone());
@@ -415,10 +445,11 @@ async fn destroy_region(
     target: &Target,
     region: &str,
     provided: Option<&str>,
+    candidates: &Candidates,
     mode: Mode,
 ) -> RegionOutcome {
     let mut out = RegionOutcome::default();
-    let view = match observe::region(client, region, target, &Candidates::All).await {
+    let view = match observe::region(client, region, target, candidates).await {
         Ok(view) => view,
         Err(e) => {
             out.errors.push(format!("{region}: {e}"));

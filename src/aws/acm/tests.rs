@@ -543,13 +543,13 @@ async fn destroy_names_a_certificate_in_use_and_spares_foreign_ones() {
             uid,
         );
 
-    let plan = destroy_with(factory(&[&us, &eu]), &t, Mode::Plan)
+    let plan = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Plan)
         .await
         .unwrap();
     assert_eq!(plan.changes.len(), 3);
     assert!(eu.deleted().is_empty());
 
-    let out = destroy_with(factory(&[&us, &eu]), &t, Mode::Apply)
+    let out = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Apply)
         .await
         .unwrap();
     assert_eq!(
@@ -613,8 +613,51 @@ async fn the_users_edge_certificate_is_described_never_requested() {
         )]
     );
     assert!(out.outputs.edge.is_none() && us.requests().is_empty());
-    let destroyed = destroy_with(factory(&[&us, &eu]), &t, Mode::Plan)
+    let destroyed = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Plan)
         .await
         .unwrap();
     assert_eq!(destroyed.changes.len(), 2);
+}
+
+#[tokio::test]
+async fn destroy_with_reported_arns_reads_only_certificates_for_our_names_or_reported() {
+    let t = target(LATENCY);
+    let uid = Some(t.uid.as_str());
+    let eu = FakeAcm::new("eu-west-1")
+        .with("o", ORIGIN, CertificateStatus::Issued, uid)
+        .with(
+            "reported",
+            "old.example.com",
+            CertificateStatus::Issued,
+            uid,
+        )
+        .with(
+            "unreported",
+            "older.example.com",
+            CertificateStatus::Issued,
+            uid,
+        )
+        .with(
+            "elsewhere",
+            "shop.example.net",
+            CertificateStatus::Issued,
+            Some("x"),
+        );
+    let us = FakeAcm::new("us-east-1");
+
+    let out = destroy_with(
+        factory(&[&us, &eu]),
+        &t,
+        &[arn("eu-west-1", "reported")],
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
+    assert!(out.errors.is_empty(), "{out:?}");
+    // A certificate of ours for a name the spec and the status no longer
+    // mention is not looked for: that is what the status is kept for.
+    assert_eq!(
+        eu.deleted(),
+        [arn("eu-west-1", "o"), arn("eu-west-1", "reported")]
+    );
 }
