@@ -65,12 +65,13 @@ struct RunArgs {
     /// Name of the leader Lease; replicas sharing it elect one leader.
     #[arg(long, value_name = "NAME", default_value = controller::leader::DEFAULT_LEASE)]
     leader_election_lease: String,
-    /// How long one listing of a hosted zone's records (and of the
-    /// account's health checks) serves every GlobalApi before Route 53 is
-    /// listed again; 0 lists for every object. A GlobalApi never uses a
-    /// listing older than its own previous pass.
+    /// How long one account-wide listing (a hosted zone's records, health
+    /// checks, and per region certificates, REST APIs and custom domains;
+    /// distributions) serves every GlobalApi before it is listed again; 0
+    /// lists for every object. A GlobalApi never uses a listing older than
+    /// its own previous pass.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    route53_listing_seconds: u64,
+    shared_listing_seconds: u64,
     /// How many GlobalApis are reconciled at the same time; the others
     /// wait their turn. Bounds the bursts of AWS calls after a restart.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
@@ -157,7 +158,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             leader_election: args.leader_election(),
             namespace: args.namespace,
             metrics_addr: args.metrics_addr,
-            route53_listing_max_age: std::time::Duration::from_secs(args.route53_listing_seconds),
+            shared_listing_max_age: std::time::Duration::from_secs(args.shared_listing_seconds),
             max_concurrent_reconciles: args.max_concurrent_reconciles,
         })
         .await

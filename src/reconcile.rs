@@ -130,6 +130,7 @@ impl Pass {
 
 /// One pass that makes AWS equal to the spec (Apply) or says how it differs (Plan).
 pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
+    let clients = &clients.observing_after(memory.last_sync);
     let mut pass = Pass::default();
 
     let acm_inputs = AcmInputs {
@@ -170,7 +171,6 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
         endpoints: api.endpoints(),
         cloudfront_domain: edge.domain_name.clone(),
         validation_records: acm.validation_records.clone(),
-        fresher_than: memory.last_sync,
     };
     let dns = pass.absorb(
         Service::Route53,

@@ -65,7 +65,6 @@ fn inputs(zone: &str) -> Route53Inputs {
             name: format!("_abc.origin.api.{zone}."),
             value: "_xyz.acm-validations.aws.".into(),
         }],
-        fresher_than: None,
     }
 }
 
@@ -521,10 +520,9 @@ async fn objects_of_one_zone_share_one_listing_and_see_each_others_writes() {
         .await
         .expect("plan from the kept listing");
     assert!(kept.changes.is_empty(), "{:#?}", kept.changes);
-    let mut after_change = first_inputs.clone();
-    after_change.fresher_than = Some(std::time::SystemTime::now());
+    let after_change = clients.observing_after(Some(std::time::SystemTime::now()));
     let before = clients.calls().snapshot();
-    let drift = route53::run(&clients, &first, &after_change, Mode::Plan)
+    let drift = route53::run(&after_change, &first, &first_inputs, Mode::Plan)
         .await
         .expect("plan after the change");
     let lines: Vec<String> = drift.changes.iter().map(ToString::to_string).collect();

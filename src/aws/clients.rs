@@ -4,10 +4,13 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use super::calls::CallCounter;
-use super::route53::SharedListings;
+use super::shared::{AccountListings, ListingView};
 
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
 pub const GLOBAL_REGION: &str = "us-east-1";
@@ -17,7 +20,10 @@ pub const GLOBAL_REGION: &str = "us-east-1";
 pub struct AwsClients {
     sdk: SdkConfig,
     calls: CallCounter,
-    route53_listings: Arc<SharedListings>,
+    listings: Arc<AccountListings>,
+    /// Listings started before this are not used (the end of the reconciled
+    /// object's previous pass).
+    fresher_than: Option<SystemTime>,
 }
 
 impl AwsClients {
@@ -36,15 +42,30 @@ impl AwsClients {
         Self {
             sdk,
             calls: CallCounter::default(),
-            route53_listings: Arc::default(),
+            listings: Arc::default(),
+            fresher_than: None,
         }
     }
 
-    /// Route 53 listings kept for `max_age` and shared by every GlobalApi
-    /// these clients serve (the operator); without this each step lists.
+    /// Account-wide listings kept for `max_age` and shared by every
+    /// GlobalApi these clients serve (the operator); without this each step
+    /// lists (see [`super::shared`]).
     pub fn with_shared_listings(mut self, max_age: Duration) -> Self {
-        self.route53_listings = Arc::new(SharedListings::new(max_age));
+        self.listings = Arc::new(AccountListings::new(max_age));
         self
+    }
+
+    /// The same clients for one pass of an object whose previous pass ended
+    /// at `previous_pass`: no listing older than that serves it.
+    pub fn observing_after(&self, previous_pass: Option<SystemTime>) -> Self {
+        Self {
+            fresher_than: previous_pass,
+            ..self.clone()
+        }
+    }
+
+    pub fn fresher_than(&self) -> Option<SystemTime> {
+        self.fresher_than
     }
 
     /// Fails early, with the provider's reason, when no credentials can be had.
@@ -66,8 +87,16 @@ impl AwsClients {
         &self.calls
     }
 
-    pub fn route53_listings(&self) -> &SharedListings {
-        &self.route53_listings
+    pub fn listings(&self) -> &AccountListings {
+        &self.listings
+    }
+
+    /// The shared listings and the asker's previous pass, to hand on.
+    pub fn listing_view(&self) -> ListingView {
+        ListingView {
+            listings: self.listings.clone(),
+            fresher_than: self.fresher_than,
+        }
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {

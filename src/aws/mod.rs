@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cloudfront;
 pub mod rds;
 pub mod route53;
+pub mod shared;
 
 pub use calls::{CallCounter, CallCounts};
 pub use clients::AwsClients;

@@ -62,8 +62,8 @@ pub struct Config {
     /// The Lease to hold while reconciling; `None` reconciles without
     /// leader election (one replica only).
     pub leader_election: Option<leader::LeaderConfig>,
-    /// How long one Route 53 listing serves every GlobalApi.
-    pub route53_listing_max_age: std::time::Duration,
+    /// How long one account-wide listing serves every GlobalApi.
+    pub shared_listing_max_age: std::time::Duration,
     /// At most this many reconciles run at once.
     pub max_concurrent_reconciles: u16,
 }
@@ -163,7 +163,7 @@ pub async fn run(config: Config) -> Result<()> {
     let client = Client::try_default().await?;
     let aws = AwsClients::from_env()
         .await
-        .with_shared_listings(config.route53_listing_max_age);
+        .with_shared_listings(config.shared_listing_max_age);
     let api: Api<GlobalApi> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),

@@ -7,6 +7,22 @@ use globalapi::{
     target::{Target, UID_TAG},
 };
 
+/// The ids of the REST APIs tagged with the target's uid in `region`.
+pub async fn rest_api_ids(clients: &AwsClients, target: &Target, region: &str) -> Vec<String> {
+    let apis = clients
+        .apigateway(region)
+        .get_rest_apis()
+        .limit(500)
+        .send()
+        .await
+        .expect("rest apis");
+    apis.items()
+        .iter()
+        .filter(|api| api.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid))
+        .filter_map(|api| api.id().map(str::to_owned))
+        .collect()
+}
+
 /// Everything in moto that carries the target's uid, in the given regions and
 /// the global services, as sorted "service kind region [domain]" lines.
 pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> Vec<String> {
@@ -14,17 +30,8 @@ pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> V
     let mut regions: Vec<&str> = regions.to_vec();
     regions.sort();
     for region in regions {
-        let apis = clients
-            .apigateway(region)
-            .get_rest_apis()
-            .limit(500)
-            .send()
-            .await
-            .expect("rest apis");
-        for api in apis.items() {
-            if api.tags().and_then(|t| t.get(UID_TAG)) == Some(&target.uid) {
-                found.push(format!("apigateway rest-api {region}"));
-            }
+        for _ in rest_api_ids(clients, target, region).await {
+            found.push(format!("apigateway rest-api {region}"));
         }
         let domains = clients
             .apigateway(region)

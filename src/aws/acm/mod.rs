@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::route53::ValidationRecord;
+use crate::aws::shared::ListingView;
 use crate::error::Result;
 use crate::plan::{Change, Mode, StepOutcome};
 use crate::target::Target;
@@ -82,7 +83,14 @@ pub async fn run(
     inputs: &AcmInputs,
     mode: Mode,
 ) -> Result<StepOutcome<AcmOutputs>> {
-    run_with(|region| clients.acm(region), target, inputs, mode).await
+    run_with(
+        |region| clients.acm(region),
+        &clients.listing_view(),
+        target,
+        inputs,
+        mode,
+    )
+    .await
 }
 
 /// Deletes every certificate tagged with our uid in the spec's regions and
@@ -95,7 +103,14 @@ pub async fn destroy(
     previous_arns: &[String],
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
-    destroy_with(|region| clients.acm(region), target, previous_arns, mode).await
+    destroy_with(
+        |region| clients.acm(region),
+        &clients.listing_view(),
+        target,
+        previous_arns,
+        mode,
+    )
+    .await
 }
 
 /// What one region (or the user's edge certificate) came to.
@@ -111,6 +126,7 @@ struct RegionOutcome {
 /// [`run`] with the ACM client of each region from `acm`.
 pub(crate) async fn run_with(
     acm: impl Fn(&str) -> Client,
+    view: &ListingView,
     target: &Target,
     inputs: &AcmInputs,
     mode: Mode,
@@ -149,6 +165,7 @@ pub(crate) async fn run_with(
             .collect();
         let step = RegionStep {
             client: acm(region),
+            view: view.clone(),
             target: target.clone(),
             region: region.clone(),
             wanted,
@@ -212,6 +229,7 @@ pub(crate) async fn run_with(
 /// The work of one region: observe, diff, apply, judge.
 struct RegionStep {
     client: Client,
+    view: ListingView,
     target: Target,
     region: String,
     /// The certificates the spec needs in this region (none for a region left).
@@ -230,14 +248,21 @@ impl RegionStep {
             domains: self.wanted.iter().map(|c| c.domain.clone()).collect(),
             arns: self.previous.iter().cloned().collect(),
         };
-        let view =
-            match observe::region(&self.client, &self.region, &self.target, &candidates).await {
-                Ok(view) => view,
-                Err(e) => {
-                    out.errors.push(format!("{}: {e}", self.region));
-                    return out;
-                }
-            };
+        let view = match listed_region(
+            &self.client,
+            &self.view,
+            &self.region,
+            &self.target,
+            &candidates,
+        )
+        .await
+        {
+            Ok(view) => view,
+            Err(e) => {
+                out.errors.push(format!("{}: {e}", self.region));
+                return out;
+            }
+        };
         let ours: Vec<ObservedCertificate> = view
             .ours
             .into_iter()
@@ -255,7 +280,9 @@ impl RegionStep {
             .iter()
             .filter_map(|w| diff::chosen(w, &ours).map(|c| (w.domain.clone(), c.clone())))
             .collect();
-        for op in diff::diff(&self.wanted, &ours) {
+        let ops = diff::diff(&self.wanted, &ours);
+        let changing = self.mode == Mode::Apply && !ops.is_empty();
+        for op in ops {
             if self.mode == Mode::Plan {
                 out.changes.push(op.change());
                 continue;
@@ -301,6 +328,11 @@ impl RegionStep {
             }
         }
 
+        if changing {
+            // After the change: a listing under way meanwhile is waited for
+            // and dropped too.
+            self.view.listings.certificates.forget(&self.region).await;
+        }
         for want in &self.wanted {
             let Some(cert) = current.remove(&want.domain) else {
                 continue;
@@ -369,6 +401,7 @@ async fn provided_edge(client: &Client, region: &str, arn: &str) -> RegionOutcom
 /// [`destroy`] with the ACM client of each region from `acm`.
 pub(crate) async fn destroy_with(
     acm: impl Fn(&str) -> Client,
+    view: &ListingView,
     target: &Target,
     previous_arns: &[String],
     mode: Mode,
@@ -396,8 +429,9 @@ pub(crate) async fn destroy_with(
     let mut tasks = JoinSet::new();
     let mut names = BTreeMap::new();
     for (index, region) in regions.iter().enumerate() {
-        let (client, target, region_name, provided, candidates) = (
+        let (client, view, target, region_name, provided, candidates) = (
             acm(region),
+            view.clone(),
             target.clone(),
             region.clone(),
             provided.clone(),
@@ -406,6 +440,7 @@ pub(crate) async fn destroy_with(
         let handle = tasks.spawn(async move {
             let outcome = destroy_region(
                 &client,
+                &view,
                 &target,
                 &region_name,
                 provided.as_deref(),
@@ -442,6 +477,7 @@ pub(crate) async fn destroy_with(
 
 async fn destroy_region(
     client: &Client,
+    listing: &ListingView,
     target: &Target,
     region: &str,
     provided: Option<&str>,
@@ -449,18 +485,52 @@ async fn destroy_region(
     mode: Mode,
 ) -> RegionOutcome {
     let mut out = RegionOutcome::default();
-    let view = match observe::region(client, region, target, candidates).await {
+    let view = match listed_region(client, listing, region, target, candidates).await {
         Ok(view) => view,
         Err(e) => {
             out.errors.push(format!("{region}: {e}"));
             return out;
         }
     };
-    for cert in view
+    let ours: Vec<ObservedCertificate> = view
         .ours
         .into_iter()
         .filter(|c| Some(c.arn.as_str()) != provided)
-    {
+        .collect();
+    deleting(client, &ours, region, mode, &mut out).await;
+    if mode == Mode::Apply && !ours.is_empty() {
+        listing.listings.certificates.forget(region).await;
+    }
+    out
+}
+
+/// Our certificates of `region`, from the shared listing of the region.
+async fn listed_region(
+    client: &Client,
+    listing: &ListingView,
+    region: &str,
+    target: &Target,
+    candidates: &Candidates,
+) -> Result<observe::RegionView> {
+    let listed = listing
+        .listings
+        .certificates
+        .get(region, listing.fresher_than, || {
+            observe::list_certificates(client)
+        })
+        .await?;
+    observe::region(client, region, target, candidates, &listed).await
+}
+
+/// Deletes (Apply) or lists (Plan) `ours` in `region`.
+async fn deleting(
+    client: &Client,
+    ours: &[ObservedCertificate],
+    region: &str,
+    mode: Mode,
+    out: &mut RegionOutcome,
+) {
+    for cert in ours {
         let change = CertificateOp::Delete(cert.clone()).change();
         if mode == Mode::Plan {
             out.changes.push(change);
@@ -484,5 +554,4 @@ async fn destroy_region(
                 .push(format!("{region}: certificate {}: {e}", cert.arn)),
         }
     }
-    out
 }

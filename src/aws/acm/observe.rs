@@ -59,15 +59,8 @@ pub struct RegionView {
     pub listed: BTreeSet<String>,
 }
 
-/// Lists the region's certificates, reads the tags of the candidates and
-/// describes those tagged with our uid. Untagged or foreign ones are skipped.
-pub async fn region(
-    client: &Client,
-    region: &str,
-    target: &Target,
-    candidates: &Candidates,
-) -> Result<RegionView> {
-    let mut view = RegionView::default();
+/// Every certificate of the region, in any status.
+pub async fn list_certificates(client: &Client) -> Result<Vec<CertificateSummary>> {
     let mut summaries: Vec<CertificateSummary> = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -78,23 +71,33 @@ pub async fn region(
             .send()
             .await
             .map_err(|e| Error::aws("acm", "ListCertificates", e))?;
-        for summary in out.certificate_summary_list() {
-            if let Some(arn) = summary.certificate_arn() {
-                view.listed.insert(arn.to_owned());
-            }
-        }
-        summaries.extend(
-            out.certificate_summary_list()
-                .iter()
-                .filter(|s| candidates.admits(s))
-                .cloned(),
-        );
+        summaries.extend(out.certificate_summary_list().iter().cloned());
         match out.next_token() {
             Some(token) if !token.is_empty() => next = Some(token.to_owned()),
             _ => break,
         }
     }
+    Ok(summaries)
+}
 
+/// Of the region's `listed` certificates, reads the tags of the candidates
+/// and describes those tagged with our uid. Untagged or foreign ones are
+/// skipped.
+pub async fn region(
+    client: &Client,
+    region: &str,
+    target: &Target,
+    candidates: &Candidates,
+    listed: &[CertificateSummary],
+) -> Result<RegionView> {
+    let mut view = RegionView {
+        listed: listed
+            .iter()
+            .filter_map(|s| s.certificate_arn().map(str::to_owned))
+            .collect(),
+        ..Default::default()
+    };
+    let summaries = listed.iter().filter(|s| candidates.admits(s));
     for summary in summaries {
         let Some(arn) = summary.certificate_arn() else {
             continue;

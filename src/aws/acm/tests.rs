@@ -27,6 +27,7 @@ use aws_smithy_mocks::{
 };
 
 use super::*;
+use crate::aws::shared::ListingView;
 use crate::target::UID_TAG;
 use crate::target::fixtures::{LATENCY, target};
 
@@ -273,6 +274,33 @@ fn factory(fakes: &[&FakeAcm]) -> impl Fn(&str) -> Client + use<> {
 const ORIGIN: &str = "origin.api.example.com";
 const PUBLIC: &str = "api.example.com";
 
+/// [`run_with`] over the fakes, without shared listings.
+async fn run(
+    acms: &[&FakeAcm],
+    t: &Target,
+    inputs: &AcmInputs,
+    mode: Mode,
+) -> crate::error::Result<StepOutcome<AcmOutputs>> {
+    run_with(factory(acms), &ListingView::default(), t, inputs, mode).await
+}
+
+/// [`destroy_with`] over the fakes, without shared listings.
+async fn destroy(
+    acms: &[&FakeAcm],
+    t: &Target,
+    previous_arns: &[String],
+    mode: Mode,
+) -> crate::error::Result<StepOutcome<()>> {
+    destroy_with(
+        factory(acms),
+        &ListingView::default(),
+        t,
+        previous_arns,
+        mode,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn pending_validation_is_pending_not_a_change() {
     let t = target(LATENCY);
@@ -282,7 +310,7 @@ async fn pending_validation_is_pending_not_a_change() {
         .with("e", PUBLIC, CertificateStatus::PendingValidation, uid);
     let eu = FakeAcm::new("eu-west-1").with("o", ORIGIN, CertificateStatus::PendingValidation, uid);
     for mode in [Mode::Plan, Mode::Apply] {
-        let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), mode)
+        let out = run(&[&us, &eu], &t, &AcmInputs::default(), mode)
             .await
             .unwrap();
         assert!(out.changes.is_empty(), "{:?}", out.changes);
@@ -312,13 +340,13 @@ async fn pending_validation_is_pending_not_a_change() {
 async fn missing_certificates_are_requested_with_acm_tokens() {
     let t = target(LATENCY);
     let (us, eu) = (FakeAcm::new("us-east-1"), FakeAcm::new("eu-west-1"));
-    let plan = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Plan)
+    let plan = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Plan)
         .await
         .unwrap();
     assert_eq!(plan.changes.len(), 3);
     assert!(plan.pending.is_empty() && us.requests().is_empty());
 
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     assert_eq!(out.changes, plan.changes);
@@ -348,9 +376,7 @@ async fn missing_certificates_are_requested_with_acm_tokens() {
     };
     let gone = out.outputs.regional["eu-west-1"].arn.clone();
     eu.certs.lock().unwrap().clear();
-    let again = run_with(factory(&[&us, &eu]), &t, &previous, Mode::Apply)
-        .await
-        .unwrap();
+    let again = run(&[&us, &eu], &t, &previous, Mode::Apply).await.unwrap();
     assert_eq!(
         again
             .changes
@@ -377,7 +403,7 @@ async fn a_failed_certificate_is_an_error_then_replaced_and_deleted() {
         .with("e", PUBLIC, CertificateStatus::Issued, Some(&uid));
     let eu = FakeAcm::new("eu-west-1").failed("bad", ORIGIN, FailureReason::CaaError, &uid);
 
-    let plan = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Plan)
+    let plan = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Plan)
         .await
         .unwrap();
     assert_eq!(
@@ -394,7 +420,7 @@ async fn a_failed_certificate_is_an_error_then_replaced_and_deleted() {
     );
     assert!(eu.requests().is_empty() && eu.deleted().is_empty());
 
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     let want = &desired::desired(&t).certificates[1];
@@ -435,7 +461,7 @@ async fn revoked_is_an_error_and_not_replaced() {
         .with("o", ORIGIN, CertificateStatus::Issued, uid)
         .with("e", PUBLIC, CertificateStatus::Revoked, uid);
     let eu = FakeAcm::new("eu-west-1").with("o", ORIGIN, CertificateStatus::Issued, uid);
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     assert!(out.changes.is_empty());
@@ -460,7 +486,7 @@ async fn throttling_in_one_region_leaves_the_others_going() {
         throttled: true,
         ..FakeAcm::new("eu-west-1")
     };
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     assert_eq!(
@@ -495,9 +521,7 @@ async fn a_removed_region_in_use_waits_and_foreign_certificates_stay() {
             arn("eu-west-1", "o"),
         ],
     };
-    let plan = run_with(factory(&[&us, &eu]), &t, &inputs, Mode::Plan)
-        .await
-        .unwrap();
+    let plan = run(&[&us, &eu], &t, &inputs, Mode::Plan).await.unwrap();
     assert_eq!(
         plan.changes
             .iter()
@@ -508,9 +532,7 @@ async fn a_removed_region_in_use_waits_and_foreign_certificates_stay() {
             arn("eu-west-1", "o")
         )]
     );
-    let out = run_with(factory(&[&us, &eu]), &t, &inputs, Mode::Apply)
-        .await
-        .unwrap();
+    let out = run(&[&us, &eu], &t, &inputs, Mode::Apply).await.unwrap();
     assert!(out.changes.is_empty() && out.errors.is_empty(), "{out:?}");
     assert_eq!(out.pending.len(), 1);
     assert!(
@@ -543,15 +565,11 @@ async fn destroy_names_a_certificate_in_use_and_spares_foreign_ones() {
             uid,
         );
 
-    let plan = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Plan)
-        .await
-        .unwrap();
+    let plan = destroy(&[&us, &eu], &t, &[], Mode::Plan).await.unwrap();
     assert_eq!(plan.changes.len(), 3);
     assert!(eu.deleted().is_empty());
 
-    let out = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Apply)
-        .await
-        .unwrap();
+    let out = destroy(&[&us, &eu], &t, &[], Mode::Apply).await.unwrap();
     assert_eq!(
         eu.deleted(),
         [arn("eu-west-1", "o"), arn("eu-west-1", "old-domain")]
@@ -578,7 +596,7 @@ async fn the_users_edge_certificate_is_described_never_requested() {
         .with("o", ORIGIN, CertificateStatus::Issued, uid)
         .with("users", PUBLIC, CertificateStatus::Issued, None);
     let eu = FakeAcm::new("eu-west-1").with("o", ORIGIN, CertificateStatus::Issued, uid);
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     assert!(
@@ -603,7 +621,7 @@ async fn the_users_edge_certificate_is_described_never_requested() {
     );
 
     us.certs.lock().unwrap().retain(|c| c.arn != theirs);
-    let out = run_with(factory(&[&us, &eu]), &t, &AcmInputs::default(), Mode::Apply)
+    let out = run(&[&us, &eu], &t, &AcmInputs::default(), Mode::Apply)
         .await
         .unwrap();
     assert_eq!(
@@ -613,9 +631,7 @@ async fn the_users_edge_certificate_is_described_never_requested() {
         )]
     );
     assert!(out.outputs.edge.is_none() && us.requests().is_empty());
-    let destroyed = destroy_with(factory(&[&us, &eu]), &t, &[], Mode::Plan)
-        .await
-        .unwrap();
+    let destroyed = destroy(&[&us, &eu], &t, &[], Mode::Plan).await.unwrap();
     assert_eq!(destroyed.changes.len(), 2);
 }
 
@@ -647,6 +663,7 @@ async fn destroy_with_reported_arns_reads_only_certificates_for_our_names_or_rep
 
     let out = destroy_with(
         factory(&[&us, &eu]),
+        &ListingView::default(),
         &t,
         &[arn("eu-west-1", "reported")],
         Mode::Apply,

@@ -29,6 +29,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::{DateTime, body::SdkBody};
 
+use crate::aws::shared::ListingView;
 use crate::plan::Mode;
 use crate::target::fixtures::{FAILOVER, target};
 use crate::target::{Target, UID_TAG};
@@ -50,6 +51,7 @@ fn clients(apigateway: &[&Rule], lambda: &[&Rule]) -> RegionClients {
     RegionClients {
         apigateway: mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, apigateway),
         lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, lambda),
+        listing: ListingView::default(),
     }
 }
 

@@ -30,6 +30,7 @@ use tokio::task::JoinSet;
 
 use crate::aws::AwsClients;
 use crate::aws::route53::RegionEndpoint;
+use crate::aws::shared::ListingView;
 use crate::error::Result;
 use crate::plan::{Change, Mode, StepOutcome};
 use crate::target::Target;
@@ -76,14 +77,18 @@ impl ApiGatewayOutputs {
 pub struct RegionClients {
     pub apigateway: aws_sdk_apigateway::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// Where the region's REST APIs and custom domains are listed.
+    pub listing: ListingView,
 }
 
 impl RegionClients {
-    /// The clients of `region`, sharing the call counter of `clients`.
+    /// The clients of `region`, sharing the call counter and the listings
+    /// of `clients`.
     pub fn new(clients: &AwsClients, region: &str) -> Self {
         Self {
             apigateway: clients.apigateway(region),
             lambda: clients.lambda(region),
+            listing: clients.listing_view(),
         }
     }
 }
@@ -262,6 +267,11 @@ pub async fn reconcile_region(
             if let Err(e) = apply::apply(clients, &mut state, &diff.ops, &mut outcome.changes).await
             {
                 outcome.error = Some(format!("{region}: {e}"));
+            }
+            if !diff.ops.is_empty() {
+                let listings = &clients.listing.listings;
+                listings.rest_apis.forget(region).await;
+                listings.domain_names.forget(region).await;
             }
         }
     }

@@ -139,7 +139,10 @@ pub struct ObservedRegion {
 /// Reads one region.
 pub async fn region(clients: &RegionClients, lookup: &Lookup) -> Result<ObservedRegion> {
     let client = &clients.apigateway;
-    let mut apis: Vec<ObservedApi> = rest_apis(client)
+    let (listings, fresher_than) = (&clients.listing.listings, clients.listing.fresher_than);
+    let mut apis: Vec<ObservedApi> = listings
+        .rest_apis
+        .get(&lookup.region, fresher_than, || rest_apis(client))
         .await?
         .iter()
         .filter(|api| tag(api.tags(), UID_TAG) == Some(lookup.uid.as_str()))
@@ -148,7 +151,11 @@ pub async fn region(clients: &RegionClients, lookup: &Lookup) -> Result<Observed
 
     let mut domains = Vec::new();
     let mut foreign_domains = BTreeSet::new();
-    for domain in domain_names(client).await? {
+    let listed_domains = listings
+        .domain_names
+        .get(&lookup.region, fresher_than, || domain_names(client))
+        .await?;
+    for domain in listed_domains.iter() {
         let Some(name) = domain.domain_name() else {
             continue;
         };
@@ -157,7 +164,7 @@ pub async fn region(clients: &RegionClients, lookup: &Lookup) -> Result<Observed
             continue;
         }
         let mappings = base_path_mappings(client, name).await?;
-        domains.push(to_domain(&domain, mappings));
+        domains.push(to_domain(domain, mappings));
     }
 
     let chosen = choose_api(&apis, &domains, &lookup.domain_name);

@@ -20,7 +20,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::{DateTime, body::SdkBody};
 
-use crate::plan::Mode;
+use crate::aws::shared::ListingView;
+use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
 use crate::target::fixtures::{LATENCY, target};
 
@@ -167,6 +168,21 @@ fn lines(changes: &[crate::plan::Change]) -> Vec<String> {
     changes.iter().map(ToString::to_string).collect()
 }
 
+/// [`run_with`] without shared listings.
+async fn run(
+    client: &Client,
+    t: &Target,
+    inputs: &CloudFrontInputs,
+    mode: Mode,
+) -> crate::error::Result<StepOutcome<super::CloudFrontOutputs>> {
+    run_with(client, &ListingView::default(), t, inputs, mode).await
+}
+
+/// [`destroy_with`] without shared listings.
+async fn destroy(client: &Client, t: &Target, mode: Mode) -> crate::error::Result<StepOutcome<()>> {
+    destroy_with(client, &ListingView::default(), t, mode).await
+}
+
 #[tokio::test]
 async fn a_stale_etag_fails_the_update_with_precondition_failed() {
     let t = edge_target();
@@ -184,7 +200,7 @@ async fn a_stale_etag_fails_the_update_with_precondition_failed() {
         });
     let client = client(&all(&reads, &[&update]));
 
-    let err = run_with(&client, &t, &inputs(), Mode::Apply)
+    let err = run(&client, &t, &inputs(), Mode::Apply)
         .await
         .expect_err("a refused precondition fails the step");
     assert_eq!(err.aws_code(), Some("PreconditionFailed"));
@@ -222,7 +238,7 @@ async fn destroy_disables_first_and_waits_for_deployed_before_deleting() {
                 .e_tag("ETAG-2")
                 .build()
         });
-    let out = destroy_with(&client(&all(&reads, &[&disable])), &t, Mode::Apply)
+    let out = destroy(&client(&all(&reads, &[&disable])), &t, Mode::Apply)
         .await
         .expect("destroy pass 1");
     assert_eq!(
@@ -239,7 +255,7 @@ async fn destroy_disables_first_and_waits_for_deployed_before_deleting() {
 
     // Pass 2: still InProgress: nothing to do but wait.
     let reads = observed(&t, "E1", "InProgress", "ETAG-2", disabled_config.clone());
-    let out = destroy_with(&client(&all(&reads, &[])), &t, Mode::Apply)
+    let out = destroy(&client(&all(&reads, &[])), &t, Mode::Apply)
         .await
         .expect("destroy pass 2");
     assert!(out.changes.is_empty());
@@ -253,7 +269,7 @@ async fn destroy_disables_first_and_waits_for_deployed_before_deleting() {
             aws_sdk_cloudfront::operation::delete_distribution::DeleteDistributionOutput::builder()
                 .build()
         });
-    let out = destroy_with(&client(&all(&reads, &[&delete])), &t, Mode::Apply)
+    let out = destroy(&client(&all(&reads, &[&delete])), &t, Mode::Apply)
         .await
         .expect("destroy pass 3");
     assert_eq!(
@@ -279,7 +295,7 @@ async fn distribution_not_disabled_is_pending_not_a_failure() {
             "The distribution you are trying to delete has not been disabled.",
         )
     });
-    let out = destroy_with(&client(&all(&reads, &[&delete])), &t, Mode::Apply)
+    let out = destroy(&client(&all(&reads, &[&delete])), &t, Mode::Apply)
         .await
         .expect("DistributionNotDisabled is not an error");
     assert!(out.changes.is_empty());
@@ -301,7 +317,7 @@ async fn turning_the_edge_off_disables_our_distribution() {
     if let Some(edge) = off.spec.edge.as_mut() {
         edge.enabled = false;
     }
-    let plan = run_with(
+    let plan = run(
         &client(&all(&reads, &[&disable])),
         &off,
         &inputs(),
@@ -319,7 +335,7 @@ async fn turning_the_edge_off_disables_our_distribution() {
     assert_eq!(plan.outputs, Default::default());
     assert_eq!(disable.num_calls(), 0, "Plan makes no mutating call");
     // And a refused disable is an error too, never swallowed.
-    let err = run_with(
+    let err = run(
         &client(&all(&reads, &[&disable])),
         &off,
         &inputs(),
@@ -374,7 +390,7 @@ async fn create_carries_tags_and_caller_reference_and_reports_in_progress() {
                 .e_tag("ETAG-NEW")
                 .build()
         });
-    let out = run_with(&client(&[&list, &create]), &t, &inputs(), Mode::Apply)
+    let out = run(&client(&[&list, &create]), &t, &inputs(), Mode::Apply)
         .await
         .expect("create");
     assert_eq!(
@@ -399,7 +415,7 @@ async fn lambda_associations_that_round_trip_cause_no_update() {
     let t = edge_target();
     let reads = observed(&t, "E1", "Deployed", "ETAG-1", config(&t, &want(&t)));
     // No update rule: an update would panic the mock.
-    let out = run_with(&client(&all(&reads, &[])), &t, &inputs(), Mode::Apply)
+    let out = run(&client(&all(&reads, &[])), &t, &inputs(), Mode::Apply)
         .await
         .expect("no changes");
     assert!(out.changes.is_empty() && out.pending.is_empty() && out.conflicts.is_empty());
@@ -428,7 +444,7 @@ async fn an_alias_held_in_another_account_is_a_conflict() {
             "One or more of the CNAMEs you provided are already associated with a different resource.",
         )
     });
-    let out = run_with(&client(&[&list, &create]), &t, &inputs(), Mode::Apply)
+    let out = run(&client(&[&list, &create]), &t, &inputs(), Mode::Apply)
         .await
         .expect("a conflict is not an error");
     assert!(out.changes.is_empty());

@@ -26,6 +26,7 @@ use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
 
 use super::AwsClients;
+use super::shared::ListingView;
 
 pub use apply::Live;
 pub use desired::{
@@ -79,18 +80,26 @@ pub async fn run(
     inputs: &CloudFrontInputs,
     mode: Mode,
 ) -> Result<StepOutcome<CloudFrontOutputs>> {
-    run_with(&clients.cloudfront(), target, inputs, mode).await
+    run_with(
+        &clients.cloudfront(),
+        &clients.listing_view(),
+        target,
+        inputs,
+        mode,
+    )
+    .await
 }
 
 /// [`run`] with a given client.
 pub async fn run_with(
     client: &Client,
+    listing: &ListingView,
     target: &Target,
     inputs: &CloudFrontInputs,
     mode: Mode,
 ) -> Result<StepOutcome<CloudFrontOutputs>> {
     let want = desired::desired(target, inputs);
-    let observation = observe::distributions(client, target).await?;
+    let observation = observe::distributions(client, listing, target).await?;
     let plan = diff::diff(target, &want, &observation.ours, &observation.foreign);
     let kept = plan
         .kept
@@ -109,7 +118,7 @@ pub async fn run_with(
             kept
         }
         Mode::Apply => {
-            let applied = apply::execute(client, target, &plan.ops, &observation).await?;
+            let applied = executed(client, listing, target, &plan.ops, &observation).await?;
             outcome.changes = applied.changes;
             outcome.pending.extend(applied.pending);
             outcome.conflicts.extend(applied.conflicts);
@@ -131,12 +140,17 @@ pub async fn run_with(
 /// Removes every distribution this target owns: disables each, and deletes
 /// it once CloudFront reports the disabled distribution Deployed.
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
-    destroy_with(&clients.cloudfront(), target, mode).await
+    destroy_with(&clients.cloudfront(), &clients.listing_view(), target, mode).await
 }
 
 /// [`destroy`] with a given client.
-pub async fn destroy_with(client: &Client, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
-    let observation = observe::distributions(client, target).await?;
+pub async fn destroy_with(
+    client: &Client,
+    listing: &ListingView,
+    target: &Target,
+    mode: Mode,
+) -> Result<StepOutcome<()>> {
+    let observation = observe::distributions(client, listing, target).await?;
     let plan = diff::removal_of_all(&observation.ours);
     let mut outcome = StepOutcome {
         pending: plan.pending.clone(),
@@ -145,10 +159,30 @@ pub async fn destroy_with(client: &Client, target: &Target, mode: Mode) -> Resul
     match mode {
         Mode::Plan => outcome.changes = plan.ops.iter().map(DistributionOp::change).collect(),
         Mode::Apply => {
-            let applied = apply::execute(client, target, &plan.ops, &observation).await?;
+            let applied = executed(client, listing, target, &plan.ops, &observation).await?;
             outcome.changes = applied.changes;
             outcome.pending.extend(applied.pending);
         }
     }
     Ok(outcome)
+}
+
+/// [`apply::execute`], then the distribution listing is dropped if
+/// anything was (or may have been) changed.
+async fn executed(
+    client: &Client,
+    listing: &ListingView,
+    target: &Target,
+    ops: &[DistributionOp],
+    observation: &Observation,
+) -> Result<apply::Applied> {
+    let applied = apply::execute(client, target, ops, observation).await;
+    if !ops.is_empty() {
+        listing
+            .listings
+            .distributions
+            .forget(observe::LISTING_KEY)
+            .await;
+    }
+    applied
 }

@@ -8,6 +8,7 @@ use aws_sdk_cloudfront::{
     types::{DistributionConfig, DistributionSummary},
 };
 
+use crate::aws::shared::ListingView;
 use crate::error::{Error, Result};
 use crate::target::{OWNER_TAG, Target, UID_TAG};
 
@@ -65,33 +66,24 @@ pub struct Observation {
 ///
 /// Only distributions whose comment names this GlobalApi, or whose aliases
 /// include its domain, have their tags read; the uid tag decides.
-pub async fn distributions(client: &Client, target: &Target) -> Result<Observation> {
+pub async fn distributions(
+    client: &Client,
+    listing: &ListingView,
+    target: &Target,
+) -> Result<Observation> {
     let our_comment = comment(target);
     let domain = target.spec.domain.to_ascii_lowercase();
-    let mut candidates: Vec<DistributionSummary> = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let out = client
-            .list_distributions()
-            .set_marker(marker.take())
-            .max_items(PAGE)
-            .send()
-            .await
-            .map_err(|e| Error::aws("cloudfront", "ListDistributions", e))?;
-        let Some(list) = out.distribution_list() else {
-            break;
-        };
-        candidates.extend(
-            list.items()
-                .iter()
-                .filter(|s| s.comment() == our_comment || aliases_of(s).contains(&domain))
-                .cloned(),
-        );
-        match (list.is_truncated(), list.next_marker()) {
-            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_owned()),
-            _ => break,
-        }
-    }
+    let listed = listing
+        .listings
+        .distributions
+        .get(LISTING_KEY, listing.fresher_than, || {
+            list_distributions(client)
+        })
+        .await?;
+    let candidates: Vec<&DistributionSummary> = listed
+        .iter()
+        .filter(|s| s.comment() == our_comment || aliases_of(s).contains(&domain))
+        .collect();
 
     let mut observation = Observation::default();
     for summary in candidates {
@@ -104,12 +96,39 @@ pub async fn distributions(client: &Client, target: &Target) -> Result<Observati
         } else {
             observation.foreign.push(Foreign {
                 id: summary.id().to_owned(),
-                aliases: aliases_of(&summary),
+                aliases: aliases_of(summary),
                 owner: tags.get(OWNER_TAG).cloned(),
             });
         }
     }
     Ok(observation)
+}
+
+/// The key of the account's one distribution listing (CloudFront is global).
+pub const LISTING_KEY: &str = "global";
+
+/// Every distribution of the account, all pages.
+async fn list_distributions(client: &Client) -> Result<Vec<DistributionSummary>> {
+    let mut summaries: Vec<DistributionSummary> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_distributions()
+            .set_marker(marker.take())
+            .max_items(PAGE)
+            .send()
+            .await
+            .map_err(|e| Error::aws("cloudfront", "ListDistributions", e))?;
+        let Some(list) = out.distribution_list() else {
+            break;
+        };
+        summaries.extend(list.items().iter().cloned());
+        match (list.is_truncated(), list.next_marker()) {
+            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(summaries)
 }
 
 /// One distribution by id, if it exists and carries our uid tag.

@@ -35,9 +35,6 @@ pub struct Route53Inputs {
     /// The distribution's own name, e.g. `d111111abcdef8.cloudfront.net`.
     pub cloudfront_domain: Option<String>,
     pub validation_records: Vec<ValidationRecord>,
-    /// When the object's previous pass ended: shared listings started
-    /// before it are not used (see [`super::shared`]).
-    pub fresher_than: Option<std::time::SystemTime>,
 }
 
 /// One health check per region whose REST API exists.
@@ -190,7 +187,6 @@ mod tests {
                 name: "_abc.api.example.com.".into(),
                 value: "_xyz.acm-validations.aws.".into(),
             }],
-            ..Default::default()
         };
         let records = records(&t, &inputs, &ids());
         let keys: Vec<String> = records.iter().map(|r| r.key.to_string()).collect();

@@ -435,7 +435,6 @@ mod tests {
                 .collect(),
             cloudfront_domain: Some("d1.cloudfront.net".into()),
             validation_records: vec![],
-            fresher_than: None,
         }
     }
 

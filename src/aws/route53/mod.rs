@@ -23,7 +23,7 @@ pub use desired::{RegionEndpoint, Route53Inputs, ValidationRecord};
 pub use diff::{HealthCheckOp, RecordOp};
 pub use ownership::owner_record_name;
 pub use record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing};
-pub use shared::SharedListings;
+pub use shared::Route53Listings;
 
 /// The hosted zone id of every CloudFront distribution, for alias records.
 pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
@@ -39,7 +39,7 @@ pub struct Route53Outputs {
 /// Observes the zone and our health checks, diffs them with the spec and,
 /// in Apply mode, makes them equal: health checks first (records point at
 /// them), then one record batch, then the health checks no longer used.
-/// Listings come from the process's [`SharedListings`].
+/// Listings come from the process's [`Route53Listings`].
 pub async fn run(
     clients: &AwsClients,
     target: &Target,
@@ -47,7 +47,7 @@ pub async fn run(
     mode: Mode,
 ) -> Result<StepOutcome<Route53Outputs>> {
     let client = clients.route53();
-    let shared = clients.route53_listings();
+    let shared = &clients.listings().route53;
     let zone_id = zone_id(clients, target).await?;
 
     let wanted_checks = desired::health_checks(target, &inputs.endpoints);
@@ -57,7 +57,9 @@ pub async fn run(
         .collect();
     let mut outcome = StepOutcome::<Route53Outputs>::default();
     let (ids, unused_checks) = {
-        let mut listing = shared.health_checks(&client, inputs.fresher_than).await?;
+        let mut listing = shared
+            .health_checks(&client, clients.fresher_than())
+            .await?;
         let found_checks = observe::ours(listing.checks(), target, &refs);
         let check_ops = diff::health_checks(&wanted_checks, &found_checks);
         let mut ids = kept_health_checks(&wanted_checks, &found_checks);
@@ -74,7 +76,7 @@ pub async fn run(
     let wanted_records = desired::records(target, inputs, &ids);
     {
         let mut zone = shared
-            .zone_records(&client, &zone_id, inputs.fresher_than)
+            .zone_records(&client, &zone_id, clients.fresher_than())
             .await?;
         let record_diff = diff::records(target, &wanted_records, zone.records());
         outcome
@@ -104,7 +106,7 @@ pub async fn run(
 /// Removes every record and health check this target owns, nothing else.
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
     let client = clients.route53();
-    let shared = clients.route53_listings();
+    let shared = &clients.listings().route53;
     let zone_id = zone_id(clients, target).await?;
     let mut outcome = StepOutcome::<()>::default();
     {
@@ -138,7 +140,7 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
 
 /// The spec's hosted zone id, found by name at most once per listing age.
 async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
-    let shared = clients.route53_listings();
+    let shared = &clients.listings().route53;
     let name = target.spec.hosted_zone.name.as_deref();
     if target.spec.hosted_zone.id.is_none()
         && let Some(id) = name.and_then(|n| shared.zone_id(n))
@@ -159,7 +161,8 @@ async fn delete_health_checks(clients: &AwsClients, ids: &[String]) -> Result<()
     }
     let deleted = apply::delete_health_checks(&clients.route53(), ids).await;
     clients
-        .route53_listings()
+        .listings()
+        .route53
         .health_checks_deleted(ids, deleted.is_ok())
         .await;
     deleted

@@ -19,41 +19,23 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::Mutex,
     time::{Duration, SystemTime},
 };
 
 use aws_sdk_route53::Client;
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tokio::sync::OwnedMutexGuard;
 
+use crate::aws::shared::{Listing, Slot};
 use crate::error::Result;
 
 use super::diff::RecordOp;
 use super::observe::{self, ListedHealthCheck};
 use super::record::Record;
 
-/// One listing and when it was started.
-#[derive(Debug)]
-struct Listing<T> {
-    started: SystemTime,
-    items: T,
-}
-
-impl<T> Listing<T> {
-    /// Young enough, and newer than what the asking object saw last.
-    fn usable(&self, max_age: Duration, fresher_than: Option<SystemTime>, now: SystemTime) -> bool {
-        let young = now
-            .duration_since(self.started)
-            .is_ok_and(|age| age < max_age);
-        young && fresher_than.is_none_or(|t| self.started >= t)
-    }
-}
-
-type Slot<T> = Arc<AsyncMutex<Option<Listing<T>>>>;
-
-/// The listings of one process.
+/// The Route 53 listings of one process.
 #[derive(Debug, Default)]
-pub struct SharedListings {
+pub struct Route53Listings {
     max_age: Duration,
     zone_ids: Mutex<HashMap<String, (SystemTime, String)>>,
     zones: Mutex<HashMap<String, Slot<Vec<Record>>>>,
@@ -65,7 +47,7 @@ pub struct SharedListings {
 /// Kept tags are read again after this many listing ages.
 const TAG_REREAD_FACTOR: u32 = 10;
 
-impl SharedListings {
+impl Route53Listings {
     /// Listings kept for `max_age`; zero keeps none.
     pub fn new(max_age: Duration) -> Self {
         Self {
@@ -282,27 +264,5 @@ mod tests {
         assert_eq!(records, expected);
         apply_ops(&mut records, &ops);
         assert_eq!(records, expected, "a listing that already shows the batch");
-    }
-
-    #[test]
-    fn a_listing_serves_while_young_and_newer_than_the_asker_last_saw() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let listing = Listing {
-            started: t0,
-            items: (),
-        };
-        let max_age = Duration::from_secs(30);
-        let at = |s| t0 + Duration::from_secs(s);
-        assert!(listing.usable(max_age, None, at(29)));
-        assert!(!listing.usable(max_age, None, at(30)), "too old");
-        assert!(
-            listing.usable(max_age, Some(at(0)), at(10)),
-            "started when the asker's last pass ended"
-        );
-        assert!(
-            !listing.usable(max_age, Some(at(1)), at(10)),
-            "the asker's last pass ended after it started"
-        );
-        assert!(!listing.usable(Duration::ZERO, None, t0), "keeping is off");
     }
 }
