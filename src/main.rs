@@ -42,6 +42,11 @@ struct RunArgs {
     /// Watch only this namespace (default: every namespace).
     #[arg(long)]
     namespace: Option<String>,
+    /// Reconcile only GlobalApis whose labels match this selector
+    /// (`shard=a`, `tier in (gold,silver)`), to split them among several
+    /// operators; each must have its own leader Lease.
+    #[arg(long, value_name = "LABEL_SELECTOR")]
+    selector: Option<String>,
     /// Address of the HTTP endpoint serving /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
@@ -157,6 +162,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         controller::run(controller::Config {
             leader_election: args.leader_election(),
             namespace: args.namespace,
+            selector: args.selector,
             metrics_addr: args.metrics_addr,
             shared_listing_max_age: std::time::Duration::from_secs(args.shared_listing_seconds),
             max_concurrent_reconciles: args.max_concurrent_reconciles,

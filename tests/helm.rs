@@ -343,6 +343,8 @@ fn lint_and_render_defaults_and_every_option() {
         "sharedListingSeconds=5",
         "--set",
         "maxConcurrentReconciles=3",
+        "--set",
+        "labelSelector=shard in (a\\,b)",
     ];
     let mut lint_args = vec!["lint", "--strict", chart];
     lint_args.extend_from_slice(&options);
@@ -375,6 +377,8 @@ fn lint_and_render_defaults_and_every_option() {
             "5",
             "--max-concurrent-reconciles",
             "3",
+            "--selector",
+            "shard in (a,b)",
             "--namespace",
             "team-a",
             "--leader-election-namespace",

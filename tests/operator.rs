@@ -810,3 +810,67 @@ async fn maintenance_drains_a_region_from_latency_and_failover_dns_and_clearing_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_label_selector_limits_the_operator_to_its_shard() {
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("operator-shard", "shard").await;
+    let other_zone = format!("other.{zone}");
+    create_zone(&clients, &other_zone).await;
+    let timeout = Duration::from_secs(120);
+    apply(
+        env,
+        &Manifest::latency(&namespace, "in-shard", &zone).yaml(),
+    );
+    apply(
+        env,
+        &Manifest::latency(&namespace, "elsewhere", &other_zone).yaml(),
+    );
+    env.kubectl_ok(&[
+        "label",
+        "globalapi",
+        "in-shard",
+        "-n",
+        &namespace,
+        "shard=a",
+    ]);
+    let operator = Operator::spawn(
+        env,
+        &env.kubeconfig,
+        &["--namespace", &namespace, "--selector", "shard=a"],
+        &[],
+        "operator-test",
+        &format!("{namespace}-shard-a"),
+    );
+    operator.wait_for_ok("/readyz", Duration::from_secs(30));
+
+    operator.wait_ready(env, &namespace, "in-shard", timeout);
+    // By now the operator has listed the namespace: the unselected object
+    // has neither the finalizer nor a status, and nothing of it is in AWS.
+    let elsewhere = object(env, &namespace, "elsewhere").expect("the other object");
+    assert!(
+        elsewhere["metadata"]["finalizers"].is_null() && elsewhere["status"].is_null(),
+        "an object outside the selector was touched: {elsewhere:#}"
+    );
+    let target = target_of(env, &namespace, "elsewhere").await;
+    let owned = common::owned::owned(&clients, &target, &REGIONS).await;
+    assert!(owned.is_empty(), "{owned:#?}");
+
+    // Labelled into the shard, it is picked up like any other.
+    env.kubectl_ok(&[
+        "label",
+        "globalapi",
+        "elsewhere",
+        "-n",
+        &namespace,
+        "shard=a",
+    ]);
+    operator.wait_ready(env, &namespace, "elsewhere", timeout);
+    for name in ["in-shard", "elsewhere"] {
+        operator.delete_and_wait_gone(env, &namespace, name, timeout);
+    }
+}

@@ -57,6 +57,8 @@ pub const MANAGER: &str = "globalapi-operator";
 pub struct Config {
     /// Watch only this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
+    /// Watch only GlobalApis whose labels match this selector.
+    pub selector: Option<String>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub metrics_addr: SocketAddr,
     /// The Lease to hold while reconciling; `None` reconciles without
@@ -170,13 +172,19 @@ pub async fn run(config: Config) -> Result<()> {
     };
     // Fails early, with the API server's message, when the CRD is not
     // installed or the operator may not list GlobalApis.
-    api.list(&ListParams::default().limit(1)).await?;
+    // A malformed selector is refused here too, in the API server's words.
+    let mut probe = ListParams::default().limit(1);
+    if let Some(selector) = &config.selector {
+        probe = probe.labels(selector);
+    }
+    api.list(&probe).await?;
 
     let listener = http::bind(config.metrics_addr).await?;
     let ctx = Arc::new(Context::new(client.clone(), aws));
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
         namespace = config.namespace.as_deref().unwrap_or("(all)"),
+        selector = config.selector.as_deref().unwrap_or("(none)"),
         metrics = %config.metrics_addr,
         leader_election = config.leader_election.is_some(),
         "operator started"
@@ -210,7 +218,11 @@ pub async fn run(config: Config) -> Result<()> {
         }
     };
 
-    let controller = run_controller(api, ctx.clone(), config.max_concurrent_reconciles);
+    let mut watch = watcher::Config::default();
+    if let Some(selector) = &config.selector {
+        watch = watch.labels(selector);
+    }
+    let controller = run_controller(api, watch, ctx.clone(), config.max_concurrent_reconciles);
     let result = match holding {
         None => {
             controller.await;
@@ -246,9 +258,14 @@ pub async fn run(config: Config) -> Result<()> {
 }
 
 /// The controller over `api`, until SIGTERM or SIGINT.
-async fn run_controller(api: Api<GlobalApi>, ctx: Arc<Context>, concurrency: u16) {
+async fn run_controller(
+    api: Api<GlobalApi>,
+    watch: watcher::Config,
+    ctx: Arc<Context>,
+    concurrency: u16,
+) {
     let (reader, writer) = reflector::store();
-    let changes = watcher(api, watcher::Config::default())
+    let changes = watcher(api, watch)
         .default_backoff()
         .reflect(writer)
         .applied_objects()
