@@ -39,9 +39,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Watch only this namespace (default: every namespace).
-    #[arg(long)]
-    namespace: Option<String>,
+    /// Watch only these namespaces: repeat the flag or separate them with
+    /// commas (default: every namespace).
+    #[arg(long = "namespace", value_name = "NAMESPACE", value_delimiter = ',')]
+    namespaces: Vec<String>,
     /// Reconcile only GlobalApis whose labels match this selector
     /// (`shard=a`, `tier in (gold,silver)`), to split them among several
     /// operators; each must have its own leader Lease.
@@ -77,8 +78,9 @@ struct RunArgs {
     /// its own previous pass.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     shared_listing_seconds: u64,
-    /// How many GlobalApis are reconciled at the same time; the others
-    /// wait their turn. Bounds the bursts of AWS calls after a restart.
+    /// How many GlobalApis of one watched namespace (or of all, without
+    /// --namespace) are reconciled at the same time; the others wait their
+    /// turn. Bounds the bursts of AWS calls after a restart.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     max_concurrent_reconciles: u16,
 }
@@ -97,7 +99,7 @@ impl RunArgs {
                     .ok()
                     .filter(|n| !n.is_empty())
             })
-            .or_else(|| self.namespace.clone())
+            .or_else(|| self.namespaces.first().cloned())
             .unwrap_or_else(|| "default".to_owned());
         Some(controller::leader::LeaderConfig::new(
             namespace,
@@ -161,7 +163,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     if let Command::Run(args) = command {
         controller::run(controller::Config {
             leader_election: args.leader_election(),
-            namespace: args.namespace,
+            namespaces: args.namespaces,
             selector: args.selector,
             metrics_addr: args.metrics_addr,
             shared_listing_max_age: std::time::Duration::from_secs(args.shared_listing_seconds),

@@ -874,3 +874,43 @@ async fn a_label_selector_limits_the_operator_to_its_shard() {
         operator.delete_and_wait_gone(env, &namespace, name, timeout);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_watches_the_namespaces_it_is_given_and_no_other() {
+    let Setup {
+        env,
+        clients,
+        namespace: first,
+        zone,
+    } = setup("operator-ns-a", "nsab").await;
+    let second = env.namespace("operator-ns-b");
+    let unwatched = env.namespace("operator-ns-c");
+    let zones = [zone.clone(), format!("b.{zone}"), format!("c.{zone}")];
+    for extra in &zones[1..] {
+        create_zone(&clients, extra).await;
+    }
+    for (namespace, zone) in [&first, &second, &unwatched].into_iter().zip(&zones) {
+        apply(env, &Manifest::latency(namespace, "api", zone).yaml());
+    }
+    let operator = Operator::spawn(
+        env,
+        &env.kubeconfig,
+        &["--namespace", &format!("{first},{second}")],
+        &[],
+        "operator-test",
+        &first,
+    );
+    operator.wait_for_ok("/readyz", Duration::from_secs(30));
+    let timeout = Duration::from_secs(120);
+    for namespace in [&first, &second] {
+        operator.wait_ready(env, namespace, "api", timeout);
+    }
+    let untouched = object(env, &unwatched, "api").expect("the unwatched object");
+    assert!(
+        untouched["metadata"]["finalizers"].is_null() && untouched["status"].is_null(),
+        "an object in an unwatched namespace was touched: {untouched:#}"
+    );
+    for namespace in [&first, &second] {
+        operator.delete_and_wait_gone(env, namespace, "api", timeout);
+    }
+}

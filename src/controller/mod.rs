@@ -55,8 +55,8 @@ pub const MANAGER: &str = "globalapi-operator";
 /// What `globalapi run` was asked for.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Watch only this namespace; all namespaces when `None`.
-    pub namespace: Option<String>,
+    /// Watch only these namespaces; all namespaces when empty.
+    pub namespaces: Vec<String>,
     /// Watch only GlobalApis whose labels match this selector.
     pub selector: Option<String>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
@@ -166,24 +166,37 @@ pub async fn run(config: Config) -> Result<()> {
     let aws = AwsClients::from_env()
         .await
         .with_shared_listings(config.shared_listing_max_age);
-    let api: Api<GlobalApi> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    // One watch per namespace (a namespaced operator may not list the
+    // others), or one over every namespace.
+    let apis: Vec<Api<GlobalApi>> = if config.namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
     };
     // Fails early, with the API server's message, when the CRD is not
-    // installed or the operator may not list GlobalApis.
-    // A malformed selector is refused here too, in the API server's words.
+    // installed, the operator may not list GlobalApis there, or the
+    // selector is malformed.
     let mut probe = ListParams::default().limit(1);
     if let Some(selector) = &config.selector {
         probe = probe.labels(selector);
     }
-    api.list(&probe).await?;
+    for api in &apis {
+        api.list(&probe).await?;
+    }
 
     let listener = http::bind(config.metrics_addr).await?;
     let ctx = Arc::new(Context::new(client.clone(), aws));
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
-        namespace = config.namespace.as_deref().unwrap_or("(all)"),
+        namespaces = %if config.namespaces.is_empty() {
+            "(all)".to_owned()
+        } else {
+            config.namespaces.join(",")
+        },
         selector = config.selector.as_deref().unwrap_or("(none)"),
         metrics = %config.metrics_addr,
         leader_election = config.leader_election.is_some(),
@@ -222,7 +235,15 @@ pub async fn run(config: Config) -> Result<()> {
     if let Some(selector) = &config.selector {
         watch = watch.labels(selector);
     }
-    let controller = run_controller(api, watch, ctx.clone(), config.max_concurrent_reconciles);
+    let controllers = apis.into_iter().map(|api| {
+        run_controller(
+            api,
+            watch.clone(),
+            ctx.clone(),
+            config.max_concurrent_reconciles,
+        )
+    });
+    let controller = futures::future::join_all(controllers).map(|_| ());
     let result = match holding {
         None => {
             controller.await;

@@ -51,15 +51,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-The one namespace watched in namespaced mode, or "" for every namespace.
-values.schema.json refuses more than one; this repeats the check for
-installs that skip schema validation.
+The namespaces watched in namespaced mode, comma-separated (the form
+`globalapi run --namespace` takes), or "" for every namespace.
 */}}
 {{- define "globalapi-operator.watchNamespace" -}}
-{{- if gt (len .Values.watchNamespaces) 1 }}
-{{- fail "watchNamespaces: the operator watches every namespace or exactly one (`globalapi run --namespace` takes one); install one release per namespace" }}
-{{- end }}
-{{- first .Values.watchNamespaces | default "" }}
+{{- join "," (uniq .Values.watchNamespaces) }}
 {{- end }}
 
 {{/*
