@@ -39,6 +39,12 @@ pub enum Error {
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 
+    /// This replica no longer holds the leader Lease (taken over, not
+    /// renewed in time, or its keeper failed); it stops so that no two
+    /// replicas reconcile at once.
+    #[error("lost the leader lease ({0}); stopping so that no two replicas reconcile at once")]
+    LeaseLost(String),
+
     /// The operator's own HTTP endpoint or runtime failed.
     #[error("{context}: {source}")]
     Io {
@@ -102,6 +108,7 @@ impl Error {
                 _ => "FinalizerError",
             },
             Error::Io { .. } => "IoError",
+            Error::LeaseLost(_) => "LeaseLost",
         }
     }
 }

@@ -446,10 +446,7 @@ impl LeaderElector {
 
 /// The error that ends a replica that lost the lease.
 fn lost(why: String) -> Error {
-    Error::Io {
-        context: "lost the leader lease; stopping so that no two replicas reconcile at once",
-        source: std::io::Error::other(why),
-    }
+    Error::LeaseLost(why)
 }
 
 #[cfg(test)]

@@ -260,12 +260,10 @@ pub async fn run(config: Config) -> Result<()> {
                     // Lost: the controller (and every reconcile in flight)
                     // is dropped here, before anyone else may lead.
                     ctx.metrics.set_leader(false);
-                    let error = joined(held).and_then(|held| held).err().unwrap_or_else(|| {
-                        Error::Io {
-                            context: "leader election",
-                            source: std::io::Error::other("the lease keeper ended"),
-                        }
-                    });
+                    let error = joined(held)
+                        .and_then(|held| held)
+                        .err()
+                        .unwrap_or_else(|| Error::LeaseLost("the lease keeper ended".into()));
                     tracing::error!(error = %error, "stopping");
                     Err(error)
                 }
@@ -317,10 +315,7 @@ async fn run_controller(
 
 /// The outcome of a joined task, a panic or cancellation turned into an error.
 fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> Result<T> {
-    result.map_err(|e| Error::Io {
-        context: "the leader lease keeper failed",
-        source: std::io::Error::other(e.to_string()),
-    })
+    result.map_err(|e| Error::LeaseLost(format!("the lease keeper failed: {e}")))
 }
 
 /// Resolves on SIGTERM or SIGINT (used while waiting for the Lease; the
