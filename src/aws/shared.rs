@@ -111,11 +111,56 @@ impl<T> SharedListing<T> {
     }
 }
 
+/// The uid tag of each certificate, by ARN, as last read. Our tags are set
+/// when a certificate is requested and never change; a kept answer saves a
+/// `ListTagsForCertificate` per certificate and pass, and is read again
+/// after `keep`.
+#[derive(Debug)]
+pub struct CertificateOwners {
+    keep: Duration,
+    owners: Mutex<HashMap<String, (SystemTime, Option<String>)>>,
+}
+
+impl CertificateOwners {
+    pub fn new(keep: Duration) -> Self {
+        Self {
+            keep,
+            owners: Mutex::default(),
+        }
+    }
+
+    /// The uid tag of `arn` (`None` inside: untagged), if read recently.
+    pub fn get(&self, arn: &str) -> Option<Option<String>> {
+        let owners = self.owners.lock().ok()?;
+        let (read, owner) = owners.get(arn)?;
+        let young = SystemTime::now()
+            .duration_since(*read)
+            .is_ok_and(|age| age < self.keep);
+        young.then(|| owner.clone())
+    }
+
+    /// The uid tag of `arn` was just read.
+    pub fn found(&self, arn: &str, owner: Option<String>) {
+        if self.keep.is_zero() {
+            return;
+        }
+        if let Ok(mut owners) = self.owners.lock() {
+            let now = SystemTime::now();
+            owners.retain(|_, (read, _)| now.duration_since(*read).is_ok_and(|a| a < self.keep));
+            owners.insert(arn.to_owned(), (now, owner));
+        }
+    }
+}
+
+/// Kept tags are read again after this many listing ages.
+pub const TAG_REREAD_FACTOR: u32 = 10;
+
 /// Every shared listing of one process, by service; the key is the region.
 #[derive(Debug)]
 pub struct AccountListings {
     pub route53: Route53Listings,
     pub certificates: SharedListing<Vec<CertificateSummary>>,
+    pub certificate_owners: CertificateOwners,
     pub rest_apis: SharedListing<Vec<RestApi>>,
     pub domain_names: SharedListing<Vec<DomainName>>,
     pub distributions: SharedListing<Vec<DistributionSummary>>,
@@ -127,6 +172,7 @@ impl AccountListings {
         Self {
             route53: Route53Listings::new(max_age),
             certificates: SharedListing::new(max_age),
+            certificate_owners: CertificateOwners::new(max_age * TAG_REREAD_FACTOR),
             rest_apis: SharedListing::new(max_age),
             domain_names: SharedListing::new(max_age),
             distributions: SharedListing::new(max_age),
@@ -192,6 +238,15 @@ mod tests {
         );
 
         let off: SharedListing<u32> = SharedListing::new(Duration::ZERO);
+        let owners = CertificateOwners::new(Duration::from_secs(300));
+        assert_eq!(owners.get("arn:1"), None);
+        owners.found("arn:1", Some("uid".into()));
+        owners.found("arn:2", None);
+        assert_eq!(owners.get("arn:1"), Some(Some("uid".into())));
+        assert_eq!(owners.get("arn:2"), Some(None));
+        let forgetful = CertificateOwners::new(Duration::ZERO);
+        forgetful.found("arn:1", Some("uid".into()));
+        assert_eq!(forgetful.get("arn:1"), None);
         assert_eq!(*off.get("eu-west-1", None, list).await.unwrap(), 5);
         assert_eq!(*off.get("eu-west-1", None, list).await.unwrap(), 6);
     }

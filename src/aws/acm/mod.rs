@@ -519,7 +519,15 @@ async fn listed_region(
             observe::list_certificates(client)
         })
         .await?;
-    observe::region(client, region, target, candidates, &listed).await
+    observe::region(
+        client,
+        region,
+        target,
+        candidates,
+        &listed,
+        &listing.listings.certificate_owners,
+    )
+    .await
 }
 
 /// Deletes (Apply) or lists (Plan) `ours` in `region`.

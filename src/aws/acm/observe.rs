@@ -8,6 +8,7 @@ use aws_sdk_acm::{
 };
 
 use crate::aws::route53::ValidationRecord;
+use crate::aws::shared::CertificateOwners;
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 
@@ -89,6 +90,7 @@ pub async fn region(
     target: &Target,
     candidates: &Candidates,
     listed: &[CertificateSummary],
+    owners: &CertificateOwners,
 ) -> Result<RegionView> {
     let mut view = RegionView {
         listed: listed
@@ -102,7 +104,15 @@ pub async fn region(
         let Some(arn) = summary.certificate_arn() else {
             continue;
         };
-        if !tagged_with_uid(client, arn, &target.uid).await? {
+        let owner = match owners.get(arn) {
+            Some(owner) => owner,
+            None => {
+                let owner = uid_tag(client, arn).await?;
+                owners.found(arn, owner.clone());
+                owner
+            }
+        };
+        if owner.as_deref() != Some(target.uid.as_str()) {
             continue;
         }
         if let Some(cert) = describe(client, region, arn, true).await? {
@@ -112,8 +122,8 @@ pub async fn region(
     Ok(view)
 }
 
-/// Whether the certificate carries our uid tag; one deleted meanwhile does not.
-async fn tagged_with_uid(client: &Client, arn: &str, uid: &str) -> Result<bool> {
+/// The certificate's uid tag; none for one deleted meanwhile.
+async fn uid_tag(client: &Client, arn: &str) -> Result<Option<String>> {
     match client
         .list_tags_for_certificate()
         .certificate_arn(arn)
@@ -123,12 +133,13 @@ async fn tagged_with_uid(client: &Client, arn: &str, uid: &str) -> Result<bool> 
         Ok(out) => Ok(out
             .tags()
             .iter()
-            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))),
+            .find(|t| t.key() == UID_TAG)
+            .and_then(|t| t.value().map(str::to_owned))),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(Error::aws("acm", "ListTagsForCertificate", e)),
     }

@@ -26,7 +26,7 @@ use std::{
 use aws_sdk_route53::Client;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::aws::shared::{Listing, Slot};
+use crate::aws::shared::{Listing, Slot, TAG_REREAD_FACTOR};
 use crate::error::Result;
 
 use super::diff::RecordOp;
@@ -43,9 +43,6 @@ pub struct Route53Listings {
     /// When every health check's tags were last read from AWS.
     tags_read: Mutex<Option<SystemTime>>,
 }
-
-/// Kept tags are read again after this many listing ages.
-const TAG_REREAD_FACTOR: u32 = 10;
 
 impl Route53Listings {
     /// Listings kept for `max_age`; zero keeps none.
