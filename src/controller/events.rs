@@ -149,7 +149,8 @@ fn action_name(change: &Change) -> String {
     format!("{verb}{kind}")
 }
 
-fn bounded(mut note: String) -> String {
+/// `note` cut to at most 1 kB (Event notes, error summaries), with `…`.
+pub(super) fn bounded(mut note: String) -> String {
     if note.len() > MAX_NOTE {
         let mut end = MAX_NOTE;
         while !note.is_char_boundary(end) {

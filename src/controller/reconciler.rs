@@ -214,20 +214,13 @@ async fn write_status(
 }
 
 fn summary(notes: &[Note]) -> String {
-    let mut text = notes
-        .iter()
-        .map(Note::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    if text.len() > 1000 {
-        let mut end = 1000;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
+    events::bounded(
+        notes
+            .iter()
+            .map(Note::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 #[cfg(test)]

@@ -83,14 +83,8 @@ pub async fn run(
             .changes
             .extend(record_diff.ops.iter().map(RecordOp::change));
         outcome.conflicts = record_diff.conflicts;
-        if mode == Mode::Apply && !record_diff.ops.is_empty() {
-            match apply::records(&client, &zone_id, &record_diff.ops).await {
-                Ok(()) => zone.written(&record_diff.ops),
-                Err(e) => {
-                    zone.forget();
-                    return Err(e);
-                }
-            }
+        if mode == Mode::Apply {
+            write_records(&client, &mut zone, &zone_id, &record_diff.ops).await?;
         }
     }
     if mode == Mode::Apply {
@@ -113,14 +107,8 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
         let mut zone = shared.zone_records(&client, &zone_id, None).await?;
         let record_diff = diff::records(target, &[], zone.records());
         outcome.changes = record_diff.ops.iter().map(RecordOp::change).collect();
-        if mode == Mode::Apply && !record_diff.ops.is_empty() {
-            match apply::records(&client, &zone_id, &record_diff.ops).await {
-                Ok(()) => zone.written(&record_diff.ops),
-                Err(e) => {
-                    zone.forget();
-                    return Err(e);
-                }
-            }
+        if mode == Mode::Apply {
+            write_records(&client, &mut zone, &zone_id, &record_diff.ops).await?;
         }
     }
     let found_checks = {
@@ -140,18 +128,39 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
 
 /// The spec's hosted zone id, found by name at most once per listing age.
 async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
-    let shared = &clients.listings().route53;
-    let name = target.spec.hosted_zone.name.as_deref();
-    if target.spec.hosted_zone.id.is_none()
-        && let Some(id) = name.and_then(|n| shared.zone_id(n))
-    {
-        return Ok(id);
+    let zone = &target.spec.hosted_zone;
+    let key = match (&zone.id, &zone.name) {
+        (Some(id), _) => return Ok(id.clone()),
+        (None, Some(name)) => name,
+        (None, None) => return observe::zone_id(&clients.route53(), target).await,
+    };
+    let client = clients.route53();
+    let id = clients
+        .listings()
+        .route53
+        .zone_ids
+        .get(key, None, || observe::zone_id(&client, target))
+        .await?;
+    Ok(id.as_ref().clone())
+}
+
+/// Writes `ops` (if any) to the zone and into its kept listing; after a
+/// failed write the listing is dropped.
+async fn write_records(
+    client: &aws_sdk_route53::Client,
+    zone: &mut shared::ZoneRecords,
+    zone_id: &str,
+    ops: &[RecordOp],
+) -> Result<()> {
+    if ops.is_empty() {
+        return Ok(());
     }
-    let id = observe::zone_id(&clients.route53(), target).await?;
-    if let Some(name) = name {
-        shared.found_zone_id(name, &id);
+    let written = apply::records(client, zone_id, ops).await;
+    match &written {
+        Ok(()) => zone.written(ops),
+        Err(_) => zone.forget(),
     }
-    Ok(id)
+    written
 }
 
 /// Deletes health checks no record uses any more, and tells the listing.

@@ -26,7 +26,7 @@ use std::{
 use aws_sdk_route53::Client;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::aws::shared::{Listing, Slot, TAG_REREAD_FACTOR};
+use crate::aws::shared::{Listing, SharedListing, Slot, TAG_REREAD_FACTOR};
 use crate::error::Result;
 
 use super::diff::RecordOp;
@@ -34,10 +34,11 @@ use super::observe::{self, ListedHealthCheck};
 use super::record::Record;
 
 /// The Route 53 listings of one process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Route53Listings {
     max_age: Duration,
-    zone_ids: Mutex<HashMap<String, (SystemTime, String)>>,
+    /// Hosted zone ids by zone name.
+    pub zone_ids: SharedListing<String>,
     zones: Mutex<HashMap<String, Slot<Vec<Record>>>>,
     health_checks: Slot<Vec<ListedHealthCheck>>,
     /// When every health check's tags were last read from AWS.
@@ -49,27 +50,10 @@ impl Route53Listings {
     pub fn new(max_age: Duration) -> Self {
         Self {
             max_age,
-            ..Self::default()
-        }
-    }
-
-    /// A zone id found by name, while it is young enough.
-    pub fn zone_id(&self, name: &str) -> Option<String> {
-        let ids = self.zone_ids.lock().ok()?;
-        let (found, id) = ids.get(name)?;
-        let young = SystemTime::now()
-            .duration_since(*found)
-            .is_ok_and(|age| age < self.max_age);
-        young.then(|| id.clone())
-    }
-
-    /// Remembers the id of the zone `name`.
-    pub fn found_zone_id(&self, name: &str, id: &str) {
-        if self.max_age.is_zero() {
-            return;
-        }
-        if let Ok(mut ids) = self.zone_ids.lock() {
-            ids.insert(name.to_owned(), (SystemTime::now(), id.to_owned()));
+            zone_ids: SharedListing::new(max_age),
+            zones: Mutex::default(),
+            health_checks: Slot::default(),
+            tags_read: Mutex::default(),
         }
     }
 
