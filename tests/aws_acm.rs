@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use globalapi::aws::AwsClients;
 use globalapi::aws::acm::{self, AcmInputs, AcmOutputs};
 use globalapi::plan::{Mode, StepOutcome};
-use globalapi::target::{Target, UID_TAG};
+use globalapi::target::Target;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
@@ -36,41 +36,11 @@ edge: {{enabled: true}}
 
 /// The ARNs in `region` tagged with `uid`, read straight from ACM.
 async fn tagged(clients: &AwsClients, region: &str, uid: &str) -> Vec<String> {
-    let acm = clients.acm(region);
-    let list = acm
-        .list_certificates()
-        .send()
+    common::owned::certificates(clients, region, uid)
         .await
-        .expect("ListCertificates");
-    let mut arns = Vec::new();
-    for summary in list.certificate_summary_list() {
-        let arn = summary.certificate_arn().expect("summary has an ARN");
-        // Other tests delete their certificates meanwhile.
-        let tags = match acm
-            .list_tags_for_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-        {
-            Ok(tags) => tags,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                continue;
-            }
-            Err(e) => panic!("ListTagsForCertificate: {e:?}"),
-        };
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
-        {
-            arns.push(arn.to_owned());
-        }
-    }
-    arns.sort();
-    arns
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .collect()
 }
 
 async fn all_tagged(clients: &AwsClients, uid: &str) -> Vec<String> {

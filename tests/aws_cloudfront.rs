@@ -19,7 +19,7 @@ use globalapi::aws::cloudfront::{
     self, CloudFrontInputs, CloudFrontOutputs, desired::caller_reference,
 };
 use globalapi::plan::{Mode, StepOutcome};
-use globalapi::target::{Target, UID_TAG};
+use globalapi::target::Target;
 
 const CERT: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000001";
@@ -205,49 +205,7 @@ async fn foreign(client: &Client, suffix: &str, alias: &str) -> (String, Distrib
 
 /// The ids of the distributions tagged with `uid`.
 async fn tagged_with(client: &Client, uid: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let out = client
-            .list_distributions()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .expect("list_distributions");
-        let list = out.distribution_list().expect("list");
-        for summary in list.items() {
-            let tags = match client
-                .list_tags_for_resource()
-                .resource(summary.arn())
-                .send()
-                .await
-            {
-                Ok(tags) => tags,
-                // Deleted by another test since the listing.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_no_such_resource()) =>
-                {
-                    continue;
-                }
-                Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
-            };
-            let ours = tags
-                .tags()
-                .map(|t| t.items())
-                .unwrap_or_default()
-                .iter()
-                .any(|t| t.key() == UID_TAG && t.value() == Some(uid));
-            if ours {
-                ids.push(summary.id().to_owned());
-            }
-        }
-        match (list.is_truncated(), list.next_marker()) {
-            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_owned()),
-            _ => break,
-        }
-    }
-    ids
+    common::owned::distribution_ids(client, uid).await
 }
 
 #[tokio::test]

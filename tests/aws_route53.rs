@@ -121,6 +121,33 @@ async fn change(clients: &AwsClients, zone_id: &str, action: ChangeAction, set: 
         .expect("changing records directly");
 }
 
+/// The target's latency record of `region`, pointed elsewhere by hand.
+fn aliased_elsewhere(
+    t: &Target,
+    zone: &str,
+    region: &str,
+    health_check: Option<&str>,
+) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(format!("origin.api.{zone}"))
+        .r#type(RrType::A)
+        .set_identifier(route53::desired::set_identifier(t, region))
+        .region(aws_sdk_route53::types::ResourceRecordSetRegion::from(
+            region,
+        ))
+        .set_health_check_id(health_check.map(str::to_owned))
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("ZREGIONAL123")
+                .dns_name("somewhere-else.example.net")
+                .evaluate_target_health(true)
+                .build()
+                .expect("alias"),
+        )
+        .build()
+        .expect("record set")
+}
+
 async fn zone_records(clients: &AwsClients, zone_id: &str) -> Vec<route53::Record> {
     observe::records(&clients.route53(), zone_id)
         .await
@@ -157,22 +184,7 @@ async fn records_and_health_checks_converge_drift_is_corrected_and_destroy_leave
 
     // Drift: an alias target and a health check threshold changed by hand.
     let hc_us = created.outputs.health_check_ids["us-east-1"].clone();
-    let tampered = ResourceRecordSet::builder()
-        .name(format!("origin.api.{zone}"))
-        .r#type(RrType::A)
-        .set_identifier(route53::desired::set_identifier(&t, "us-east-1"))
-        .region(aws_sdk_route53::types::ResourceRecordSetRegion::UsEast1)
-        .health_check_id(&hc_us)
-        .alias_target(
-            AliasTarget::builder()
-                .hosted_zone_id("ZREGIONAL123")
-                .dns_name("somewhere-else.example.net")
-                .evaluate_target_health(true)
-                .build()
-                .expect("alias"),
-        )
-        .build()
-        .expect("record set");
+    let tampered = aliased_elsewhere(&t, &zone, "us-east-1", Some(&hc_us));
     change(&clients, &zone_id, ChangeAction::Upsert, tampered).await;
     clients
         .route53()
@@ -500,21 +512,7 @@ async fn objects_of_one_zone_share_one_listing_and_see_each_others_writes() {
     // A change by hand: a listing kept from before it still serves an
     // object whose last pass was earlier; one whose last pass ended after
     // the change lists again and sees it.
-    let tampered = ResourceRecordSet::builder()
-        .name(format!("origin.api.{zone}"))
-        .r#type(RrType::A)
-        .set_identifier(route53::desired::set_identifier(&first, "eu-west-1"))
-        .region(aws_sdk_route53::types::ResourceRecordSetRegion::EuWest1)
-        .alias_target(
-            AliasTarget::builder()
-                .hosted_zone_id("ZREGIONAL123")
-                .dns_name("somewhere-else.example.net")
-                .evaluate_target_health(true)
-                .build()
-                .expect("alias"),
-        )
-        .build()
-        .expect("record set");
+    let tampered = aliased_elsewhere(&first, &zone, "eu-west-1", None);
     change(&clients, &zone_id, ChangeAction::Upsert, tampered).await;
     let kept = route53::run(&clients, &first, &first_inputs, Mode::Plan)
         .await

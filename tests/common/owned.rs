@@ -23,6 +23,92 @@ pub async fn rest_api_ids(clients: &AwsClients, target: &Target, region: &str) -
         .collect()
 }
 
+/// The certificates of `region` tagged with `uid`: (ARN, domain), sorted.
+pub async fn certificates(clients: &AwsClients, region: &str, uid: &str) -> Vec<(String, String)> {
+    let acm = clients.acm(region);
+    let listed = acm.list_certificates().send().await.expect("certificates");
+    let mut found = Vec::new();
+    for summary in listed.certificate_summary_list() {
+        let arn = summary.certificate_arn().unwrap_or_default();
+        // Tests share moto: another one may delete its certificate between
+        // the listing and this read.
+        let tags = match acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+        {
+            Ok(tags) => tags,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                continue;
+            }
+            Err(e) => panic!("tags of {arn}: {e:?}"),
+        };
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == UID_TAG && t.value() == Some(uid))
+        {
+            let domain = summary.domain_name().unwrap_or_default();
+            found.push((arn.to_owned(), domain.to_owned()));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The ids of the distributions tagged with `uid`, all pages.
+pub async fn distribution_ids(client: &aws_sdk_cloudfront::Client, uid: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_distributions()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .expect("list_distributions");
+        let Some(list) = out.distribution_list() else {
+            break;
+        };
+        for summary in list.items() {
+            let tags = match client
+                .list_tags_for_resource()
+                .resource(summary.arn())
+                .send()
+                .await
+            {
+                Ok(tags) => tags,
+                // Deleted by another test since the listing.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_no_such_resource()) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
+            };
+            let ours = tags
+                .tags()
+                .map(|t| t.items())
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.key() == UID_TAG && t.value() == Some(uid));
+            if ours {
+                ids.push(summary.id().to_owned());
+            }
+        }
+        match (list.is_truncated(), list.next_marker()) {
+            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    ids
+}
+
 /// Everything in moto that carries the target's uid, in the given regions and
 /// the global services, as sorted "service kind region [domain]" lines.
 pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> Vec<String> {
@@ -45,75 +131,12 @@ pub async fn owned(clients: &AwsClients, target: &Target, regions: &[&str]) -> V
                 found.push(format!("apigateway domain {region}"));
             }
         }
-        let acm = clients.acm(region);
-        let certificates = acm.list_certificates().send().await.expect("certificates");
-        for summary in certificates.certificate_summary_list() {
-            let arn = summary.certificate_arn().unwrap_or_default();
-            // Tests share moto: another one may delete its certificate between
-            // the listing and this read.
-            let tags = match acm
-                .list_tags_for_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-            {
-                Ok(tags) => tags,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => panic!("tags of {arn}: {e:?}"),
-            };
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()))
-            {
-                found.push(format!(
-                    "acm certificate {region} {}",
-                    summary.domain_name().unwrap_or_default()
-                ));
-            }
+        for (_, domain) in certificates(clients, region, &target.uid).await {
+            found.push(format!("acm certificate {region} {domain}"));
         }
     }
-    let cloudfront = clients.cloudfront();
-    let distributions = cloudfront
-        .list_distributions()
-        .send()
-        .await
-        .expect("distributions");
-    for summary in distributions
-        .distribution_list()
-        .map(|l| l.items())
-        .unwrap_or_default()
-    {
-        let tags = match cloudfront
-            .list_tags_for_resource()
-            .resource(summary.arn())
-            .send()
-            .await
-        {
-            Ok(tags) => tags,
-            // Deleted by another test since the listing.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_no_such_resource()) =>
-            {
-                continue;
-            }
-            Err(e) => panic!("tags of {}: {e:?}", summary.arn()),
-        };
-        let ours = tags
-            .tags()
-            .map(|t| t.items())
-            .unwrap_or_default()
-            .iter()
-            .any(|t| t.key() == UID_TAG && t.value() == Some(target.uid.as_str()));
-        if ours {
-            found.push("cloudfront distribution".to_owned());
-        }
+    for _ in distribution_ids(&clients.cloudfront(), &target.uid).await {
+        found.push("cloudfront distribution".to_owned());
     }
     let checks = observe::health_checks(&clients.route53(), target, &[])
         .await
