@@ -10,7 +10,8 @@
 # Outputs (under target/env/):
 #   kubeconfig   admin kubeconfig
 #   bin/         kubectl, helm, kube-apiserver, etcd
-#   aws.env      lines to source to reach moto (AWS_ENDPOINT_URL, region, dummy keys)
+#   aws.env      lines to source to reach moto (AWS_ENDPOINT_URL, region, dummy keys);
+#                moto is served behind the harsh front, tests/env/harsh_aws.py
 #
 # Binaries are built from the published Go modules pinned in tests/env/tools/
 # and cached outside the checkout (GLOBALAPI_CACHE, default ~/.cache/globalapi),
@@ -191,15 +192,27 @@ EOF
   chmod 600 "$ENV_DIR/kubeconfig"
 }
 
+# moto runs behind the harsh front (tests/env/harsh_aws.py), in moto's process:
+# faults injected on a test's request, and AWS's answers where moto is lenient
+# (HARSH_STRICT=0 starts every scope with those off).
 start_moto() {
-  alive moto && return 0
   local port
+  if alive moto; then
+    port=$(cat "$RUN/moto.port" 2>/dev/null || true)
+    if [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/_harsh/health" >/dev/null 2>&1; then
+      return 0
+    fi
+    log "moto runs without the harsh front; restarting it"
+    stop moto
+  fi
   port=$(free_port)
   # Certificates requested from ACM are ISSUED after this many seconds.
-  MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-2} \
-    spawn moto "$ENV_DIR/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+  MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-2} HARSH_STRICT=${HARSH_STRICT:-1} \
+    spawn moto "$ENV_DIR/venv/bin/python" "$ROOT/tests/env/harsh_aws.py" -H 127.0.0.1 -p "$port"
   echo "$port" >"$RUN/moto.port"
   wait_for moto 120 curl -sf "http://127.0.0.1:$port/moto-api/data.json"
+  curl -sf "http://127.0.0.1:$port/_harsh/health" >/dev/null \
+    || die "moto answers but the harsh front does not (log: $LOGS/moto.log)"
   cat >"$ENV_DIR/aws.env" <<EOF
 AWS_ENDPOINT_URL=http://127.0.0.1:$port
 AWS_REGION=us-east-1

@@ -1,0 +1,1376 @@
+#!/usr/bin/env python3
+"""The harsh AWS: moto's server, behind a front that injects faults on request
+and answers like AWS where moto is lenient.
+
+Run with the virtualenv's python, like moto_server:
+
+    target/env/venv/bin/python tests/env/harsh_aws.py -H 127.0.0.1 -p PORT
+
+It builds moto's WSGI application exactly as ``moto_server`` does
+(``DomainDispatcherApplication(create_backend_app)`` served by werkzeug's
+``run_simple(..., threaded=True)``) and wraps it in ``HarshFront``, a WSGI
+middleware in the same process. Being in-process, the strict checks read
+moto's backends directly.
+
+Every signed request is identified by its SigV4 credential scope (service,
+region, access key id) and its operation (X-Amz-Target for JSON protocols,
+``Action`` for query protocols, method + path against botocore's model for
+REST protocols). Rules, counters and the freeze state are kept per access key
+id ("scope"): tests running in parallel each use their own key id; moto
+ignores it (the data stays in account 123456789012).
+
+Control API, JSON, never forwarded to moto:
+
+    GET    /_harsh/health                        200 {"ok": true}
+    POST   /_harsh/scopes/<akid>/rules           body: one rule -> {"id": n}
+    DELETE /_harsh/scopes/<akid>/rules           clear the rules, un-freeze, end hangs
+    GET    /_harsh/scopes/<akid>/counters        passed / injected / strict / mutating_passed /
+                                                 frozen / strict_enabled / rules
+    POST   /_harsh/scopes/<akid>/strict          {"enabled": bool} (default: HARSH_STRICT, "1")
+
+A rule (absent fields match anything):
+
+    {"service", "region", "operation", "method", "path" (regex, searched),
+     "mutating" (bool), "nth" (fire on the k-th matching call only, counted
+     from when the rule was added), "times" (fire at most n times),
+     "action": throttle | unavailable | internal | access_denied | hang |
+               reset | pass_then_hang | error,
+     "code", "status", "message" (for "error"), "hang_seconds" (default 600),
+     "freeze" (after it fires, every later call of the scope hangs until the
+     rules are cleared)}
+
+Every rule counts every call it matches; the first rule (in the order added)
+that fires decides the call. A hang (``hang``, ``pass_then_hang``, a frozen
+scope) never answers: it ends after hang_seconds or when the scope's rules
+are cleared, by resetting the connection.
+
+Environment: HARSH_STRICT ("1"/"0", default "1": whether scopes start with
+the strict behaviours on), HARSH_CLOUDFRONT_DEPLOY_SECONDS (default 2).
+"""
+
+import argparse
+import copy
+import http
+import io
+import json
+import os
+import random
+import re
+import signal
+import socket
+import string
+import struct
+import sys
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+ACCOUNT = "123456789012"
+DEFAULT_STRICT = os.environ.get("HARSH_STRICT", "1").strip().lower() not in ("0", "false", "no", "off", "")
+CLOUDFRONT_DEPLOY_SECONDS = float(os.environ.get("HARSH_CLOUDFRONT_DEPLOY_SECONDS", "2"))
+
+ACTIONS = {"throttle", "unavailable", "internal", "access_denied", "hang", "reset", "pass_then_hang", "error"}
+RULE_FIELDS = {
+    "service", "region", "operation", "method", "path", "mutating", "nth", "times",
+    "action", "code", "status", "message", "hang_seconds", "freeze",
+}
+READ_PREFIXES = ("Get", "List", "Describe", "Head", "Test")
+
+# The XML namespace of each rest-xml service's error documents.
+XML_NAMESPACES = {
+    "route53": "https://route53.amazonaws.com/doc/2013-04-01/",
+    "cloudfront": "http://cloudfront.amazonaws.com/doc/2020-05-31/",
+}
+# SigV4 signing names whose botocore model has another name.
+MODEL_NAMES = {"tagging": "resourcegroupstaggingapi", "execute-api": "apigateway"}
+
+
+def log(message):
+    print(f"harsh: {message}", file=sys.stderr, flush=True)
+
+
+def new_request_id():
+    return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------
+# Identifying a request
+# --------------------------------------------------------------------------
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+
+
+class Operations:
+    """The operations of one service, from botocore's model."""
+
+    _cache = {}
+    _lock = threading.Lock()
+    _session = None
+
+    @classmethod
+    def of(cls, service):
+        with cls._lock:
+            if service not in cls._cache:
+                cls._cache[service] = cls(service)
+            return cls._cache[service]
+
+    def __init__(self, service):
+        import botocore.session
+
+        if Operations._session is None:
+            Operations._session = botocore.session.get_session()
+        self.protocol = None
+        self.namespace = None
+        self.json_version = "1.1"
+        self.routes = []
+        try:
+            model = Operations._session.get_service_model(MODEL_NAMES.get(service, service))
+        except Exception:  # an unknown service: no operation names
+            return
+        self.protocol = model.metadata.get("protocol") or (model.metadata.get("protocols") or [None])[0]
+        self.namespace = model.metadata.get("xmlNamespace")
+        self.json_version = model.metadata.get("jsonVersion", "1.1")
+        if self.protocol not in ("rest-xml", "rest-json"):
+            return
+        for name in model.operation_names:
+            http_ = model.operation_model(name).http
+            method = http_.get("method", "POST").upper()
+            template, _, query = http_.get("requestUri", "/").partition("?")
+            regex, literal, greedy = self._compile(template)
+            conditions = []
+            for part in query.split("&"):
+                if part:
+                    key, eq, value = part.partition("=")
+                    conditions.append((key, value if eq else None))
+            score = (len(conditions), literal, -greedy)
+            self.routes.append((score, method, regex, conditions, name))
+        self.routes.sort(key=lambda r: r[0], reverse=True)
+
+    @staticmethod
+    def _compile(template):
+        """A URI template as a regex: {Id} is one segment, {Key+} is greedy."""
+        pattern, literal, greedy, pos = "", 0, 0, 0
+        body = template.rstrip("/") or "/"
+        for m in re.finditer(r"\{([^}]+)\}", body):
+            text = body[pos:m.start()]
+            pattern += re.escape(text)
+            literal += len(text)
+            label = m.group(1)
+            if label.endswith("+"):
+                pattern += f"(?P<{_group(label[:-1])}>.+)"
+                greedy += 1
+            else:
+                pattern += f"(?P<{_group(label)}>[^/]+)"
+            pos = m.end()
+        text = body[pos:]
+        pattern += re.escape(text)
+        literal += len(text)
+        if body != "/":
+            pattern += "/?"
+        return re.compile(pattern + r"\Z"), literal, greedy
+
+    def match(self, method, path, query):
+        """(operation name, URI labels) of a REST request, or (None, {})."""
+        for _, m, regex, conditions, name in self.routes:
+            if m != method:
+                continue
+            found = regex.match(path)
+            if not found:
+                continue
+            if any(key not in query or (value is not None and query[key][0] != value) for key, value in conditions):
+                continue
+            labels = {_label(k): v for k, v in found.groupdict().items()}
+            return name, labels
+        return None, {}
+
+
+def _group(label):
+    return "L_" + re.sub(r"[^A-Za-z0-9_]", "_", label)
+
+
+def _label(group):
+    return group[2:]
+
+
+class Call:
+    """One signed request to an AWS service."""
+
+    def __init__(self, environ, body):
+        self.environ = environ
+        self.body = body
+        self.method = environ.get("REQUEST_METHOD", "GET").upper()
+        self.path = environ.get("PATH_INFO", "") or "/"
+        self.query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        self.akid, _, self.region, self.service = found.groups()
+        self.service = self.service.lower()
+        self.ops = Operations.of(self.service)
+        self.protocol = self.ops.protocol
+        self.labels = {}
+        self.operation = self._operation() or "Unknown"
+        self.mutating = not self.operation.startswith(READ_PREFIXES)
+        self.strict = False
+
+    def _operation(self):
+        target = self.environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return target.rsplit(".", 1)[-1]
+        if self.protocol in ("rest-xml", "rest-json"):
+            name, self.labels = self.ops.match(self.method, self.path, self.query)
+            return name
+        action = self.query.get("Action")
+        if not action and self.body:
+            try:
+                action = parse_qs(self.body.decode("utf-8"), keep_blank_values=True).get("Action")
+            except UnicodeDecodeError:
+                action = None
+        return action[0] if action else None
+
+    def key(self):
+        return f"{self.service}:{self.operation}"
+
+    def header(self, name):
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+    def json_body(self):
+        try:
+            return json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+
+    def xml_body(self):
+        try:
+            return ET.fromstring(self.body) if self.body else None
+        except ET.ParseError:
+            return None
+
+
+# --------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = list(headers)
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def set_header(self, name, value):
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
+        if value is not None:
+            self.headers.append((name, value))
+
+    def ok(self):
+        return 200 <= self.status < 300
+
+    def emit(self, start_response):
+        self.set_header("Content-Length", str(len(self.body)))
+        try:
+            reason = http.HTTPStatus(self.status).phrase
+        except ValueError:
+            reason = "Unknown"
+        start_response(f"{self.status} {reason}", self.headers)
+        return [self.body]
+
+
+def error_response(call, code, status, message):
+    """An AWS error in the wire format of the call's service, which the AWS
+    SDKs parse into ``code``."""
+    request_id = new_request_id()
+    headers = [("x-amzn-RequestId", request_id)]
+    protocol = call.protocol
+    if protocol in ("rest-xml", "query", "ec2"):
+        namespace = XML_NAMESPACES.get(call.service) or call.ops.namespace or ""
+        kind = "Sender" if status < 500 else "Receiver"
+        body = (
+            f'<?xml version="1.0"?>\n<ErrorResponse xmlns="{escape(namespace)}"><Error><Type>{kind}</Type>'
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        headers.append(("Content-Type", "text/xml"))
+    elif protocol == "json":
+        body = json.dumps({"__type": code, "message": message})
+        headers.append(("Content-Type", f"application/x-amz-json-{call.ops.json_version}"))
+    else:  # rest-json
+        if call.service == "lambda":
+            body = json.dumps({"Type": "User" if status < 500 else "Service", "Message": message})
+        else:
+            body = json.dumps({"message": message})
+        headers += [("x-amzn-ErrorType", code), ("Content-Type", "application/json")]
+    return Response(status, headers, body.encode("utf-8"))
+
+
+def fault(call, action):
+    """(code, status, message) of a canned fault, as the service really says it.
+
+    Throttling codes follow botocore's retry configuration (data/_retry.json:
+    Route 53 "Throttling" 400; the generic "Throttling"/"ThrottlingException"
+    400 and HTTP 429) and the service models (API Gateway and Lambda model
+    TooManyRequestsException 429; ACM models ThrottlingException)."""
+    protocol, service = call.protocol, call.service
+    if action == "throttle":
+        if protocol == "rest-json":
+            return "TooManyRequestsException", 429, "Too Many Requests" if service != "lambda" else "Rate exceeded"
+        if protocol == "json":
+            return "ThrottlingException", 400, "Rate exceeded"
+        return "Throttling", 400, "Rate exceeded"
+    if action == "access_denied":
+        message = (
+            f"User: arn:aws:iam::{ACCOUNT}:user/harsh is not authorized to perform: "
+            f"{service}:{call.operation} because no identity-based policy allows the {service}:{call.operation} action"
+        )
+        if protocol == "rest-json":
+            return "AccessDeniedException", 403, message
+        if protocol == "json":
+            return "AccessDeniedException", 400, message
+        return "AccessDenied", 403, message
+    if action == "unavailable":
+        if protocol == "rest-json":
+            return "ServiceUnavailableException", 503, "Service Unavailable"
+        return "ServiceUnavailable", 503, "Service is unavailable. Please try again later."
+    if action == "internal":
+        if service == "lambda":
+            return "ServiceException", 500, "An internal error occurred."
+        if protocol == "rest-json":
+            return "InternalServerError", 500, "Internal server error"
+        return "InternalFailure", 500, "We encountered an internal error. Please try again."
+    raise ValueError(action)
+
+
+# --------------------------------------------------------------------------
+# Scopes and rules
+# --------------------------------------------------------------------------
+
+
+class Rule:
+    def __init__(self, rule_id, spec):
+        unknown = set(spec) - RULE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown rule fields: {sorted(unknown)}")
+        if spec.get("action") not in ACTIONS:
+            raise ValueError(f"action must be one of {sorted(ACTIONS)}")
+        self.id = rule_id
+        self.spec = spec
+        self.action = spec["action"]
+        self.path = re.compile(spec["path"]) if spec.get("path") is not None else None
+        self.nth = spec.get("nth")
+        self.times = spec.get("times")
+        for name in ("nth", "times"):
+            value = spec.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive integer")
+        if "mutating" in spec and not isinstance(spec["mutating"], bool):
+            raise ValueError("mutating must be true or false")
+        self.hang_seconds = float(spec.get("hang_seconds", 600))
+        self.freeze = bool(spec.get("freeze", False))
+        self.seen = 0
+        self.fired = 0
+
+    def matches(self, call):
+        s = self.spec
+        return (
+            s.get("service") in (None, call.service)
+            and s.get("region") in (None, call.region)
+            and s.get("operation") in (None, call.operation)
+            and (s.get("method") is None or s["method"].upper() == call.method)
+            and (self.path is None or self.path.search(call.path) is not None)
+            and s.get("mutating") in (None, call.mutating)
+        )
+
+    def wants_to_fire(self):
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return self.nth is None or self.seen == self.nth
+
+    def error(self, call):
+        if self.action == "error":
+            s = self.spec
+            return error_response(call, s.get("code", "InternalFailure"), int(s.get("status", 400)), s.get("message", "Injected error"))
+        return error_response(call, *fault(call, self.action))
+
+    def state(self):
+        return {"id": self.id, "action": self.action, "seen": self.seen, "fired": self.fired}
+
+
+class Scope:
+    def __init__(self, akid):
+        self.akid = akid
+        self.rules = []
+        self.next_id = 1
+        self.passed = Counter()
+        self.injected = Counter()
+        self.strict_rejected = Counter()
+        self.mutating_passed = 0
+        self.frozen = False
+        self.generation = 0  # bumped by a clear: every hang of the scope ends
+        self.strict = DEFAULT_STRICT
+
+    def counters(self):
+        return {
+            "passed": dict(self.passed),
+            "injected": dict(self.injected),
+            "strict": dict(self.strict_rejected),
+            "mutating_passed": self.mutating_passed,
+            "frozen": self.frozen,
+            "strict_enabled": self.strict,
+            "rules": [r.state() for r in self.rules],
+        }
+
+
+class Decision:
+    def __init__(self, kind, rule=None, generation=0, seconds=600.0):
+        self.kind = kind  # "pass", "rule", "frozen"
+        self.rule = rule
+        self.generation = generation
+        self.seconds = seconds
+
+
+# --------------------------------------------------------------------------
+# The front
+# --------------------------------------------------------------------------
+
+
+class ConnectionDropped(ConnectionResetError):
+    """Raised after the front reset the client's connection on purpose;
+    werkzeug treats it as a dropped connection."""
+
+
+class HarshFront:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()  # scopes
+        self.scopes = {}
+        # Serialises every strict check with the change it guards, and the
+        # front's own AWS state below.
+        self.aws_lock = threading.RLock()
+        self.state = AwsState()
+
+    # -- WSGI ---------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_harsh/"):
+            return self.control(environ, start_response)
+        if path.startswith("/moto-api/reset"):
+            with self.aws_lock:
+                self.state = AwsState()
+        if not _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "")):
+            return self.app(environ, start_response)
+        body = read_body(environ)
+        call = Call(environ, body)
+        decision = self.decide(call)
+        if decision.kind == "frozen":
+            self.hang(call, decision)
+        rule = decision.rule
+        if rule is None:
+            return self.answer(call).emit(start_response)
+        log(f"{call.akid} {call.key()} {call.region}: rule {rule.id} {rule.action}")
+        if rule.action == "reset":
+            drop_connection(environ)
+        if rule.action == "hang":
+            self.hang(call, decision)
+        if rule.action == "pass_then_hang":
+            self.answer(call)
+            self.hang(call, decision)
+        return rule.error(call).emit(start_response)
+
+    def decide(self, call):
+        with self.lock:
+            scope = self.scope(call.akid)
+            call.strict = scope.strict
+            if scope.frozen:
+                scope.injected[f"{call.key()}:freeze"] += 1
+                return Decision("frozen", generation=scope.generation)
+            chosen = None
+            for rule in scope.rules:
+                if not rule.matches(call):
+                    continue
+                rule.seen += 1
+                if chosen is None and rule.wants_to_fire():
+                    rule.fired += 1
+                    chosen = rule
+            if chosen is None or chosen.action == "pass_then_hang":
+                scope.passed[call.key()] += 1
+                if call.mutating:
+                    scope.mutating_passed += 1
+            if chosen is None:
+                return Decision("pass", generation=scope.generation)
+            scope.injected[f"{call.key()}:{chosen.action}"] += 1
+            if chosen.freeze:
+                scope.frozen = True
+            return Decision("rule", chosen, scope.generation, chosen.hang_seconds)
+
+    def hang(self, call, decision):
+        """Holds the request without answering until the time is up or the
+        scope's rules are cleared, then resets the connection."""
+        deadline = time.monotonic() + decision.seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.scope(call.akid).generation != decision.generation:
+                    break
+            time.sleep(0.05)
+        drop_connection(call.environ)
+
+    def scope(self, akid):
+        scope = self.scopes.get(akid)
+        if scope is None:
+            scope = self.scopes[akid] = Scope(akid)
+        return scope
+
+    def answer(self, call):
+        """moto's answer, through the strict behaviour of the operation if any."""
+        handler = STRICT.get((call.service, call.operation))
+        if handler is None:
+            return self.forward(call.environ)
+        if call.mutating:
+            with self.aws_lock:
+                response = handler(self, call)
+        else:
+            response = handler(self, call)
+        if not response.ok() and response.header("x-harsh-strict"):
+            response.set_header("x-harsh-strict", None)
+            code = response.header("x-amzn-ErrorType") or _xml_code(response.body) or _json_code(response.body)
+            with self.lock:
+                self.scope(call.akid).strict_rejected[f"{call.key()}:{code}"] += 1
+            log(f"{call.akid} {call.key()} {call.region}: strict {code}")
+        return response
+
+    def reject(self, call, code, status, message):
+        response = error_response(call, code, status, message)
+        response.headers.append(("x-harsh-strict", "1"))
+        return response
+
+    def forward(self, environ):
+        """Runs moto's application on the request and collects its answer."""
+        captured = {}
+        chunks = []
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"] = int(status.split(None, 1)[0])
+            captured["headers"] = list(headers)
+            return chunks.append
+
+        result = self.app(environ, start_response)
+        try:
+            for chunk in result:
+                chunks.append(chunk)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return Response(captured["status"], captured["headers"], b"".join(chunks))
+
+    def inner(self, call, method, path, body=b""):
+        """A request of moto's on behalf of ``call`` (same credentials)."""
+        environ = dict(call.environ)
+        environ.update(
+            REQUEST_METHOD=method,
+            PATH_INFO=path,
+            RAW_URI=path,
+            REQUEST_URI=path,
+            QUERY_STRING="",
+            CONTENT_LENGTH=str(len(body)),
+        )
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ.pop("HTTP_X_AMZ_TARGET", None)
+        return self.forward(environ)
+
+    # -- control API --------------------------------------------------------
+
+    def control(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "")
+        body = read_body(environ)
+
+        def reply(status, value):
+            data = json.dumps(value).encode("utf-8")
+            return Response(status, [("Content-Type", "application/json")], data).emit(start_response)
+
+        if path == "/_harsh/health":
+            return reply(200, {"ok": True, "strict_default": DEFAULT_STRICT})
+        found = re.fullmatch(r"/_harsh/scopes/([^/]+)/(rules|counters|strict)", path)
+        if not found:
+            return reply(404, {"error": f"no such control path {path}"})
+        akid, what = found.groups()
+        try:
+            spec = json.loads(body or b"{}")
+        except ValueError as e:
+            return reply(400, {"error": f"body is not JSON: {e}"})
+        with self.lock:
+            scope = self.scope(akid)
+            if what == "rules" and method == "POST":
+                if not isinstance(spec, dict):
+                    return reply(400, {"error": "a rule is a JSON object"})
+                try:
+                    rule = Rule(scope.next_id, spec)
+                except (ValueError, re.error, TypeError) as e:
+                    return reply(400, {"error": str(e)})
+                scope.next_id += 1
+                scope.rules.append(rule)
+                log(f"{akid}: rule {rule.id} {json.dumps(spec)}")
+                return reply(200, {"id": rule.id})
+            if what == "rules" and method == "DELETE":
+                cleared = len(scope.rules)
+                scope.rules = []
+                scope.frozen = False
+                scope.generation += 1
+                return reply(200, {"cleared": cleared})
+            if what == "counters" and method == "GET":
+                return reply(200, scope.counters())
+            if what == "strict" and method == "POST":
+                if not isinstance(spec, dict) or not isinstance(spec.get("enabled"), bool):
+                    return reply(400, {"error": 'expected {"enabled": true|false}'})
+                scope.strict = spec["enabled"]
+                return reply(200, {"strict_enabled": scope.strict})
+        return reply(405, {"error": f"{method} not allowed on {path}"})
+
+
+def read_body(environ):
+    """Reads the request body once and puts it back for moto."""
+    stream = environ.get("wsgi.input")
+    body = b""
+    if stream is not None:
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = False
+    return body
+
+
+def drop_connection(environ):
+    """Resets the client's TCP connection (RST, no answer): SO_LINGER (1, 0)
+    then close. The file descriptor is closed through ``detach`` because
+    werkzeug's reader and writer hold references to the socket object."""
+    handler = environ.get("harsh.handler")
+    if handler is not None:
+        handler.close_connection = True
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            os.close(sock.detach())
+        except OSError:
+            pass
+    raise ConnectionDropped("connection reset by the harsh front")
+
+
+def _xml_code(body):
+    found = re.search(rb"<Code>([^<]*)</Code>", body or b"")
+    return found.group(1).decode() if found else None
+
+
+def _json_code(body):
+    try:
+        return json.loads(body).get("__type")
+    except (ValueError, AttributeError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# Strict AWS
+# --------------------------------------------------------------------------
+
+STRICT = {}
+
+
+def strict(service, operation):
+    def register(fn):
+        STRICT[(service, operation)] = fn
+        return fn
+
+    return register
+
+
+class AwsState:
+    """What AWS remembers and moto does not (account-wide, every scope)."""
+
+    def __init__(self):
+        self.deleted_health_check_refs = set()
+        self.distributions = {}  # id -> {"etag": str, "deployed_at": float}
+
+
+def _backends(module, name):
+    import importlib
+
+    return getattr(importlib.import_module(module), name)[ACCOUNT]
+
+
+def route53_backend():
+    return _backends("moto.route53.models", "route53_backends")["aws"]
+
+
+def cloudfront_backend():
+    return _backends("moto.cloudfront.models", "cloudfront_backends")["aws"]
+
+
+def apigateway_backend(region):
+    return _backends("moto.apigateway.models", "apigateway_backends")[region]
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element, name):
+    if element is None:
+        return None
+    for child in element:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _text(element, name):
+    child = _child(element, name)
+    if child is None:
+        return None
+    return child.text or ""
+
+
+def _int(value):
+    return None if value in (None, "") else int(value)
+
+
+def _bool(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true"
+
+
+# -- Route 53 health checks ------------------------------------------------
+
+
+def _health_check_settings_from_request(config):
+    """The request's HealthCheckConfig, with moto's defaults (so that it
+    compares with what moto stored)."""
+
+    def items(name, item):
+        parent = _child(config, name)
+        if parent is None:
+            return None
+        values = [c.text or "" for c in parent if _local(c.tag) == item]
+        return sorted(values) or None
+
+    return {
+        "type": _text(config, "Type"),
+        "ip_address": _text(config, "IPAddress"),
+        "port": _int(_text(config, "Port")) or 80,
+        "resource_path": _text(config, "ResourcePath"),
+        "fqdn": _text(config, "FullyQualifiedDomainName"),
+        "search_string": _text(config, "SearchString"),
+        "request_interval": _int(_text(config, "RequestInterval")) or 30,
+        "failure_threshold": _int(_text(config, "FailureThreshold")) or 3,
+        "health_threshold": _int(_text(config, "HealthThreshold")),
+        "measure_latency": _bool(_text(config, "MeasureLatency")) or False,
+        "inverted": _bool(_text(config, "Inverted")) or False,
+        "disabled": _bool(_text(config, "Disabled")) or False,
+        "enable_sni": _bool(_text(config, "EnableSNI")) or False,
+        "children": items("ChildHealthChecks", "ChildHealthCheck"),
+        "regions": items("Regions", "Region"),
+    }
+
+
+def _health_check_settings_stored(hc):
+    return {
+        "type": hc.type_,
+        "ip_address": hc.ip_address,
+        "port": _int(hc.port) or 80,
+        "resource_path": hc.resource_path,
+        "fqdn": hc.fqdn,
+        "search_string": hc.search_string,
+        "request_interval": _int(hc.request_interval) or 30,
+        "failure_threshold": _int(hc.failure_threshold) or 3,
+        "health_threshold": _int(hc.health_threshold),
+        "measure_latency": _bool(hc.measure_latency) or False,
+        "inverted": _bool(hc.inverted) or False,
+        "disabled": _bool(hc.disabled) or False,
+        "enable_sni": _bool(hc.enable_sni) or False,
+        "children": sorted(hc.children) if hc.children else None,
+        "regions": sorted(hc.regions) if hc.regions else None,
+    }
+
+
+@strict("route53", "CreateHealthCheck")
+def route53_create_health_check(front, call):
+    """AWS API reference, CreateHealthCheck, CallerReference: "If you send a
+    CreateHealthCheck request with the same CallerReference and settings as a
+    previous request, and if the health check doesn't exist, Amazon Route 53
+    creates the health check. If the health check does exist, Route 53
+    returns the health check configuration in the response." Same reference with
+    other settings, or the reference of a deleted health check whatever the
+    settings: HealthCheckAlreadyExists (409). moto creates a new check each
+    time."""
+    if not call.strict:
+        return front.forward(call.environ)
+    request = call.xml_body()
+    reference = _text(request, "CallerReference")
+    config = _child(request, "HealthCheckConfig")
+    if reference is None or config is None:
+        return front.forward(call.environ)
+    backend = route53_backend()
+    existing = [hc for hc in list(backend.health_checks.values()) if hc.caller_reference == reference]
+    if existing:
+        hc = existing[0]
+        if _health_check_settings_from_request(config) != _health_check_settings_stored(hc):
+            message = f"A health check with CallerReference {reference} already exists with different settings ({hc.id})."
+            return front.reject(call, "HealthCheckAlreadyExists", 409, message)
+        got = front.inner(call, "GET", f"/2013-04-01/healthcheck/{hc.id}")
+        if not got.ok():
+            return got
+        body = got.body.replace(b"GetHealthCheckResponse", b"CreateHealthCheckResponse")
+        response = Response(201, [("Content-Type", "text/xml"), ("x-amzn-RequestId", new_request_id())], body)
+        response.set_header("Location", f"https://route53.amazonaws.com/2013-04-01/healthcheck/{hc.id}")
+        return response
+    if reference in front.state.deleted_health_check_refs:
+        message = f"CallerReference {reference} belongs to a health check that was deleted."
+        return front.reject(call, "HealthCheckAlreadyExists", 409, message)
+    return front.forward(call.environ)
+
+
+@strict("route53", "DeleteHealthCheck")
+def route53_delete_health_check(front, call):
+    """DeleteHealthCheck of an id that does not exist → NoSuchHealthCheck
+    (404), as AWS answers (moto succeeds). A check still named by a record's
+    HealthCheckId → HealthCheckInUse (400): this is stricter than AWS, whose
+    API reference says "Route 53 does not prevent you from deleting a health
+    check even if the health check is associated with one or more resource
+    record sets" (the routing of such records then "can't be predicted"), and
+    documents HealthCheckInUse as "not in use"; the front refuses it so that
+    a delete order that leaves records pointing at a deleted check shows up
+    in tests. The caller reference of a deleted check is remembered (see
+    CreateHealthCheck), whatever the scope."""
+    backend = route53_backend()
+    check_id = call.labels.get("HealthCheckId", "")
+    hc = backend.health_checks.get(check_id)
+    if call.strict:
+        if hc is None:
+            return front.reject(call, "NoSuchHealthCheck", 404, f"No health check exists with the specified ID {check_id}")
+        for zone in list(backend.zones.values()):
+            for rs in list(zone.rrsets):
+                if rs.health_check_id == check_id:
+                    return front.reject(
+                        call,
+                        "HealthCheckInUse",
+                        400,
+                        f"The health check {check_id} is still referenced from {_record_label(rs.name, rs.type, rs.set_identifier)}",
+                    )
+    response = front.forward(call.environ)
+    if response.ok() and hc is not None:
+        front.state.deleted_health_check_refs.add(hc.caller_reference)
+    return response
+
+
+# -- Route 53 record changes -------------------------------------------------
+
+
+def _record_name(name):
+    """A record name as AWS compares it: lower case, trailing dot, with the
+    escaped wildcard \\052 read as '*'."""
+    name = (name or "").replace("\\052", "*").lower()
+    return name if name.endswith(".") else name + "."
+
+
+def _record_label(name, rtype, set_identifier):
+    label = f"[name='{_record_name(name)}', type='{rtype}'"
+    if set_identifier is not None:
+        label += f", set-identifier='{set_identifier}'"
+    return label + "]"
+
+
+def _record_key(name, rtype, set_identifier):
+    return (_record_name(name), rtype, set_identifier)
+
+
+def _record_values(record):
+    """What DELETE must repeat exactly: TTL and values, or the alias target,
+    and the routing fields."""
+    alias = record.get("AliasTarget")
+    values = []
+    for value in record.get("ResourceRecords") or []:
+        values.append(value.get("Value") if isinstance(value, dict) else str(value))
+    geo = record.get("GeoLocation") or None
+    return {
+        "ttl": _int(record.get("TTL")),
+        "values": sorted(values),
+        "alias": None
+        if not alias
+        else (
+            alias.get("HostedZoneId"),
+            _record_name(alias.get("DNSName")),
+            _bool(alias.get("EvaluateTargetHealth")) or False,
+        ),
+        "weight": _int(record.get("Weight")),
+        "region": record.get("Region"),
+        "failover": record.get("Failover"),
+        "geo": tuple(sorted(geo.items())) if isinstance(geo, dict) else None,
+        "multi_value": _bool(record.get("MultiValueAnswer")),
+        "health_check": record.get("HealthCheckId"),
+    }
+
+
+def _stored_record(rs):
+    return {
+        "Name": rs.name,
+        "Type": rs.type,
+        "TTL": rs.ttl,
+        "ResourceRecords": rs.records,
+        "SetIdentifier": rs.set_identifier,
+        "Weight": rs.weight,
+        "Region": rs.region,
+        "HealthCheckId": rs.health_check_id,
+        "AliasTarget": rs.alias_target,
+        "Failover": rs.failover,
+        "GeoLocation": rs.geo_location,
+        "MultiValueAnswer": rs.multi_value_answer,
+    }
+
+
+def _requested_record(element):
+    """A ResourceRecordSet element as the dict moto keeps (typed like moto's
+    own request parser makes it)."""
+    record = {"Name": _text(element, "Name"), "Type": _text(element, "Type")}
+    for name in ("SetIdentifier", "Region", "Failover", "HealthCheckId", "TrafficPolicyInstanceId"):
+        value = _text(element, name)
+        if value is not None:
+            record[name] = value
+    for name in ("TTL", "Weight"):
+        value = _int(_text(element, name))
+        if value is not None:
+            record[name] = value
+    multi = _bool(_text(element, "MultiValueAnswer"))
+    if multi is not None:
+        record["MultiValueAnswer"] = multi
+    records = _child(element, "ResourceRecords")
+    if records is not None:
+        record["ResourceRecords"] = [{"Value": _text(r, "Value")} for r in records if _local(r.tag) == "ResourceRecord"]
+    alias = _child(element, "AliasTarget")
+    if alias is not None:
+        record["AliasTarget"] = {
+            "HostedZoneId": _text(alias, "HostedZoneId"),
+            "DNSName": _text(alias, "DNSName"),
+            "EvaluateTargetHealth": _bool(_text(alias, "EvaluateTargetHealth")) or False,
+        }
+    geo = _child(element, "GeoLocation")
+    if geo is not None:
+        record["GeoLocation"] = {_local(c.tag): c.text or "" for c in geo}
+    return record
+
+
+@strict("route53", "ChangeResourceRecordSets")
+def route53_change_resource_record_sets(front, call):
+    """AWS API reference, ChangeResourceRecordSets, and the Route 53
+    Developer Guide ("Values that you specify when you create or edit Amazon
+    Route 53 records"): a record is identified by name + type +
+    SetIdentifier; CREATE of an existing record, DELETE of a missing record,
+    and DELETE whose values differ from the current ones fail the whole batch
+    with InvalidChangeBatch (400) "Tried to create resource record set [...]
+    but it already exists" / "Tried to delete resource record set [...] but
+    it was not found" / "... but the values provided do not match the current
+    values". Each change is checked against the zone as the earlier changes
+    of the same batch left it. Since 2024 the error is the standard
+    ErrorResponse with code InvalidChangeBatch and the messages in brackets
+    (aws/aws-sdk-kotlin#1435).
+
+    moto checks against a journal of past changes instead, adds duplicates,
+    and a DELETE with a SetIdentifier removes every record with that
+    identifier; so a valid batch is applied here, to moto's zone, with AWS's
+    record identity (and logged in moto's journal)."""
+    if not call.strict:
+        return front.forward(call.environ)
+    backend = route53_backend()
+    zone = backend.zones.get(call.labels.get("Id", "").split("/")[-1])
+    request = call.xml_body()
+    changes = _child(_child(request, "ChangeBatch"), "Changes")
+    if zone is None or changes is None:
+        return front.forward(call.environ)
+    zone_name = _record_name(zone.name)
+    current = {}
+    for rs in list(zone.rrsets):
+        record = _stored_record(rs)
+        current[_record_key(rs.name, rs.type, rs.set_identifier)] = record
+    errors = []
+    plan = []
+    for change in changes:
+        if _local(change.tag) != "Change":
+            continue
+        action = _text(change, "Action")
+        element = _child(change, "ResourceRecordSet")
+        if element is None or action not in ("CREATE", "DELETE", "UPSERT"):
+            return front.forward(call.environ)
+        record = _requested_record(element)
+        name = _record_name(record["Name"])
+        if name != zone_name and not name.endswith("." + zone_name):
+            errors.append(f"RRSet with DNS name {name} is not permitted in zone {zone_name}")
+            continue
+        key = _record_key(record["Name"], record["Type"], record.get("SetIdentifier"))
+        label = _record_label(record["Name"], record["Type"], record.get("SetIdentifier"))
+        if action == "CREATE":
+            if key in current:
+                errors.append(f"Tried to create resource record set {label} but it already exists")
+                continue
+            current[key] = record
+        elif action == "UPSERT":
+            current[key] = record
+        else:
+            if key not in current:
+                errors.append(f"Tried to delete resource record set {label} but it was not found")
+                continue
+            if _record_values(current[key]) != _record_values(record):
+                errors.append(f"Tried to delete resource record set {label} but the values provided do not match the current values")
+                continue
+            del current[key]
+        plan.append((action, key, record))
+    if errors:
+        return front.reject(call, "InvalidChangeBatch", 400, "[" + ", ".join(errors) + "]")
+
+    from moto.route53.models import RecordSet
+
+    for action, key, record in plan:
+        journal = {"Action": action, "ResourceRecordSet": copy.deepcopy(record)}
+        stored = dict(record)
+        if not stored["Name"].endswith("."):
+            stored["Name"] += "."
+        if "ResourceRecords" in stored:
+            stored["ResourceRecords"] = [r["Value"] for r in stored["ResourceRecords"]]
+        kept = [rs for rs in zone.rrsets if _record_key(rs.name, rs.type, rs.set_identifier) != key]
+        if action != "DELETE":
+            kept.append(RecordSet(stored))
+        zone.rrsets = kept
+        zone.rr_changes.append(journal)
+    change_id = "C" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
+    submitted = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<ChangeResourceRecordSetsResponse xmlns="{XML_NAMESPACES["route53"]}"><ChangeInfo>'
+        f"<Id>/change/{change_id}</Id><Status>INSYNC</Status><SubmittedAt>{submitted}</SubmittedAt>"
+        "</ChangeInfo></ChangeResourceRecordSetsResponse>"
+    )
+    return Response(200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", new_request_id())], body.encode())
+
+
+# -- CloudFront ----------------------------------------------------------------
+
+
+def _new_etag():
+    return "E" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
+
+
+def _distribution_state(front, dist_id, moto_etag=None):
+    state = front.state.distributions.get(dist_id)
+    if state is None:
+        if moto_etag is None:
+            dist = cloudfront_backend().distributions.get(dist_id)
+            moto_etag = getattr(dist, "etag", None) or _new_etag()
+        state = front.state.distributions[dist_id] = {"etag": moto_etag, "deployed_at": 0.0}
+    return state
+
+
+def _deploy_status(front, dist_id):
+    state = front.state.distributions.get(dist_id)
+    if state is not None and time.time() < state["deployed_at"]:
+        return "InProgress"
+    return "Deployed"
+
+
+def _with_status(body, status):
+    return re.sub(rb"<Status>[^<]*</Status>", b"<Status>" + status.encode() + b"</Status>", body, count=1)
+
+
+def _distribution_id(body):
+    found = re.search(rb"<Id>([^<]+)</Id>", body)
+    return found.group(1).decode() if found else None
+
+
+def _enabled(dist):
+    return str(getattr(dist.distribution_config, "Enabled", "false")).lower() == "true"
+
+
+@strict("cloudfront", "CreateDistribution")
+@strict("cloudfront", "CreateDistributionWithTags")
+def cloudfront_create(front, call):
+    """CloudFront Developer Guide, "Distribution status": a new or updated
+    distribution is InProgress until deployed to every edge location (moto
+    reads Deployed immediately). The ETag is the front's own (see
+    UpdateDistribution)."""
+    response = front.forward(call.environ)
+    if not response.ok():
+        return response
+    dist_id = _distribution_id(response.body)
+    state = front.state.distributions[dist_id] = {
+        "etag": response.header("ETag") or _new_etag(),
+        "deployed_at": time.time() + CLOUDFRONT_DEPLOY_SECONDS,
+    }
+    if call.strict:
+        response.set_header("ETag", state["etag"])
+        response.body = _with_status(response.body, "InProgress")
+    return response
+
+
+@strict("cloudfront", "GetDistribution")
+@strict("cloudfront", "GetDistributionConfig")
+def cloudfront_get(front, call):
+    """The current ETag of the distribution, and InProgress for
+    HARSH_CLOUDFRONT_DEPLOY_SECONDS after a create or update."""
+    response = front.forward(call.environ)
+    if not response.ok() or not call.strict:
+        return response
+    dist_id = call.labels.get("Id", "")
+    state = _distribution_state(front, dist_id, response.header("ETag"))
+    response.set_header("ETag", state["etag"])
+    if call.operation == "GetDistribution":
+        response.body = _with_status(response.body, _deploy_status(front, dist_id))
+    return response
+
+
+@strict("cloudfront", "ListDistributions")
+def cloudfront_list(front, call):
+    response = front.forward(call.environ)
+    if not response.ok() or not call.strict:
+        return response
+
+    def summary(found):
+        block = found.group(0)
+        dist_id = _distribution_id(block)
+        return _with_status(block, _deploy_status(front, dist_id)) if dist_id else block
+
+    response.body = re.sub(rb"<DistributionSummary>.*?</DistributionSummary>", summary, response.body, flags=re.S)
+    return response
+
+
+def _precondition(front, call, dist_id):
+    """CloudFront API reference, UpdateDistribution / DeleteDistribution:
+    If-Match must be the ETag of the distribution's current version, else
+    PreconditionFailed (412). moto accepts any non-empty value and never
+    changes its ETag; the front keeps an ETag per distribution that each
+    successful update replaces."""
+    if_match = call.header("If-Match")
+    if not if_match or dist_id not in cloudfront_backend().distributions:
+        return None  # moto answers InvalidIfMatchVersion / NoSuchDistribution
+    if if_match != _distribution_state(front, dist_id)["etag"]:
+        return front.reject(
+            call,
+            "PreconditionFailed",
+            412,
+            "The precondition given in one or more of the request-header fields evaluated to false.",
+        )
+    return None
+
+
+@strict("cloudfront", "UpdateDistribution")
+def cloudfront_update(front, call):
+    dist_id = call.labels.get("Id", "")
+    if call.strict:
+        rejected = _precondition(front, call, dist_id)
+        if rejected is not None:
+            return rejected
+    response = front.forward(call.environ)
+    if not response.ok():
+        return response
+    state = _distribution_state(front, dist_id)
+    state["etag"] = _new_etag()
+    state["deployed_at"] = time.time() + CLOUDFRONT_DEPLOY_SECONDS
+    if call.strict:
+        response.set_header("ETag", state["etag"])
+        response.body = _with_status(response.body, "InProgress")
+    return response
+
+
+@strict("cloudfront", "DeleteDistribution")
+def cloudfront_delete(front, call):
+    """CloudFront API reference, DeleteDistribution: "you must first disable
+    the distribution" and wait until its status is Deployed, else
+    DistributionNotDisabled (409). moto deletes enabled distributions."""
+    dist_id = call.labels.get("Id", "")
+    if call.strict:
+        rejected = _precondition(front, call, dist_id)
+        if rejected is not None:
+            return rejected
+        dist = cloudfront_backend().distributions.get(dist_id)
+        if dist is not None and call.header("If-Match"):
+            if _enabled(dist):
+                return front.reject(
+                    call, "DistributionNotDisabled", 409, "The distribution you are trying to delete has not been disabled."
+                )
+            if _deploy_status(front, dist_id) != "Deployed":
+                return front.reject(
+                    call,
+                    "DistributionNotDisabled",
+                    409,
+                    "The distribution you are trying to delete is still being deployed (Status: InProgress).",
+                )
+    response = front.forward(call.environ)
+    if response.ok():
+        front.state.distributions.pop(dist_id, None)
+    return response
+
+
+# -- ACM -----------------------------------------------------------------------
+
+
+def certificate_users(arn):
+    """ARNs of the API Gateway domain names (any region) and CloudFront
+    distributions that use certificate ``arn``."""
+    users = []
+    gateways = _backends("moto.apigateway.models", "apigateway_backends")
+    for region, backend in list(dict.items(gateways)):
+        for domain in list(backend.domain_names.values()):
+            if arn in (domain.certificate_arn, domain.regional_certificate_arn):
+                users.append(f"arn:aws:apigateway:{region}::/domainnames/{domain.domain_name}")
+    distributions = _backends("moto.cloudfront.models", "cloudfront_backends")
+    for _, backend in list(dict.items(distributions)):
+        for dist in list(backend.distributions.values()):
+            certificate = getattr(dist.distribution_config, "ViewerCertificate", None)
+            if getattr(certificate, "acm_certificate_arn", None) == arn:
+                users.append(dist.arn)
+    return sorted(users)
+
+
+@strict("acm", "DeleteCertificate")
+def acm_delete_certificate(front, call):
+    """ACM API reference, DeleteCertificate: "You cannot delete an ACM
+    certificate that is being used by another AWS service" →
+    ResourceInUseException. moto deletes it."""
+    if call.strict:
+        arn = call.json_body().get("CertificateArn", "")
+        users = certificate_users(arn)
+        if users:
+            return front.reject(call, "ResourceInUseException", 400, f"Certificate {arn} is in use.")
+    return front.forward(call.environ)
+
+
+@strict("acm", "DescribeCertificate")
+def acm_describe_certificate(front, call):
+    """ACM API reference, CertificateDetail.InUseBy: "A list of ARNs for the
+    AWS resources that are using the certificate". moto leaves it empty for
+    API Gateway and CloudFront."""
+    response = front.forward(call.environ)
+    if not response.ok() or not call.strict:
+        return response
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        return response
+    certificate = document.get("Certificate")
+    if isinstance(certificate, dict):
+        users = set(certificate.get("InUseBy") or []) | set(certificate_users(certificate.get("CertificateArn", "")))
+        certificate["InUseBy"] = sorted(users)
+        response.body = json.dumps(document).encode("utf-8")
+    return response
+
+
+# -- API Gateway ---------------------------------------------------------------
+
+
+def _rest_api(call):
+    return apigateway_backend(call.region).apis.get(call.labels.get("restapi_id", ""))
+
+
+@strict("apigateway", "CreateResource")
+def apigateway_create_resource(front, call):
+    """API Gateway: a second resource with the same pathPart under one parent
+    → ConflictException (409) "Another resource with the same parent already
+    has this name: …". moto creates a second resource."""
+    api = _rest_api(call)
+    if call.strict and api is not None:
+        parent = call.labels.get("parent_id")
+        part = call.json_body().get("pathPart")
+        for resource in list(api.resources.values()):
+            if resource.parent_id == parent and resource.path_part == part:
+                return front.reject(call, "ConflictException", 409, f"Another resource with the same parent already has this name: {part}")
+    return front.forward(call.environ)
+
+
+@strict("apigateway", "PutMethod")
+def apigateway_put_method(front, call):
+    """API Gateway PutMethod on a method that exists → ConflictException
+    (409) "Method already exists for this resource". moto replaces it."""
+    api = _rest_api(call)
+    if call.strict and api is not None:
+        resource = api.resources.get(call.labels.get("resource_id", ""))
+        method = call.labels.get("http_method", "").upper()
+        if resource is not None and method in resource.resource_methods:
+            return front.reject(call, "ConflictException", 409, "Method already exists for this resource")
+    return front.forward(call.environ)
+
+
+@strict("apigateway", "CreateDomainName")
+def apigateway_create_domain_name(front, call):
+    """API Gateway CreateDomainName of an existing name → ConflictException
+    (409) "The domain name you provided already exists.". moto overwrites."""
+    if call.strict:
+        name = call.json_body().get("domainName")
+        if name in apigateway_backend(call.region).domain_names:
+            return front.reject(call, "ConflictException", 409, "The domain name you provided already exists.")
+    return front.forward(call.environ)
+
+
+@strict("apigateway", "CreateBasePathMapping")
+def apigateway_create_base_path_mapping(front, call):
+    """API Gateway CreateBasePathMapping of a base path the domain already
+    maps → ConflictException (409) "Base path already exists for this domain
+    name". moto accepts a second empty base path, "(none)"."""
+    if call.strict:
+        domain = call.labels.get("domain_name", "")
+        base_path = call.json_body().get("basePath") or "(none)"
+        if base_path in (apigateway_backend(call.region).base_path_mappings.get(domain) or {}):
+            return front.reject(call, "ConflictException", 409, "Base path already exists for this domain name")
+    return front.forward(call.environ)
+
+
+# --------------------------------------------------------------------------
+# Serving
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    from werkzeug.serving import run_simple
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+    class HarshRequestHandler(MotoRequestHandler):
+        def make_environ(self):
+            environ = super().make_environ()
+            environ["harsh.handler"] = self
+            return environ
+
+        def connection_dropped(self, error, environ=None):
+            self.close_connection = True
+
+    parser = argparse.ArgumentParser(description="moto behind the harsh AWS front")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    def stop(signum, frame):
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    moto_app.debug = True
+    log(f"serving moto on {args.host}:{args.port}; strict by default: {DEFAULT_STRICT}")
+    run_simple(args.host, args.port, HarshFront(moto_app), threaded=True, request_handler=HarshRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
