@@ -1,7 +1,8 @@
 //! What the integration tests share: the local environment (real
 //! kube-apiserver + etcd, moto), kubectl, and clients pointed at them;
 //! `operator` runs `globalapi run` as a child process, `objects` applies and
-//! reads GlobalApis through kubectl, `owned` finds what one owns in moto.
+//! reads GlobalApis through kubectl, `owned` finds what one owns in moto,
+//! `harsh` gives a test its own scope of the fault-injecting front of moto.
 //!
 //! The environment is started by `tests/env/env.sh up` the first time a test
 //! asks for it; a server that cannot start fails the test with its log.
@@ -9,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod bad_inputs;
+pub mod harsh;
 pub mod objects;
 pub mod operator;
 pub mod owned;
