@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use globalapi::{
-    aws::AwsClients,
+    aws::{AwsClients, clients::AwsTimeouts},
     controller, manifest,
     plan::Mode,
     reconcile::{self, Memory, Pass},
@@ -18,6 +18,53 @@ use globalapi::{
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    bounds: Bounds,
+}
+
+/// How long anything may take, so that an AWS region or service that stops
+/// answering delays only what needs it.
+#[derive(clap::Args)]
+struct Bounds {
+    /// Bound of one AWS request (one attempt).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 20,
+        env = "GLOBALAPI_AWS_ATTEMPT_TIMEOUT"
+    )]
+    aws_attempt_timeout: u64,
+    /// Bound of one AWS operation, its retries included.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        env = "GLOBALAPI_AWS_OPERATION_TIMEOUT"
+    )]
+    aws_operation_timeout: u64,
+    /// Bound of one reconcile pass over every service; what it had not
+    /// reached is reported unknown and left as it is.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        env = "GLOBALAPI_PASS_TIMEOUT"
+    )]
+    pass_timeout: u64,
+}
+
+impl Bounds {
+    fn timeouts(&self) -> AwsTimeouts {
+        AwsTimeouts {
+            attempt: Duration::from_secs(self.aws_attempt_timeout.max(1)),
+            operation: Duration::from_secs(self.aws_operation_timeout.max(1)),
+            pass: Duration::from_secs(self.pass_timeout.max(1)),
+            ..AwsTimeouts::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -156,12 +203,13 @@ fn run_cli() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(run(cli.command))
+    runtime.block_on(run(cli.command, cli.bounds.timeouts()))
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, timeouts: AwsTimeouts) -> anyhow::Result<ExitCode> {
     if let Command::Run(args) = command {
         controller::run(controller::Config {
+            timeouts,
             leader_election: args.leader_election(),
             namespaces: args.namespaces,
             selector: args.selector,
@@ -179,7 +227,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => read(args)?,
         Command::Apply(args) | Command::Destroy(args) => read(&args.file)?,
     };
-    let clients = AwsClients::from_env().await;
+    let clients = AwsClients::from_env().await.with_timeouts(timeouts);
     clients
         .check_credentials()
         .await

@@ -9,7 +9,7 @@ use std::{fmt, time::SystemTime};
 
 use crate::api::GlobalApiStatus;
 use crate::aws::{
-    AwsClients,
+    AwsClients, Observed,
     acm::{self, AcmInputs, AcmOutputs},
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
@@ -43,6 +43,13 @@ impl Memory {
             .filter_map(|r| r.certificate_arn.clone())
             .collect();
         certificate_arns.extend(status.edge.as_ref().and_then(|e| e.certificate_arn.clone()));
+        certificate_arns.extend(
+            status
+                .cleanup
+                .iter()
+                .filter(|c| c.service == "acm")
+                .map(|c| c.resource.clone()),
+        );
         let database = status.database.as_ref().map(|d| RdsInputs {
             previous_regions: d.endpoints.iter().map(|e| e.region.clone()).collect(),
             previous_global_cluster_arn: d.global_cluster_arn.clone(),
@@ -93,10 +100,22 @@ pub struct Pass {
     pub pending: Vec<Note>,
     /// Failures, with AWS's code and message.
     pub errors: Vec<Note>,
+    /// Parts that could not be read, with AWS's error: what they serve was
+    /// left as it is. Each is an error as well.
+    pub unknown: Vec<Note>,
+    /// Errors in the spec that only AWS could tell (a hosted zone that does
+    /// not hold the domain): retrying cannot help until the spec changes.
+    /// Each is an error as well.
+    pub invalid: Vec<Note>,
     pub outputs: Outputs,
 }
 
 impl Pass {
+    /// Every error is a spec error (see [`Self::invalid`]).
+    pub fn only_invalid(&self) -> bool {
+        !self.errors.is_empty() && self.errors.len() == self.invalid.len()
+    }
+
     /// AWS equals the spec and nothing is on its way.
     pub fn converged(&self) -> bool {
         self.plan.is_empty()
@@ -105,8 +124,25 @@ impl Pass {
             && self.conflicts.is_empty()
     }
 
+    fn unknown(&mut self, service: Service, error: &str) {
+        self.unknown.push(Note {
+            service,
+            text: error.to_owned(),
+        });
+    }
+
     /// Folds one step's outcome in; a failed step becomes an error note.
     fn absorb<O: Default>(&mut self, service: Service, step: Result<StepOutcome<O>>) -> O {
+        self.absorb_known(service, step).unwrap_or_default()
+    }
+
+    /// [`Self::absorb`], saying whether the step's outputs are known: `Err`
+    /// with the error when the step failed as a whole.
+    fn absorb_known<O>(
+        &mut self,
+        service: Service,
+        step: Result<StepOutcome<O>>,
+    ) -> Result<O, String> {
         match step {
             Ok(outcome) => {
                 self.plan.extend(outcome.changes);
@@ -115,31 +151,77 @@ impl Pass {
                     .extend(outcome.conflicts.into_iter().map(note));
                 self.pending.extend(outcome.pending.into_iter().map(note));
                 self.errors.extend(outcome.errors.into_iter().map(note));
-                outcome.outputs
+                Ok(outcome.outputs)
             }
             Err(err) => {
-                self.errors.push(Note {
+                let text = err.to_string();
+                let note = Note {
                     service,
-                    text: err.to_string(),
-                });
-                O::default()
+                    text: text.clone(),
+                };
+                if matches!(err, crate::error::Error::Invalid(_)) {
+                    self.invalid.push(note.clone());
+                }
+                self.errors.push(note);
+                Err(text)
             }
         }
     }
 }
 
-/// One pass that makes AWS equal to the spec (Apply) or says how it differs (Plan).
+/// One pass that makes AWS equal to the spec (Apply) or says how it differs
+/// (Plan), within the pass bound of `clients`.
 pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
+    bounded(clients, reconcile_unbounded(clients, target, memory, mode)).await
+}
+
+/// A pass cut off at the bound of `clients`: every service unknown, an
+/// error saying so. The calls it had made stand; the next pass observes them.
+async fn bounded(clients: &AwsClients, pass: impl std::future::Future<Output = Pass>) -> Pass {
+    let bound = clients.timeouts().pass;
+    match tokio::time::timeout(bound, pass).await {
+        Ok(pass) => pass,
+        Err(_) => {
+            let mut pass = Pass::default();
+            let text = format!(
+                "the pass did not finish within {} s and was cut off; nothing was removed because of it",
+                bound.as_secs()
+            );
+            pass.errors.push(Note {
+                service: Service::Route53,
+                text: text.clone(),
+            });
+            pass.unknown(Service::Route53, &text);
+            pass
+        }
+    }
+}
+
+async fn reconcile_unbounded(
+    clients: &AwsClients,
+    target: &Target,
+    memory: &Memory,
+    mode: Mode,
+) -> Pass {
     let clients = &clients.observing_after(memory.last_sync);
     let mut pass = Pass::default();
 
     let acm_inputs = AcmInputs {
         previous_arns: memory.certificate_arns.clone(),
     };
-    let acm = pass.absorb(
-        Service::Acm,
-        acm::run(clients, target, &acm_inputs, mode).await,
-    );
+    let acm = pass
+        .absorb_known(
+            Service::Acm,
+            acm::run(clients, target, &acm_inputs, mode).await,
+        )
+        .unwrap_or_else(|error| AcmOutputs {
+            unknown: target
+                .region_names()
+                .into_iter()
+                .map(|r| (r, error.clone()))
+                .collect(),
+            ..Default::default()
+        });
 
     let api_inputs = ApiGatewayInputs {
         certificates: acm
@@ -150,10 +232,12 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
             .collect(),
         previous_regions: memory.regions.clone(),
     };
-    let api = pass.absorb(
-        Service::ApiGateway,
-        apigateway::run(clients, target, &api_inputs, mode).await,
-    );
+    let api = pass
+        .absorb_known(
+            Service::ApiGateway,
+            apigateway::run(clients, target, &api_inputs, mode).await,
+        )
+        .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error));
 
     let edge_inputs = CloudFrontInputs {
         certificate_arn: acm
@@ -162,15 +246,33 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
             .filter(|c| c.issued)
             .map(|c| c.arn.clone()),
     };
-    let edge = pass.absorb(
+    for error in acm.unknown.values() {
+        pass.unknown(Service::Acm, error);
+    }
+    for error in api.unknown.values() {
+        pass.unknown(Service::ApiGateway, error);
+    }
+
+    let edge = pass.absorb_known(
         Service::CloudFront,
         cloudfront::run(clients, target, &edge_inputs, mode).await,
     );
+    let cloudfront_domain = match &edge {
+        Ok(edge) => Observed::from_option(edge.domain_name.clone()),
+        Err(error) => {
+            pass.unknown(Service::CloudFront, error);
+            Observed::Unknown(error.clone())
+        }
+    };
+    let edge = edge.unwrap_or_default();
 
     let dns_inputs = Route53Inputs {
         endpoints: api.endpoints(),
-        cloudfront_domain: edge.domain_name.clone(),
-        validation_records: acm.validation_records.clone(),
+        cloudfront_domain,
+        validation_records: match acm.unknown.values().next() {
+            Some(error) => Observed::Unknown(error.clone()),
+            None => Observed::Known(acm.validation_records.clone()),
+        },
     };
     let dns = pass.absorb(
         Service::Route53,
@@ -202,6 +304,15 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
 /// Parts that AWS removes slowly (a distribution being disabled, a
 /// database deleting) are left pending for the next pass.
 pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
+    bounded(clients, destroy_unbounded(clients, target, memory, mode)).await
+}
+
+async fn destroy_unbounded(
+    clients: &AwsClients,
+    target: &Target,
+    memory: &Memory,
+    mode: Mode,
+) -> Pass {
     let mut pass = Pass::default();
     pass.absorb(
         Service::Rds,

@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus,
-        GlobalApi, GlobalApiSpec, GlobalApiStatus, RegionStatus,
+        CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry,
+        EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -98,7 +98,16 @@ pub fn status(
         .collect();
     let reported = drift_action == DriftAction::Reported && !drift.is_empty();
 
-    let (truth, reason, message) = if !pass.errors.is_empty() {
+    let (truth, reason, message) = if pass.only_invalid() {
+        (
+            Truth::False,
+            "InvalidSpec",
+            format!(
+                "the spec cannot be carried out: {}. Change the spec; nothing is retried until then except at each resync.",
+                join(&pass.errors)
+            ),
+        )
+    } else if !pass.errors.is_empty() {
         (
             Truth::False,
             "AwsError",
@@ -184,7 +193,23 @@ pub fn status(
         .map(|r| r.name.as_str())
         .filter(|r| mentions(&pass.errors, r))
         .collect();
-    let (truth, reason, message) = if failing.is_empty() {
+    let (truth, reason, message) = if !pass.unknown.is_empty() {
+        (
+            Truth::True,
+            "ReadsFailing",
+            format!(
+                "could not read {} from AWS; what they serve (DNS records, health checks, the distribution) is left exactly as it was until they can be read again: {}",
+                pass.unknown
+                    .iter()
+                    .map(|n| n.service.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                join(&pass.unknown)
+            ),
+        )
+    } else if failing.is_empty() {
         (
             Truth::False,
             "NoRegionFailing",
@@ -240,8 +265,41 @@ pub fn status(
         edge: edge_status(object, pass),
         database: database_status(pass).or_else(|| previous.and_then(|s| s.database.clone())),
         drift,
+        cleanup: cleanup(object, pass),
         last_sync_time: Some(now.clone()),
     }
+}
+
+/// What awaits deletion: the certificates ACM would not let go in this
+/// pass, and those remembered from before in regions that could not be read.
+fn cleanup(object: &GlobalApi, pass: &Pass) -> Vec<CleanupEntry> {
+    let acm = &pass.outputs.acm;
+    let mut entries: Vec<CleanupEntry> = acm
+        .retiring
+        .iter()
+        .map(|(arn, why)| CleanupEntry {
+            service: "acm".into(),
+            resource: arn.clone(),
+            reason: Some(why.clone()),
+        })
+        .collect();
+    let unread = |arn: &str| {
+        arn.split(':')
+            .nth(3)
+            .is_some_and(|region| acm.unknown.contains_key(region))
+    };
+    if let Some(before) = object.status.as_ref() {
+        for entry in &before.cleanup {
+            if entry.service == "acm"
+                && unread(&entry.resource)
+                && !entries.iter().any(|e| e.resource == entry.resource)
+            {
+                entries.push(entry.clone());
+            }
+        }
+    }
+    entries.sort();
+    entries
 }
 
 /// The status while deletion is under way: the previous status with a
@@ -620,15 +678,41 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
             maintenance,
         }
     };
+    let previous = |name: &str| {
+        object
+            .status
+            .as_ref()
+            .and_then(|s| s.regions.iter().find(|r| r.name == name))
+    };
     let mut list: Vec<RegionStatus> = object
         .spec
         .regions
         .iter()
-        .map(|r| region(&r.name, r.maintenance))
+        .map(
+            |r| match (outputs.apigateway.unknown.get(&r.name), previous(&r.name)) {
+                // Not read in this pass: what the last pass saw, not ready.
+                (Some(_), Some(before)) => RegionStatus {
+                    ready: false,
+                    maintenance: r.maintenance,
+                    ..before.clone()
+                },
+                _ => region(&r.name, r.maintenance),
+            },
+        )
         .collect();
-    for name in outputs.apigateway.regions.keys() {
-        if !object.spec.regions.iter().any(|r| &r.name == name) {
-            let mut left = region(name, false);
+    let left_regions = outputs
+        .apigateway
+        .regions
+        .keys()
+        .chain(outputs.apigateway.unknown.keys());
+    for name in left_regions {
+        if !object.spec.regions.iter().any(|r| &r.name == name)
+            && !list.iter().any(|r| &r.name == name)
+        {
+            let mut left = match (outputs.apigateway.unknown.get(name), previous(name)) {
+                (Some(_), Some(before)) => before.clone(),
+                _ => region(name, false),
+            };
             left.ready = false;
             list.push(left);
         }
@@ -637,6 +721,14 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
 }
 
 fn edge_status(object: &GlobalApi, pass: &Pass) -> Option<EdgeStatus> {
+    if pass
+        .unknown
+        .iter()
+        .any(|n| n.service == Service::CloudFront)
+    {
+        // Not read in this pass: what the last pass saw.
+        return object.status.as_ref().and_then(|s| s.edge.clone());
+    }
     let cloudfront = &pass.outputs.cloudfront;
     let enabled = object.spec.edge.as_ref().is_some_and(|e| e.enabled);
     if !enabled && cloudfront.distribution_id.is_none() {
@@ -801,6 +893,43 @@ resyncSeconds: 30
         );
         assert!(status.regions[0].maintenance);
         assert!(!status.regions[1].maintenance);
+    }
+
+    #[test]
+    fn unknown_parts_are_degraded_keep_their_last_status_and_are_no_correction() {
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(100),
+        );
+        let object = object(1, Some(before.clone()));
+        let mut pass = converged();
+        pass.outputs.apigateway.regions.remove("eu-west-1");
+        let error = "eu-west-1: apigateway GetRestApis: AccessDeniedException: not allowed";
+        pass.outputs
+            .apigateway
+            .unknown
+            .insert("eu-west-1".into(), error.into());
+        pass.errors.push(note(Service::ApiGateway, error));
+        pass.unknown.push(note(Service::ApiGateway, error));
+        let after = status(&object, &pass, DriftAction::Corrected, &at(200));
+        let degraded = get(&after, ConditionType::Degraded);
+        assert_eq!(degraded.status, "True");
+        assert_eq!(degraded.reason, "ReadsFailing");
+        assert!(
+            degraded
+                .message
+                .contains("AccessDeniedException: not allowed")
+        );
+        assert!(degraded.message.contains("left exactly as it was"));
+        assert_eq!(get(&after, ConditionType::Drifted).status, "False");
+        assert!(after.drift.is_empty());
+        let eu = &after.regions[1];
+        assert_eq!(eu.name, "eu-west-1");
+        assert!(!eu.ready);
+        assert_eq!(eu.rest_api_id, before.regions[1].rest_api_id);
+        assert_eq!(eu.health_check_id, before.regions[1].health_check_id);
     }
 
     fn get(status: &GlobalApiStatus, kind: ConditionType) -> &Condition {

@@ -20,6 +20,9 @@ pub struct Target {
     pub spec: GlobalApiSpec,
 }
 
+/// How many fresh caller references a create tries before it gives up.
+pub const RENEWALS: u32 = 8;
+
 impl Target {
     /// The target of a GlobalApi object (from the cluster or a file).
     pub fn from_object(object: &GlobalApi) -> Result<Self> {
@@ -108,6 +111,24 @@ impl Target {
         let mut token = format!("{prefix}{hex}");
         token.truncate(max.max(prefix.len() + 8));
         token
+    }
+
+    /// The `renewal`-th fresh form of an idempotency `token` (0: the token
+    /// itself). AWS remembers the caller reference of a deleted health check
+    /// or distribution and refuses it, so a resource deleted by hand is made
+    /// again under the next one; still deterministic, so a create retried
+    /// after a crash finds what it made instead of making a twin.
+    pub fn renewed(token: &str, renewal: u32) -> String {
+        if renewal == 0 {
+            return token.to_owned();
+        }
+        let stem: String = token.chars().take(token.len().min(56)).collect();
+        format!("{stem}-r{renewal}")
+    }
+
+    /// Whether `reference` is `token` or one of its [`Self::renewed`] forms.
+    pub fn is_renewal_of(reference: &str, token: &str) -> bool {
+        (0..=RENEWALS).any(|n| reference == Self::renewed(token, n))
     }
 
     /// A short, stable, AWS-safe name stem for resources that need a name

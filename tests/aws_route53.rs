@@ -50,8 +50,12 @@ edge: {{enabled: true}}
 }
 
 fn inputs(zone: &str) -> Route53Inputs {
-    Route53Inputs {
-        endpoints: ["us-east-1", "eu-west-1"]
+    inputs_for(zone, "api")
+}
+
+fn inputs_for(zone: &str, label: &str) -> Route53Inputs {
+    Route53Inputs::known(
+        ["us-east-1", "eu-west-1"]
             .iter()
             .map(|r| RegionEndpoint {
                 region: (*r).into(),
@@ -60,12 +64,12 @@ fn inputs(zone: &str) -> Route53Inputs {
                 regional_zone_id: "ZREGIONAL123".into(),
             })
             .collect(),
-        cloudfront_domain: Some("d111111abcdef8.cloudfront.net".into()),
-        validation_records: vec![ValidationRecord {
-            name: format!("_abc.origin.api.{zone}."),
+        Some("d111111abcdef8.cloudfront.net".into()),
+        vec![ValidationRecord {
+            name: format!("_abc.origin.{label}.{zone}."),
             value: "_xyz.acm-validations.aws.".into(),
         }],
-    }
+    )
 }
 
 async fn zone_with_foreign_records(clients: &AwsClients, zone: &str) -> String {
@@ -308,7 +312,7 @@ async fn a_health_check_created_before_a_crash_is_adopted_not_duplicated() {
     let t = target(&zone, &uid("c4a5"));
 
     // What an apply killed between CreateHealthCheck and tagging leaves behind.
-    let wanted = route53::desired::health_checks(&t, &inputs(&zone).endpoints);
+    let wanted = route53::desired::health_checks(&t, &inputs(&zone));
     let orphan = &wanted[0];
     let config = HealthCheckConfig::builder()
         .r#type(HealthCheckType::Https)
@@ -446,8 +450,7 @@ async fn objects_of_one_zone_share_one_listing_and_see_each_others_writes() {
     let mut second = target(&zone, &uid("5a2e"));
     second.spec.domain = format!("api2.{zone}");
     let first_inputs = inputs(&zone);
-    let mut second_inputs = inputs(&zone);
-    second_inputs.validation_records[0].name = format!("_abc.origin.api2.{zone}.");
+    let second_inputs = inputs_for(&zone, "api2");
 
     let start = clients.calls().snapshot();
     for (t, i) in [(&first, &first_inputs), (&second, &second_inputs)] {

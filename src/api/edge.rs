@@ -20,8 +20,12 @@ pub struct EdgeSpec {
     /// or failover records. Default: `origin.` + `domain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 4, max = 253))]
-    #[x_kube(validation = Rule::new(format!("self.matches('{DNS_NAME_RE}')"))
-        .message("edge.originDomain must be a lower-case DNS name such as origin.api.example.com"))]
+    #[x_kube(
+        validation = Rule::new(format!("self.matches('{DNS_NAME_RE}')"))
+            .message("edge.originDomain must be a lower-case DNS name such as origin.api.example.com"),
+        validation = Rule::new("size(self) <= 64")
+            .message("edge.originDomain must be at most 64 characters: ACM refuses a certificate for a longer name")
+    )]
     pub origin_domain: Option<String>,
 
     /// The CloudFront price class: which edge locations serve the API.

@@ -25,8 +25,8 @@ pub use spec::{
     HostedZoneRef, RegionSpec, RoutingPolicy, RoutingSpec,
 };
 pub use status::{
-    DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus, GlobalApiStatus,
-    RegionStatus,
+    CleanupEntry, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus,
+    GlobalApiStatus, RegionStatus,
 };
 
 /// The API group of every resource this operator serves.

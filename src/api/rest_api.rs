@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// The REST API that API Gateway serves in each region.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.stageName) || !has(self.healthCheck) || !has(self.healthCheck.path) || 1 + size(self.stageName) + size(self.healthCheck.path) <= 255")
+        .message("'/' + stageName + healthCheck.path is the path Route 53 probes, which it limits to 255 characters: shorten stageName or healthCheck.path")
+        .field_path(".healthCheck.path"),
+)]
 pub struct ApiSpec {
     /// The API Gateway stage, e.g. `v1`: letters, digits, `-` and `_`, at
     /// most 128 characters.

@@ -65,14 +65,27 @@ pub(crate) const REGION_RE: &str = "^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-(nor
     validation = Rule::new("!has(self.edge) || !has(self.edge.originDomain) || !has(self.hostedZone.name) || self.edge.originDomain == self.hostedZone.name || self.edge.originDomain.endsWith('.' + self.hostedZone.name)")
         .message("edge.originDomain must be inside hostedZone.name")
         .field_path(".edge.originDomain"),
+    // ACM refuses a certificate whose first domain name is over 64 octets;
+    // the regional certificates are for the origin name. Within 64, every
+    // ownership TXT name (`_globalapi.` + a validation name) fits in 253.
+    validation = Rule::new("!has(self.edge) || !self.edge.enabled || has(self.edge.originDomain) || size(self.domain) <= 57")
+        .message("with the edge enabled the regional certificates are for 'origin.' + domain, and ACM limits a certificate's name to 64 characters: shorten domain to at most 57 characters or set edge.originDomain")
+        .field_path(".domain"),
 )]
 pub struct GlobalApiSpec {
     /// The public DNS name of the API, e.g. `api.example.com`: lower case,
-    /// no trailing dot, no wildcard. With the edge enabled it points at
-    /// CloudFront; without it, it carries the latency or failover records.
+    /// no trailing dot, no wildcard, at most 64 characters (ACM's limit for
+    /// a certificate's name; 57 with the edge enabled and no
+    /// `edge.originDomain`, for `origin.` + domain). With the edge enabled
+    /// it points at CloudFront; without it, it carries the latency or
+    /// failover records.
     #[schemars(length(min = 4, max = 253))]
-    #[x_kube(validation = Rule::new(format!("self.matches('{DNS_NAME_RE}')"))
-        .message("domain must be a lower-case DNS name such as api.example.com: no upper case, trailing dot or wildcard, labels of at most 63 characters"))]
+    #[x_kube(
+        validation = Rule::new(format!("self.matches('{DNS_NAME_RE}')"))
+            .message("domain must be a lower-case DNS name such as api.example.com: no upper case, trailing dot or wildcard, labels of at most 63 characters"),
+        validation = Rule::new("size(self) <= 64")
+            .message("domain must be at most 64 characters: ACM refuses a certificate for a longer name")
+    )]
     pub domain: String,
 
     /// The Route 53 public hosted zone that holds `domain`, by id or by name.

@@ -44,6 +44,12 @@ pub struct GlobalApiStatus {
     #[serde(default)]
     pub drift: Vec<DriftEntry>,
 
+    /// What the spec no longer needs and AWS has not yet let the operator
+    /// delete (a certificate still attached to a custom domain or a
+    /// distribution); kept here until AWS confirms the deletion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanup: Vec<CleanupEntry>,
+
     /// When AWS was last observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
@@ -132,6 +138,19 @@ pub struct DatabaseEndpoint {
     /// The reader endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader: Option<String>,
+}
+
+/// One AWS resource waiting to be deleted.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupEntry {
+    /// The AWS service: `acm`.
+    pub service: String,
+    /// The resource's ARN or id.
+    pub resource: String,
+    /// Why it is not deleted yet, in AWS's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One difference between AWS and the spec.

@@ -2,7 +2,7 @@
 //! (the standard `aws-config` chain, adaptive retry for throttling) and one
 //! call counter.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 
 use std::{
     sync::Arc,
@@ -21,6 +21,7 @@ pub struct AwsClients {
     sdk: SdkConfig,
     calls: CallCounter,
     listings: Arc<AccountListings>,
+    timeouts: AwsTimeouts,
     /// Listings started before this are not used (the end of the reconciled
     /// object's previous pass).
     fresher_than: Option<SystemTime>,
@@ -43,8 +44,19 @@ impl AwsClients {
             sdk,
             calls: CallCounter::default(),
             listings: Arc::default(),
+            timeouts: AwsTimeouts::default(),
             fresher_than: None,
         }
+    }
+
+    /// Other bounds for each AWS call than [`AwsTimeouts::default`].
+    pub fn with_timeouts(mut self, timeouts: AwsTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    pub fn timeouts(&self) -> AwsTimeouts {
+        self.timeouts
     }
 
     /// Account-wide listings kept for `max_age` and shared by every
@@ -101,6 +113,7 @@ impl AwsClients {
 
     pub fn route53(&self) -> aws_sdk_route53::Client {
         let config = aws_sdk_route53::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
             .interceptor(self.calls.clone())
             .build();
@@ -109,6 +122,7 @@ impl AwsClients {
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         let config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
             .interceptor(self.calls.clone())
             .build();
@@ -117,6 +131,7 @@ impl AwsClients {
 
     pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
         let config = aws_sdk_acm::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
             .build();
@@ -125,6 +140,7 @@ impl AwsClients {
 
     pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
         let config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
             .build();
@@ -133,6 +149,7 @@ impl AwsClients {
 
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         let config = aws_sdk_lambda::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
             .build();
@@ -141,10 +158,47 @@ impl AwsClients {
 
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
         let config = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
             .interceptor(self.calls.clone())
             .build();
         aws_sdk_rds::Client::from_conf(config)
+    }
+}
+
+/// The bounds of every AWS call: no call, and so no lock held across one,
+/// waits for ever on a region or service that stopped answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// Connecting to the endpoint.
+    pub connect: Duration,
+    /// One attempt (one HTTP request and its whole answer).
+    pub attempt: Duration,
+    /// The whole operation, retries and their backoff included.
+    pub operation: Duration,
+    /// One reconcile pass over every service.
+    pub pass: Duration,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(20),
+            operation: Duration::from_secs(60),
+            pass: Duration::from_secs(300),
+        }
+    }
+}
+
+impl AwsTimeouts {
+    fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.attempt)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
     }
 }
 

@@ -7,9 +7,11 @@ pub mod apigateway;
 pub mod calls;
 pub mod clients;
 pub mod cloudfront;
+pub mod observed;
 pub mod rds;
 pub mod route53;
 pub mod shared;
 
 pub use calls::{CallCounter, CallCounts};
 pub use clients::AwsClients;
+pub use observed::Observed;

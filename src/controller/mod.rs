@@ -68,6 +68,27 @@ pub struct Config {
     pub shared_listing_max_age: std::time::Duration,
     /// At most this many reconciles run at once.
     pub max_concurrent_reconciles: u16,
+    /// The bounds of AWS calls and of one pass.
+    pub timeouts: crate::aws::clients::AwsTimeouts,
+}
+
+/// How long one Kubernetes API response may take. Watches are asked to end
+/// well before it ([`WATCH_SECONDS`]), so only a server that stopped
+/// answering trips it.
+const KUBE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long the API server keeps one watch request open.
+const WATCH_SECONDS: u32 = 45;
+
+/// The Kubernetes client (kubeconfig or in-cluster), with every call bounded.
+async fn kube_client() -> Result<Client> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(|e| Error::Kube(kube::Error::InferConfig(e)))?;
+    config.connect_timeout = Some(std::time::Duration::from_secs(10));
+    config.read_timeout = Some(KUBE_READ_TIMEOUT);
+    config.write_timeout = Some(std::time::Duration::from_secs(30));
+    config.reset_reader_on_write = true;
+    Ok(Client::try_from(config)?)
 }
 
 /// What `/healthz` and `/readyz` answer from.
@@ -162,9 +183,10 @@ impl Context {
 /// and metrics and, once this replica leads (or without leader election),
 /// the controller. Returns an error when the leader Lease is lost.
 pub async fn run(config: Config) -> Result<()> {
-    let client = Client::try_default().await?;
+    let client = kube_client().await?;
     let aws = AwsClients::from_env()
         .await
+        .with_timeouts(config.timeouts)
         .with_shared_listings(config.shared_listing_max_age);
     // One watch per namespace (a namespaced operator may not list the
     // others), or one over every namespace.
@@ -231,7 +253,7 @@ pub async fn run(config: Config) -> Result<()> {
         }
     };
 
-    let mut watch = watcher::Config::default();
+    let mut watch = watcher::Config::default().timeout(WATCH_SECONDS);
     if let Some(selector) = &config.selector {
         watch = watch.labels(selector);
     }

@@ -151,6 +151,11 @@ async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Resul
     let new = status::status(object, &pass, action, &now());
     write_status(api, object, &new).await?;
 
+    if pass.only_invalid() {
+        // Status says what to fix; retrying sooner cannot help.
+        tracing::info!(errors = %summary(&pass.errors), "the spec needs a change");
+        return Ok(Action::requeue(requeue_after(object, &pass)));
+    }
     if !pass.errors.is_empty() {
         return Err(Error::Incomplete(summary(&pass.errors)));
     }

@@ -344,6 +344,46 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "Unsupported value",
         },
         Bad {
+            what: "domain over ACM's 64 characters",
+            manifest: with(
+                with(valid(), "/spec/edge/enabled", json!(false)),
+                "/spec/domain",
+                json!(format!("{}.example.com", "a".repeat(53))),
+            ),
+            field: "spec.domain",
+            says: "at most 64 characters",
+        },
+        Bad {
+            what: "origin name over ACM's 64 characters",
+            manifest: with(
+                valid(),
+                "/spec/domain",
+                json!(format!("{}.example.com", "a".repeat(46))),
+            ),
+            field: "spec.domain",
+            says: "at most 57 characters",
+        },
+        Bad {
+            what: "edge.originDomain over ACM's 64 characters",
+            manifest: with(
+                valid(),
+                "/spec/edge/originDomain",
+                json!(format!("{}.example.com", "o".repeat(53))),
+            ),
+            field: "spec.edge.originDomain",
+            says: "at most 64 characters",
+        },
+        Bad {
+            what: "health check path over Route 53's 255 characters",
+            manifest: with(
+                with(valid(), "/spec/api/stageName", json!("s".repeat(100))),
+                "/spec/api/healthCheck/path",
+                json!(format!("/{}", "h".repeat(160))),
+            ),
+            field: "spec.api.healthCheck.path",
+            says: "255 characters",
+        },
+        Bad {
             what: "every region in maintenance",
             manifest: all_maintenance,
             field: "spec.regions",

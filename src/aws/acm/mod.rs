@@ -54,6 +54,11 @@ pub struct AcmOutputs {
     pub edge: Option<CertificateState>,
     /// CNAMEs Route 53 must hold for DNS validation
     pub validation_records: Vec<ValidationRecord>,
+    /// Regions whose certificates could not be read, with the error.
+    pub unknown: BTreeMap<String, String>,
+    /// Certificates no longer needed that could not be deleted yet
+    /// (ARN, why), to be remembered until they are.
+    pub retiring: Vec<(String, String)>,
 }
 
 impl AcmOutputs {
@@ -116,6 +121,10 @@ pub async fn destroy(
 /// What one region (or the user's edge certificate) came to.
 #[derive(Debug, Default)]
 struct RegionOutcome {
+    /// The region could not be read (`region`, error).
+    unknown: Option<(String, String)>,
+    /// Certificates to delete later (ARN, why).
+    retiring: Vec<(String, String)>,
     changes: Vec<Change>,
     pending: Vec<String>,
     errors: Vec<String>,
@@ -192,8 +201,10 @@ pub(crate) async fn run_with(
             Ok((_, (index, outcome))) => outcomes.push((index, outcome)),
             Err(e) => {
                 let region = names.get(&e.id()).cloned().unwrap_or_default();
+                let error = format!("{region}: acm step did not finish: {e}");
                 let outcome = RegionOutcome {
-                    errors: vec![format!("{region}: acm step did not finish: {e}")],
+                    unknown: Some((region, error.clone())),
+                    errors: vec![error],
                     ..Default::default()
                 };
                 outcomes.push((usize::MAX, outcome));
@@ -205,6 +216,8 @@ pub(crate) async fn run_with(
     let mut step = StepOutcome::<AcmOutputs>::default();
     let mut records = BTreeSet::new();
     for (_, outcome) in outcomes {
+        step.outputs.unknown.extend(outcome.unknown);
+        step.outputs.retiring.extend(outcome.retiring);
         step.changes.extend(outcome.changes);
         step.pending.extend(outcome.pending);
         step.errors.extend(outcome.errors);
@@ -259,7 +272,9 @@ impl RegionStep {
         {
             Ok(view) => view,
             Err(e) => {
-                out.errors.push(format!("{}: {e}", self.region));
+                let error = format!("{}: {e}", self.region);
+                out.unknown = Some((self.region.clone(), error.clone()));
+                out.errors.push(error);
                 return out;
             }
         };
@@ -358,18 +373,24 @@ impl RegionStep {
             )
         };
         if !cert.in_use_by.is_empty() {
-            out.pending
-                .push(waiting(format!("by {}", cert.in_use_by.join(", "))));
+            let why = format!("in use by {}", cert.in_use_by.join(", "));
+            out.pending.push(waiting(why.clone()));
+            out.retiring.push((cert.arn.clone(), why));
             return;
         }
         match apply::delete(&self.client, &cert.arn).await {
             Ok(Deletion::Deleted | Deletion::Gone) => out
                 .changes
                 .push(CertificateOp::Delete(cert.clone()).change()),
-            Ok(Deletion::InUse(e)) => out.pending.push(waiting(e.to_string())),
-            Err(e) => out
-                .errors
-                .push(format!("{}: certificate {}: {e}", self.region, cert.arn)),
+            Ok(Deletion::InUse(e)) => {
+                out.pending.push(waiting(e.to_string()));
+                out.retiring.push((cert.arn.clone(), e.to_string()));
+            }
+            Err(e) => {
+                out.errors
+                    .push(format!("{}: certificate {}: {e}", self.region, cert.arn));
+                out.retiring.push((cert.arn.clone(), e.to_string()));
+            }
         }
     }
 }

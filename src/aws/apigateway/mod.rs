@@ -28,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::task::JoinSet;
 
-use crate::aws::AwsClients;
 use crate::aws::route53::RegionEndpoint;
 use crate::aws::shared::ListingView;
+use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
 use crate::plan::{Change, Mode, StepOutcome};
 use crate::target::Target;
@@ -60,15 +60,34 @@ pub struct RegionApi {
 pub struct ApiGatewayOutputs {
     /// By region; a region whose REST API does not exist (yet) is absent.
     pub regions: BTreeMap<String, RegionApi>,
+    /// Regions that could not be read, with the error: nothing is known of
+    /// them in this pass.
+    pub unknown: BTreeMap<String, String>,
 }
 
 impl ApiGatewayOutputs {
-    /// The endpoints Route 53 aliases to, in region order.
-    pub fn endpoints(&self) -> Vec<RegionEndpoint> {
-        self.regions
-            .values()
-            .filter_map(|r| r.endpoint.clone())
-            .collect()
+    /// Every region's endpoint for Route 53: known, absent, or unknown.
+    pub fn endpoints(&self) -> BTreeMap<String, Observed<RegionEndpoint>> {
+        let mut endpoints: BTreeMap<String, Observed<RegionEndpoint>> = self
+            .regions
+            .iter()
+            .map(|(region, api)| (region.clone(), Observed::from_option(api.endpoint.clone())))
+            .collect();
+        for (region, error) in &self.unknown {
+            endpoints.insert(region.clone(), Observed::Unknown(error.clone()));
+        }
+        endpoints
+    }
+
+    /// Every output unknown: the step itself failed.
+    pub fn unknown_in(regions: &[String], error: &str) -> Self {
+        Self {
+            regions: BTreeMap::new(),
+            unknown: regions
+                .iter()
+                .map(|r| (r.clone(), error.to_owned()))
+                .collect(),
+        }
     }
 }
 
@@ -102,6 +121,8 @@ pub struct RegionOutcome {
     pub conflicts: Vec<String>,
     /// `<region>: <error>` when the region failed.
     pub error: Option<String>,
+    /// The region could not be read: its outputs are unknown.
+    pub unknown: bool,
     pub output: Option<RegionApi>,
 }
 
@@ -130,6 +151,10 @@ pub async fn run(
     for outcome in outcomes {
         if let Some(output) = outcome.output {
             step.outputs.regions.insert(outcome.region.clone(), output);
+        }
+        if outcome.unknown {
+            let error = outcome.error.clone().unwrap_or_default();
+            step.outputs.unknown.insert(outcome.region.clone(), error);
         }
         merge(
             &mut step,
@@ -205,6 +230,7 @@ async fn run_regions(
             let outcome = match desired {
                 Some(Err(e)) => RegionOutcome {
                     error: Some(format!("{region}: {e}")),
+                    unknown: true,
                     region,
                     ..Default::default()
                 },
@@ -229,6 +255,7 @@ async fn run_regions(
         .map(|(outcome, region)| {
             outcome.unwrap_or_else(|| RegionOutcome {
                 error: Some(format!("{region}: the region's task did not finish")),
+                unknown: true,
                 region,
                 ..Default::default()
             })
@@ -254,6 +281,7 @@ pub async fn reconcile_region(
         Ok(observed) => observed,
         Err(e) => {
             outcome.error = Some(format!("{region}: {e}"));
+            outcome.unknown = true;
             return outcome;
         }
     };

@@ -188,6 +188,8 @@ pub async fn execute(
     Ok(applied)
 }
 
+/// Creates the distribution; when CloudFront says our caller reference
+/// belongs to a distribution that is gone, tries the reference's renewals.
 async fn create(
     client: &Client,
     target: &Target,
@@ -195,6 +197,32 @@ async fn create(
     op: &DistributionOp,
     applied: &mut Applied,
 ) -> Result<()> {
+    for renewal in 0..=crate::target::RENEWALS {
+        let reference = Target::renewed(&caller_reference(target), renewal);
+        if create_under(client, target, want, op, applied, &reference).await? {
+            return Ok(());
+        }
+        tracing::info!(
+            reference,
+            "the distribution's caller reference belongs to a deleted distribution; trying a fresh one"
+        );
+    }
+    Err(Error::Invalid(format!(
+        "every caller reference tried for the distribution of {} belongs to a deleted distribution",
+        target.spec.domain
+    )))
+}
+
+/// One create under `reference`; `false` when the reference belongs to a
+/// distribution that no longer exists (nothing was made).
+async fn create_under(
+    client: &Client,
+    target: &Target,
+    want: &Distribution,
+    op: &DistributionOp,
+    applied: &mut Applied,
+    reference: &str,
+) -> Result<bool> {
     let tags = target
         .tags()
         .into_iter()
@@ -202,7 +230,7 @@ async fn create(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid("tags", e))?;
     let config = DistributionConfigWithTags::builder()
-        .distribution_config(to_config(want, &caller_reference(target), None)?)
+        .distribution_config(to_config(want, reference, None)?)
         .tags(Tags::builder().set_items(Some(tags)).build())
         .build();
     let err = match client
@@ -217,7 +245,7 @@ async fn create(
             })?;
             applied.changes.push(op.change());
             applied.live = Some(Live::of(distribution));
-            return Ok(());
+            return Ok(true);
         }
         Err(e) => e,
     };
@@ -230,7 +258,7 @@ async fn create(
             "{} is an alternate domain name of another CloudFront distribution: {error}",
             want.label()
         ));
-        return Ok(());
+        return Ok(true);
     }
     if service.is_distribution_already_exists() {
         // Our caller reference made it earlier (a pass interrupted, or the
@@ -241,7 +269,8 @@ async fn create(
             Some(id) => observe::ours_by_id(client, target, id).await?,
             None => None,
         }) else {
-            return Err(error);
+            // The distribution that reference made is gone (deleted by hand).
+            return Ok(false);
         };
         if found.current == *want {
             applied.live = Some(Live {
@@ -250,7 +279,7 @@ async fn create(
                 status: found.status.clone(),
                 certificate_arn: found.current.viewer_certificate.acm_certificate_arn.clone(),
             });
-            return Ok(());
+            return Ok(true);
         }
         let adopt = DistributionOp::Update {
             id: found.id.clone(),
@@ -267,7 +296,7 @@ async fn create(
         .await?;
         applied.changes.push(adopt.change());
         applied.live = Some(Live::of(&distribution));
-        return Ok(());
+        return Ok(true);
     }
     Err(Error::aws("cloudfront", "CreateDistributionWithTags", err))
 }

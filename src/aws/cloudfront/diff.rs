@@ -110,9 +110,8 @@ pub fn diff(
     // Keep the one our caller reference made; any other of ours is a twin.
     let reference = caller_reference(target);
     let mut ours: Vec<&Found> = ours.iter().collect();
-    ours.sort_by(|a, b| {
-        (a.caller_reference != reference, &a.id).cmp(&(b.caller_reference != reference, &b.id))
-    });
+    let theirs = |f: &Found| !Target::is_renewal_of(&f.caller_reference, &reference);
+    ours.sort_by(|a, b| (theirs(a), &a.id).cmp(&(theirs(b), &b.id)));
     let (kept, others) = match desired {
         Desired::Absent => (None, ours.as_slice()),
         _ => match ours.split_first() {

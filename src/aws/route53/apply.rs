@@ -34,72 +34,100 @@ pub fn caller_reference(target: &Target, check: &HealthCheck) -> String {
     )
 }
 
-/// Applies health check operations. Returns the ids of checks to delete
-/// once no record points at them any more.
-/// Each change that goes through is written into `listing` as well.
+/// What applying health check operations came to.
+#[derive(Debug, Default)]
+pub struct HealthCheckResults {
+    /// Checks to delete once no record points at them any more.
+    pub delete_later: Vec<String>,
+    /// Regions whose operation failed, with the error; the others went on.
+    pub failed: BTreeMap<String, Error>,
+}
+
+/// Applies health check operations, each region on its own: one that fails
+/// is reported and the others go on. Each change that goes through is
+/// written into `listing` as well.
 pub async fn health_checks(
     client: &Client,
     target: &Target,
     ops: &[HealthCheckOp],
     ids: &mut BTreeMap<String, String>,
     listing: &mut HealthCheckListing,
-) -> Result<Vec<String>> {
-    let mut delete_later = Vec::new();
+) -> HealthCheckResults {
+    let mut results = HealthCheckResults::default();
     for op in ops {
-        match op {
-            HealthCheckOp::Create(check) => {
-                let id = create_health_check(client, target, check).await?;
-                listing.written(listed(target, &id, check));
-                ids.insert(check.region.clone(), id);
-            }
-            HealthCheckOp::Replace {
-                old_id, desired, ..
-            } => {
-                let id = create_health_check(client, target, desired).await?;
-                listing.written(listed(target, &id, desired));
-                ids.insert(desired.region.clone(), id);
-                delete_later.push(old_id.clone());
-            }
-            HealthCheckOp::Update { id, desired, .. } => {
-                client
-                    .update_health_check()
-                    .health_check_id(id)
-                    .fully_qualified_domain_name(&desired.fqdn)
-                    .resource_path(&desired.resource_path)
-                    .failure_threshold(desired.failure_threshold)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("route53", "UpdateHealthCheck", e))?;
-                if let Some(mut updated) = listing.get(id).cloned() {
-                    updated.fqdn.clone_from(&desired.fqdn);
-                    updated.resource_path.clone_from(&desired.resource_path);
-                    updated.failure_threshold = desired.failure_threshold;
-                    listing.written(updated);
-                }
-                ids.insert(desired.region.clone(), id.clone());
-            }
-            HealthCheckOp::Adopt { id, observed } => {
-                tag_health_check(client, target, id, &observed.region).await?;
-                if let Some(mut adopted) = listing.get(id).cloned() {
-                    adopted.tags = health_check_tags(target, &observed.region)
-                        .into_iter()
-                        .collect();
-                    listing.written(adopted);
-                }
-                ids.entry(observed.region.clone())
-                    .or_insert_with(|| id.clone());
-            }
-            HealthCheckOp::Delete { id, .. } => delete_later.push(id.clone()),
+        if results.failed.contains_key(op.region()) {
+            continue;
+        }
+        if let Err(e) = health_check(client, target, op, ids, listing, &mut results).await {
+            results.failed.insert(op.region().to_owned(), e);
         }
     }
-    Ok(delete_later)
+    results
 }
 
+async fn health_check(
+    client: &Client,
+    target: &Target,
+    op: &HealthCheckOp,
+    ids: &mut BTreeMap<String, String>,
+    listing: &mut HealthCheckListing,
+    results: &mut HealthCheckResults,
+) -> Result<()> {
+    match op {
+        HealthCheckOp::Create(check) => {
+            let (id, reference) = create_health_check(client, target, check).await?;
+            listing.written(listed(target, &id, check, reference));
+            ids.insert(check.region.clone(), id);
+        }
+        HealthCheckOp::Replace {
+            old_id, desired, ..
+        } => {
+            let (id, reference) = create_health_check(client, target, desired).await?;
+            listing.written(listed(target, &id, desired, reference));
+            ids.insert(desired.region.clone(), id);
+            results.delete_later.push(old_id.clone());
+        }
+        HealthCheckOp::Update { id, desired, .. } => {
+            client
+                .update_health_check()
+                .health_check_id(id)
+                .fully_qualified_domain_name(&desired.fqdn)
+                .resource_path(&desired.resource_path)
+                .failure_threshold(desired.failure_threshold)
+                .send()
+                .await
+                .map_err(|e| Error::aws("route53", "UpdateHealthCheck", e))?;
+            if let Some(mut updated) = listing.get(id).cloned() {
+                updated.fqdn.clone_from(&desired.fqdn);
+                updated.resource_path.clone_from(&desired.resource_path);
+                updated.failure_threshold = desired.failure_threshold;
+                listing.written(updated);
+            }
+            ids.insert(desired.region.clone(), id.clone());
+        }
+        HealthCheckOp::Adopt { id, observed } => {
+            tag_health_check(client, target, id, &observed.region).await?;
+            if let Some(mut adopted) = listing.get(id).cloned() {
+                adopted.tags = health_check_tags(target, &observed.region)
+                    .into_iter()
+                    .collect();
+                listing.written(adopted);
+            }
+            ids.entry(observed.region.clone())
+                .or_insert_with(|| id.clone());
+        }
+        HealthCheckOp::Delete { id, .. } => results.delete_later.push(id.clone()),
+    }
+    Ok(())
+}
+
+/// Creates and tags a health check; returns its id and the reference it
+/// was made with.
 async fn create_health_check(
     client: &Client,
     target: &Target,
     check: &HealthCheck,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let config = HealthCheckConfig::builder()
         .r#type(HealthCheckType::Https)
         .fully_qualified_domain_name(&check.fqdn)
@@ -110,19 +138,38 @@ async fn create_health_check(
         .enable_sni(true)
         .build()
         .map_err(|e| Error::Invalid(format!("health check for {}: {e}", check.region)))?;
-    let out = client
-        .create_health_check()
-        .caller_reference(caller_reference(target, check))
-        .health_check_config(config)
-        .send()
-        .await
-        .map_err(|e| Error::aws("route53", "CreateHealthCheck", e))?;
+    let mut renewal = 0;
+    let (out, reference) = loop {
+        let reference = Target::renewed(&caller_reference(target, check), renewal);
+        match client
+            .create_health_check()
+            .caller_reference(&reference)
+            .health_check_config(config.clone())
+            .send()
+            .await
+        {
+            Ok(out) => break (out, reference),
+            Err(e)
+                if renewal < crate::target::RENEWALS
+                    && e.as_service_error()
+                        .is_some_and(|s| s.is_health_check_already_exists()) =>
+            {
+                tracing::info!(
+                    region = %check.region,
+                    reference,
+                    "the health check's caller reference belongs to another (or a deleted) health check; trying a fresh one"
+                );
+                renewal += 1;
+            }
+            Err(e) => return Err(Error::aws("route53", "CreateHealthCheck", e)),
+        }
+    };
     let id = out
         .health_check()
         .map(|h| h.id().to_owned())
         .ok_or_else(|| Error::Invalid("CreateHealthCheck returned no health check".into()))?;
     tag_health_check(client, target, &id, &check.region).await?;
-    Ok(id)
+    Ok((id, reference))
 }
 
 /// The tags of our health check for `region`.
@@ -134,10 +181,10 @@ fn health_check_tags(target: &Target, region: &str) -> Vec<(String, String)> {
 }
 
 /// How the listing shows a health check we just created and tagged.
-fn listed(target: &Target, id: &str, check: &HealthCheck) -> ListedHealthCheck {
+fn listed(target: &Target, id: &str, check: &HealthCheck, reference: String) -> ListedHealthCheck {
     ListedHealthCheck {
         id: id.to_owned(),
-        caller_reference: caller_reference(target, check),
+        caller_reference: reference,
         fqdn: check.fqdn.clone(),
         resource_path: check.resource_path.clone(),
         request_interval: check.request_interval,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::RoutingPolicy;
+use crate::aws::Observed;
 use crate::target::Target;
 
 use super::CLOUDFRONT_ZONE_ID;
@@ -28,21 +29,69 @@ pub struct ValidationRecord {
     pub value: String,
 }
 
-/// What the services before Route 53 produced.
+/// What the services before Route 53 produced, each part known, absent or
+/// unknown (its read failed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Route53Inputs {
-    pub endpoints: Vec<RegionEndpoint>,
+    /// By region: the custom domain API Gateway made there. A region
+    /// missing from the map is absent.
+    pub endpoints: BTreeMap<String, Observed<RegionEndpoint>>,
     /// The distribution's own name, e.g. `d111111abcdef8.cloudfront.net`.
-    pub cloudfront_domain: Option<String>,
-    pub validation_records: Vec<ValidationRecord>,
+    pub cloudfront_domain: Observed<String>,
+    pub validation_records: Observed<Vec<ValidationRecord>>,
+}
+
+impl Route53Inputs {
+    /// Inputs whose every part was read: these endpoints, this distribution
+    /// name (if any), these validation records.
+    pub fn known(
+        endpoints: Vec<RegionEndpoint>,
+        cloudfront_domain: Option<String>,
+        validation_records: Vec<ValidationRecord>,
+    ) -> Self {
+        Self {
+            endpoints: endpoints
+                .into_iter()
+                .map(|e| (e.region.clone(), Observed::Known(e)))
+                .collect(),
+            cloudfront_domain: Observed::from_option(cloudfront_domain),
+            validation_records: Observed::Known(validation_records),
+        }
+    }
+
+    /// The region's endpoint, when it is known.
+    pub fn endpoint(&self, region: &str) -> Option<&RegionEndpoint> {
+        self.endpoints.get(region).and_then(Observed::known)
+    }
+}
+
+/// A record that stays as AWS has it in this pass, because what it would be
+/// made from is not known: a region whose API could not be read, a
+/// distribution that could not be read, validation records of a region
+/// whose certificates could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordHold {
+    /// Exactly this record.
+    Key(RecordKey),
+    /// Every record of this type (at names we own).
+    Type(&'static str),
+}
+
+impl RecordHold {
+    pub fn holds(&self, record: &Record) -> bool {
+        match self {
+            RecordHold::Key(key) => record.key == *key,
+            RecordHold::Type(record_type) => record.key.record_type == *record_type,
+        }
+    }
 }
 
 /// One health check per region whose REST API exists.
-pub fn health_checks(target: &Target, endpoints: &[RegionEndpoint]) -> Vec<HealthCheck> {
+pub fn health_checks(target: &Target, inputs: &Route53Inputs) -> Vec<HealthCheck> {
     let api = &target.spec.api;
     target
         .regions()
-        .filter_map(|region| endpoints.iter().find(|e| e.region == region.name))
+        .filter_map(|region| inputs.endpoint(&region.name))
         .map(|endpoint| HealthCheck {
             region: endpoint.region.clone(),
             fqdn: execute_api_host(&endpoint.rest_api_id, &endpoint.region),
@@ -51,6 +100,47 @@ pub fn health_checks(target: &Target, endpoints: &[RegionEndpoint]) -> Vec<Healt
             failure_threshold: api.health_check.failure_threshold as i32,
         })
         .collect()
+}
+
+/// The spec's regions whose endpoint is not known in this pass: their
+/// health checks stay as they are. DNS for a region goes only when the spec
+/// removes or drains it, never because a read failed.
+pub fn held_regions(target: &Target, inputs: &Route53Inputs) -> BTreeSet<String> {
+    target
+        .regions()
+        .filter(|region| inputs.endpoint(&region.name).is_none())
+        .map(|region| region.name.clone())
+        .collect()
+}
+
+/// The records that stay as they are in this pass (see [`RecordHold`]).
+pub fn holds(target: &Target, inputs: &Route53Inputs) -> Vec<RecordHold> {
+    let origin = normalize_name(&target.origin_domain());
+    let mut holds: Vec<RecordHold> = target
+        .serving_regions()
+        .iter()
+        .filter(|r| inputs.endpoint(&r.name).is_none())
+        .map(|r| {
+            RecordHold::Key(RecordKey {
+                name: origin.clone(),
+                record_type: "A".into(),
+                set_identifier: Some(set_identifier(target, &r.name)),
+            })
+        })
+        .collect();
+    if target.edge_enabled() && !inputs.cloudfront_domain.is_known() {
+        for record_type in ["A", "AAAA"] {
+            holds.push(RecordHold::Key(RecordKey {
+                name: normalize_name(&target.spec.domain),
+                record_type: record_type.into(),
+                set_identifier: None,
+            }));
+        }
+    }
+    if !inputs.validation_records.is_known() {
+        holds.push(RecordHold::Type("CNAME"));
+    }
+    holds
 }
 
 /// The set identifier of a region's record: the region, then the first
@@ -75,10 +165,13 @@ pub fn execute_api_host(rest_api_id: &str, region: &str) -> String {
 ///
 /// `health_check_ids` maps region to health check id; a region without one
 /// (not created yet) gets no health check reference.
+/// `held` are observed records that stay as they are (see [`holds`]); they
+/// keep their names' ownership records.
 pub fn records(
     target: &Target,
     inputs: &Route53Inputs,
     health_check_ids: &BTreeMap<String, String>,
+    held: &[Record],
 ) -> Vec<Record> {
     let ttl = i64::from(target.spec.routing.ttl_seconds);
     let origin = normalize_name(&target.origin_domain());
@@ -86,7 +179,7 @@ pub fn records(
 
     let serving = target.serving_regions();
     for (index, region) in serving.iter().enumerate() {
-        let Some(endpoint) = inputs.endpoints.iter().find(|e| e.region == region.name) else {
+        let Some(endpoint) = inputs.endpoint(&region.name) else {
             continue;
         };
         let routing = match target.spec.routing.policy {
@@ -112,7 +205,8 @@ pub fn records(
         });
     }
 
-    if let (true, Some(cloudfront)) = (target.edge_enabled(), &inputs.cloudfront_domain) {
+    if let (true, Observed::Known(cloudfront)) = (target.edge_enabled(), &inputs.cloudfront_domain)
+    {
         for record_type in ["A", "AAAA"] {
             records.push(Record {
                 key: RecordKey {
@@ -131,7 +225,11 @@ pub fn records(
         }
     }
 
-    let validation: BTreeSet<&ValidationRecord> = inputs.validation_records.iter().collect();
+    let validation: BTreeSet<&ValidationRecord> = inputs
+        .validation_records
+        .known()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     for v in validation {
         records.push(Record {
             key: RecordKey {
@@ -146,6 +244,12 @@ pub fn records(
                 values: vec![normalize_name(&v.value)],
             },
         });
+    }
+
+    for record in held {
+        if !records.iter().any(|r| r.key == record.key) {
+            records.push(record.clone());
+        }
     }
 
     let names: BTreeSet<String> = records.iter().map(|r| r.key.name.clone()).collect();
@@ -180,15 +284,15 @@ mod tests {
     #[test]
     fn latency_writes_one_alias_per_region_plus_edge_and_owners() {
         let t = target(LATENCY);
-        let inputs = Route53Inputs {
-            endpoints: endpoints(&["us-east-1", "eu-west-1"]),
-            cloudfront_domain: Some("d123.cloudfront.net".into()),
-            validation_records: vec![ValidationRecord {
+        let inputs = Route53Inputs::known(
+            endpoints(&["us-east-1", "eu-west-1"]),
+            Some("d123.cloudfront.net".into()),
+            vec![ValidationRecord {
                 name: "_abc.api.example.com.".into(),
                 value: "_xyz.acm-validations.aws.".into(),
             }],
-        };
-        let records = records(&t, &inputs, &ids());
+        );
+        let records = records(&t, &inputs, &ids(), &[]);
         let keys: Vec<String> = records.iter().map(|r| r.key.to_string()).collect();
         assert_eq!(
             keys,
@@ -224,11 +328,8 @@ mod tests {
     fn latency_maintenance_removes_the_region_record() {
         let mut t = target(LATENCY);
         t.spec.regions[0].maintenance = true;
-        let inputs = Route53Inputs {
-            endpoints: endpoints(&["us-east-1", "eu-west-1"]),
-            ..Default::default()
-        };
-        let records = records(&t, &inputs, &ids());
+        let inputs = Route53Inputs::known(endpoints(&["us-east-1", "eu-west-1"]), None, vec![]);
+        let records = records(&t, &inputs, &ids(), &[]);
         let aliases: Vec<String> = records
             .iter()
             .filter(|r| r.key.record_type == "A")
@@ -240,12 +341,9 @@ mod tests {
     #[test]
     fn failover_primary_follows_spec_and_maintenance() {
         let t = target(FAILOVER);
-        let inputs = Route53Inputs {
-            endpoints: endpoints(&["us-east-1", "eu-west-1"]),
-            ..Default::default()
-        };
+        let inputs = Route53Inputs::known(endpoints(&["us-east-1", "eu-west-1"]), None, vec![]);
         let roles = |t: &Target| -> Vec<(String, Routing)> {
-            records(t, &inputs, &ids())
+            records(t, &inputs, &ids(), &[])
                 .into_iter()
                 .filter(|r| r.key.record_type == "A")
                 .map(|r| (r.key.set_identifier.clone().unwrap_or_default(), r.routing))
@@ -278,7 +376,10 @@ mod tests {
     #[test]
     fn health_checks_probe_each_regions_own_endpoint() {
         let t = target(LATENCY);
-        let checks = health_checks(&t, &endpoints(&["eu-west-1"]));
+        let checks = health_checks(
+            &t,
+            &Route53Inputs::known(endpoints(&["eu-west-1"]), None, vec![]),
+        );
         assert_eq!(
             checks,
             [HealthCheck {
@@ -288,6 +389,76 @@ mod tests {
                 request_interval: 30,
                 failure_threshold: 3,
             }]
+        );
+    }
+
+    #[test]
+    fn unknown_parts_hold_their_records_and_absent_spec_regions_hold_too() {
+        let t = target(LATENCY);
+        let mut inputs = Route53Inputs::known(endpoints(&["us-east-1"]), None, vec![]);
+        inputs.endpoints.insert(
+            "eu-west-1".into(),
+            Observed::Unknown("apigateway GetRestApis: AccessDeniedException: no".into()),
+        );
+        inputs.cloudfront_domain = Observed::Unknown("cloudfront: Throttling".into());
+        inputs.validation_records = Observed::Unknown("acm: 503".into());
+        assert_eq!(
+            holds(&t, &inputs),
+            [
+                RecordHold::Key(RecordKey {
+                    name: "origin.api.example.com".into(),
+                    record_type: "A".into(),
+                    set_identifier: Some("eu-west-1-0b1c2d3e".into()),
+                }),
+                RecordHold::Key(RecordKey {
+                    name: "api.example.com".into(),
+                    record_type: "A".into(),
+                    set_identifier: None,
+                }),
+                RecordHold::Key(RecordKey {
+                    name: "api.example.com".into(),
+                    record_type: "AAAA".into(),
+                    set_identifier: None,
+                }),
+                RecordHold::Type("CNAME"),
+            ]
+        );
+        assert_eq!(
+            held_regions(&t, &inputs),
+            BTreeSet::from(["eu-west-1".to_owned()])
+        );
+        // A region in maintenance is drained whatever its endpoint.
+        let mut drained = t.clone();
+        drained.spec.regions[1].maintenance = true;
+        assert_eq!(holds(&drained, &inputs).len(), 3);
+    }
+
+    #[test]
+    fn held_records_stay_with_their_owner_records() {
+        let t = target(LATENCY);
+        let inputs = Route53Inputs::known(endpoints(&["us-east-1"]), None, vec![]);
+        let held = Record {
+            key: RecordKey {
+                name: "origin.api.example.com".into(),
+                record_type: "A".into(),
+                set_identifier: Some(set_identifier(&t, "eu-west-1")),
+            },
+            routing: Routing::Latency {
+                region: "eu-west-1".into(),
+            },
+            health_check_id: Some("hc-2".into()),
+            value: RecordValue::Alias {
+                zone_id: "Z-eu-west-1".into(),
+                dns_name: "d-old.execute-api.eu-west-1.amazonaws.com".into(),
+                evaluate_target_health: true,
+            },
+        };
+        let records = records(&t, &inputs, &ids(), std::slice::from_ref(&held));
+        assert!(records.contains(&held));
+        assert!(
+            records
+                .iter()
+                .any(|r| r.key.name == "_globalapi.origin.api.example.com")
         );
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::plan::{Action, Change, FieldChange, Service};
 use crate::target::Target;
 
+use super::desired::RecordHold;
 use super::observe::ObservedHealthCheck;
 use super::ownership::{is_owner_record_name, owner_record_name, parse_owner};
 use super::record::{HealthCheck, Record, RecordValue, Routing};
@@ -167,6 +168,32 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
     diff
 }
 
+/// The names whose ownership record names `target`.
+pub fn owned_names<'a>(target: &Target, observed: &'a [Record]) -> BTreeSet<&'a str> {
+    observed
+        .iter()
+        .filter(|r| r.key.record_type == "TXT" && is_owner_record_name(&r.key.name))
+        .filter(|r| parse_owner(r).is_some_and(|(_, uid)| uid == target.uid))
+        .map(|r| &r.key.name["_globalapi.".len()..])
+        .collect()
+}
+
+/// The observed records that `holds` keep as they are: only those at names
+/// this target owns (a name someone else holds is never ours to keep).
+pub fn held_records(target: &Target, holds: &[RecordHold], observed: &[Record]) -> Vec<Record> {
+    if holds.is_empty() {
+        return Vec::new();
+    }
+    let owned_names = owned_names(target, observed);
+    observed
+        .iter()
+        .filter(|r| MANAGED_TYPES.contains(&r.key.record_type.as_str()))
+        .filter(|r| owned_names.contains(r.key.name.as_str()))
+        .filter(|r| holds.iter().any(|h| h.holds(r)))
+        .cloned()
+        .collect()
+}
+
 fn record_fields(observed: &Record, desired: &Record) -> Vec<FieldChange> {
     let mut fields = Vec::new();
     let mut push = |field: &str, o: Option<String>, d: Option<String>| {
@@ -270,6 +297,18 @@ pub enum HealthCheckOp {
 }
 
 impl HealthCheckOp {
+    /// The region the health check probes.
+    pub fn region(&self) -> &str {
+        match self {
+            HealthCheckOp::Create(h)
+            | HealthCheckOp::Update { desired: h, .. }
+            | HealthCheckOp::Replace { desired: h, .. } => &h.region,
+            HealthCheckOp::Delete { observed, .. } | HealthCheckOp::Adopt { observed, .. } => {
+                &observed.region
+            }
+        }
+    }
+
     pub fn change(&self) -> Change {
         let resource =
             |h: &HealthCheck| format!("{} (https://{}{})", h.region, h.fqdn, h.resource_path);
@@ -423,8 +462,8 @@ mod tests {
     use crate::target::fixtures::{LATENCY, target};
 
     fn inputs() -> Route53Inputs {
-        Route53Inputs {
-            endpoints: ["us-east-1", "eu-west-1"]
+        Route53Inputs::known(
+            ["us-east-1", "eu-west-1"]
                 .iter()
                 .map(|r| RegionEndpoint {
                     region: (*r).into(),
@@ -433,9 +472,9 @@ mod tests {
                     regional_zone_id: "ZREGIONAL".into(),
                 })
                 .collect(),
-            cloudfront_domain: Some("d1.cloudfront.net".into()),
-            validation_records: vec![],
-        }
+            Some("d1.cloudfront.net".into()),
+            vec![],
+        )
     }
 
     fn foreign(name: &str, record_type: &str) -> Record {
@@ -457,7 +496,7 @@ mod tests {
     #[test]
     fn empty_zone_creates_everything_and_equal_zone_nothing() {
         let t = target(LATENCY);
-        let want = desired::records(&t, &inputs(), &BTreeMap::new());
+        let want = desired::records(&t, &inputs(), &BTreeMap::new(), &[]);
         let diff = records(&t, &want, &[]);
         assert!(diff.conflicts.is_empty());
         assert_eq!(diff.ops.len(), want.len());
@@ -472,7 +511,7 @@ mod tests {
     #[test]
     fn a_changed_alias_is_one_update_naming_the_field() {
         let t = target(LATENCY);
-        let want = desired::records(&t, &inputs(), &BTreeMap::new());
+        let want = desired::records(&t, &inputs(), &BTreeMap::new(), &[]);
         let mut have = want.clone();
         if let RecordValue::Alias { dns_name, .. } = &mut have[0].value {
             *dns_name = "elsewhere.example.net".into();
@@ -488,7 +527,7 @@ mod tests {
     #[test]
     fn names_held_by_others_are_conflicts_and_left_alone() {
         let t = target(LATENCY);
-        let want = desired::records(&t, &inputs(), &BTreeMap::new());
+        let want = desired::records(&t, &inputs(), &BTreeMap::new(), &[]);
         let mut other = t.clone();
         other.uid = "someone-else".into();
         other.name = "other".into();
@@ -511,7 +550,7 @@ mod tests {
     #[test]
     fn owned_names_no_longer_wanted_are_deleted_with_their_owner_record() {
         let t = target(LATENCY);
-        let have = desired::records(&t, &inputs(), &BTreeMap::new());
+        let have = desired::records(&t, &inputs(), &BTreeMap::new(), &[]);
         let mut unrelated = have.clone();
         unrelated.push(foreign("unrelated.example.com", "A"));
         let diff = records(&t, &[], &unrelated);

@@ -11,10 +11,11 @@ pub mod observe;
 mod ownership;
 mod record;
 pub mod shared;
+pub mod valve;
 
 use std::collections::BTreeMap;
 
-use crate::aws::AwsClients;
+use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
 use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
@@ -34,12 +35,21 @@ pub struct Route53Outputs {
     pub zone_id: String,
     /// region -> health check id
     pub health_check_ids: BTreeMap<String, String>,
+    /// The record batch was not written: it would have removed most of the
+    /// serving records without the spec asking for it (see [`valve`]).
+    pub valve_closed: bool,
 }
 
 /// Observes the zone and our health checks, diffs them with the spec and,
 /// in Apply mode, makes them equal: health checks first (records point at
 /// them), then one record batch, then the health checks no longer used.
 /// Listings come from the process's [`Route53Listings`].
+///
+/// What an input does not know is left as it is: a region whose endpoint is
+/// unknown keeps its record and health check, an unknown distribution keeps
+/// the public aliases, unknown certificates keep the validation records. A
+/// region whose health check cannot be made keeps its record, and does not
+/// hold back the other regions' records.
 pub async fn run(
     clients: &AwsClients,
     target: &Target,
@@ -49,8 +59,10 @@ pub async fn run(
     let client = clients.route53();
     let shared = &clients.listings().route53;
     let zone_id = zone_id(clients, target).await?;
+    let mut inputs = inputs.clone();
 
-    let wanted_checks = desired::health_checks(target, &inputs.endpoints);
+    let wanted_checks = desired::health_checks(target, &inputs);
+    let held_regions = desired::held_regions(target, &inputs);
     let refs: Vec<String> = wanted_checks
         .iter()
         .map(|c| apply::caller_reference(target, c))
@@ -60,29 +72,64 @@ pub async fn run(
         let mut listing = shared
             .health_checks(&client, clients.fresher_than())
             .await?;
-        let found_checks = observe::ours(listing.checks(), target, &refs);
+        let (held_checks, found_checks): (Vec<_>, Vec<_>) =
+            observe::ours(listing.checks(), target, &refs)
+                .into_iter()
+                .partition(|c| held_regions.contains(&c.check.region));
         let check_ops = diff::health_checks(&wanted_checks, &found_checks);
         let mut ids = kept_health_checks(&wanted_checks, &found_checks);
-        outcome.changes = check_ops.iter().map(HealthCheckOp::change).collect();
+        for held in &held_checks {
+            ids.entry(held.check.region.clone())
+                .or_insert_with(|| held.id.clone());
+        }
         let mut unused = Vec::new();
+        let mut failed = BTreeMap::new();
         if mode == Mode::Apply {
             let applied =
                 apply::health_checks(&client, target, &check_ops, &mut ids, &mut listing).await;
-            unused = applied.inspect_err(|_| listing.forget())?;
+            if !applied.failed.is_empty() {
+                listing.forget();
+            }
+            unused = applied.delete_later;
+            failed = applied.failed;
+        }
+        outcome.changes = check_ops
+            .iter()
+            .filter(|op| !failed.contains_key(op.region()))
+            .map(HealthCheckOp::change)
+            .collect();
+        for (region, error) in failed {
+            let error = error.to_string();
+            outcome.errors.push(format!("{region}: {error}"));
+            inputs
+                .endpoints
+                .insert(region.clone(), Observed::Unknown(error));
+            ids.remove(&region);
         }
         (ids, unused)
     };
 
-    let wanted_records = desired::records(target, inputs, &ids);
     {
         let mut zone = shared
             .zone_records(&client, &zone_id, clients.fresher_than())
             .await?;
+        let holds = desired::holds(target, &inputs);
+        let held = diff::held_records(target, &holds, zone.records());
+        let wanted_records = desired::records(target, &inputs, &ids, &held);
         let record_diff = diff::records(target, &wanted_records, zone.records());
+        outcome.conflicts = record_diff.conflicts;
+        if let Some(refusal) = valve::refusal(target, &record_diff.ops, zone.records()) {
+            outcome.errors.push(refusal);
+            outcome.outputs = Route53Outputs {
+                zone_id,
+                health_check_ids: ids,
+                valve_closed: true,
+            };
+            return Ok(outcome);
+        }
         outcome
             .changes
             .extend(record_diff.ops.iter().map(RecordOp::change));
-        outcome.conflicts = record_diff.conflicts;
         if mode == Mode::Apply {
             write_records(&client, &mut zone, &zone_id, &record_diff.ops).await?;
         }
@@ -93,6 +140,7 @@ pub async fn run(
     outcome.outputs = Route53Outputs {
         zone_id,
         health_check_ids: ids,
+        valve_closed: false,
     };
     Ok(outcome)
 }
@@ -126,12 +174,13 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
     Ok(outcome)
 }
 
-/// The spec's hosted zone id, found by name at most once per listing age.
+/// The spec's hosted zone id, found by name (or checked to hold `domain`
+/// when given by id) at most once per listing age.
 async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
     let zone = &target.spec.hosted_zone;
     let key = match (&zone.id, &zone.name) {
-        (Some(id), _) => return Ok(id.clone()),
-        (None, Some(name)) => name,
+        (Some(id), _) => format!("id {id}"),
+        (None, Some(name)) => name.clone(),
         (None, None) => return observe::zone_id(&clients.route53(), target).await,
     };
     let client = clients.route53();
@@ -139,7 +188,7 @@ async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
         .listings()
         .route53
         .zone_ids
-        .get(key, None, || observe::zone_id(&client, target))
+        .get(&key, None, || observe::zone_id(&client, target))
         .await?;
     Ok(id.as_ref().clone())
 }

@@ -21,7 +21,7 @@ pub const REGION_TAG: &str = "globalapi.io/region";
 pub async fn zone_id(client: &Client, target: &Target) -> Result<String> {
     let zone = &target.spec.hosted_zone;
     if let Some(id) = &zone.id {
-        return Ok(id.clone());
+        return checked_zone_id(client, target, id).await;
     }
     let name = zone
         .name
@@ -48,6 +48,36 @@ pub async fn zone_id(client: &Client, target: &Target) -> Result<String> {
             "hostedZone.name: several public hosted zones are named {name}; give hostedZone.id instead"
         ))),
     }
+}
+
+/// `id` when that zone holds the spec's domain; a zone that does not, or
+/// does not exist, is a spec error that no retry can fix.
+async fn checked_zone_id(client: &Client, target: &Target, id: &str) -> Result<String> {
+    let id = id.trim_start_matches("/hostedzone/");
+    let out = match client.get_hosted_zone().id(id).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_hosted_zone()) =>
+        {
+            return Err(Error::Invalid(format!(
+                "hostedZone.id: there is no hosted zone {id} in this account; give the id of the zone that holds {}",
+                target.spec.domain
+            )));
+        }
+        Err(e) => return Err(Error::aws("route53", "GetHostedZone", e)),
+    };
+    let name = out
+        .hosted_zone()
+        .map(|z| normalize_name(z.name()))
+        .unwrap_or_default();
+    let domain = &target.spec.domain;
+    if *domain != name && !domain.ends_with(&format!(".{name}")) {
+        return Err(Error::Invalid(format!(
+            "hostedZone.id: zone {id} is {name}, which does not hold domain {domain}; give the id of the zone that does (or hostedZone.name)"
+        )));
+    }
+    Ok(id.to_owned())
 }
 
 /// Every record set of the zone, all pages.
@@ -325,8 +355,11 @@ pub fn ours(
         .filter_map(|listed| {
             let uid = listed.tags.get(UID_TAG);
             let tagged = uid == Some(&target.uid);
-            let adopted =
-                !tagged && uid.is_none() && expected_refs.contains(&listed.caller_reference);
+            let adopted = !tagged
+                && uid.is_none()
+                && expected_refs
+                    .iter()
+                    .any(|r| Target::is_renewal_of(&listed.caller_reference, r));
             if !(tagged || adopted) {
                 return None;
             }
