@@ -192,22 +192,45 @@ EOF
   chmod 600 "$ENV_DIR/kubeconfig"
 }
 
+# 1 when HARSH_STRICT asks for the strict answers, else 0 (the default).
+strict_wanted() {
+  case "${HARSH_STRICT:-0}" in
+    0 | false | no | off | "") echo 0 ;;
+    *) echo 1 ;;
+  esac
+}
+
+# 1 when the front's /_harsh/health answer says it runs strict, else 0.
+strict_of() {
+  case "$1" in
+    *'"strict_default": true'*) echo 1 ;;
+    *) echo 0 ;;
+  esac
+}
+
 # moto runs behind the harsh front (tests/env/harsh_aws.py), in moto's process:
-# faults injected on a test's request, and AWS's answers where moto is lenient
-# (HARSH_STRICT=0 starts every scope with those off).
+# faults injected on a test's request, and AWS's answers where moto is lenient.
+# Those strict answers are off unless HARSH_STRICT=1 (a scope can switch them
+# on or off for itself); a front running with the other setting than an
+# explicit HARSH_STRICT is restarted.
 start_moto() {
-  local port
+  local port health
   if alive moto; then
     port=$(cat "$RUN/moto.port" 2>/dev/null || true)
-    if [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/_harsh/health" >/dev/null 2>&1; then
+    health=$( [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/_harsh/health" 2>/dev/null || true)
+    if [ -z "$health" ]; then
+      log "moto runs without the harsh front; restarting it"
+      stop moto
+    elif [ -n "${HARSH_STRICT:-}" ] && [ "$(strict_of "$health")" != "$(strict_wanted)" ]; then
+      log "the harsh front runs with another HARSH_STRICT; restarting it"
+      stop moto
+    else
       return 0
     fi
-    log "moto runs without the harsh front; restarting it"
-    stop moto
   fi
   port=$(free_port)
   # Certificates requested from ACM are ISSUED after this many seconds.
-  MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-2} HARSH_STRICT=${HARSH_STRICT:-1} \
+  MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-2} HARSH_STRICT=$(strict_wanted) \
     spawn moto "$ENV_DIR/venv/bin/python" "$ROOT/tests/env/harsh_aws.py" -H 127.0.0.1 -p "$port"
   echo "$port" >"$RUN/moto.port"
   wait_for moto 120 curl -sf "http://127.0.0.1:$port/moto-api/data.json"

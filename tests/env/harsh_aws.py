@@ -45,7 +45,8 @@ scope) never answers: it ends after hang_seconds or when the scope's rules
 are cleared, by resetting the connection.
 
 Environment: HARSH_STRICT ("1"/"0", default "1": whether scopes start with
-the strict behaviours on), HARSH_CLOUDFRONT_DEPLOY_SECONDS (default 2).
+the strict behaviours on; tests/env/env.sh passes "0" unless HARSH_STRICT=1),
+HARSH_CLOUDFRONT_DEPLOY_SECONDS (default 2).
 """
 
 import argparse
