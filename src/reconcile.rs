@@ -231,6 +231,7 @@ async fn reconcile_unbounded(
             .map(|(region, c)| (region.clone(), c.arn.clone()))
             .collect(),
         previous_regions: memory.regions.clone(),
+        retire_old_domains: false,
     };
     let api = pass
         .absorb_known(
@@ -253,12 +254,22 @@ async fn reconcile_unbounded(
         pass.unknown(Service::ApiGateway, error);
     }
 
-    let edge = pass.absorb_known(
-        Service::CloudFront,
-        cloudfront::run(clients, target, &edge_inputs, mode).await,
-    );
+    // Without the edge, a distribution of ours is removed only after the
+    // record batch has moved the public name off it (below).
+    let edge = if target.edge_enabled() {
+        pass.absorb_known(
+            Service::CloudFront,
+            cloudfront::run(clients, target, &edge_inputs, mode).await,
+        )
+    } else {
+        Ok(CloudFrontOutputs::default())
+    };
     let cloudfront_domain = match &edge {
-        Ok(edge) => Observed::from_option(edge.domain_name.clone()),
+        // The public name moves to a distribution only once it serves.
+        Ok(edge) if edge.status.as_deref() == Some("Deployed") => {
+            Observed::from_option(edge.domain_name.clone())
+        }
+        Ok(_) => Observed::Absent,
         Err(error) => {
             pass.unknown(Service::CloudFront, error);
             Observed::Unknown(error.clone())
@@ -274,10 +285,61 @@ async fn reconcile_unbounded(
             None => Observed::Known(acm.validation_records.clone()),
         },
     };
-    let dns = pass.absorb(
+    let dns = pass.absorb_known(
         Service::Route53,
         route53::run(clients, target, &dns_inputs, mode).await,
     );
+    let dns_switched = dns.as_ref().is_ok_and(|d| !d.valve_closed)
+        && route53::switch::public_name_complete(target, &dns_inputs);
+    let dns = dns.unwrap_or_default();
+
+    let edge = if target.edge_enabled() {
+        edge
+    } else if dns_switched {
+        pass.absorb(
+            Service::CloudFront,
+            cloudfront::run(clients, target, &edge_inputs, mode).await,
+        )
+    } else {
+        // Only look: what a removal would do waits for DNS to move.
+        let planned = cloudfront::run(clients, target, &edge_inputs, Mode::Plan).await;
+        if let Ok(planned) = planned
+            && !planned.changes.is_empty()
+        {
+            pass.pending.push(Note {
+                service: Service::CloudFront,
+                text: format!(
+                    "the distribution of {} stays until DNS no longer leads to it",
+                    target.spec.domain
+                ),
+            });
+        }
+        edge
+    };
+
+    // Custom domains for a name the spec left go only once DNS has moved
+    // off them: after the record batch, in the same pass.
+    if !api.retained_domains.is_empty() {
+        if dns_switched && mode == Mode::Apply {
+            let retire = ApiGatewayInputs {
+                retire_old_domains: true,
+                ..api_inputs.clone()
+            };
+            pass.absorb(
+                Service::ApiGateway,
+                apigateway::run(clients, target, &retire, mode).await,
+            );
+        } else {
+            for (region, name) in &api.retained_domains {
+                pass.pending.push(Note {
+                    service: Service::ApiGateway,
+                    text: format!(
+                        "{region}: custom domain {name} stays until DNS no longer leads to it"
+                    ),
+                });
+            }
+        }
+    }
 
     // Without a database in the spec or in the last status there is nothing
     // to observe: skip the reads.

@@ -59,6 +59,7 @@ fn http_regions() -> String {
 
 fn inputs(regions: &[&str], previous: &[&str]) -> ApiGatewayInputs {
     ApiGatewayInputs {
+        retire_old_domains: true,
         certificates: regions.iter().map(|r| ((*r).to_owned(), cert(r))).collect(),
         previous_regions: previous.iter().map(|r| (*r).to_owned()).collect(),
     }

@@ -90,10 +90,29 @@ async fn correct(
     assert_eq!(lines(&plan), expected, "plan");
     let applied = run(clients, t, CERT, Mode::Apply).await;
     assert_eq!(lines(&applied), expected, "apply");
-    let again = run(clients, t, CERT, Mode::Plan).await;
+    let again = settled(clients, t).await;
     assert!(again.changes.is_empty(), "after apply: {:?}", lines(&again));
     assert!(again.pending.is_empty(), "after apply: {:?}", again.pending);
     applied
+}
+
+/// A plan once CloudFront has deployed the last change (a created or
+/// updated distribution is InProgress for a while, as in AWS).
+async fn settled(clients: &AwsClients, t: &Target) -> StepOutcome<CloudFrontOutputs> {
+    let mut plan = run(clients, t, CERT, Mode::Plan).await;
+    for _ in 0..60 {
+        if plan.pending.is_empty() {
+            break;
+        }
+        assert!(
+            plan.pending[0].contains("is deploying"),
+            "{:?}",
+            plan.pending
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        plan = run(clients, t, CERT, Mode::Plan).await;
+    }
+    plan
 }
 
 /// A builder holding the fields the emulator keeps, to change one by hand.
@@ -292,8 +311,9 @@ async fn distribution_lifecycle_drift_and_destroy() {
         Some("TLSv1.2_2021")
     );
 
-    // Plan: nothing to do, nothing mutated; the outputs stay.
-    let plan = run(&clients, &t, CERT, Mode::Plan).await;
+    // Plan: nothing to do, nothing mutated; the outputs stay. CloudFront
+    // reports a new distribution InProgress for a while: pending until Deployed.
+    let plan = settled(&clients, &t).await;
     assert!(plan.changes.is_empty(), "{:?}", lines(&plan));
     assert!(plan.pending.is_empty(), "{:?}", plan.pending);
     assert_eq!(plan.outputs.distribution_id.as_deref(), Some(id.as_str()));
@@ -566,9 +586,23 @@ async fn an_interrupted_create_is_adopted_not_twinned() {
     let plan = run(&clients, &t, CERT, Mode::Plan).await;
     assert!(plan.changes.is_empty(), "{:?}", lines(&plan));
 
-    let destroyed = cloudfront::destroy(&clients, &t, Mode::Apply)
-        .await
-        .expect("destroy");
-    assert_eq!(destroyed.changes.len(), 2, "{:?}", lines(&destroyed));
+    // Disabled first; deleted by a later pass once CloudFront has deployed the disable.
+    let mut changes = Vec::new();
+    for _ in 0..60 {
+        let destroyed = cloudfront::destroy(&clients, &t, Mode::Apply)
+            .await
+            .expect("destroy");
+        changes.extend(lines(&destroyed));
+        if destroyed.pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes[0].contains("Enabled true → false"), "{changes:?}");
+    assert!(
+        changes[1].starts_with("delete cloudfront distribution"),
+        "{changes:?}"
+    );
     assert!(tagged_with(&client, &t.uid).await.is_empty());
 }

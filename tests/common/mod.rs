@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod bad_inputs;
+pub mod ground;
 pub mod harsh;
 pub mod objects;
 pub mod operator;

@@ -192,9 +192,9 @@ EOF
   chmod 600 "$ENV_DIR/kubeconfig"
 }
 
-# 1 when HARSH_STRICT asks for the strict answers, else 0 (the default).
+# 1 (the default) unless HARSH_STRICT turns the strict answers off.
 strict_wanted() {
-  case "${HARSH_STRICT:-0}" in
+  case "${HARSH_STRICT:-1}" in
     0 | false | no | off | "") echo 0 ;;
     *) echo 1 ;;
   esac
@@ -210,9 +210,9 @@ strict_of() {
 
 # moto runs behind the harsh front (tests/env/harsh_aws.py), in moto's process:
 # faults injected on a test's request, and AWS's answers where moto is lenient.
-# Those strict answers are off unless HARSH_STRICT=1 (a scope can switch them
-# on or off for itself); a front running with the other setting than an
-# explicit HARSH_STRICT is restarted.
+# Those strict answers are on unless HARSH_STRICT=0 (a scope can switch them
+# on or off for itself); a front running with the other setting than the one
+# wanted is restarted.
 start_moto() {
   local port health
   if alive moto; then
@@ -221,7 +221,7 @@ start_moto() {
     if [ -z "$health" ]; then
       log "moto runs without the harsh front; restarting it"
       stop moto
-    elif [ -n "${HARSH_STRICT:-}" ] && [ "$(strict_of "$health")" != "$(strict_wanted)" ]; then
+    elif [ "$(strict_of "$health")" != "$(strict_wanted)" ]; then
       log "the harsh front runs with another HARSH_STRICT; restarting it"
       stop moto
     else

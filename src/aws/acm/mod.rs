@@ -100,7 +100,7 @@ pub async fn run(
 
 /// Deletes every certificate tagged with our uid in the spec's regions and
 /// us-east-1; when `previous_arns` (from status) are given, those and the
-/// ones for the spec's names. A certificate still in use is an error line
+/// ones for the spec's names. A certificate still in use is a pending line
 /// naming it.
 pub async fn destroy(
     clients: &AwsClients,
@@ -491,6 +491,7 @@ pub(crate) async fn destroy_with(
     let mut step = StepOutcome::<()>::default();
     for (_, outcome) in outcomes {
         step.changes.extend(outcome.changes);
+        step.pending.extend(outcome.pending);
         step.errors.extend(outcome.errors);
     }
     Ok(step)
@@ -573,8 +574,10 @@ async fn deleting(
                 } else {
                     format!(" by {}", cert.in_use_by.join(", "))
                 };
-                out.errors.push(format!(
-                    "{region}: certificate {} for {} is still in use{by} and was not deleted: {e}",
+                // What uses it is being removed too (a distribution
+                // deploying its disable): the next pass deletes it.
+                out.pending.push(format!(
+                    "{region}: certificate {} for {} is still in use{by}; it is deleted once released ({e})",
                     cert.arn, cert.domain
                 ));
             }

@@ -29,6 +29,9 @@ pub struct ApiGatewayInputs {
     /// Regions where an earlier reconcile built something (the regions of
     /// `status.regions`). Those no longer in the spec are emptied.
     pub previous_regions: Vec<String>,
+    /// Whether custom domains of ours for a name the spec no longer uses
+    /// may go: only once DNS no longer leads to them (make before break).
+    pub retire_old_domains: bool,
 }
 
 /// The regional custom domain a region wants.
@@ -52,6 +55,9 @@ pub struct DesiredRegion {
     pub stage_name: String,
     pub stage: StageSettings,
     pub domain: DesiredDomain,
+    /// Whether custom domains for other names are deleted (see
+    /// [`ApiGatewayInputs::retire_old_domains`]); otherwise they are kept.
+    pub retire_old_domains: bool,
     /// The Lambda backend that API Gateway must be allowed to invoke.
     pub lambda_function: Option<String>,
     pub statement_id: String,
@@ -90,6 +96,7 @@ pub fn region(
             name: target.origin_domain(),
             certificate_arn: inputs.certificates.get(&spec.name).cloned(),
         },
+        retire_old_domains: inputs.retire_old_domains,
         lambda_function: match backend {
             Backend::Lambda(arn) => Some(arn.to_owned()),
             Backend::Http(_) => None,
@@ -376,6 +383,7 @@ mod tests {
 
     fn inputs() -> ApiGatewayInputs {
         ApiGatewayInputs {
+            retire_old_domains: true,
             certificates: [(
                 "us-east-1".to_owned(),
                 "arn:aws:acm:us-east-1:123456789012:certificate/c1".to_owned(),

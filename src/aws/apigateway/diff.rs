@@ -408,6 +408,9 @@ pub struct RegionDiff {
     pub pending: Vec<String>,
     /// What exists and is not ours, one sentence each.
     pub conflicts: Vec<String>,
+    /// Our custom domains for a name the spec no longer uses, kept until
+    /// DNS no longer leads to them.
+    pub retained_domains: Vec<String>,
 }
 
 /// Compares a region's desired state with ours found in AWS. `None`
@@ -582,7 +585,11 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
         }
     }
     for domain in observed.domains.iter().filter(|x| x.name != *name) {
-        out.ops.extend(delete_domain(region, &d.api_name, domain));
+        if d.retire_old_domains {
+            out.ops.extend(delete_domain(region, &d.api_name, domain));
+        } else {
+            out.retained_domains.push(domain.name.clone());
+        }
     }
     for extra in &observed.extra_apis {
         out.ops.push(op(OpKind::DeleteRestApi {
@@ -738,6 +745,7 @@ mod tests {
 
     fn wanted(spec: &str) -> DesiredRegion {
         let inputs = ApiGatewayInputs {
+            retire_old_domains: true,
             certificates: [("us-east-1".to_owned(), CERT.to_owned())]
                 .into_iter()
                 .collect(),
@@ -957,6 +965,7 @@ mod tests {
             &t,
             &t.spec.regions[0],
             &ApiGatewayInputs {
+                retire_old_domains: true,
                 certificates: [("us-east-1".to_owned(), CERT.to_owned())]
                     .into_iter()
                     .collect(),

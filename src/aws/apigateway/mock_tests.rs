@@ -70,6 +70,7 @@ fn aws_error(status: u16, code: &'static str, message: &str) -> HttpResponse {
 
 fn wanted(t: &Target, certificate: Option<&str>) -> DesiredRegion {
     let inputs = ApiGatewayInputs {
+        retire_old_domains: true,
         certificates: certificate
             .map(|c| (REGION.to_owned(), c.to_owned()))
             .into_iter()

@@ -63,6 +63,8 @@ pub struct ApiGatewayOutputs {
     /// Regions that could not be read, with the error: nothing is known of
     /// them in this pass.
     pub unknown: BTreeMap<String, String>,
+    /// (region, name) of custom domains kept until DNS no longer leads to them.
+    pub retained_domains: Vec<(String, String)>,
 }
 
 impl ApiGatewayOutputs {
@@ -83,6 +85,7 @@ impl ApiGatewayOutputs {
     pub fn unknown_in(regions: &[String], error: &str) -> Self {
         Self {
             regions: BTreeMap::new(),
+            retained_domains: Vec::new(),
             unknown: regions
                 .iter()
                 .map(|r| (r.clone(), error.to_owned()))
@@ -123,6 +126,8 @@ pub struct RegionOutcome {
     pub error: Option<String>,
     /// The region could not be read: its outputs are unknown.
     pub unknown: bool,
+    /// Custom domains kept until DNS no longer leads to them.
+    pub retained_domains: Vec<String>,
     pub output: Option<RegionApi>,
 }
 
@@ -155,6 +160,11 @@ pub async fn run(
         if outcome.unknown {
             let error = outcome.error.clone().unwrap_or_default();
             step.outputs.unknown.insert(outcome.region.clone(), error);
+        }
+        for name in &outcome.retained_domains {
+            step.outputs
+                .retained_domains
+                .push((outcome.region.clone(), name.clone()));
         }
         merge(
             &mut step,
@@ -288,6 +298,7 @@ pub async fn reconcile_region(
     let diff = diff::diff(desired, &observed);
     outcome.pending = diff.pending;
     outcome.conflicts = diff.conflicts;
+    outcome.retained_domains = diff.retained_domains;
     let mut state = ApiState::observed(&observed, &lookup.domain_name);
     match mode {
         Mode::Plan => outcome.changes = diff.ops.iter().map(Op::change).collect(),

@@ -11,6 +11,7 @@ pub mod observe;
 mod ownership;
 mod record;
 pub mod shared;
+pub mod switch;
 pub mod valve;
 
 use std::collections::BTreeMap;
@@ -116,6 +117,8 @@ pub async fn run(
         let holds = desired::holds(target, &inputs);
         let held = diff::held_records(target, &holds, zone.records());
         let wanted_records = desired::records(target, &inputs, &ids, &held);
+        let wanted_records =
+            switch::make_before_break(target, &inputs, wanted_records, zone.records());
         let record_diff = diff::records(target, &wanted_records, zone.records());
         outcome.conflicts = record_diff.conflicts;
         if let Some(refusal) = valve::refusal(target, &record_diff.ops, zone.records()) {

@@ -1,0 +1,192 @@
+//! Make before break at the public name: when what serves `domain` changes
+//! its shape (the edge turned on or off: a CloudFront alias becomes latency
+//! or failover records, or back), the new records are written only once all
+//! of them can be, and until then the old ones stay, together with every
+//! name of ours they still lead to (the old origin name, an old domain).
+//! Route 53 cannot hold a plain record beside latency records of the same
+//! name and type, so the switch is one batch or nothing.
+
+use std::collections::BTreeSet;
+
+use crate::target::Target;
+
+use super::desired::Route53Inputs;
+use super::diff::owned_names;
+use super::ownership::{is_owner_record_name, owner_record};
+use super::record::{Record, Routing, normalize_name};
+
+/// Whether the new chain can serve the public name in this pass: every
+/// serving region's endpoint is known and, with the edge, the distribution
+/// is known and deployed.
+pub fn public_name_complete(target: &Target, inputs: &Route53Inputs) -> bool {
+    let regions = target
+        .serving_regions()
+        .iter()
+        .all(|r| inputs.endpoint(&r.name).is_some());
+    regions && (!target.edge_enabled() || inputs.cloudfront_domain.is_known())
+}
+
+/// `wanted` with the old chain kept while the new one is incomplete.
+pub fn make_before_break(
+    target: &Target,
+    inputs: &Route53Inputs,
+    mut wanted: Vec<Record>,
+    observed: &[Record],
+) -> Vec<Record> {
+    if public_name_complete(target, inputs) {
+        return wanted;
+    }
+    let owned = owned_names(target, observed);
+    let public = normalize_name(&target.spec.domain);
+    let serving = |r: &Record| matches!(r.key.record_type.as_str(), "A" | "AAAA");
+    let old: Vec<&Record> = observed
+        .iter()
+        .filter(|r| r.key.name == public && serving(r) && owned.contains(r.key.name.as_str()))
+        .collect();
+    let new_kind: BTreeSet<&'static str> = wanted
+        .iter()
+        .filter(|r| r.key.name == public && serving(r))
+        .map(|r| kind(&r.routing))
+        .collect();
+    let old_kind: BTreeSet<&'static str> = old.iter().map(|r| kind(&r.routing)).collect();
+    if old.is_empty() || old_kind == new_kind {
+        // Nothing serves yet, or the shape stays: per-record holds suffice.
+        return wanted;
+    }
+    wanted.retain(|r| !(r.key.name == public && serving(r)));
+    wanted.extend(old.into_iter().cloned());
+
+    // What the old public records lead to stays as well: names of ours the
+    // spec no longer wants (the old origin name, an old domain).
+    let wanted_names: BTreeSet<String> = wanted.iter().map(|r| r.key.name.clone()).collect();
+    let kept: Vec<Record> = observed
+        .iter()
+        .filter(|r| owned.contains(r.key.name.as_str()) && !wanted_names.contains(&r.key.name))
+        .filter(|r| !is_owner_record_name(&r.key.name))
+        .filter(|r| matches!(r.key.record_type.as_str(), "A" | "AAAA" | "CNAME"))
+        .cloned()
+        .collect();
+    wanted.extend(kept);
+    let ttl = i64::from(target.spec.routing.ttl_seconds);
+    let names: BTreeSet<String> = wanted
+        .iter()
+        .filter(|r| !is_owner_record_name(&r.key.name))
+        .map(|r| r.key.name.clone())
+        .collect();
+    for name in names {
+        let owner = owner_record(target, &name, ttl);
+        if !wanted.iter().any(|r| r.key == owner.key) {
+            wanted.push(owner);
+        }
+    }
+    wanted
+}
+
+fn kind(routing: &Routing) -> &'static str {
+    match routing {
+        Routing::Simple => "simple",
+        Routing::Latency { .. } => "latency",
+        Routing::Failover(_) => "failover",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::aws::Observed;
+    use crate::aws::route53::desired::{self, RegionEndpoint};
+    use crate::aws::route53::diff::{self, RecordOp};
+    use crate::target::fixtures::{LATENCY, target};
+
+    fn endpoints() -> Vec<RegionEndpoint> {
+        ["us-east-1", "eu-west-1"]
+            .iter()
+            .map(|r| RegionEndpoint {
+                region: (*r).into(),
+                rest_api_id: format!("api-{r}"),
+                regional_domain_name: format!("d-{r}.example.net"),
+                regional_zone_id: "ZREGIONAL".into(),
+            })
+            .collect()
+    }
+
+    /// The zone as the edge left it: aliases to CloudFront, origin records.
+    fn edge_zone(t: &Target) -> Vec<Record> {
+        let inputs = Route53Inputs::known(endpoints(), Some("d1.cloudfront.net".into()), vec![]);
+        desired::records(t, &inputs, &BTreeMap::new(), &[])
+    }
+
+    fn deleted(ops: &[RecordOp]) -> Vec<String> {
+        ops.iter()
+            .filter_map(|op| match op {
+                RecordOp::Delete(r) => Some(r.key.to_string()),
+                RecordOp::Upsert { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn turning_the_edge_off_keeps_the_cloudfront_chain_until_the_regions_serve_the_name() {
+        let mut t = target(LATENCY);
+        let zone = edge_zone(&t);
+        if let Some(edge) = t.spec.edge.as_mut() {
+            edge.enabled = false;
+        }
+        // The custom domains for the public name are not there yet.
+        let mut inputs = Route53Inputs::known(vec![], None, vec![]);
+        for r in ["us-east-1", "eu-west-1"] {
+            inputs.endpoints.insert(r.into(), Observed::Absent);
+        }
+        let wanted = desired::records(&t, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&t, &inputs, wanted, &zone);
+        let ops = diff::records(&t, &wanted, &zone).ops;
+        assert_eq!(deleted(&ops), Vec::<String>::new(), "{ops:?}");
+
+        // Once every region serves the name, the switch is one batch.
+        let mut switched = endpoints();
+        for e in &mut switched {
+            e.regional_domain_name = format!("d-new-{}.example.net", e.region);
+        }
+        let inputs = Route53Inputs::known(switched, None, vec![]);
+        let wanted = desired::records(&t, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&t, &inputs, wanted, &zone);
+        let ops = diff::records(&t, &wanted, &zone).ops;
+        let gone = deleted(&ops);
+        assert!(gone.contains(&"api.example.com A".to_owned()), "{gone:?}");
+        assert!(gone.contains(&"origin.api.example.com A us-east-1-0b1c2d3e".to_owned()));
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, RecordOp::Upsert { record, .. }
+            if record.key.name == "api.example.com" && record.key.set_identifier.is_some()))
+        );
+    }
+
+    #[test]
+    fn turning_the_edge_on_keeps_the_latency_records_until_the_distribution_serves() {
+        let mut plain = target(LATENCY);
+        if let Some(edge) = plain.spec.edge.as_mut() {
+            edge.enabled = false;
+        }
+        let zone = desired::records(
+            &plain,
+            &Route53Inputs::known(endpoints(), None, vec![]),
+            &BTreeMap::new(),
+            &[],
+        );
+        let edged = target(LATENCY);
+        // Regions known for the origin name, the distribution still deploying.
+        let inputs = Route53Inputs::known(endpoints(), None, vec![]);
+        let wanted = desired::records(&edged, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&edged, &inputs, wanted, &zone);
+        let ops = diff::records(&edged, &wanted, &zone).ops;
+        assert_eq!(deleted(&ops), Vec::<String>::new(), "{ops:?}");
+        // The origin records are made meanwhile, so CloudFront can reach them.
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, RecordOp::Upsert { record, .. }
+            if record.key.name == "origin.api.example.com"))
+        );
+    }
+}

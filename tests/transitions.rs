@@ -1,0 +1,164 @@
+//! Changes that replace what serves, on the harsh front's strict AWS: a
+//! health check deleted by hand comes back under a fresh caller reference;
+//! a region removed while its certificate is still in use leaves nothing;
+//! the edge turned off and on again keeps the public name resolving at
+//! every pass.
+
+mod common;
+
+use std::time::Duration;
+
+use globalapi::{
+    aws::route53::{desired::set_identifier, observe},
+    reconcile::Pass,
+};
+
+use common::ground::Ground;
+
+/// Passes until one converges; every pass is handed to `each` first.
+async fn converge(ground: &mut Ground, mut each: impl FnMut(&Pass)) -> Pass {
+    for _ in 0..60 {
+        let pass = ground.apply().await;
+        each(&pass);
+        if pass.converged() {
+            return pass;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no convergence within 60 passes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_health_check_deleted_by_hand_comes_back() {
+    let mut ground = Ground::converged(false).await;
+    let clients = common::env().aws_clients().await;
+    let records = observe::records(&clients.route53(), &ground.zone_id)
+        .await
+        .expect("records");
+    let set_id = set_identifier(&ground.target, "eu-west-1");
+    let check = records
+        .iter()
+        .find(|r| r.key.set_identifier.as_deref() == Some(set_id.as_str()))
+        .and_then(|r| r.health_check_id.clone())
+        .expect("the eu-west-1 record's health check");
+    clients
+        .route53()
+        .delete_health_check()
+        .health_check_id(&check)
+        .send()
+        .await
+        .expect("deleting the health check by hand");
+
+    converge(&mut ground, |_| {}).await;
+    let records = observe::records(&clients.route53(), &ground.zone_id)
+        .await
+        .expect("records");
+    let renewed = records
+        .iter()
+        .find(|r| r.key.set_identifier.as_deref() == Some(set_id.as_str()))
+        .and_then(|r| r.health_check_id.clone())
+        .expect("the eu-west-1 record has a health check again");
+    assert_ne!(renewed, check);
+    let (owned, _) = ground.owned().await;
+    assert_eq!(
+        owned
+            .iter()
+            .filter(|l| l.starts_with("route53 health-check"))
+            .count(),
+        2,
+        "{owned:?}"
+    );
+    let refused = ground
+        .scope
+        .refused("route53:CreateHealthCheck:HealthCheckAlreadyExists");
+    assert!(refused >= 1, "the old caller reference was never refused");
+    assert!(ground.plan().await.plan.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_removed_while_its_certificate_is_in_use_leaves_nothing() {
+    let mut ground = Ground::converged(false).await;
+    ground.target.spec.regions.retain(|r| r.name != "eu-west-1");
+    let mut in_use = false;
+    converge(&mut ground, |pass| {
+        in_use |= pass.pending.iter().any(|n| n.text.contains("still in use"));
+    })
+    .await;
+    assert!(in_use, "the certificate was never refused as in use");
+    let clients = common::env().aws_clients().await;
+    let left = common::owned::owned(&clients, &ground.target, &["eu-west-1"]).await;
+    let eu: Vec<&String> = left.iter().filter(|l| l.contains("eu-west-1")).collect();
+    assert!(eu.is_empty(), "eu-west-1 still holds {eu:?}");
+    let records = observe::records(&clients.route53(), &ground.zone_id)
+        .await
+        .expect("records");
+    let set_id = set_identifier(&ground.target, "eu-west-1");
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.key.set_identifier.as_deref() == Some(set_id.as_str()))
+    );
+    assert!(ground.plan().await.plan.is_empty());
+}
+
+/// The A records of the public name in the zone.
+async fn public_a_records(ground: &Ground) -> Vec<String> {
+    let clients = common::env().aws_clients().await;
+    let domain = format!("{}.", ground.target.spec.domain);
+    observe::records(&clients.route53(), &ground.zone_id)
+        .await
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.key.record_type == "A")
+        .filter(|r| format!("{}.", r.key.name.trim_end_matches('.')) == domain)
+        .map(|r| r.key.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_edge_off_and_on_again_keeps_the_public_name_resolving() {
+    let mut ground = Ground::converged(true).await;
+    assert!(!public_a_records(&ground).await.is_empty());
+    for enabled in [false, true] {
+        if let Some(edge) = ground.target.spec.edge.as_mut() {
+            edge.enabled = enabled;
+        }
+        for _ in 0..80 {
+            let pass = ground.apply().await;
+            let serving = public_a_records(&ground).await;
+            assert!(
+                !serving.is_empty(),
+                "with the edge turning {}, a pass left {} without A records: {}",
+                if enabled { "on" } else { "off" },
+                ground.target.spec.domain,
+                pass.plan
+            );
+            if pass.converged() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let last = ground.apply().await;
+        assert!(
+            last.converged(),
+            "edge {enabled}: errors {:?} pending {:?}",
+            last.errors,
+            last.pending
+        );
+        let serving = public_a_records(&ground).await;
+        if enabled {
+            assert_eq!(serving.len(), 1, "one alias to CloudFront: {serving:?}");
+        } else {
+            assert_eq!(
+                serving.len(),
+                2,
+                "one latency record per region: {serving:?}"
+            );
+        }
+    }
+    let clients = common::env().aws_clients().await;
+    let distributions =
+        common::owned::distribution_ids(&clients.cloudfront(), &ground.target.uid).await;
+    assert_eq!(distributions.len(), 1, "{distributions:?}");
+    assert!(ground.plan().await.plan.is_empty());
+}
