@@ -427,16 +427,38 @@ async fn distribution_lifecycle_drift_and_destroy() {
         ))]
     );
 
-    // Deleted by hand: created anew, with the same caller reference.
-    let etag = client
-        .get_distribution()
+    // Deleted by hand, the way CloudFront allows it (disabled, deployed,
+    // then deleted): created anew, under a fresh caller reference if the
+    // old one is refused.
+    let current = client
+        .get_distribution_config()
         .id(&id)
         .send()
         .await
-        .expect("get")
+        .expect("config");
+    let disabled = copy(current.distribution_config().expect("config"))
+        .enabled(false)
+        .build()
+        .expect("disabled config");
+    let mut etag = client
+        .update_distribution()
+        .id(&id)
+        .if_match(current.e_tag().expect("etag"))
+        .distribution_config(disabled)
+        .send()
+        .await
+        .expect("disable by hand")
         .e_tag()
         .map(str::to_owned)
         .expect("etag");
+    for _ in 0..60 {
+        let got = client.get_distribution().id(&id).send().await.expect("get");
+        etag = got.e_tag().map(str::to_owned).expect("etag");
+        if got.distribution().map(|d| d.status()) == Some("Deployed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     client
         .delete_distribution()
         .id(&id)
@@ -470,11 +492,19 @@ async fn distribution_lifecycle_drift_and_destroy() {
             format!("delete cloudfront distribution {new_id} ({domain})"),
         ]
     );
-    let destroyed = cloudfront::destroy(&clients, &t, Mode::Apply)
-        .await
-        .expect("destroy");
-    assert_eq!(lines(&destroyed), lines(&plan));
-    assert!(destroyed.pending.is_empty(), "{:?}", destroyed.pending);
+    // Disabled in the first pass, deleted once CloudFront deployed the disable.
+    let mut done = Vec::new();
+    for _ in 0..60 {
+        let destroyed = cloudfront::destroy(&clients, &t, Mode::Apply)
+            .await
+            .expect("destroy");
+        done.extend(lines(&destroyed));
+        if destroyed.pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(done, lines(&plan));
     let gone = client.get_distribution().id(&new_id).send().await;
     assert!(
         gone.as_ref()
