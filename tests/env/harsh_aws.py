@@ -1341,6 +1341,49 @@ def apigateway_get_base_path_mappings(front, call):
 # --------------------------------------------------------------------------
 
 
+def correct_moto_rds():
+    """AWS removes a member of a global database from any region (the call
+    is made in the member's region) and forgets a deleted member; moto only
+    does either for a cluster in us-east-1, so a global cluster with a member
+    elsewhere can never be emptied nor deleted. Corrected in moto's backend
+    classes, strict or not: it is a moto bug."""
+    from moto.rds import models
+
+    def backends():
+        for account in list(models.rds_backends.keys()):
+            for region in list(models.rds_backends[account].keys()):
+                yield models.rds_backends[account][region]
+
+    def matches(cluster, identifier):
+        return identifier in (cluster.db_cluster_arn, cluster.db_cluster_identifier)
+
+    original_remove = models.RDSBackend.remove_from_global_cluster
+
+    def remove_from_global_cluster(self, global_cluster_identifier, db_cluster_identifier):
+        for backend in backends():
+            global_cluster = backend.global_clusters.get(global_cluster_identifier)
+            if global_cluster is None:
+                continue
+            for member in list(global_cluster.members):
+                if matches(member, db_cluster_identifier):
+                    global_cluster.members.remove(member)
+                    return global_cluster
+        return original_remove(self, global_cluster_identifier, db_cluster_identifier)
+
+    original_delete = models.RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+        cluster = original_delete(self, cluster_identifier, snapshot_name)
+        for backend in backends():
+            for global_cluster in list(backend.global_clusters.values()):
+                if cluster in global_cluster.members:
+                    global_cluster.members.remove(cluster)
+        return cluster
+
+    models.RDSBackend.remove_from_global_cluster = remove_from_global_cluster
+    models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+
 def main(argv=None):
     from werkzeug.serving import run_simple
 
@@ -1367,6 +1410,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
+    correct_moto_rds()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True
     log(f"serving moto on {args.host}:{args.port}; strict by default: {DEFAULT_STRICT}")
