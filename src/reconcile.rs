@@ -172,7 +172,13 @@ impl Pass {
 /// One pass that makes AWS equal to the spec (Apply) or says how it differs
 /// (Plan), within the pass bound of `clients`.
 pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
-    bounded(clients, reconcile_unbounded(clients, target, memory, mode)).await
+    // Boxed: a pass over five services is a large future; on the heap it
+    // cannot overflow the stack of the thread that polls it.
+    bounded(
+        clients,
+        Box::pin(reconcile_unbounded(clients, target, memory, mode)),
+    )
+    .await
 }
 
 /// A pass cut off at the bound of `clients`: every service unknown, an
@@ -212,7 +218,7 @@ async fn reconcile_unbounded(
     let acm = pass
         .absorb_known(
             Service::Acm,
-            acm::run(clients, target, &acm_inputs, mode).await,
+            Box::pin(acm::run(clients, target, &acm_inputs, mode)).await,
         )
         .unwrap_or_else(|error| AcmOutputs {
             unknown: target
@@ -236,7 +242,7 @@ async fn reconcile_unbounded(
     let api = pass
         .absorb_known(
             Service::ApiGateway,
-            apigateway::run(clients, target, &api_inputs, mode).await,
+            Box::pin(apigateway::run(clients, target, &api_inputs, mode)).await,
         )
         .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error));
 
@@ -259,7 +265,7 @@ async fn reconcile_unbounded(
     let edge = if target.edge_enabled() {
         pass.absorb_known(
             Service::CloudFront,
-            cloudfront::run(clients, target, &edge_inputs, mode).await,
+            Box::pin(cloudfront::run(clients, target, &edge_inputs, mode)).await,
         )
     } else {
         Ok(CloudFrontOutputs::default())
@@ -287,7 +293,7 @@ async fn reconcile_unbounded(
     };
     let dns = pass.absorb_known(
         Service::Route53,
-        route53::run(clients, target, &dns_inputs, mode).await,
+        Box::pin(route53::run(clients, target, &dns_inputs, mode)).await,
     );
     let dns_switched = dns.as_ref().is_ok_and(|d| !d.valve_closed)
         && route53::switch::public_name_complete(target, &dns_inputs);
@@ -298,11 +304,11 @@ async fn reconcile_unbounded(
     } else if dns_switched {
         pass.absorb(
             Service::CloudFront,
-            cloudfront::run(clients, target, &edge_inputs, mode).await,
+            Box::pin(cloudfront::run(clients, target, &edge_inputs, mode)).await,
         )
     } else {
         // Only look: what a removal would do waits for DNS to move.
-        let planned = cloudfront::run(clients, target, &edge_inputs, Mode::Plan).await;
+        let planned = Box::pin(cloudfront::run(clients, target, &edge_inputs, Mode::Plan)).await;
         if let Ok(planned) = planned
             && !planned.changes.is_empty()
         {
@@ -327,7 +333,7 @@ async fn reconcile_unbounded(
             };
             pass.absorb(
                 Service::ApiGateway,
-                apigateway::run(clients, target, &retire, mode).await,
+                Box::pin(apigateway::run(clients, target, &retire, mode)).await,
             );
         } else {
             for (region, name) in &api.retained_domains {
@@ -346,7 +352,7 @@ async fn reconcile_unbounded(
     let database = if target.spec.database.is_some() || memory.database != RdsInputs::default() {
         pass.absorb(
             Service::Rds,
-            rds::run(clients, target, &memory.database, mode).await,
+            Box::pin(rds::run(clients, target, &memory.database, mode)).await,
         )
     } else {
         RdsOutputs::default()
@@ -366,7 +372,11 @@ async fn reconcile_unbounded(
 /// Parts that AWS removes slowly (a distribution being disabled, a
 /// database deleting) are left pending for the next pass.
 pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
-    bounded(clients, destroy_unbounded(clients, target, memory, mode)).await
+    bounded(
+        clients,
+        Box::pin(destroy_unbounded(clients, target, memory, mode)),
+    )
+    .await
 }
 
 async fn destroy_unbounded(

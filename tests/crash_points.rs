@@ -20,35 +20,10 @@ use globalapi::{
 };
 use serde_json::json;
 
-use common::harsh::HarshScope;
-
-const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-
-fn manifest_text(zone: &str, name: &str) -> String {
-    let regions: String = REGIONS
-        .iter()
-        .map(|r| {
-            format!(
-                "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}}}\n"
-            )
-        })
-        .collect();
-    format!(
-        r#"apiVersion: globalapi.io/v1alpha1
-kind: GlobalApi
-metadata: {{name: {name}, namespace: crash}}
-spec:
-  domain: api.{zone}
-  hostedZone: {{name: {zone}}}
-  routing: {{policy: Latency}}
-  regions:
-{regions}  api:
-    stageName: v1
-    healthCheck: {{path: /health, intervalSeconds: 30, failureThreshold: 3}}
-  edge: {{enabled: false}}
-"#
-    )
-}
+use common::{
+    ground::{REGIONS, manifest_text},
+    harsh::HarshScope,
+};
 
 /// One GlobalApi in its own zone, applied through its own scope.
 struct Case {
@@ -66,7 +41,7 @@ impl Case {
         let zone = format!("crash-{suffix}.example.com");
         // Made outside the case's scope, so that the scope counts only the apply.
         common::create_zone(&env.aws_clients().await, &zone).await;
-        let text = manifest_text(&zone, &format!("c-{suffix}"));
+        let text = manifest_text(&zone, &format!("c-{suffix}"), false);
         let dir = env.root.join("target/crash");
         std::fs::create_dir_all(&dir).expect("manifest dir");
         let manifest = dir.join(format!("{suffix}.yaml"));

@@ -1383,6 +1383,28 @@ def correct_moto_rds():
     models.RDSBackend.remove_from_global_cluster = remove_from_global_cluster
     models.RDSBackend.delete_db_cluster = delete_db_cluster
 
+    # ModifyGlobalCluster is not implemented in moto (HTTP 500); AWS changes
+    # DeletionProtection with it, which a protected global database needs
+    # before it can be deleted.
+    from moto.core.responses import ActionResult
+    from moto.rds import responses
+    from moto.rds.exceptions import RDSClientError
+
+    def modify_global_cluster(self):
+        params = self.params
+        identifier = params["GlobalClusterIdentifier"]
+        global_cluster = self.global_backend.global_clusters.get(identifier)
+        if global_cluster is None:
+            raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found.")
+        if "DeletionProtection" in params:
+            value = params["DeletionProtection"]
+            if isinstance(value, str):
+                value = value.lower() == "true"
+            global_cluster.deletion_protection = bool(value)
+        return ActionResult({"GlobalCluster": global_cluster})
+
+    responses.RDSResponse.modify_global_cluster = modify_global_cluster
+
 
 def main(argv=None):
     from werkzeug.serving import run_simple
