@@ -456,25 +456,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::aws::route53::desired::{self, RegionEndpoint, Route53Inputs};
+    use crate::aws::route53::desired::{self, Route53Inputs};
+    use crate::aws::route53::fixtures::endpoints;
     use crate::aws::route53::ownership::owner_record;
     use crate::aws::route53::record::RecordKey;
     use crate::target::fixtures::{LATENCY, target};
 
     fn inputs() -> Route53Inputs {
-        Route53Inputs::known(
-            ["us-east-1", "eu-west-1"]
-                .iter()
-                .map(|r| RegionEndpoint {
-                    region: (*r).into(),
-                    rest_api_id: format!("api-{r}"),
-                    regional_domain_name: format!("d-{r}.example.net"),
-                    regional_zone_id: "ZREGIONAL".into(),
-                })
-                .collect(),
-            Some("d1.cloudfront.net".into()),
-            vec![],
-        )
+        Route53Inputs::known(endpoints(), Some("d1.cloudfront.net".into()), vec![])
     }
 
     fn foreign(name: &str, record_type: &str) -> Record {

@@ -96,21 +96,10 @@ mod tests {
 
     use super::*;
     use crate::aws::Observed;
-    use crate::aws::route53::desired::{self, RegionEndpoint};
+    use crate::aws::route53::desired;
     use crate::aws::route53::diff::{self, RecordOp};
+    use crate::aws::route53::fixtures::endpoints;
     use crate::target::fixtures::{LATENCY, target};
-
-    fn endpoints() -> Vec<RegionEndpoint> {
-        ["us-east-1", "eu-west-1"]
-            .iter()
-            .map(|r| RegionEndpoint {
-                region: (*r).into(),
-                rest_api_id: format!("api-{r}"),
-                regional_domain_name: format!("d-{r}.example.net"),
-                regional_zone_id: "ZREGIONAL".into(),
-            })
-            .collect()
-    }
 
     /// The zone as the edge left it: aliases to CloudFront, origin records.
     fn edge_zone(t: &Target) -> Vec<Record> {

@@ -66,21 +66,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::aws::route53::desired::{self, RegionEndpoint, Route53Inputs};
+    use crate::aws::route53::desired::{self, Route53Inputs};
     use crate::aws::route53::diff;
+    use crate::aws::route53::fixtures::endpoints;
     use crate::target::fixtures::{LATENCY, target};
 
     fn zone(t: &Target) -> Vec<Record> {
-        let endpoints = ["us-east-1", "eu-west-1"]
-            .iter()
-            .map(|r| RegionEndpoint {
-                region: (*r).into(),
-                rest_api_id: format!("api-{r}"),
-                regional_domain_name: format!("d-{r}.example.net"),
-                regional_zone_id: "ZREGIONAL".into(),
-            })
-            .collect();
-        let inputs = Route53Inputs::known(endpoints, Some("d1.cloudfront.net".into()), vec![]);
+        let inputs = Route53Inputs::known(endpoints(), Some("d1.cloudfront.net".into()), vec![]);
         desired::records(t, &inputs, &BTreeMap::new(), &[])
     }
 
