@@ -14,25 +14,6 @@ pub mod shared;
 pub mod switch;
 pub mod valve;
 
-/// What the Route 53 unit tests share.
-#[cfg(test)]
-pub(crate) mod fixtures {
-    use super::RegionEndpoint;
-
-    /// Endpoints of us-east-1 and eu-west-1, as API Gateway would hand them on.
-    pub fn endpoints() -> Vec<RegionEndpoint> {
-        ["us-east-1", "eu-west-1"]
-            .iter()
-            .map(|r| RegionEndpoint {
-                region: (*r).into(),
-                rest_api_id: format!("api-{r}"),
-                regional_domain_name: format!("d-{r}.example.net"),
-                regional_zone_id: "ZREGIONAL".into(),
-            })
-            .collect()
-    }
-}
-
 use std::collections::BTreeMap;
 
 use crate::aws::{AwsClients, Observed};
@@ -263,4 +244,23 @@ fn kept_health_checks(
             Some((want.region.clone(), kept.id.clone()))
         })
         .collect()
+}
+
+/// What the Route 53 unit tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::RegionEndpoint;
+
+    /// Endpoints of us-east-1 and eu-west-1, as API Gateway would hand them on.
+    pub fn endpoints() -> Vec<RegionEndpoint> {
+        ["us-east-1", "eu-west-1"]
+            .iter()
+            .map(|r| RegionEndpoint {
+                region: (*r).into(),
+                rest_api_id: format!("api-{r}"),
+                regional_domain_name: format!("d-{r}.example.net"),
+                regional_zone_id: "ZREGIONAL".into(),
+            })
+            .collect()
+    }
 }
