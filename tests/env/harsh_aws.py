@@ -1406,6 +1406,51 @@ def correct_moto_rds():
     responses.RDSResponse.modify_global_cluster = modify_global_cluster
 
 
+def lighten_moto():
+    """Two costs of moto that have nothing to do with what it answers, taken
+    out because the whole suite waits on this one process (measured with a
+    sampling profiler over the fault matrix: together about half its CPU):
+    every request lists moto's package directory, under the dispatcher's
+    lock, to see whether the Host names a backend; every requested
+    certificate generates, then parses back, a new 2048-bit RSA key. The
+    directory listing is made once; one RSA key is made once and serves every
+    certificate (each still gets its own serial number, names and ARN)."""
+    import functools
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from moto import backends
+    from moto.acm import models as acm
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+    generate = rsa.generate_private_key
+
+    @functools.lru_cache(maxsize=4)
+    def one_key(public_exponent, key_size):
+        return generate(public_exponent=public_exponent, key_size=key_size)
+
+    def generate_private_key(public_exponent, key_size, backend=None):
+        return one_key(public_exponent, key_size)
+
+    rsa.generate_private_key = generate_private_key
+
+    validate = acm.CertBundle.validate_pk
+    loaded = {}
+    loaded_lock = threading.Lock()
+
+    def validate_pk(self):
+        with loaded_lock:
+            key = loaded.get(self.key)
+        if key is None:
+            key = validate(self)
+            with loaded_lock:
+                loaded[self.key] = key
+        return key
+
+    acm.CertBundle.validate_pk = validate_pk
+
+
 def main(argv=None):
     from werkzeug.serving import run_simple
 
@@ -1433,6 +1478,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
 
     correct_moto_rds()
+    lighten_moto()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True
     log(f"serving moto on {args.host}:{args.port}; strict by default: {DEFAULT_STRICT}")
