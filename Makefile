@@ -11,10 +11,14 @@ ENV := tests/env/env.sh
 demo:
 	tests/demo.sh
 
+# Tests run this many at a time: most of an integration test is waiting on
+# the servers, on timers and on child processes, not on this machine's cores.
+TEST_THREADS ?= 8
+
 ## test: lint, start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
 test: lint
 	$(ENV) up
-	$(CARGO) test --locked --no-fail-fast; rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
+	$(CARGO) test --locked --no-fail-fast -- --test-threads $(TEST_THREADS); rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
 
 ## bench: N GlobalApis (default 100, at most 1000) in one hosted zone against the local
 ## environment; prints time to Ready, AWS calls per object (converge, per resync), peak RSS

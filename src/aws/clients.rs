@@ -3,6 +3,8 @@
 //! call counter.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+// One type for every service: the SDK crates re-export it.
+use aws_sdk_route53::config::retry::RetryPartition;
 
 use std::{
     sync::Arc,
@@ -25,6 +27,9 @@ pub struct AwsClients {
     /// Listings started before this are not used (the end of the reconciled
     /// object's previous pass).
     fresher_than: Option<SystemTime>,
+    /// Prefix of the retry partitions (token bucket, adaptive rate limiter);
+    /// `None` keeps the SDK's, one per service and region in the process.
+    retry_partition: Option<String>,
 }
 
 impl AwsClients {
@@ -46,7 +51,23 @@ impl AwsClients {
             listings: Arc::default(),
             timeouts: AwsTimeouts::default(),
             fresher_than: None,
+            retry_partition: None,
         }
+    }
+
+    /// Retry state of its own, apart from other clients of the same service
+    /// and region in this process: throttling that slowed one account's
+    /// clients does not slow another's (a process that serves several, as
+    /// the tests do with one scope of the front each).
+    pub fn with_retry_partition(mut self, name: &str) -> Self {
+        self.retry_partition = Some(name.to_owned());
+        self
+    }
+
+    fn partition(&self, service: &str, region: &str) -> Option<RetryPartition> {
+        self.retry_partition
+            .as_ref()
+            .map(|name| RetryPartition::new(format!("{name}-{service}-{region}")))
     }
 
     /// Other bounds for each AWS call than [`AwsTimeouts::default`].
@@ -112,57 +133,57 @@ impl AwsClients {
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        let config = aws_sdk_route53::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_route53::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_route53::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("route53", GLOBAL_REGION));
+        aws_sdk_route53::Client::from_conf(config.build())
     }
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
-        let config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_cloudfront::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("cloudfront", GLOBAL_REGION));
+        aws_sdk_cloudfront::Client::from_conf(config.build())
     }
 
     pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
-        let config = aws_sdk_acm::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_acm::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_acm::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("acm", region));
+        aws_sdk_acm::Client::from_conf(config.build())
     }
 
     pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
-        let config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_apigateway::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("apigateway", region));
+        aws_sdk_apigateway::Client::from_conf(config.build())
     }
 
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
-        let config = aws_sdk_lambda::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_lambda::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_lambda::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("lambda", region));
+        aws_sdk_lambda::Client::from_conf(config.build())
     }
 
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let config = aws_sdk_rds::config::Builder::from(&self.sdk)
+        let mut config = aws_sdk_rds::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_rds::Client::from_conf(config)
+            .interceptor(self.calls.clone());
+        config.set_retry_partition(self.partition("rds", region));
+        aws_sdk_rds::Client::from_conf(config.build())
     }
 }
 

@@ -16,8 +16,10 @@ Every signed request is identified by its SigV4 credential scope (service,
 region, access key id) and its operation (X-Amz-Target for JSON protocols,
 ``Action`` for query protocols, method + path against botocore's model for
 REST protocols). Rules, counters and the freeze state are kept per access key
-id ("scope"): tests running in parallel each use their own key id; moto
-ignores it (the data stays in account 123456789012).
+id ("scope"): tests running in parallel each use their own key id. A key
+id "harsh-…" also has a moto account of its own (see ``account_of``; its
+"…-view" key reads that account without rules); any other key id is in
+account 123456789012.
 
 Control API, JSON, never forwarded to moto:
 
@@ -51,6 +53,7 @@ HARSH_CLOUDFRONT_DEPLOY_SECONDS (default 2).
 
 import argparse
 import copy
+import hashlib
 import http
 import io
 import json
@@ -198,6 +201,22 @@ def _label(group):
     return group[2:]
 
 
+VIEW_SUFFIX = "-view"
+
+
+def account_of(akid):
+    """The moto account of an access key id: a scope of the tests
+    ("harsh-…") has an account of its own, which its view key ("harsh-…-view":
+    no rules, counters of its own) shares; any other key is in ACCOUNT. Each
+    scope's listings hold only its own resources, however many the suite has
+    made, and a test can never touch another's."""
+    base = akid[: -len(VIEW_SUFFIX)] if akid.endswith(VIEW_SUFFIX) else akid
+    if not base.startswith("harsh-"):
+        return ACCOUNT
+    number = int.from_bytes(hashlib.sha256(base.encode()).digest()[:8], "big") % 10**12
+    return f"{number:012d}"
+
+
 class Call:
     """One signed request to an AWS service."""
 
@@ -210,6 +229,8 @@ class Call:
         found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
         self.akid, _, self.region, self.service = found.groups()
         self.service = self.service.lower()
+        self.account = account_of(self.akid)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account
         self.ops = Operations.of(self.service)
         self.protocol = self.ops.protocol
         self.labels = {}
@@ -329,7 +350,7 @@ def fault(call, action):
         return "Throttling", 400, "Rate exceeded"
     if action == "access_denied":
         message = (
-            f"User: arn:aws:iam::{ACCOUNT}:user/harsh is not authorized to perform: "
+            f"User: arn:aws:iam::{call.account}:user/harsh is not authorized to perform: "
             f"{service}:{call.operation} because no identity-based policy allows the {service}:{call.operation} action"
         )
         if protocol == "rest-json":
@@ -706,22 +727,22 @@ class AwsState:
         self.distributions = {}  # id -> {"etag": str, "deployed_at": float}
 
 
-def _backends(module, name):
+def _backends(module, name, account):
     import importlib
 
-    return getattr(importlib.import_module(module), name)[ACCOUNT]
+    return getattr(importlib.import_module(module), name)[account]
 
 
-def route53_backend():
-    return _backends("moto.route53.models", "route53_backends")["aws"]
+def route53_backend(account):
+    return _backends("moto.route53.models", "route53_backends", account)["aws"]
 
 
-def cloudfront_backend():
-    return _backends("moto.cloudfront.models", "cloudfront_backends")["aws"]
+def cloudfront_backend(account):
+    return _backends("moto.cloudfront.models", "cloudfront_backends", account)["aws"]
 
 
-def apigateway_backend(region):
-    return _backends("moto.apigateway.models", "apigateway_backends")[region]
+def apigateway_backend(account, region):
+    return _backends("moto.apigateway.models", "apigateway_backends", account)[region]
 
 
 def _local(tag):
@@ -826,7 +847,7 @@ def route53_create_health_check(front, call):
     config = _child(request, "HealthCheckConfig")
     if reference is None or config is None:
         return front.forward(call.environ)
-    backend = route53_backend()
+    backend = route53_backend(call.account)
     existing = [hc for hc in list(backend.health_checks.values()) if hc.caller_reference == reference]
     if existing:
         hc = existing[0]
@@ -854,7 +875,7 @@ def route53_delete_health_check(front, call):
     health check even if the health check is associated with one or more
     resource record sets"). The caller reference of a deleted check is
     remembered (see CreateHealthCheck), whatever the scope."""
-    backend = route53_backend()
+    backend = route53_backend(call.account)
     check_id = call.labels.get("HealthCheckId", "")
     hc = backend.health_checks.get(check_id)
     if call.strict and hc is None:
@@ -982,7 +1003,7 @@ def route53_change_resource_record_sets(front, call):
     record identity (and logged in moto's journal)."""
     if not call.strict:
         return front.forward(call.environ)
-    backend = route53_backend()
+    backend = route53_backend(call.account)
     zone = backend.zones.get(call.labels.get("Id", "").split("/")[-1])
     request = call.xml_body()
     changes = _child(_child(request, "ChangeBatch"), "Changes")
@@ -1060,11 +1081,11 @@ def _new_etag():
     return "E" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
 
 
-def _distribution_state(front, dist_id, moto_etag=None):
+def _distribution_state(front, call, dist_id, moto_etag=None):
     state = front.state.distributions.get(dist_id)
     if state is None:
         if moto_etag is None:
-            dist = cloudfront_backend().distributions.get(dist_id)
+            dist = cloudfront_backend(call.account).distributions.get(dist_id)
             moto_etag = getattr(dist, "etag", None) or _new_etag()
         state = front.state.distributions[dist_id] = {"etag": moto_etag, "deployed_at": 0.0}
     return state
@@ -1120,7 +1141,7 @@ def cloudfront_get(front, call):
     if not response.ok() or not call.strict:
         return response
     dist_id = call.labels.get("Id", "")
-    state = _distribution_state(front, dist_id, response.header("ETag"))
+    state = _distribution_state(front, call, dist_id, response.header("ETag"))
     response.set_header("ETag", state["etag"])
     if call.operation == "GetDistribution":
         response.body = _with_status(response.body, _deploy_status(front, dist_id))
@@ -1149,9 +1170,9 @@ def _precondition(front, call, dist_id):
     changes its ETag; the front keeps an ETag per distribution that each
     successful update replaces."""
     if_match = call.header("If-Match")
-    if not if_match or dist_id not in cloudfront_backend().distributions:
+    if not if_match or dist_id not in cloudfront_backend(call.account).distributions:
         return None  # moto answers InvalidIfMatchVersion / NoSuchDistribution
-    if if_match != _distribution_state(front, dist_id)["etag"]:
+    if if_match != _distribution_state(front, call, dist_id)["etag"]:
         return front.reject(
             call,
             "PreconditionFailed",
@@ -1171,7 +1192,7 @@ def cloudfront_update(front, call):
     response = front.forward(call.environ)
     if not response.ok():
         return response
-    state = _distribution_state(front, dist_id)
+    state = _distribution_state(front, call, dist_id)
     state["etag"] = _new_etag()
     state["deployed_at"] = time.time() + CLOUDFRONT_DEPLOY_SECONDS
     if call.strict:
@@ -1190,7 +1211,7 @@ def cloudfront_delete(front, call):
         rejected = _precondition(front, call, dist_id)
         if rejected is not None:
             return rejected
-        dist = cloudfront_backend().distributions.get(dist_id)
+        dist = cloudfront_backend(call.account).distributions.get(dist_id)
         if dist is not None and call.header("If-Match"):
             if _enabled(dist):
                 return front.reject(
@@ -1216,12 +1237,13 @@ def certificate_users(arn):
     """ARNs of the API Gateway domain names (any region) and CloudFront
     distributions that use certificate ``arn``."""
     users = []
-    gateways = _backends("moto.apigateway.models", "apigateway_backends")
+    account = arn.split(":")[4] if arn.count(":") >= 5 else ACCOUNT
+    gateways = _backends("moto.apigateway.models", "apigateway_backends", account)
     for region, backend in list(dict.items(gateways)):
         for domain in list(backend.domain_names.values()):
             if arn in (domain.certificate_arn, domain.regional_certificate_arn):
                 users.append(f"arn:aws:apigateway:{region}::/domainnames/{domain.domain_name}")
-    distributions = _backends("moto.cloudfront.models", "cloudfront_backends")
+    distributions = _backends("moto.cloudfront.models", "cloudfront_backends", account)
     for _, backend in list(dict.items(distributions)):
         for dist in list(backend.distributions.values()):
             certificate = getattr(dist.distribution_config, "ViewerCertificate", None)
@@ -1267,7 +1289,7 @@ def acm_describe_certificate(front, call):
 
 
 def _rest_api(call):
-    return apigateway_backend(call.region).apis.get(call.labels.get("restapi_id", ""))
+    return apigateway_backend(call.account, call.region).apis.get(call.labels.get("restapi_id", ""))
 
 
 @strict("apigateway", "CreateResource")
@@ -1304,7 +1326,7 @@ def apigateway_create_domain_name(front, call):
     (409) "The domain name you provided already exists.". moto overwrites."""
     if call.strict:
         name = call.json_body().get("domainName")
-        if name in apigateway_backend(call.region).domain_names:
+        if name in apigateway_backend(call.account, call.region).domain_names:
             return front.reject(call, "ConflictException", 409, "The domain name you provided already exists.")
     return front.forward(call.environ)
 
@@ -1317,7 +1339,7 @@ def apigateway_create_base_path_mapping(front, call):
     if call.strict:
         domain = call.labels.get("domain_name", "")
         base_path = call.json_body().get("basePath") or "(none)"
-        if base_path in (apigateway_backend(call.region).base_path_mappings.get(domain) or {}):
+        if base_path in (apigateway_backend(call.account, call.region).base_path_mappings.get(domain) or {}):
             return front.reject(call, "ConflictException", 409, "Base path already exists for this domain name")
     return front.forward(call.environ)
 
@@ -1328,7 +1350,7 @@ def apigateway_get_base_path_mappings(front, call):
     no items. moto fails with HTTP 500 (KeyError) until a first mapping is
     made, as after a crash between CreateDomainName and CreateBasePathMapping.
     Corrected whether or not strict answers are on: it is a moto bug."""
-    backend = apigateway_backend(call.region)
+    backend = apigateway_backend(call.account, call.region)
     domain = call.labels.get("domain_name", "")
     if domain in backend.domain_names and domain not in backend.base_path_mappings:
         body = json.dumps({"item": []}).encode()
@@ -1464,6 +1486,11 @@ def main(argv=None):
 
         def connection_dropped(self, error, environ=None):
             self.close_connection = True
+
+        def log_request(self, code="-", size="-"):
+            # A line per request cost a twentieth of the process under the
+            # whole suite; the front logs what it injects and refuses.
+            pass
 
     parser = argparse.ArgumentParser(description="moto behind the harsh AWS front")
     parser.add_argument("-H", "--host", default="127.0.0.1")

@@ -1,7 +1,7 @@
 //! Route 53 against moto: records, health checks and ownership, created,
 //! found equal, drifted, corrected, drained, refused and destroyed.
 
-mod common;
+use crate::common;
 
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
@@ -260,7 +260,7 @@ async fn records_and_health_checks_converge_drift_is_corrected_and_destroy_leave
         refused
             .conflicts
             .iter()
-            .any(|c| c.contains(&format!("api.{zone} is owned by GlobalApi r53/t-5e1f00"))),
+            .any(|c| c.contains(&format!("api.{zone} is owned by GlobalApi r53/{}", t.name))),
         "{:?}",
         refused.conflicts
     );

@@ -3,6 +3,7 @@
 
 use aws_sdk_route53::{
     Client,
+    config::retry::RetryPartition,
     operation::list_resource_record_sets::ListResourceRecordSetsOutput,
     types::{ResourceRecord, ResourceRecordSet, RrType},
 };
@@ -44,12 +45,16 @@ async fn throttled_listing_is_retried_then_succeeds() {
         .output(listing)
         .build();
     let client = mock_client!(aws_sdk_route53, RuleMode::Sequential, [&rule], |config| {
-        // The operator's adaptive policy, with a backoff short enough for a test.
-        config.retry_config(
-            retry_config()
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(5)),
-        )
+        // The operator's adaptive policy, with a backoff short enough for a
+        // test, and a rate limiter of its own: the process-wide one of Route 53
+        // may have been slowed by the throttling other tests inject.
+        config
+            .retry_config(
+                retry_config()
+                    .with_initial_backoff(Duration::from_millis(1))
+                    .with_max_backoff(Duration::from_millis(5)),
+            )
+            .retry_partition(RetryPartition::custom("throttling-test").build())
     });
 
     let records = observe::records(&client, "ZTEST")
@@ -75,12 +80,14 @@ async fn throttling_that_never_ends_is_an_error_with_aws_code() {
     // adaptive mode's client-side rate limiting would only slow the test down.
     let policy = retry_config();
     let client = mock_client!(aws_sdk_route53, RuleMode::Sequential, [&rule], |config| {
-        config.retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(policy.max_attempts())
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(5)),
-        )
+        config
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(policy.max_attempts())
+                    .with_initial_backoff(Duration::from_millis(1))
+                    .with_max_backoff(Duration::from_millis(5)),
+            )
+            .retry_partition(RetryPartition::custom("endless-throttling-test").build())
     });
 
     let err = observe::records(&client, "ZTEST")

@@ -8,7 +8,7 @@
 //! (so that "the other regions converge" is something to do), then makes
 //! every call of one service in one region fail.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 //! failover secondary, and clearing it restores the records. The operator's
 //! HTTP endpoint answers /healthz and /metrics, and SIGTERM stops it cleanly.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

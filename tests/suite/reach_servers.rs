@@ -1,7 +1,7 @@
 //! The Rust code reaches both real servers: the kube-apiserver through a
 //! `kube::Client`, and moto through the AWS SDK for Rust.
 
-mod common;
+use crate::common;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_route53::config::Credentials;

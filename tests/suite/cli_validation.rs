@@ -1,7 +1,7 @@
 //! The command line refuses every bad input the API server refuses, naming
 //! the same field: both read the one schema of the CRD.
 
-mod common;
+use crate::common;
 
 use common::bad_inputs::{bad_inputs, failover, valid};
 use globalapi::validate::validate;

@@ -1,7 +1,7 @@
 //! The real API server serves the GlobalApi CRD, explains it, accepts every
 //! example and refuses every bad input with a message that names the field.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

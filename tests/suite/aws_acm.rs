@@ -3,7 +3,7 @@
 //! after a hand deletion, cleaned up when a region leaves, and destroyed
 //! without touching a certificate that is not ours.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

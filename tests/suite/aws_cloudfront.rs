@@ -3,7 +3,7 @@
 //! disabled by hand, deleted by hand), conflicts, an interrupted create
 //! adopted, and destroy that leaves foreign distributions alone.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudfront::{
     Client,

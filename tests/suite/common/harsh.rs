@@ -40,6 +40,17 @@ impl HarshScope {
         }
     }
 
+    /// The view of this scope: the same AWS account (a scope has one of its
+    /// own, see `account_of` in tests/env/harsh_aws.py) through another
+    /// access key id, so with none of this scope's rules, freeze or counters
+    /// and a strict switch of its own. What a test reads "from outside" the
+    /// faults it injects.
+    pub fn view(&self) -> Self {
+        Self {
+            akid: format!("{}-view", self.akid),
+        }
+    }
+
     fn path(&self, what: &str) -> String {
         format!("/_harsh/scopes/{}/{what}", self.akid)
     }
@@ -131,12 +142,15 @@ impl HarshScope {
 
     /// Clients of this scope with the given retry policy (and timeouts in
     /// the shared configuration; `AwsClients` may set its own per client).
+    /// Their retry state is the scope's own: throttling injected here never
+    /// slows another test's clients in this process.
     pub async fn clients_with(
         &self,
         retry: RetryConfig,
         timeout: Option<TimeoutConfig>,
     ) -> globalapi::aws::AwsClients {
         globalapi::aws::AwsClients::new(self.sdk_config(retry, timeout).await)
+            .with_retry_partition(&self.akid)
     }
 
     /// The SDK configuration of this scope: the front's endpoint, the region

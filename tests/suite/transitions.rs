@@ -4,7 +4,7 @@
 //! the edge turned off and on again keeps the public name resolving at
 //! every pass.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ async fn converge(ground: &mut Ground, mut each: impl FnMut(&Pass)) -> Pass {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_health_check_deleted_by_hand_comes_back() {
     let mut ground = Ground::converged(false).await;
-    let clients = common::env().aws_clients().await;
+    let clients = ground.view_clients().await;
     let records = observe::records(&clients.route53(), &ground.zone_id)
         .await
         .expect("records");
@@ -85,7 +85,7 @@ async fn a_region_removed_while_its_certificate_is_in_use_leaves_nothing() {
     })
     .await;
     assert!(in_use, "the certificate was never refused as in use");
-    let clients = common::env().aws_clients().await;
+    let clients = ground.view_clients().await;
     let left = common::owned::owned(&clients, &ground.target, &["eu-west-1"]).await;
     let eu: Vec<&String> = left.iter().filter(|l| l.contains("eu-west-1")).collect();
     assert!(eu.is_empty(), "eu-west-1 still holds {eu:?}");
@@ -103,7 +103,7 @@ async fn a_region_removed_while_its_certificate_is_in_use_leaves_nothing() {
 
 /// The A records of the public name in the zone.
 async fn public_a_records(ground: &Ground) -> Vec<String> {
-    let clients = common::env().aws_clients().await;
+    let clients = ground.view_clients().await;
     let domain = format!("{}.", ground.target.spec.domain);
     observe::records(&clients.route53(), &ground.zone_id)
         .await
@@ -156,7 +156,7 @@ async fn the_edge_off_and_on_again_keeps_the_public_name_resolving() {
             );
         }
     }
-    let clients = common::env().aws_clients().await;
+    let clients = ground.view_clients().await;
     let distributions =
         common::owned::distribution_ids(&clients.cloudfront(), &ground.target.uid).await;
     assert_eq!(distributions.len(), 1, "{distributions:?}");

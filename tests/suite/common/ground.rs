@@ -106,6 +106,11 @@ impl Ground {
         panic!("the GlobalApi did not converge without faults");
     }
 
+    /// Clients reading the ground's account without its faults.
+    pub async fn view_clients(&self) -> AwsClients {
+        self.scope.view().clients().await
+    }
+
     pub async fn apply(&mut self) -> Pass {
         let pass =
             reconcile::reconcile(&self.clients, &self.target, &self.memory, Mode::Apply).await;
@@ -128,7 +133,7 @@ impl Ground {
 
     /// The zone's records, in a stable order (read without faults).
     pub async fn dns(&self) -> Vec<String> {
-        let clean = super::env().aws_clients().await;
+        let clean = self.view_clients().await;
         let mut records: Vec<String> = observe::records(&clean.route53(), &self.zone_id)
             .await
             .expect("reading the zone")
@@ -141,7 +146,7 @@ impl Ground {
 
     /// What the GlobalApi owns in AWS, health checks with their settings.
     pub async fn owned(&self) -> (Vec<String>, Vec<(String, i32)>) {
-        let clean = super::env().aws_clients().await;
+        let clean = self.view_clients().await;
         (
             super::owned::owned(&clean, &self.target, &REGIONS).await,
             super::owned::thresholds(&clean, &self.target).await,
@@ -150,7 +155,7 @@ impl Ground {
 
     /// The healthy region's stage loses its tracing by hand.
     pub async fn drift_in_healthy_region(&self) -> String {
-        let clean = super::env().aws_clients().await;
+        let clean = self.view_clients().await;
         let api = clean.apigateway("us-east-1");
         let id = super::owned::rest_api_ids(&clean, &self.target, "us-east-1")
             .await
@@ -173,7 +178,7 @@ impl Ground {
     }
 
     pub async fn tracing(&self, rest_api_id: &str) -> bool {
-        let clean = super::env().aws_clients().await;
+        let clean = self.view_clients().await;
         clean
             .apigateway("us-east-1")
             .get_stage()

@@ -5,7 +5,7 @@
 //! certificate, a foreign custom domain, a Lambda backend and its
 //! permission, and destroy that leaves a foreign REST API alone.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

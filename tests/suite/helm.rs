@@ -15,7 +15,7 @@
 //!   ClusterRole it logs the forbidden verb and resource; in namespaced mode
 //!   it manages the watched namespace and may not touch any other.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

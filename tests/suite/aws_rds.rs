@@ -11,7 +11,7 @@
 //! deleted. The tests assert exactly that leftover where a secondary was
 //! involved, and a complete deletion where there was none.
 
-mod common;
+use crate::common;
 
 use aws_sdk_rds::{Client, types::Tag};
 use globalapi::api::GlobalApiSpec;

@@ -3,7 +3,7 @@
 //! exactly and corrected, an apply killed mid-way leaves no twins, and
 //! `destroy` removes everything it made while a foreign record survives.
 
-mod common;
+use crate::common;
 
 use std::{
     path::{Path, PathBuf},

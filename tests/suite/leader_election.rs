@@ -5,7 +5,7 @@
 //! whose Lease is taken away stops with an error; a replica stopped by
 //! SIGTERM, waiting or leading, exits cleanly and a leader releases the Lease.
 
-mod common;
+use crate::common;
 
 use std::{
     process::Command,

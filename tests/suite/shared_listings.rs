@@ -5,7 +5,7 @@
 //! kept from before a pass shows never hides a change from an object whose
 //! previous pass came later.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,0 +1,25 @@
+//! The integration tests, one binary: every test runs against the real
+//! servers of tests/env (kube-apiserver, etcd, moto behind the harsh front),
+//! all of them side by side, each in its own namespace, zone and front scope.
+
+mod common;
+
+mod admission;
+mod aws_acm;
+mod aws_apigateway;
+mod aws_cloudfront;
+mod aws_rds;
+mod aws_route53;
+mod cli_end_to_end;
+mod cli_validation;
+mod crash_points;
+mod crd_in_sync;
+mod faults;
+mod harsh_front;
+mod helm;
+mod leader_election;
+mod operator;
+mod reach_servers;
+mod route53_throttling;
+mod shared_listings;
+mod transitions;
