@@ -350,13 +350,22 @@ async fn reconcile_unbounded(
     // Without a database in the spec or in the last status there is nothing
     // to observe: skip the reads.
     let database = if target.spec.database.is_some() || memory.database != RdsInputs::default() {
-        pass.absorb(
+        match pass.absorb_known(
             Service::Rds,
             Box::pin(rds::run(clients, target, &memory.database, mode)).await,
-        )
+        ) {
+            Ok(database) => database,
+            Err(error) => RdsOutputs {
+                unknown: vec![error],
+                ..RdsOutputs::default()
+            },
+        }
     } else {
         RdsOutputs::default()
     };
+    for error in &database.unknown {
+        pass.unknown(Service::Rds, error);
+    }
 
     pass.outputs = Outputs {
         acm,

@@ -1472,6 +1472,30 @@ def lighten_moto():
 
     acm.CertBundle.validate_pk = validate_pk
 
+    # moto builds a service's request router on first use, unlocked: a burst
+    # of first requests (a suite starting many tests at once) had every
+    # thread build it, for minutes under the GIL, some failing half-way with
+    # AttributeError 'http_trait'. Built once, under a lock, before serving.
+    from moto.core import routing
+
+    build_router = routing.ServiceOperationRouter._get_router
+    router_lock = threading.Lock()
+
+    def get_router(self, protocol):
+        router = self._routers.get(protocol)
+        if router is None:
+            with router_lock:
+                router = build_router(self, protocol)
+        return router
+
+    routing.ServiceOperationRouter._get_router = get_router
+    for service in ("route53", "cloudfront", "apigateway", "lambda"):
+        try:
+            router = routing.get_service_router(service)
+            router._get_router(router._service_model.metadata.get("protocol"))
+        except Exception as err:  # a router moto cannot build is built on demand, as before
+            log(f"warming the {service} router: {err!r}")
+
 
 def main(argv=None):
     from werkzeug.serving import run_simple

@@ -6,7 +6,9 @@
 //! Each case converges a fresh GlobalApi in a fresh zone through its own
 //! scope of the harsh front, changes one thing by hand in the healthy region
 //! (so that "the other regions converge" is something to do), then makes
-//! every call of one service in one region fail.
+//! every call of one service in one region fail: ACM, API Gateway and the
+//! Aurora Global Database's secondary in eu-west-1, Route 53 and CloudFront
+//! (global) everywhere.
 
 use crate::common;
 
@@ -24,6 +26,8 @@ enum Faulty {
     ApiGateway,
     Route53,
     CloudFront,
+    /// The Aurora Global Database's secondary region.
+    Rds,
 }
 
 impl Faulty {
@@ -33,6 +37,7 @@ impl Faulty {
             Faulty::ApiGateway => "apigateway",
             Faulty::Route53 => "route53",
             Faulty::CloudFront => "cloudfront",
+            Faulty::Rds => "rds",
         }
     }
 
@@ -42,13 +47,14 @@ impl Faulty {
             Faulty::ApiGateway => Service::ApiGateway,
             Faulty::Route53 => Service::Route53,
             Faulty::CloudFront => Service::CloudFront,
+            Faulty::Rds => Service::Rds,
         }
     }
 
     /// Route 53 and CloudFront are global: their one region is the fault's.
     fn rule(self, action: &str) -> serde_json::Value {
         match self {
-            Faulty::Acm | Faulty::ApiGateway => {
+            Faulty::Acm | Faulty::ApiGateway | Faulty::Rds => {
                 json!({"service": self.front_name(), "region": FAULTY, "action": action, "hang_seconds": 30})
             }
             Faulty::Route53 | Faulty::CloudFront => {
@@ -59,7 +65,11 @@ impl Faulty {
 }
 
 async fn fault_case(faulty: Faulty, action: &str) {
-    let mut ground = Ground::converged(matches!(faulty, Faulty::CloudFront)).await;
+    let mut ground = Ground::converged_with(
+        matches!(faulty, Faulty::CloudFront),
+        matches!(faulty, Faulty::Rds),
+    )
+    .await;
     let dns_before = ground.dns().await;
     let owned_before = ground.owned().await;
     let healthy_api = ground.drift_in_healthy_region().await;
@@ -105,7 +115,7 @@ async fn fault_case(faulty: Faulty, action: &str) {
     }
     if matches!(
         faulty,
-        Faulty::Acm | Faulty::ApiGateway | Faulty::CloudFront
+        Faulty::Acm | Faulty::ApiGateway | Faulty::CloudFront | Faulty::Rds
     ) {
         assert!(
             ground.tracing(&healthy_api).await,
@@ -169,4 +179,8 @@ fault_cases! {
     cloudfront_unavailable: Faulty::CloudFront, "unavailable";
     cloudfront_access_denied: Faulty::CloudFront, "access_denied";
     cloudfront_hangs: Faulty::CloudFront, "hang";
+    rds_throttled: Faulty::Rds, "throttle";
+    rds_unavailable: Faulty::Rds, "unavailable";
+    rds_access_denied: Faulty::Rds, "access_denied";
+    rds_hangs: Faulty::Rds, "hang";
 }

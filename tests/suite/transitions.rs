@@ -2,7 +2,8 @@
 //! health check deleted by hand comes back under a fresh caller reference;
 //! a region removed while its certificate is still in use leaves nothing;
 //! the edge turned off and on again keeps the public name resolving at
-//! every pass.
+//! every pass; a new `domain`, with the edge or without, resolves before the
+//! old name goes, and nothing of the old name is left.
 
 use crate::common;
 
@@ -103,8 +104,13 @@ async fn a_region_removed_while_its_certificate_is_in_use_leaves_nothing() {
 
 /// The A records of the public name in the zone.
 async fn public_a_records(ground: &Ground) -> Vec<String> {
+    a_records(ground, &ground.target.spec.domain).await
+}
+
+/// The A records of `name` in the ground's zone.
+async fn a_records(ground: &Ground, name: &str) -> Vec<String> {
     let clients = ground.view_clients().await;
-    let domain = format!("{}.", ground.target.spec.domain);
+    let domain = format!("{}.", name.trim_end_matches('.'));
     observe::records(&clients.route53(), &ground.zone_id)
         .await
         .expect("records")
@@ -161,4 +167,67 @@ async fn the_edge_off_and_on_again_keeps_the_public_name_resolving() {
         common::owned::distribution_ids(&clients.cloudfront(), &ground.target.uid).await;
     assert_eq!(distributions.len(), 1, "{distributions:?}");
     assert!(ground.plan().await.plan.is_empty());
+}
+
+/// The ground's `domain` becomes another name of its zone. At every pass one
+/// of the two names resolves, and once the new one does it keeps doing so;
+/// at the end only the new name is served and nothing is left of the old.
+async fn domain_change(edge: bool) {
+    let mut ground = Ground::converged(edge).await;
+    let old = ground.target.spec.domain.clone();
+    let new = format!("www.{}", ground.zone);
+    ground.target.spec.domain = new.clone();
+    let mut new_served = false;
+    let mut passes = 0;
+    let last = loop {
+        passes += 1;
+        assert!(passes <= 120, "no convergence within 120 passes");
+        let pass = ground.apply().await;
+        let old_a = a_records(&ground, &old).await;
+        let new_a = a_records(&ground, &new).await;
+        assert!(
+            !(old_a.is_empty() && new_a.is_empty()),
+            "pass {passes} left neither {old} nor {new} resolving: {}",
+            pass.plan
+        );
+        assert!(
+            !(new_served && new_a.is_empty()),
+            "{new} stopped resolving at pass {passes}: {}",
+            pass.plan
+        );
+        new_served |= !new_a.is_empty();
+        if pass.converged() {
+            break pass;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(last.errors.is_empty(), "{:?}", last.errors);
+    assert!(
+        a_records(&ground, &old).await.is_empty(),
+        "{old} still resolves"
+    );
+    let serving = a_records(&ground, &new).await;
+    assert_eq!(
+        serving.len(),
+        if edge { 1 } else { 2 },
+        "{new}: {serving:?}"
+    );
+    let (owned, _) = ground.owned().await;
+    assert!(
+        !owned
+            .iter()
+            .any(|line| line.ends_with(&format!(" {old}")) || line.contains(&format!(".{old}"))),
+        "something of {old} is left: {owned:?}"
+    );
+    assert!(ground.plan().await.plan.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_domain_resolves_before_the_old_one_goes() {
+    domain_change(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_domain_behind_the_edge_resolves_before_the_old_one_goes() {
+    domain_change(true).await;
 }

@@ -71,6 +71,9 @@ pub struct RdsOutputs {
     pub endpoints: Vec<RdsEndpoint>,
     /// The Secrets Manager secret RDS keeps the master password in.
     pub master_user_secret_arn: Option<String>,
+    /// Regions whose reads failed this pass, with AWS's error: nothing of
+    /// the database was changed on so partial a view.
+    pub unknown: Vec<String>,
 }
 
 impl RdsOutputs {
@@ -144,11 +147,15 @@ pub async fn run_with(
         ..Default::default()
     };
     outcome.errors.extend(plan.errors.iter().cloned());
+    let unknown = found.errors.clone();
     let observed = match mode {
         Mode::Plan => {
             outcome.changes = plan.ops.iter().map(Op::change).collect();
             found.observed
         }
+        // A region that could not be read is not a region without clusters:
+        // a create or removal planned from it waits for a complete view.
+        Mode::Apply if !unknown.is_empty() => found.observed,
         Mode::Apply => {
             let applied =
                 apply::execute(&rds, target, &found.api_region, &plan, &found.observed).await;
@@ -171,7 +178,10 @@ pub async fn run_with(
             observed
         }
     };
-    outcome.outputs = outputs(target, &observed, &order);
+    outcome.outputs = RdsOutputs {
+        unknown,
+        ..outputs(target, &observed, &order)
+    };
     Ok(outcome)
 }
 

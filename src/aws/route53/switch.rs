@@ -49,15 +49,28 @@ pub fn make_before_break(
         .map(|r| kind(&r.routing))
         .collect();
     let old_kind: BTreeSet<&'static str> = old.iter().map(|r| kind(&r.routing)).collect();
-    if old.is_empty() || old_kind == new_kind {
-        // Nothing serves yet, or the shape stays: per-record holds suffice.
+    if old.is_empty() {
+        // The public name is new (`domain` changed) and cannot be served
+        // yet: what serves the names of ours the spec left stays until it can.
+        return with_names_left(target, wanted, observed, &owned);
+    }
+    if old_kind == new_kind {
+        // The shape stays: per-record holds suffice.
         return wanted;
     }
     wanted.retain(|r| !(r.key.name == public && serving(r)));
     wanted.extend(old.into_iter().cloned());
+    with_names_left(target, wanted, observed, &owned)
+}
 
-    // What the old public records lead to stays as well: names of ours the
-    // spec no longer wants (the old origin name, an old domain).
+/// `wanted` with the serving records of the names of ours it no longer has
+/// (the old origin name, an old domain), and their owner records.
+fn with_names_left(
+    target: &Target,
+    mut wanted: Vec<Record>,
+    observed: &[Record],
+    owned: &BTreeSet<&str>,
+) -> Vec<Record> {
     let wanted_names: BTreeSet<String> = wanted.iter().map(|r| r.key.name.clone()).collect();
     let kept: Vec<Record> = observed
         .iter()

@@ -66,14 +66,41 @@ pub struct Ground {
     pub memory: Memory,
 }
 
+/// An Aurora Global Database for [`manifest_text`]: primary in the healthy
+/// region, a secondary in [`FAULTY`].
+fn database_text(suffix: &str) -> String {
+    format!(
+        r#"  database:
+    aurora:
+      globalClusterIdentifier: g-{suffix}
+      engine: aurora-postgresql
+      engineVersion: "16.4"
+      primaryRegion: us-east-1
+      instanceClass: db.r6g.large
+      instancesPerRegion: 1
+      deletionProtection: false
+"#
+    )
+}
+
 impl Ground {
     pub async fn converged(edge: bool) -> Self {
-        let env = super::env();
+        Self::converged_with(edge, false).await
+    }
+
+    /// [`Ground::converged`], with an Aurora Global Database over both
+    /// regions when `database`.
+    pub async fn converged_with(edge: bool, database: bool) -> Self {
         let scope = HarshScope::new("fault");
         let clients = scope.clients().await.with_timeouts(timeouts());
         let suffix = super::unique_suffix();
         let zone = format!("fault-{suffix}.example.com");
-        let zone_id = clients
+        // Through the view, with the SDK's patience: not counted in the scope,
+        // and not cut short while the front is busy.
+        let zone_id = scope
+            .view()
+            .clients()
+            .await
             .route53()
             .create_hosted_zone()
             .name(&zone)
@@ -84,10 +111,11 @@ impl Ground {
             .hosted_zone()
             .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
             .expect("zone id");
-        let _ = env;
-        let target = manifest::parse(&manifest_text(&zone, &format!("f-{suffix}"), edge), None)
-            .expect("manifest")
-            .remove(0);
+        let mut text = manifest_text(&zone, &format!("f-{suffix}"), edge);
+        if database {
+            text.push_str(&database_text(&suffix));
+        }
+        let target = manifest::parse(&text, None).expect("manifest").remove(0);
         let mut ground = Self {
             scope,
             clients,
