@@ -191,4 +191,45 @@ mod tests {
             if record.key.name == "origin.api.example.com"))
         );
     }
+
+    #[test]
+    fn a_changed_domain_keeps_the_old_name_until_the_new_one_can_be_served() {
+        let mut old = target(LATENCY);
+        if let Some(edge) = old.spec.edge.as_mut() {
+            edge.enabled = false;
+        }
+        let zone = desired::records(
+            &old,
+            &Route53Inputs::known(endpoints(), None, vec![]),
+            &BTreeMap::new(),
+            &[],
+        );
+        let mut renamed = old.clone();
+        renamed.spec.domain = "www.example.com".into();
+        // The custom domains for the new name are not there yet.
+        let mut inputs = Route53Inputs::known(vec![], None, vec![]);
+        for r in ["us-east-1", "eu-west-1"] {
+            inputs.endpoints.insert(r.into(), Observed::Absent);
+        }
+        let wanted = desired::records(&renamed, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&renamed, &inputs, wanted, &zone);
+        let ops = diff::records(&renamed, &wanted, &zone).ops;
+        assert_eq!(deleted(&ops), Vec::<String>::new(), "{ops:?}");
+
+        // Once the new name can be served, the old one goes in the same batch.
+        let inputs = Route53Inputs::known(endpoints(), None, vec![]);
+        let wanted = desired::records(&renamed, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&renamed, &inputs, wanted, &zone);
+        let ops = diff::records(&renamed, &wanted, &zone).ops;
+        let gone = deleted(&ops);
+        assert!(
+            gone.iter().any(|k| k.starts_with("api.example.com A")),
+            "{gone:?}"
+        );
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, RecordOp::Upsert { record, .. }
+            if record.key.name == "www.example.com" && record.key.set_identifier.is_some()))
+        );
+    }
 }
