@@ -4,6 +4,8 @@
 CARGO ?= cargo
 ENV := tests/env/env.sh
 
+TEST_THREADS ?= 8
+
 .PHONY: demo test bench lint env-up env-down env-status tools crd chart-crd
 
 ## demo: build, start the local environment, run the operator on examples/demo.yaml end to end
@@ -11,14 +13,11 @@ ENV := tests/env/env.sh
 demo:
 	tests/demo.sh
 
-# Tests run this many at a time: most of an integration test is waiting on
-# the servers, on timers and on child processes, not on this machine's cores.
-TEST_THREADS ?= 8
-
-## test: lint, start the local environment, run every test against it, stop it (KEEP_ENV=1 keeps it up)
-test: lint
-	$(ENV) up
-	$(CARGO) test --locked --no-fail-fast -- --test-threads $(TEST_THREADS); rc=$$?; [ -n "$(KEEP_ENV)" ] || $(ENV) down; exit $$rc
+## test: rustfmt, clippy (warnings are errors) and every test against the local environment,
+## which starts while the tests build and stops after them (KEEP_ENV=1 keeps it up);
+## TEST_THREADS tests at a time (default 8: most of a test waits on servers and timers)
+test:
+	CARGO="$(CARGO)" TEST_THREADS="$(TEST_THREADS)" tests/test.sh
 
 ## bench: N GlobalApis (default 100, at most 1000) in one hosted zone against the local
 ## environment; prints time to Ready, AWS calls per object (converge, per resync), peak RSS

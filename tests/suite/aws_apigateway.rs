@@ -7,14 +7,7 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use aws_sdk_apigateway::types::{Op, PatchOperation, RestApi};
-use aws_sdk_lambda::{
-    primitives::Blob,
-    types::{FunctionCode, Runtime},
-};
 use globalapi::api::GlobalApiSpec;
 use globalapi::aws::AwsClients;
 use globalapi::aws::apigateway::{
@@ -650,50 +643,6 @@ async fn a_pending_certificate_and_a_foreign_domain_leave_the_domain_alone() {
         .expect("cleanup");
 }
 
-/// One call of the emulator's IAM Query API. The crate has no IAM client
-/// and Lambda insists on an existing role: the call is made by hand (the
-/// emulator routes by the credential scope and does not check signatures).
-fn iam(endpoint: &str, body: &str) -> String {
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
-    stream
-        .write_all(request.as_bytes())
-        .expect("send the IAM request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the IAM response");
-    assert!(
-        response.starts_with("HTTP/1.1 200"),
-        "IAM call failed: {response}"
-    );
-    response
-}
-
-/// A role Lambda accepts, by ARN.
-fn create_role(endpoint: &str, name: &str) -> String {
-    iam(
-        endpoint,
-        &format!(
-            "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%22Version%22%3A%222012-10-17%22%7D"
-        ),
-    );
-    format!("arn:aws:iam::123456789012:role/{name}")
-}
-
-fn delete_role(endpoint: &str, name: &str) {
-    iam(
-        endpoint,
-        &format!("Action=DeleteRole&Version=2010-05-08&RoleName={name}"),
-    );
-}
-
 async fn statement(
     clients: &AwsClients,
     region: &str,
@@ -721,24 +670,10 @@ async fn a_lambda_backend_gets_its_invoke_permission_and_loses_it_with_the_backe
     let clients = env.aws_clients().await;
     let s = common::unique_suffix();
     let region = "us-west-2";
-    let role_name = format!("gapi-test-{s}");
-    let role = create_role(env.aws_endpoint(), &role_name);
-    let function = clients
-        .lambda(region)
-        .create_function()
-        .function_name(format!("orders-{s}"))
-        .runtime(Runtime::Python312)
-        .role(role)
-        .handler("index.handler")
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(b"not really a zip".to_vec()))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateFunction");
-    let arn = function.function_arn().expect("function ARN").to_owned();
+    let backend =
+        common::lambda::LambdaBackend::create(&clients, "testing", region, &format!("orders-{s}"))
+            .await;
+    let arn = backend.arn.clone();
     let api = "{stageName: v1, routes: [{path: /orders, methods: [GET, POST]}]}";
     let lambda = target(
         &s,
@@ -846,12 +781,5 @@ async fn a_lambda_backend_gets_its_invoke_permission_and_loses_it_with_the_backe
     )));
     assert!(statement(&clients, region, &arn, &sid).await.is_none());
     assert!(ours(&clients, region, &lambda.uid).await.is_empty());
-    clients
-        .lambda(region)
-        .delete_function()
-        .function_name(&arn)
-        .send()
-        .await
-        .expect("cleanup");
-    delete_role(env.aws_endpoint(), &role_name);
+    backend.delete(&clients, region).await;
 }

@@ -7,8 +7,8 @@
 //! scope of the harsh front, changes one thing by hand in the healthy region
 //! (so that "the other regions converge" is something to do), then makes
 //! every call of one service in one region fail: ACM, API Gateway and the
-//! Aurora Global Database's secondary in eu-west-1, Route 53 and CloudFront
-//! (global) everywhere.
+//! Aurora Global Database's secondary and the Lambda function behind the API
+//! in eu-west-1, Route 53 and CloudFront (global) everywhere.
 
 use crate::common;
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 use globalapi::{plan::Service, target::UID_TAG};
 use serde_json::json;
 
-use common::ground::{FAULTY, Ground};
+use common::ground::{FAULTY, Ground, Shape};
 
 /// The service whose calls fail, as the front names it.
 #[derive(Clone, Copy)]
@@ -28,6 +28,9 @@ enum Faulty {
     CloudFront,
     /// The Aurora Global Database's secondary region.
     Rds,
+    /// The function behind the API in [`FAULTY`]: its invoke permission is
+    /// part of the API Gateway step.
+    Lambda,
 }
 
 impl Faulty {
@@ -38,6 +41,7 @@ impl Faulty {
             Faulty::Route53 => "route53",
             Faulty::CloudFront => "cloudfront",
             Faulty::Rds => "rds",
+            Faulty::Lambda => "lambda",
         }
     }
 
@@ -48,13 +52,14 @@ impl Faulty {
             Faulty::Route53 => Service::Route53,
             Faulty::CloudFront => Service::CloudFront,
             Faulty::Rds => Service::Rds,
+            Faulty::Lambda => Service::ApiGateway,
         }
     }
 
     /// Route 53 and CloudFront are global: their one region is the fault's.
     fn rule(self, action: &str) -> serde_json::Value {
         match self {
-            Faulty::Acm | Faulty::ApiGateway | Faulty::Rds => {
+            Faulty::Acm | Faulty::ApiGateway | Faulty::Rds | Faulty::Lambda => {
                 json!({"service": self.front_name(), "region": FAULTY, "action": action, "hang_seconds": 30})
             }
             Faulty::Route53 | Faulty::CloudFront => {
@@ -65,10 +70,11 @@ impl Faulty {
 }
 
 async fn fault_case(faulty: Faulty, action: &str) {
-    let mut ground = Ground::converged_with(
-        matches!(faulty, Faulty::CloudFront),
-        matches!(faulty, Faulty::Rds),
-    )
+    let mut ground = Ground::converged_with(Shape {
+        edge: matches!(faulty, Faulty::CloudFront),
+        database: matches!(faulty, Faulty::Rds),
+        lambda: matches!(faulty, Faulty::Lambda),
+    })
     .await;
     let dns_before = ground.dns().await;
     let owned_before = ground.owned().await;
@@ -101,7 +107,8 @@ async fn fault_case(faulty: Faulty, action: &str) {
         pass.errors
     );
     assert!(
-        pass.errors.iter().any(|n| n.service == faulty.service()),
+        pass.errors.iter().any(|n| n.service == faulty.service()
+            && n.text.to_lowercase().contains(faulty.front_name())),
         "no error names {}: {:?}",
         faulty.front_name(),
         pass.errors
@@ -113,10 +120,7 @@ async fn fault_case(faulty: Faulty, action: &str) {
             pass.unknown
         );
     }
-    if matches!(
-        faulty,
-        Faulty::Acm | Faulty::ApiGateway | Faulty::CloudFront | Faulty::Rds
-    ) {
+    if !matches!(faulty, Faulty::Route53) {
         assert!(
             ground.tracing(&healthy_api).await,
             "the healthy region was not put back while {} failed in {FAULTY}",
@@ -183,4 +187,8 @@ fault_cases! {
     rds_unavailable: Faulty::Rds, "unavailable";
     rds_access_denied: Faulty::Rds, "access_denied";
     rds_hangs: Faulty::Rds, "hang";
+    lambda_throttled: Faulty::Lambda, "throttle";
+    lambda_unavailable: Faulty::Lambda, "unavailable";
+    lambda_access_denied: Faulty::Lambda, "access_denied";
+    lambda_hangs: Faulty::Lambda, "hang";
 }

@@ -13,19 +13,28 @@ use globalapi::{
     target::Target,
 };
 
-use super::harsh::HarshScope;
+use super::{harsh::HarshScope, lambda::LambdaBackend};
 
 pub const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 /// The region that fails; us-east-1 stays healthy.
 pub const FAULTY: &str = "eu-west-1";
 
 pub fn manifest_text(zone: &str, name: &str, edge: bool) -> String {
+    manifest_with_backend(zone, name, edge, None)
+}
+
+/// [`manifest_text`], with the Lambda function `lambda` (an ARN) as the
+/// backend of [`FAULTY`] when given.
+fn manifest_with_backend(zone: &str, name: &str, edge: bool, lambda: Option<&str>) -> String {
     let regions: String = REGIONS
         .iter()
-        .map(|r| {
-            format!(
+        .map(|r| match lambda {
+            Some(arn) if *r == FAULTY => {
+                format!("    - {{name: {r}, backend: {{lambdaArn: \"{arn}\"}}}}\n")
+            }
+            _ => format!(
                 "    - {{name: {r}, backend: {{httpUrl: \"https://{r}.backend.example.com\"}}}}\n"
-            )
+            ),
         })
         .collect();
     format!(
@@ -54,6 +63,18 @@ pub fn timeouts() -> AwsTimeouts {
         operation: Duration::from_secs(5),
         pass: Duration::from_secs(90),
     }
+}
+
+/// What a ground holds beside its two regions' APIs and DNS.
+#[derive(Clone, Copy, Default)]
+pub struct Shape {
+    /// CloudFront in front.
+    pub edge: bool,
+    /// An Aurora Global Database over both regions.
+    pub database: bool,
+    /// [`FAULTY`]'s backend is a Lambda function of the scope's account
+    /// (the other region's stays an HTTP URL).
+    pub lambda: bool,
 }
 
 /// A converged GlobalApi behind its own scope of the harsh front.
@@ -85,12 +106,15 @@ fn database_text(suffix: &str) -> String {
 
 impl Ground {
     pub async fn converged(edge: bool) -> Self {
-        Self::converged_with(edge, false).await
+        Self::converged_with(Shape {
+            edge,
+            ..Shape::default()
+        })
+        .await
     }
 
-    /// [`Ground::converged`], with an Aurora Global Database over both
-    /// regions when `database`.
-    pub async fn converged_with(edge: bool, database: bool) -> Self {
+    /// [`Ground::converged`], holding what `shape` asks for.
+    pub async fn converged_with(shape: Shape) -> Self {
         let scope = HarshScope::new("fault");
         let clients = scope.clients().await.with_timeouts(timeouts());
         let suffix = super::unique_suffix();
@@ -111,8 +135,22 @@ impl Ground {
             .hosted_zone()
             .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
             .expect("zone id");
-        let mut text = manifest_text(&zone, &format!("f-{suffix}"), edge);
-        if database {
+        let lambda = if shape.lambda {
+            let view = scope.view();
+            let backend = LambdaBackend::create(
+                &view.clients().await,
+                &view.akid,
+                FAULTY,
+                &format!("fault-{suffix}"),
+            )
+            .await;
+            Some(backend.arn)
+        } else {
+            None
+        };
+        let mut text =
+            manifest_with_backend(&zone, &format!("f-{suffix}"), shape.edge, lambda.as_deref());
+        if shape.database {
             text.push_str(&database_text(&suffix));
         }
         let target = manifest::parse(&text, None).expect("manifest").remove(0);

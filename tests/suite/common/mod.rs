@@ -12,6 +12,7 @@
 pub mod bad_inputs;
 pub mod ground;
 pub mod harsh;
+pub mod lambda;
 pub mod objects;
 pub mod operator;
 pub mod owned;
