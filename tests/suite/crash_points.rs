@@ -39,13 +39,18 @@ struct Case {
 
 impl Case {
     async fn new(label: &str) -> Self {
+        Self::with_edge(label, false).await
+    }
+
+    /// A case whose GlobalApi has CloudFront in front when `edge`.
+    async fn with_edge(label: &str, edge: bool) -> Self {
         let env = common::env();
         let scope = HarshScope::new(label);
         let suffix = common::unique_suffix();
         let zone = format!("crash-{suffix}.example.com");
         // Made outside the case's scope, so that the scope counts only the apply.
         common::create_zone(&scope.view().clients().await, &zone).await;
-        let text = manifest_text(&zone, &format!("c-{suffix}"), false);
+        let text = manifest_text(&zone, &format!("c-{suffix}"), edge);
         let dir = env.root.join("target/crash");
         std::fs::create_dir_all(&dir).expect("manifest dir");
         let manifest = dir.join(format!("{suffix}.yaml"));
@@ -81,12 +86,22 @@ impl Case {
     /// finished before making k mutating calls (a first apply's count varies
     /// a little with how soon certificates are issued).
     fn apply_killed_after(&self, k: u64) -> bool {
-        self.scope.rule(json!({
+        self.apply_killed_after_call_of(None, k)
+    }
+
+    /// [`Case::apply_killed_after`], counting only the mutating calls of
+    /// `service` (as the front names it) when given.
+    fn apply_killed_after_call_of(&self, service: Option<&str>, k: u64) -> bool {
+        let mut rule = json!({
             "mutating": true,
             "nth": k,
             "action": "pass_then_hang",
             "freeze": true,
-        }));
+        });
+        if let Some(service) = service {
+            rule["service"] = json!(service);
+        }
+        self.scope.rule(rule);
         let mut child = self
             .command(&["apply", "--wait", "90"])
             .spawn()
@@ -296,6 +311,93 @@ async fn a_first_apply_killed_after_any_mutating_call_converges_with_one_of_each
         outcomes.len() * 10 >= total as usize * 8,
         "only {} of {total} kill points were reached: {outcomes:?}",
         outcomes.len()
+    );
+}
+
+/// The mutating calls of `service` a scope let through.
+fn mutating_calls_of(scope: &HarshScope, service: &str) -> u64 {
+    const READS: [&str; 5] = ["Get", "List", "Describe", "Head", "Test"];
+    let counters = scope.counters();
+    counters["passed"]
+        .as_object()
+        .expect("passed counters")
+        .iter()
+        .filter_map(|(key, n)| {
+            let operation = key.strip_prefix(service)?.strip_prefix(':')?;
+            (!READS.iter().any(|r| operation.starts_with(r))).then(|| n.as_u64().unwrap_or(0))
+        })
+        .sum()
+}
+
+/// Behind the edge: the first apply killed right after each of its mutating
+/// CloudFront calls, then applied again, holds one distribution and one of
+/// everything else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_apply_behind_the_edge_killed_after_any_cloudfront_call_converges_with_one_of_each()
+{
+    let clean = Case::with_edge("crash-edge-ref", true).await;
+    let out = clean.apply();
+    assert!(out.status.success(), "clean apply: {}", text(&out));
+    let total = mutating_calls_of(&clean.scope, "cloudfront");
+    assert!(
+        total >= 1,
+        "no mutating CloudFront call: {}",
+        clean.scope.counters()
+    );
+    let expected = clean.inventory().await;
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|l| l.as_str() == "cloudfront distribution")
+            .count(),
+        1,
+        "{expected:?}"
+    );
+    let runs: Vec<_> = (1..=total)
+        .map(|k| {
+            tokio::spawn(async move {
+                let case =
+                    std::sync::Arc::new(Case::with_edge(&format!("crash-edge-{k}"), true).await);
+                let blocking = case.clone();
+                let (killed, out, plan) = tokio::task::spawn_blocking(move || {
+                    let killed = blocking.apply_killed_after_call_of(Some("cloudfront"), k);
+                    let out = blocking.apply();
+                    let plan = blocking.command(&["plan"]).output().expect("plan");
+                    (killed, out, plan)
+                })
+                .await
+                .expect("the kill and the second apply");
+                assert!(
+                    out.status.success(),
+                    "apply after a kill at CloudFront call {k} failed: {}",
+                    text(&out)
+                );
+                (k, killed, case.inventory().await, plan)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for joined in futures::future::join_all(runs).await {
+        let (k, killed, found, plan) = joined.expect("a kill point's task");
+        assert_eq!(
+            found, expected,
+            "after a kill at CloudFront call {k}, AWS does not hold exactly one of each"
+        );
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "plan after kill {k}: {}",
+            text(&plan)
+        );
+        if killed {
+            outcomes.push(k);
+        }
+    }
+    println!("killed and recovered at CloudFront calls 1..={total}: {outcomes:?}");
+    assert_eq!(
+        outcomes.len() as u64,
+        total,
+        "CloudFront kill points not reached: {outcomes:?} of 1..={total}"
     );
 }
 
