@@ -435,6 +435,7 @@ class Scope:
         self.injected = Counter()
         self.strict_rejected = Counter()
         self.mutating_passed = 0
+        self.mutating_by_service = Counter()
         self.frozen = False
         self.generation = 0  # bumped by a clear: every hang of the scope ends
         self.strict = DEFAULT_STRICT
@@ -445,6 +446,7 @@ class Scope:
             "injected": dict(self.injected),
             "strict": dict(self.strict_rejected),
             "mutating_passed": self.mutating_passed,
+            "mutating_by_service": dict(self.mutating_by_service),
             "frozen": self.frozen,
             "strict_enabled": self.strict,
             "rules": [r.state() for r in self.rules],
@@ -527,6 +529,7 @@ class HarshFront:
                 scope.passed[call.key()] += 1
                 if call.mutating:
                     scope.mutating_passed += 1
+                    scope.mutating_by_service[call.service] += 1
             if chosen is None:
                 return Decision("pass", generation=scope.generation)
             scope.injected[f"{call.key()}:{chosen.action}"] += 1

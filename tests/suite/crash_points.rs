@@ -82,15 +82,10 @@ impl Case {
     }
 
     /// Starts an apply, waits until the front has let its k-th mutating
-    /// call through (and froze), and kills it there. `false` when the apply
-    /// finished before making k mutating calls (a first apply's count varies
-    /// a little with how soon certificates are issued).
-    fn apply_killed_after(&self, k: u64) -> bool {
-        self.apply_killed_after_call_of(None, k)
-    }
-
-    /// [`Case::apply_killed_after`], counting only the mutating calls of
-    /// `service` (as the front names it) when given.
+    /// call (of `service`, as the front names it, when given) through (and
+    /// froze), and kills it there. `false` when the apply finished before
+    /// making k such calls (a first apply's count varies a little with how
+    /// soon certificates are issued).
     fn apply_killed_after_call_of(&self, service: Option<&str>, k: u64) -> bool {
         let mut rule = json!({
             "mutating": true,
@@ -257,55 +252,7 @@ async fn a_first_apply_killed_after_any_mutating_call_converges_with_one_of_each
         "{expected:?}"
     );
 
-    // Each kill point is its own GlobalApi in its own zone and scope, so a
-    // few run side by side; each waits mostly on its apply process.
-    let mut outcomes = Vec::new();
-    let points: Vec<u64> = (1..=total).collect();
-    for chunk in points.chunks(4) {
-        let runs: Vec<_> = chunk
-            .iter()
-            .map(|&k| {
-                tokio::spawn(async move {
-                    let case = std::sync::Arc::new(Case::new(&format!("crash-{k}")).await);
-                    let blocking = case.clone();
-                    let (killed, out, plan) = tokio::task::spawn_blocking(move || {
-                        let killed = blocking.apply_killed_after(k);
-                        let out = blocking.apply();
-                        let plan = blocking.command(&["plan"]).output().expect("plan");
-                        (killed, out, plan)
-                    })
-                    .await
-                    .expect("the kill and the second apply");
-                    assert!(
-                        out.status.success(),
-                        "apply after a kill at mutating call {k} ({}) failed: {}",
-                        path_of(&case.manifest),
-                        text(&out)
-                    );
-                    (k, killed, case.inventory().await, plan)
-                })
-            })
-            .collect();
-        let runs = futures::future::join_all(runs)
-            .await
-            .into_iter()
-            .map(|joined| joined.expect("a kill point's task"));
-        for (k, killed, found, plan) in runs {
-            assert_eq!(
-                found, expected,
-                "after a kill at mutating call {k}, AWS does not hold exactly one of each"
-            );
-            assert_eq!(
-                plan.status.code(),
-                Some(0),
-                "plan after kill {k}: {}",
-                text(&plan)
-            );
-            if killed {
-                outcomes.push(k);
-            }
-        }
-    }
+    let outcomes = cli_kill_points(total, false, None, &expected).await;
     println!("killed and recovered at mutating calls 1..={total}: {outcomes:?}");
     assert!(
         outcomes.len() * 10 >= total as usize * 8,
@@ -314,19 +261,67 @@ async fn a_first_apply_killed_after_any_mutating_call_converges_with_one_of_each
     );
 }
 
-/// The mutating calls of `service` a scope let through.
-fn mutating_calls_of(scope: &HarshScope, service: &str) -> u64 {
-    const READS: [&str; 5] = ["Get", "List", "Describe", "Head", "Test"];
-    let counters = scope.counters();
-    counters["passed"]
-        .as_object()
-        .expect("passed counters")
-        .iter()
-        .filter_map(|(key, n)| {
-            let operation = key.strip_prefix(service)?.strip_prefix(':')?;
-            (!READS.iter().any(|r| operation.starts_with(r))).then(|| n.as_u64().unwrap_or(0))
-        })
-        .sum()
+/// Runs a first apply killed after its k-th mutating call (of `service`
+/// only, when given) for every k in 1..=total, each in a case of its own
+/// (with the edge when `edge`), then applies again: asserts that it
+/// succeeds, that AWS holds `expected` and that a plan finds nothing. The
+/// kill points reached (an apply may finish before a k-th call).
+async fn cli_kill_points(
+    total: u64,
+    edge: bool,
+    service: Option<&'static str>,
+    expected: &[String],
+) -> Vec<u64> {
+    let label = service.unwrap_or("all");
+    let mut outcomes = Vec::new();
+    let points: Vec<u64> = (1..=total).collect();
+    // Each kill point is its own GlobalApi in its own zone and scope, so a
+    // few run side by side; each waits mostly on its apply process.
+    for chunk in points.chunks(4) {
+        let runs: Vec<_> = chunk
+            .iter()
+            .map(|&k| {
+                tokio::spawn(async move {
+                    let case = std::sync::Arc::new(
+                        Case::with_edge(&format!("crash-{label}-{k}"), edge).await,
+                    );
+                    let blocking = case.clone();
+                    let (killed, out, plan) = tokio::task::spawn_blocking(move || {
+                        let killed = blocking.apply_killed_after_call_of(service, k);
+                        let out = blocking.apply();
+                        let plan = blocking.command(&["plan"]).output().expect("plan");
+                        (killed, out, plan)
+                    })
+                    .await
+                    .expect("the kill and the second apply");
+                    assert!(
+                        out.status.success(),
+                        "apply after a kill at mutating call {k} of {label} ({}) failed: {}",
+                        path_of(&case.manifest),
+                        text(&out)
+                    );
+                    (k, killed, case.inventory().await, plan)
+                })
+            })
+            .collect();
+        for joined in futures::future::join_all(runs).await {
+            let (k, killed, found, plan) = joined.expect("a kill point's task");
+            assert_eq!(
+                found, expected,
+                "after a kill at mutating call {k} of {label}, AWS does not hold exactly one of each"
+            );
+            assert_eq!(
+                plan.status.code(),
+                Some(0),
+                "plan after kill {k} of {label}: {}",
+                text(&plan)
+            );
+            if killed {
+                outcomes.push(k);
+            }
+        }
+    }
+    outcomes
 }
 
 /// Behind the edge: the first apply killed right after each of its mutating
@@ -338,7 +333,9 @@ async fn a_first_apply_behind_the_edge_killed_after_any_cloudfront_call_converge
     let clean = Case::with_edge("crash-edge-ref", true).await;
     let out = clean.apply();
     assert!(out.status.success(), "clean apply: {}", text(&out));
-    let total = mutating_calls_of(&clean.scope, "cloudfront");
+    let total = clean.scope.counters()["mutating_by_service"]["cloudfront"]
+        .as_u64()
+        .unwrap_or(0);
     assert!(
         total >= 1,
         "no mutating CloudFront call: {}",
@@ -353,46 +350,7 @@ async fn a_first_apply_behind_the_edge_killed_after_any_cloudfront_call_converge
         1,
         "{expected:?}"
     );
-    let runs: Vec<_> = (1..=total)
-        .map(|k| {
-            tokio::spawn(async move {
-                let case =
-                    std::sync::Arc::new(Case::with_edge(&format!("crash-edge-{k}"), true).await);
-                let blocking = case.clone();
-                let (killed, out, plan) = tokio::task::spawn_blocking(move || {
-                    let killed = blocking.apply_killed_after_call_of(Some("cloudfront"), k);
-                    let out = blocking.apply();
-                    let plan = blocking.command(&["plan"]).output().expect("plan");
-                    (killed, out, plan)
-                })
-                .await
-                .expect("the kill and the second apply");
-                assert!(
-                    out.status.success(),
-                    "apply after a kill at CloudFront call {k} failed: {}",
-                    text(&out)
-                );
-                (k, killed, case.inventory().await, plan)
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for joined in futures::future::join_all(runs).await {
-        let (k, killed, found, plan) = joined.expect("a kill point's task");
-        assert_eq!(
-            found, expected,
-            "after a kill at CloudFront call {k}, AWS does not hold exactly one of each"
-        );
-        assert_eq!(
-            plan.status.code(),
-            Some(0),
-            "plan after kill {k}: {}",
-            text(&plan)
-        );
-        if killed {
-            outcomes.push(k);
-        }
-    }
+    let outcomes = cli_kill_points(total, true, Some("cloudfront"), &expected).await;
     println!("killed and recovered at CloudFront calls 1..={total}: {outcomes:?}");
     assert_eq!(
         outcomes.len() as u64,

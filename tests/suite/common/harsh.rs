@@ -77,7 +77,8 @@ impl HarshScope {
 
     /// `{"passed": {"service:Operation": n}, "injected":
     /// {"service:Operation:action": n}, "strict": {"service:Operation:Code":
-    /// n}, "mutating_passed": n, "frozen": bool, "strict_enabled": bool,
+    /// n}, "mutating_passed": n, "mutating_by_service":
+    /// {"service": n}, "frozen": bool, "strict_enabled": bool,
     /// "rules": [{"id", "action", "seen", "fired"}]}`.
     pub fn counters(&self) -> Value {
         let (status, answer) = control("GET", &self.path("counters"), None);
