@@ -252,6 +252,7 @@ async fn reconcile_unbounded(
             .as_ref()
             .filter(|c| c.issued)
             .map(|c| c.arn.clone()),
+        retire_left_names: false,
     };
     for error in acm.unknown.values() {
         pass.unknown(Service::Acm, error);
@@ -322,6 +323,30 @@ async fn reconcile_unbounded(
         }
         edge
     };
+
+    // The distribution of a name the spec left (an old `domain`) goes only
+    // once DNS has moved off it: after the record batch, in the same pass.
+    if !edge.retiring.is_empty() {
+        if dns_switched && mode == Mode::Apply {
+            let retire = CloudFrontInputs {
+                retire_left_names: true,
+                ..edge_inputs.clone()
+            };
+            pass.absorb(
+                Service::CloudFront,
+                Box::pin(cloudfront::run(clients, target, &retire, mode)).await,
+            );
+        } else {
+            for id in &edge.retiring {
+                pass.pending.push(Note {
+                    service: Service::CloudFront,
+                    text: format!(
+                        "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
+                    ),
+                });
+            }
+        }
+    }
 
     // Custom domains for a name the spec left go only once DNS has moved
     // off them: after the record batch, in the same pass.

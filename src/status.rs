@@ -875,6 +875,7 @@ resyncSeconds: 30
             domain_name: Some("d111.cloudfront.net".into()),
             status: Some("Deployed".into()),
             certificate_arn: None,
+            retiring: Vec::new(),
         };
         pass
     }

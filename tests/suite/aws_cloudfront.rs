@@ -50,6 +50,7 @@ edge: {{enabled: true, priceClass: PriceClass_100, geoRestriction: {{type: black
 fn inputs(cert: &str) -> CloudFrontInputs {
     CloudFrontInputs {
         certificate_arn: Some(cert.into()),
+        ..Default::default()
     }
 }
 

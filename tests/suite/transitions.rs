@@ -10,7 +10,7 @@ use crate::common;
 use std::time::Duration;
 
 use globalapi::{
-    aws::route53::{desired::set_identifier, observe},
+    aws::route53::{RecordValue, desired::set_identifier, observe},
     reconcile::Pass,
 };
 
@@ -139,6 +139,12 @@ async fn the_edge_off_and_on_again_keeps_the_public_name_resolving() {
                 ground.target.spec.domain,
                 pass.plan
             );
+            let faults = edge_faults(&ground, &ground.target.spec.domain).await;
+            assert!(
+                faults.is_empty(),
+                "a pass left the name resolving where CloudFront refuses it: {faults:?}; {}",
+                pass.plan
+            );
             if pass.converged() {
                 break;
             }
@@ -169,8 +175,66 @@ async fn the_edge_off_and_on_again_keeps_the_public_name_resolving() {
     assert!(ground.plan().await.plan.is_empty());
 }
 
+/// What is wrong with how CloudFront serves `name`: each A record of
+/// `name` that aliases a distribution must lead to an enabled one that
+/// lists `name` among its alternate domain names (else CloudFront refuses
+/// the viewer's request although the name resolves).
+async fn edge_faults(ground: &Ground, name: &str) -> Vec<String> {
+    let clients = ground.view_clients().await;
+    let domain = format!("{}.", name.trim_end_matches('.'));
+    let targets: Vec<String> = observe::records(&clients.route53(), &ground.zone_id)
+        .await
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.key.record_type == "A")
+        .filter(|r| format!("{}.", r.key.name.trim_end_matches('.')) == domain)
+        .filter_map(|r| match r.value {
+            RecordValue::Alias { dns_name, .. } => Some(dns_name),
+            RecordValue::Values { .. } => None,
+        })
+        .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| d.ends_with(".cloudfront.net"))
+        .collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let listed = clients
+        .cloudfront()
+        .list_distributions()
+        .send()
+        .await
+        .expect("distributions");
+    let summaries = listed
+        .distribution_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default();
+    let mut faults = Vec::new();
+    for target in targets {
+        match summaries.iter().find(|s| s.domain_name() == target) {
+            None => faults.push(format!(
+                "{name} leads to {target}, which is no distribution"
+            )),
+            Some(s) if !s.enabled() => faults.push(format!(
+                "{name} leads to distribution {}, which is disabled",
+                s.id()
+            )),
+            Some(s) => {
+                let aliases = s.aliases().map(|a| a.items().to_vec()).unwrap_or_default();
+                if !aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+                    faults.push(format!(
+                        "{name} leads to distribution {}, whose aliases are {aliases:?}",
+                        s.id()
+                    ));
+                }
+            }
+        }
+    }
+    faults
+}
+
 /// The ground's `domain` becomes another name of its zone. At every pass one
-/// of the two names resolves, and once the new one does it keeps doing so;
+/// of the two names resolves (behind the edge: and leads to a distribution
+/// that accepts it), and once the new one does it keeps doing so;
 /// at the end only the new name is served and nothing is left of the old.
 async fn domain_change(edge: bool) {
     let mut ground = Ground::converged(edge).await;
@@ -195,6 +259,15 @@ async fn domain_change(edge: bool) {
             "{new} stopped resolving at pass {passes}: {}",
             pass.plan
         );
+        if edge {
+            let mut faults = edge_faults(&ground, &old).await;
+            faults.extend(edge_faults(&ground, &new).await);
+            assert!(
+                faults.is_empty(),
+                "pass {passes}: a name resolves but CloudFront would refuse it: {faults:?}; {}",
+                pass.plan
+            );
+        }
         new_served |= !new_a.is_empty();
         if pass.converged() {
             break pass;

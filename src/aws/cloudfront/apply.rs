@@ -608,6 +608,7 @@ mod tests {
             &t,
             &CloudFrontInputs {
                 certificate_arn: Some("arn:aws:acm:us-east-1:123456789012:certificate/c".into()),
+                ..Default::default()
             },
         ) {
             Desired::Present(d) => *d,

@@ -27,6 +27,9 @@ pub struct CloudFrontInputs {
     /// The issued us-east-1 certificate covering `domain`; `None` while it is
     /// still being validated.
     pub certificate_arn: Option<String>,
+    /// DNS no longer leads to names the spec left: the distributions that
+    /// served only those (an old `domain`) may go.
+    pub retire_left_names: bool,
 }
 
 /// What the spec asks of CloudFront.
@@ -54,10 +57,18 @@ pub fn comment(target: &Target) -> String {
     comment
 }
 
-/// The caller reference of our distribution: the same for every attempt, so
-/// that a create retried after a crash is recognised instead of twinned.
+/// The caller reference of our distribution for the spec's `domain`: the
+/// same for every attempt, so that a create retried after a crash is
+/// recognised instead of twinned, and another for each domain, so that a new
+/// domain gets a distribution of its own beside the one still serving the
+/// old name (CloudFront answers a known reference with its distribution).
 pub fn caller_reference(target: &Target) -> String {
-    target.token("cloudfront", 64)
+    let domain = target
+        .spec
+        .domain
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    target.token(&format!("cloudfront {domain}"), 64)
 }
 
 /// The distribution the spec asks for.
@@ -151,6 +162,7 @@ mod tests {
     fn inputs() -> CloudFrontInputs {
         CloudFrontInputs {
             certificate_arn: Some(CERT.into()),
+            ..Default::default()
         }
     }
 

@@ -1,6 +1,7 @@
 //! What must change in CloudFront (pure): create or update the one
 //! distribution the spec asks for, remove every other distribution of ours
-//! (disable first, delete once Deployed), and never touch another's.
+//! (disable first, delete once Deployed; one still serving an old `domain`
+//! only once DNS moved off it), and never touch another's.
 //!
 //! Every field we set is compared strictly, `LambdaFunctionAssociations`
 //! included: a live distribution without the associations the spec lists is
@@ -97,21 +98,44 @@ pub struct DistributionDiff {
     pub pending: Vec<String>,
     /// The distribution of ours that serves the spec, if one exists.
     pub kept: Option<String>,
+    /// Distributions of ours serving only names the spec left, kept as they
+    /// are until DNS no longer leads to them.
+    pub retiring: Vec<String>,
 }
 
 /// Compares the desired distribution with ours and the foreign ones found.
+///
+/// A distribution of ours that serves only names the spec left (an old
+/// `domain`, made under that name's caller reference) is the old chain of a
+/// domain change: it stays as it is while DNS may still lead to it, and is
+/// removed with the others only when `retire_left_names` says DNS moved off.
 pub fn diff(
     target: &Target,
     desired: &Desired,
     ours: &[Found],
     foreign: &[Foreign],
+    retire_left_names: bool,
 ) -> DistributionDiff {
     let mut diff = DistributionDiff::default();
-    // Keep the one our caller reference made; any other of ours is a twin.
     let reference = caller_reference(target);
-    let mut ours: Vec<&Found> = ours.iter().collect();
-    let theirs = |f: &Found| !Target::is_renewal_of(&f.caller_reference, &reference);
-    ours.sort_by(|a, b| (theirs(a), &a.id).cmp(&(theirs(b), &b.id)));
+    let by_reference = |f: &Found| Target::is_renewal_of(&f.caller_reference, &reference);
+    let serves_domain = |f: &Found| {
+        f.current
+            .aliases
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&target.spec.domain))
+    };
+    let left_behind = |f: &Found| {
+        !matches!(desired, Desired::Absent)
+            && !f.current.aliases.is_empty()
+            && !serves_domain(f)
+            && !by_reference(f)
+    };
+    let (retiring, mut ours): (Vec<&Found>, Vec<&Found>) =
+        ours.iter().partition(|f| left_behind(f));
+    // Keep the one serving the domain, else the one our caller reference
+    // made; any other of ours is a twin.
+    ours.sort_by_key(|f| (!serves_domain(f), !by_reference(f), f.id.clone()));
     let (kept, others) = match desired {
         Desired::Absent => (None, ours.as_slice()),
         _ => match ours.split_first() {
@@ -120,6 +144,15 @@ pub fn diff(
         },
     };
     diff.kept = kept.map(|f| f.id.clone());
+    if retire_left_names {
+        for f in &retiring {
+            let (ops, pending) = removal(f);
+            diff.ops.extend(ops);
+            diff.pending.extend(pending);
+        }
+    } else {
+        diff.retiring = retiring.iter().map(|f| f.id.clone()).collect();
+    }
 
     match desired {
         Desired::Absent => {}
@@ -363,6 +396,7 @@ mod tests {
             t,
             &CloudFrontInputs {
                 certificate_arn: Some("arn:aws:acm:us-east-1:123456789012:certificate/new".into()),
+                ..Default::default()
             },
         ) {
             Desired::Present(d) => *d,
@@ -390,7 +424,7 @@ mod tests {
     fn nothing_found_creates_and_an_equal_one_changes_nothing() {
         let t = target(LATENCY);
         let d = want(&t);
-        let created = diff(&t, &Desired::Present(Box::new(d.clone())), &[], &[]);
+        let created = diff(&t, &Desired::Present(Box::new(d.clone())), &[], &[], false);
         assert_eq!(
             lines(&created),
             ["create cloudfront distribution api.example.com"]
@@ -400,6 +434,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", d)],
             &[],
+            false,
         );
         assert_eq!(
             same,
@@ -426,6 +461,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", have)],
             &[],
+            false,
         );
         assert_eq!(
             lines(&out),
@@ -460,6 +496,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", have)],
             &[],
+            false,
         );
         assert_eq!(
             lines(&out),
@@ -478,6 +515,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", older)],
             &[],
+            false,
         );
         assert_eq!(out.ops.len(), 1);
         assert_eq!(
@@ -489,6 +527,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", d)],
             &[],
+            false,
         );
         assert!(same.ops.is_empty());
     }
@@ -509,7 +548,7 @@ mod tests {
                 owner: Some("payments/other".into()),
             },
         ];
-        let out = diff(&t, &Desired::Present(Box::new(d)), &[], &foreign);
+        let out = diff(&t, &Desired::Present(Box::new(d)), &[], &foreign, false);
         assert!(out.ops.is_empty());
         assert_eq!(
             out.conflicts,
@@ -547,6 +586,7 @@ mod tests {
             &Desired::Absent,
             &[enabled, disabled_deploying, disabled_deployed],
             &[],
+            false,
         );
         assert_eq!(
             lines(&out),
@@ -572,7 +612,13 @@ mod tests {
         let mut twin = found(&t, "E0", d.clone());
         twin.caller_reference = "someone-else".into();
         let original = found(&t, "E9", d.clone());
-        let out = diff(&t, &Desired::Present(Box::new(d)), &[twin, original], &[]);
+        let out = diff(
+            &t,
+            &Desired::Present(Box::new(d)),
+            &[twin, original],
+            &[],
+            false,
+        );
         assert_eq!(out.kept.as_deref(), Some("E9"));
         assert_eq!(
             lines(&out),
@@ -584,9 +630,72 @@ mod tests {
     }
 
     #[test]
+    fn a_new_domain_gets_its_own_distribution_and_the_old_one_waits_for_dns() {
+        let old = target(LATENCY);
+        let serving_old = found(&old, "E1", want(&old));
+        let mut renamed = old.clone();
+        renamed.spec.domain = "www.example.com".into();
+        let d = want(&renamed);
+        let out = diff(
+            &renamed,
+            &Desired::Present(Box::new(d.clone())),
+            std::slice::from_ref(&serving_old),
+            &[],
+            false,
+        );
+        assert_eq!(
+            lines(&out),
+            ["create cloudfront distribution www.example.com"]
+        );
+        assert_eq!(out.kept, None);
+        assert_eq!(out.retiring, ["E1"]);
+
+        // Until the new certificate is issued, the old one serves untouched.
+        let waiting = diff(
+            &renamed,
+            &Desired::AwaitingCertificate,
+            std::slice::from_ref(&serving_old),
+            &[],
+            false,
+        );
+        assert!(waiting.ops.is_empty(), "{waiting:?}");
+        assert_eq!(waiting.kept, None);
+
+        // Once DNS moved off the old name, the old distribution goes.
+        let serving_new = found(&renamed, "E2", d.clone());
+        let out = diff(
+            &renamed,
+            &Desired::Present(Box::new(d)),
+            &[serving_old, serving_new],
+            &[],
+            true,
+        );
+        assert_eq!(out.kept.as_deref(), Some("E2"));
+        assert!(out.retiring.is_empty());
+        assert_eq!(
+            lines(&out),
+            [
+                "update cloudfront distribution E1 (api.example.com): Enabled true → false",
+                "delete cloudfront distribution E1 (api.example.com)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_distribution_serving_the_domain_is_kept_whatever_reference_made_it() {
+        let t = target(LATENCY);
+        let d = want(&t);
+        let mut earlier = found(&t, "E1", d.clone());
+        earlier.caller_reference = "gapi-made-by-an-older-version".into();
+        let out = diff(&t, &Desired::Present(Box::new(d)), &[earlier], &[], false);
+        assert_eq!(out.kept.as_deref(), Some("E1"));
+        assert!(out.ops.is_empty() && out.retiring.is_empty(), "{out:?}");
+    }
+
+    #[test]
     fn without_a_certificate_nothing_is_created_or_changed() {
         let t = target(LATENCY);
-        let none = diff(&t, &Desired::AwaitingCertificate, &[], &[]);
+        let none = diff(&t, &Desired::AwaitingCertificate, &[], &[], false);
         assert!(none.ops.is_empty());
         assert_eq!(
             none.pending,
@@ -601,6 +710,7 @@ mod tests {
             &Desired::AwaitingCertificate,
             &[found(&t, "E1", have)],
             &[],
+            false,
         );
         assert!(kept.ops.is_empty());
         assert_eq!(kept.kept.as_deref(), Some("E1"));

@@ -40,6 +40,7 @@ fn client(rules: &[&Rule]) -> Client {
 fn inputs() -> CloudFrontInputs {
     CloudFrontInputs {
         certificate_arn: Some(CERT.into()),
+        ..Default::default()
     }
 }
 

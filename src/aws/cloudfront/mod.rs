@@ -1,4 +1,4 @@
-//! CloudFront: the one distribution in front of the regions when the edge is
+//! CloudFront: the distribution in front of the regions when the edge is
 //! enabled. It serves `domain` (its alternate domain name) with the us-east-1
 //! certificate, redirects viewers to HTTPS, forwards every method uncached
 //! over HTTPS to the origin name that carries the latency or failover
@@ -6,6 +6,8 @@
 //!
 //! Updates are guarded by the ETag read with the configuration, so a change
 //! made by someone else in between fails the pass instead of being lost.
+//! A changed `domain` gets a distribution of its own (the old one keeps its
+//! alias and certificate, so the old name serves until DNS moves off it).
 //! Removal (edge turned off, or destroy) disables the distribution first and
 //! deletes it in a later pass once CloudFront reports it Deployed; nothing
 //! here waits, it reports what is pending and the reconcile requeues.
@@ -49,6 +51,9 @@ pub struct CloudFrontOutputs {
     pub status: Option<String>,
     /// The certificate the distribution serves.
     pub certificate_arn: Option<String>,
+    /// Distributions of ours serving only names the spec left (an old
+    /// `domain`), kept while DNS may lead to them.
+    pub retiring: Vec<String>,
 }
 
 impl From<&Live> for CloudFrontOutputs {
@@ -58,6 +63,7 @@ impl From<&Live> for CloudFrontOutputs {
             domain_name: Some(live.domain_name.clone()),
             status: Some(live.status.clone()),
             certificate_arn: live.certificate_arn.clone(),
+            retiring: Vec::new(),
         }
     }
 }
@@ -100,7 +106,13 @@ pub async fn run_with(
 ) -> Result<StepOutcome<CloudFrontOutputs>> {
     let want = desired::desired(target, inputs);
     let observation = observe::distributions(client, listing, target).await?;
-    let plan = diff::diff(target, &want, &observation.ours, &observation.foreign);
+    let plan = diff::diff(
+        target,
+        &want,
+        &observation.ours,
+        &observation.foreign,
+        inputs.retire_left_names,
+    );
     let kept = plan
         .kept
         .as_ref()
@@ -134,6 +146,7 @@ pub async fn run_with(
         }
         outcome.outputs = CloudFrontOutputs::from(live);
     }
+    outcome.outputs.retiring = plan.retiring.clone();
     Ok(outcome)
 }
 
