@@ -253,6 +253,7 @@ async fn reconcile_unbounded(
             .filter(|c| c.issued)
             .map(|c| c.arn.clone()),
         retire_left_names: false,
+        origin_served: false,
     };
     for error in acm.unknown.values() {
         pass.unknown(Service::Acm, error);
@@ -284,8 +285,10 @@ async fn reconcile_unbounded(
     };
     let edge = edge.unwrap_or_default();
 
+    let edge_settled = edge.status.as_deref() == Some("Deployed") && !edge.origin_held;
     let dns_inputs = Route53Inputs {
         endpoints: api.endpoints(),
+        hold_left_names: target.edge_enabled() && !edge_settled,
         cloudfront_domain,
         validation_records: match acm.unknown.values().next() {
             Some(error) => Observed::Unknown(error.clone()),
@@ -296,7 +299,9 @@ async fn reconcile_unbounded(
         Service::Route53,
         Box::pin(route53::run(clients, target, &dns_inputs, mode)).await,
     );
-    let dns_switched = dns.as_ref().is_ok_and(|d| !d.valve_closed)
+    let dns_written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
+    let dns_switched = dns_written
+        && !dns_inputs.hold_left_names
         && route53::switch::public_name_complete(target, &dns_inputs);
     let dns = dns.unwrap_or_default();
 
@@ -323,6 +328,29 @@ async fn reconcile_unbounded(
         }
         edge
     };
+
+    // The distribution moves to a new origin name once the batch has given
+    // that name its records; the old name's stay until it has deployed.
+    if edge.origin_held {
+        if dns_written && route53::switch::regions_complete(target, &dns_inputs) {
+            let moved = CloudFrontInputs {
+                origin_served: true,
+                ..edge_inputs.clone()
+            };
+            pass.absorb(
+                Service::CloudFront,
+                Box::pin(cloudfront::run(clients, target, &moved, mode)).await,
+            );
+        } else {
+            pass.pending.push(Note {
+                service: Service::CloudFront,
+                text: format!(
+                    "the distribution moves to origin {} once every region serves it",
+                    target.origin_domain()
+                ),
+            });
+        }
+    }
 
     // The distribution of a name the spec left (an old `domain`) goes only
     // once DNS has moved off it: after the record batch, in the same pass.

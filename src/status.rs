@@ -876,6 +876,7 @@ resyncSeconds: 30
             status: Some("Deployed".into()),
             certificate_arn: None,
             retiring: Vec::new(),
+            origin_held: false,
         };
         pass
     }

@@ -304,3 +304,88 @@ async fn a_new_domain_resolves_before_the_old_one_goes() {
 async fn a_new_domain_behind_the_edge_resolves_before_the_old_one_goes() {
     domain_change(true).await;
 }
+
+/// Our distribution as CloudFront has it: (status, enabled, origin domain).
+async fn distribution_state(ground: &Ground) -> (String, bool, String) {
+    let clients = ground.view_clients().await;
+    let cloudfront = clients.cloudfront();
+    let ids = common::owned::distribution_ids(&cloudfront, &ground.target.uid).await;
+    assert_eq!(ids.len(), 1, "one distribution: {ids:?}");
+    let out = cloudfront
+        .get_distribution()
+        .id(&ids[0])
+        .send()
+        .await
+        .expect("distribution");
+    let distribution = out.distribution().expect("a distribution");
+    let config = distribution
+        .distribution_config()
+        .expect("its configuration");
+    let origin = config
+        .origins()
+        .and_then(|o| o.items().first())
+        .map(|o| o.domain_name().to_owned())
+        .unwrap_or_default();
+    (distribution.status().to_owned(), config.enabled(), origin)
+}
+
+/// `edge.originDomain` moves to another name. At every pass the public name
+/// leads to the distribution, and every origin the distribution may still
+/// use (its current one and, until it is Deployed, the ones before) has its
+/// records; at the end the old origin name is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_origin_domain_serves_before_the_edge_moves_to_it() {
+    let mut ground = Ground::converged(true).await;
+    let (_, _, old_origin) = distribution_state(&ground).await;
+    let new_origin = format!("edge-origin.{}", ground.zone);
+    if let Some(edge) = ground.target.spec.edge.as_mut() {
+        edge.origin_domain = Some(new_origin.clone());
+    }
+    let mut maybe_in_use = vec![old_origin.clone()];
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        assert!(passes <= 120, "no convergence within 120 passes");
+        let pass = ground.apply().await;
+        let faults = edge_faults(&ground, &ground.target.spec.domain).await;
+        assert!(
+            faults.is_empty() && !public_a_records(&ground).await.is_empty(),
+            "pass {passes}: the public name is not served by the edge: {faults:?}; {}",
+            pass.plan
+        );
+        let (status, enabled, origin) = distribution_state(&ground).await;
+        assert!(enabled, "pass {passes}: the distribution is disabled");
+        if !maybe_in_use.contains(&origin) {
+            maybe_in_use.push(origin.clone());
+        }
+        for name in &maybe_in_use {
+            assert!(
+                !a_records(&ground, name).await.is_empty(),
+                "pass {passes}: the distribution ({status}, origin {origin}) may still use {name}, which no longer resolves: {}",
+                pass.plan
+            );
+        }
+        if status == "Deployed" {
+            maybe_in_use = vec![origin];
+        }
+        if pass.converged() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (status, _, origin) = distribution_state(&ground).await;
+    assert_eq!(
+        (status.as_str(), origin.as_str()),
+        ("Deployed", new_origin.as_str())
+    );
+    assert!(
+        a_records(&ground, &old_origin).await.is_empty(),
+        "{old_origin} still resolves"
+    );
+    let (owned, _) = ground.owned().await;
+    assert!(
+        !owned.iter().any(|line| line.contains(&old_origin)),
+        "something of {old_origin} is left: {owned:?}"
+    );
+    assert!(ground.plan().await.plan.is_empty());
+}

@@ -30,6 +30,9 @@ pub struct CloudFrontInputs {
     /// DNS no longer leads to names the spec left: the distributions that
     /// served only those (an old `domain`) may go.
     pub retire_left_names: bool,
+    /// The spec's origin name has its records (the record batch ran): an
+    /// existing distribution may move its origin to it.
+    pub origin_served: bool,
 }
 
 /// What the spec asks of CloudFront.

@@ -11,7 +11,7 @@
 use crate::plan::{Action, Change, FieldChange, Service};
 use crate::target::Target;
 
-use super::desired::{Desired, caller_reference};
+use super::desired::{CloudFrontInputs, Desired, caller_reference};
 use super::distribution::{Distribution, Origin};
 use super::observe::{Foreign, Found};
 
@@ -101,6 +101,9 @@ pub struct DistributionDiff {
     /// Distributions of ours serving only names the spec left, kept as they
     /// are until DNS no longer leads to them.
     pub retiring: Vec<String>,
+    /// The kept distribution stays on its current origin, which the spec
+    /// left, until the new origin name has its records.
+    pub origin_held: bool,
 }
 
 /// Compares the desired distribution with ours and the foreign ones found.
@@ -108,13 +111,15 @@ pub struct DistributionDiff {
 /// A distribution of ours that serves only names the spec left (an old
 /// `domain`, made under that name's caller reference) is the old chain of a
 /// domain change: it stays as it is while DNS may still lead to it, and is
-/// removed with the others only when `retire_left_names` says DNS moved off.
+/// removed with the others only when `inputs.retire_left_names` says DNS
+/// moved off. A distribution keeps its origin until `inputs.origin_served`
+/// says the spec's origin name has its records.
 pub fn diff(
     target: &Target,
     desired: &Desired,
     ours: &[Found],
     foreign: &[Foreign],
-    retire_left_names: bool,
+    inputs: &CloudFrontInputs,
 ) -> DistributionDiff {
     let mut diff = DistributionDiff::default();
     let reference = caller_reference(target);
@@ -144,7 +149,7 @@ pub fn diff(
         },
     };
     diff.kept = kept.map(|f| f.id.clone());
-    if retire_left_names {
+    if inputs.retire_left_names {
         for f in &retiring {
             let (ops, pending) = removal(f);
             diff.ops.extend(ops);
@@ -167,6 +172,10 @@ pub fn diff(
             ),
         }),
         Desired::Present(want) => {
+            let want = match kept {
+                Some(f) if !inputs.origin_served => held_origin(f, want, &mut diff),
+                _ => want.clone(),
+            };
             for other in foreign {
                 for alias in other.aliases.iter().filter(|a| want.aliases.contains(a)) {
                     diff.conflicts.push(match &other.owner {
@@ -184,12 +193,12 @@ pub fn diff(
             // CloudFront refuses an alias another distribution holds.
             if diff.conflicts.is_empty() {
                 match kept {
-                    None => diff.ops.push(DistributionOp::Create((**want).clone())),
-                    Some(f) if f.current != **want => diff.ops.push(DistributionOp::Update {
+                    None => diff.ops.push(DistributionOp::Create(*want)),
+                    Some(f) if f.current != *want => diff.ops.push(DistributionOp::Update {
                         id: f.id.clone(),
                         etag: f.etag.clone(),
                         observed: Box::new(f.current.clone()),
-                        desired: want.clone(),
+                        desired: want,
                     }),
                     Some(_) => {}
                 }
@@ -203,6 +212,22 @@ pub fn diff(
         diff.pending.extend(pending);
     }
     diff
+}
+
+/// `want` with `f`'s current origin names where they differ: CloudFront
+/// would forward to a name that does not resolve yet.
+fn held_origin(f: &Found, want: &Distribution, diff: &mut DistributionDiff) -> Box<Distribution> {
+    let mut held = want.clone();
+    for origin in &mut held.origins {
+        let Some(current) = f.current.origins.iter().find(|o| o.id == origin.id) else {
+            continue;
+        };
+        if current.domain_name != origin.domain_name {
+            diff.origin_held = true;
+            origin.domain_name = current.domain_name.clone();
+        }
+    }
+    Box::new(held)
 }
 
 /// Removes every distribution of ours (destroy).
@@ -387,7 +412,7 @@ pub fn fields(o: &Distribution, d: &Distribution) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::cloudfront::desired::{CloudFrontInputs, desired};
+    use crate::aws::cloudfront::desired::desired;
     use crate::aws::cloudfront::distribution::LambdaAssociation;
     use crate::target::fixtures::{LATENCY, target};
 
@@ -416,6 +441,14 @@ mod tests {
         }
     }
 
+    /// Inputs of a pass after the record batch: the origin name is served.
+    fn served() -> CloudFrontInputs {
+        CloudFrontInputs {
+            origin_served: true,
+            ..Default::default()
+        }
+    }
+
     fn lines(diff: &DistributionDiff) -> Vec<String> {
         diff.ops.iter().map(|op| op.change().to_string()).collect()
     }
@@ -424,7 +457,13 @@ mod tests {
     fn nothing_found_creates_and_an_equal_one_changes_nothing() {
         let t = target(LATENCY);
         let d = want(&t);
-        let created = diff(&t, &Desired::Present(Box::new(d.clone())), &[], &[], false);
+        let created = diff(
+            &t,
+            &Desired::Present(Box::new(d.clone())),
+            &[],
+            &[],
+            &served(),
+        );
         assert_eq!(
             lines(&created),
             ["create cloudfront distribution api.example.com"]
@@ -434,7 +473,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", d)],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(
             same,
@@ -461,7 +500,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", have)],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(
             lines(&out),
@@ -496,7 +535,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", have)],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(
             lines(&out),
@@ -515,7 +554,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", older)],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(out.ops.len(), 1);
         assert_eq!(
@@ -527,7 +566,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             &[found(&t, "E1", d)],
             &[],
-            false,
+            &served(),
         );
         assert!(same.ops.is_empty());
     }
@@ -548,7 +587,7 @@ mod tests {
                 owner: Some("payments/other".into()),
             },
         ];
-        let out = diff(&t, &Desired::Present(Box::new(d)), &[], &foreign, false);
+        let out = diff(&t, &Desired::Present(Box::new(d)), &[], &foreign, &served());
         assert!(out.ops.is_empty());
         assert_eq!(
             out.conflicts,
@@ -586,7 +625,7 @@ mod tests {
             &Desired::Absent,
             &[enabled, disabled_deploying, disabled_deployed],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(
             lines(&out),
@@ -617,7 +656,7 @@ mod tests {
             &Desired::Present(Box::new(d)),
             &[twin, original],
             &[],
-            false,
+            &served(),
         );
         assert_eq!(out.kept.as_deref(), Some("E9"));
         assert_eq!(
@@ -641,7 +680,7 @@ mod tests {
             &Desired::Present(Box::new(d.clone())),
             std::slice::from_ref(&serving_old),
             &[],
-            false,
+            &served(),
         );
         assert_eq!(
             lines(&out),
@@ -656,7 +695,7 @@ mod tests {
             &Desired::AwaitingCertificate,
             std::slice::from_ref(&serving_old),
             &[],
-            false,
+            &served(),
         );
         assert!(waiting.ops.is_empty(), "{waiting:?}");
         assert_eq!(waiting.kept, None);
@@ -668,7 +707,10 @@ mod tests {
             &Desired::Present(Box::new(d)),
             &[serving_old, serving_new],
             &[],
-            true,
+            &CloudFrontInputs {
+                retire_left_names: true,
+                ..served()
+            },
         );
         assert_eq!(out.kept.as_deref(), Some("E2"));
         assert!(out.retiring.is_empty());
@@ -682,12 +724,53 @@ mod tests {
     }
 
     #[test]
+    fn a_new_origin_waits_until_its_name_is_served() {
+        let t = target(LATENCY);
+        let before = want(&t);
+        let mut moved = t.clone();
+        if let Some(edge) = moved.spec.edge.as_mut() {
+            edge.origin_domain = Some("edge-origin.example.com".into());
+        }
+        let d = want(&moved);
+        let live = [found(&moved, "E1", before)];
+        let held = diff(
+            &moved,
+            &Desired::Present(Box::new(d.clone())),
+            &live,
+            &[],
+            &CloudFrontInputs::default(),
+        );
+        assert!(held.ops.is_empty(), "{held:?}");
+        assert!(held.origin_held);
+
+        let out = diff(
+            &moved,
+            &Desired::Present(Box::new(d)),
+            &live,
+            &[],
+            &served(),
+        );
+        assert!(!out.origin_held);
+        assert_eq!(
+            lines(&out),
+            ["update cloudfront distribution E1 (api.example.com): \
+              Origin.DomainName origin.api.example.com → edge-origin.example.com"]
+        );
+    }
+
+    #[test]
     fn a_distribution_serving_the_domain_is_kept_whatever_reference_made_it() {
         let t = target(LATENCY);
         let d = want(&t);
         let mut earlier = found(&t, "E1", d.clone());
         earlier.caller_reference = "gapi-made-by-an-older-version".into();
-        let out = diff(&t, &Desired::Present(Box::new(d)), &[earlier], &[], false);
+        let out = diff(
+            &t,
+            &Desired::Present(Box::new(d)),
+            &[earlier],
+            &[],
+            &served(),
+        );
         assert_eq!(out.kept.as_deref(), Some("E1"));
         assert!(out.ops.is_empty() && out.retiring.is_empty(), "{out:?}");
     }
@@ -695,7 +778,7 @@ mod tests {
     #[test]
     fn without_a_certificate_nothing_is_created_or_changed() {
         let t = target(LATENCY);
-        let none = diff(&t, &Desired::AwaitingCertificate, &[], &[], false);
+        let none = diff(&t, &Desired::AwaitingCertificate, &[], &[], &served());
         assert!(none.ops.is_empty());
         assert_eq!(
             none.pending,
@@ -710,7 +793,7 @@ mod tests {
             &Desired::AwaitingCertificate,
             &[found(&t, "E1", have)],
             &[],
-            false,
+            &served(),
         );
         assert!(kept.ops.is_empty());
         assert_eq!(kept.kept.as_deref(), Some("E1"));

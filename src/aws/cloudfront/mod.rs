@@ -54,6 +54,9 @@ pub struct CloudFrontOutputs {
     /// Distributions of ours serving only names the spec left (an old
     /// `domain`), kept while DNS may lead to them.
     pub retiring: Vec<String>,
+    /// The distribution stays on an origin name the spec left until the new
+    /// one has its records; DNS keeps the old one meanwhile.
+    pub origin_held: bool,
 }
 
 impl From<&Live> for CloudFrontOutputs {
@@ -64,6 +67,7 @@ impl From<&Live> for CloudFrontOutputs {
             status: Some(live.status.clone()),
             certificate_arn: live.certificate_arn.clone(),
             retiring: Vec::new(),
+            origin_held: false,
         }
     }
 }
@@ -111,7 +115,7 @@ pub async fn run_with(
         &want,
         &observation.ours,
         &observation.foreign,
-        inputs.retire_left_names,
+        inputs,
     );
     let kept = plan
         .kept
@@ -147,6 +151,7 @@ pub async fn run_with(
         outcome.outputs = CloudFrontOutputs::from(live);
     }
     outcome.outputs.retiring = plan.retiring.clone();
+    outcome.outputs.origin_held = plan.origin_held;
     Ok(outcome)
 }
 

@@ -39,6 +39,9 @@ pub struct Route53Inputs {
     /// The distribution's own name, e.g. `d111111abcdef8.cloudfront.net`.
     pub cloudfront_domain: Observed<String>,
     pub validation_records: Observed<Vec<ValidationRecord>>,
+    /// The distribution may still use a name the spec left (it is deploying,
+    /// or stays on its old origin): the records of names left stay.
+    pub hold_left_names: bool,
 }
 
 impl Route53Inputs {
@@ -56,6 +59,7 @@ impl Route53Inputs {
                 .collect(),
             cloudfront_domain: Observed::from_option(cloudfront_domain),
             validation_records: Observed::Known(validation_records),
+            hold_left_names: false,
         }
     }
 

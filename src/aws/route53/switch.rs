@@ -4,7 +4,9 @@
 //! of them can be, and until then the old ones stay, together with every
 //! name of ours they still lead to (the old origin name, an old domain).
 //! Route 53 cannot hold a plain record beside latency records of the same
-//! name and type, so the switch is one batch or nothing.
+//! name and type, so the switch is one batch or nothing. Names left also
+//! stay while the distribution may still use them (`hold_left_names`: it is
+//! deploying, or waits to move to a new origin name).
 
 use std::collections::BTreeSet;
 
@@ -15,15 +17,21 @@ use super::diff::owned_names;
 use super::ownership::{is_owner_record_name, owner_record};
 use super::record::{Record, Routing, normalize_name};
 
+/// Whether every serving region's endpoint is known: the origin name (the
+/// public one without the edge) can have all its records.
+pub fn regions_complete(target: &Target, inputs: &Route53Inputs) -> bool {
+    target
+        .serving_regions()
+        .iter()
+        .all(|r| inputs.endpoint(&r.name).is_some())
+}
+
 /// Whether the new chain can serve the public name in this pass: every
 /// serving region's endpoint is known and, with the edge, the distribution
 /// is known and deployed.
 pub fn public_name_complete(target: &Target, inputs: &Route53Inputs) -> bool {
-    let regions = target
-        .serving_regions()
-        .iter()
-        .all(|r| inputs.endpoint(&r.name).is_some());
-    regions && (!target.edge_enabled() || inputs.cloudfront_domain.is_known())
+    regions_complete(target, inputs)
+        && (!target.edge_enabled() || inputs.cloudfront_domain.is_known())
 }
 
 /// `wanted` with the old chain kept while the new one is incomplete.
@@ -33,10 +41,14 @@ pub fn make_before_break(
     mut wanted: Vec<Record>,
     observed: &[Record],
 ) -> Vec<Record> {
-    if public_name_complete(target, inputs) {
+    let complete = public_name_complete(target, inputs);
+    if complete && !inputs.hold_left_names {
         return wanted;
     }
     let owned = owned_names(target, observed);
+    if complete {
+        return with_names_left(target, wanted, observed, &owned);
+    }
     let public = normalize_name(&target.spec.domain);
     let serving = |r: &Record| matches!(r.key.record_type.as_str(), "A" | "AAAA");
     let old: Vec<&Record> = observed
@@ -55,8 +67,13 @@ pub fn make_before_break(
         return with_names_left(target, wanted, observed, &owned);
     }
     if old_kind == new_kind {
-        // The shape stays: per-record holds suffice.
-        return wanted;
+        // The shape stays: per-record holds suffice, beside the names the
+        // distribution may still use.
+        return if inputs.hold_left_names {
+            with_names_left(target, wanted, observed, &owned)
+        } else {
+            wanted
+        };
     }
     wanted.retain(|r| !(r.key.name == public && serving(r)));
     wanted.extend(old.into_iter().cloned());
@@ -230,6 +247,39 @@ mod tests {
             ops.iter()
                 .any(|op| matches!(op, RecordOp::Upsert { record, .. }
             if record.key.name == "www.example.com" && record.key.set_identifier.is_some()))
+        );
+    }
+
+    #[test]
+    fn an_old_origin_name_stays_while_the_distribution_may_use_it() {
+        let old = target(LATENCY);
+        let zone = edge_zone(&old);
+        let mut moved = old.clone();
+        if let Some(edge) = moved.spec.edge.as_mut() {
+            edge.origin_domain = Some("edge-origin.example.com".into());
+        }
+        let mut inputs =
+            Route53Inputs::known(endpoints(), Some("d1.cloudfront.net".into()), vec![]);
+        inputs.hold_left_names = true;
+        let wanted = desired::records(&moved, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&moved, &inputs, wanted, &zone);
+        let ops = diff::records(&moved, &wanted, &zone).ops;
+        assert_eq!(deleted(&ops), Vec::<String>::new(), "{ops:?}");
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, RecordOp::Upsert { record, .. }
+            if record.key.name == "edge-origin.example.com"))
+        );
+
+        // Once the distribution has deployed the new origin, the old name goes.
+        inputs.hold_left_names = false;
+        let wanted = desired::records(&moved, &inputs, &BTreeMap::new(), &[]);
+        let wanted = make_before_break(&moved, &inputs, wanted, &zone);
+        let gone = deleted(&diff::records(&moved, &wanted, &zone).ops);
+        assert!(
+            gone.iter()
+                .any(|k| k.starts_with("origin.api.example.com A")),
+            "{gone:?}"
         );
     }
 }
