@@ -3,7 +3,9 @@
 //! a region removed while its certificate is still in use leaves nothing;
 //! the edge turned off and on again keeps the public name resolving at
 //! every pass; a new `domain`, with the edge or without, resolves before the
-//! old name goes, and nothing of the old name is left.
+//! old name goes, and nothing of the old name is left; a new origin name is
+//! served before the distribution moves to it; a certificate the user
+//! brings replaces ours (and back) with the edge serving at every pass.
 
 use crate::common;
 
@@ -346,6 +348,11 @@ async fn a_new_origin_domain_serves_before_the_edge_moves_to_it() {
     loop {
         passes += 1;
         assert!(passes <= 120, "no convergence within 120 passes");
+        // What CloudFront has deployed before the pass is all it may use.
+        let (status, _, origin) = distribution_state(&ground).await;
+        if status == "Deployed" {
+            maybe_in_use = vec![origin];
+        }
         let pass = ground.apply().await;
         let faults = edge_faults(&ground, &ground.target.spec.domain).await;
         assert!(
@@ -364,9 +371,6 @@ async fn a_new_origin_domain_serves_before_the_edge_moves_to_it() {
                 "pass {passes}: the distribution ({status}, origin {origin}) may still use {name}, which no longer resolves: {}",
                 pass.plan
             );
-        }
-        if status == "Deployed" {
-            maybe_in_use = vec![origin];
         }
         if pass.converged() {
             break;
@@ -387,5 +391,118 @@ async fn a_new_origin_domain_serves_before_the_edge_moves_to_it() {
         !owned.iter().any(|line| line.contains(&old_origin)),
         "something of {old_origin} is left: {owned:?}"
     );
+    assert!(ground.plan().await.plan.is_empty());
+}
+
+/// The certificate our distribution serves.
+async fn edge_certificate(ground: &Ground) -> String {
+    let clients = ground.view_clients().await;
+    let cloudfront = clients.cloudfront();
+    let ids = common::owned::distribution_ids(&cloudfront, &ground.target.uid).await;
+    assert_eq!(ids.len(), 1, "one distribution: {ids:?}");
+    let out = cloudfront
+        .get_distribution_config()
+        .id(&ids[0])
+        .send()
+        .await
+        .expect("distribution configuration");
+    out.distribution_config()
+        .and_then(|c| c.viewer_certificate())
+        .and_then(|v| v.acm_certificate_arn())
+        .expect("a viewer certificate from ACM")
+        .to_owned()
+}
+
+/// Passes until one converges; after each, the public name is served by
+/// the edge with a certificate that exists.
+async fn converge_served_by_edge(ground: &mut Ground, what: &str) {
+    for passes in 1..=120 {
+        let pass = ground.apply().await;
+        let faults = edge_faults(ground, &ground.target.spec.domain).await;
+        assert!(
+            faults.is_empty() && !public_a_records(ground).await.is_empty(),
+            "{what}, pass {passes}: the public name is not served by the edge: {faults:?}; {}",
+            pass.plan
+        );
+        let serving = edge_certificate(ground).await;
+        let clients = ground.view_clients().await;
+        let described = clients
+            .acm("us-east-1")
+            .describe_certificate()
+            .certificate_arn(&serving)
+            .send()
+            .await;
+        assert!(
+            described.is_ok(),
+            "{what}, pass {passes}: the distribution serves {serving}, which is gone: {described:?}"
+        );
+        if pass.converged() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{what}: no convergence within 120 passes");
+}
+
+/// The user brings an edge certificate, then takes it back: at every pass
+/// the edge serves with a certificate that exists; ours goes once released,
+/// a new one of ours comes back, and the user's is never touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_brought_by_the_user_replaces_ours_and_back_without_a_gap() {
+    let mut ground = Ground::converged(true).await;
+    let ours = edge_certificate(&ground).await;
+    let clients = ground.view_clients().await;
+    let acm = clients.acm("us-east-1");
+    let theirs = acm
+        .request_certificate()
+        .domain_name(&ground.target.spec.domain)
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .expect("the user's certificate")
+        .certificate_arn()
+        .expect("an ARN")
+        .to_owned();
+    for _ in 0..60 {
+        let status = acm
+            .describe_certificate()
+            .certificate_arn(&theirs)
+            .send()
+            .await
+            .expect("the user's certificate")
+            .certificate()
+            .and_then(|c| c.status().cloned());
+        if status == Some(aws_sdk_acm::types::CertificateStatus::Issued) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    ground.target.spec.certificate = Some(globalapi::api::CertificateSpec {
+        arn: Some(theirs.clone()),
+    });
+    converge_served_by_edge(&mut ground, "the user's certificate in").await;
+    assert_eq!(edge_certificate(&ground).await, theirs);
+    let owned = common::owned::certificates(&clients, "us-east-1", &ground.target.uid).await;
+    assert!(
+        !owned.iter().any(|(arn, _)| *arn == ours),
+        "our edge certificate {ours} is left: {owned:?}"
+    );
+    assert!(ground.plan().await.plan.is_empty());
+
+    ground.target.spec.certificate = None;
+    converge_served_by_edge(&mut ground, "the user's certificate out").await;
+    let serving = edge_certificate(&ground).await;
+    assert_ne!(serving, theirs);
+    let owned = common::owned::certificates(&clients, "us-east-1", &ground.target.uid).await;
+    assert!(
+        owned.iter().any(|(arn, _)| *arn == serving),
+        "the edge serves {serving}, not one of ours: {owned:?}"
+    );
+    acm.describe_certificate()
+        .certificate_arn(&theirs)
+        .send()
+        .await
+        .expect("the user's certificate is still there");
     assert!(ground.plan().await.plan.is_empty());
 }
