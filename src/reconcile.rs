@@ -5,13 +5,19 @@
 //! A service that fails does not stop the others: its error is recorded and
 //! the services after it work with what they have.
 
-use std::{fmt, time::SystemTime};
+use std::{
+    fmt,
+    future::Future,
+    sync::Mutex,
+    time::{Duration, SystemTime},
+};
 
 use crate::api::GlobalApiStatus;
 use crate::aws::{
     AwsClients, Observed,
     acm::{self, AcmInputs, AcmOutputs},
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
+    clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
     rds::{self, RdsInputs, RdsOutputs},
     route53::{self, Route53Inputs, Route53Outputs},
@@ -174,33 +180,84 @@ impl Pass {
 pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
     // Boxed: a pass over five services is a large future; on the heap it
     // cannot overflow the stack of the thread that polls it.
-    bounded(
-        clients,
-        Box::pin(reconcile_unbounded(clients, target, memory, mode)),
-    )
-    .await
+    let in_flight = InFlight::default();
+    let pass = Box::pin(reconcile_unbounded(
+        clients, target, memory, mode, &in_flight,
+    ));
+    bounded(clients, target, memory, &in_flight, pass).await
 }
 
-/// A pass cut off at the bound of `clients`: every service unknown, an
-/// error saying so. The calls it had made stand; the next pass observes them.
-async fn bounded(clients: &AwsClients, pass: impl std::future::Future<Output = Pass>) -> Pass {
+/// The service a pass is waiting on, so that a pass cut off can say where.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<Option<Service>>);
+
+impl InFlight {
+    /// Runs one service's step (boxed: the steps are large futures).
+    async fn step<T>(&self, service: Service, step: impl Future<Output = T>) -> T {
+        if let Ok(mut current) = self.0.lock() {
+            *current = Some(service);
+        }
+        Box::pin(step).await
+    }
+
+    fn current(&self) -> Option<Service> {
+        self.0.lock().ok().and_then(|current| *current)
+    }
+}
+
+/// A pass cut off at the bound of `clients`: one error naming the step it
+/// was waiting on, and every part unknown, so that status keeps what the
+/// last pass saw (regions, edge, certificates awaiting deletion) and
+/// nothing is removed because of it. The calls it had made stand; the next
+/// pass observes them.
+async fn bounded(
+    clients: &AwsClients,
+    target: &Target,
+    memory: &Memory,
+    in_flight: &InFlight,
+    pass: impl Future<Output = Pass>,
+) -> Pass {
     let bound = clients.timeouts().pass;
     match tokio::time::timeout(bound, pass).await {
         Ok(pass) => pass,
-        Err(_) => {
-            let mut pass = Pass::default();
-            let text = format!(
-                "the pass did not finish within {} s and was cut off; nothing was removed because of it",
-                bound.as_secs()
-            );
-            pass.errors.push(Note {
-                service: Service::Route53,
-                text: text.clone(),
-            });
-            pass.unknown(Service::Route53, &text);
-            pass
+        Err(_) => cut_off(target, memory, in_flight.current(), bound),
+    }
+}
+
+pub(crate) fn cut_off(
+    target: &Target,
+    memory: &Memory,
+    waiting_on: Option<Service>,
+    bound: Duration,
+) -> Pass {
+    let text = format!(
+        "the pass did not finish within {} s and was cut off; nothing was removed because of it",
+        bound.as_secs()
+    );
+    let mut pass = Pass::default();
+    pass.errors.push(Note {
+        service: waiting_on.unwrap_or(Service::Acm),
+        text: text.clone(),
+    });
+    for service in [
+        Service::Acm,
+        Service::ApiGateway,
+        Service::CloudFront,
+        Service::Route53,
+        Service::Rds,
+    ] {
+        pass.unknown(service, &text);
+    }
+    let mut regions = target.region_names();
+    for region in memory.regions.iter().chain([&GLOBAL_REGION.to_owned()]) {
+        if !regions.contains(region) {
+            regions.push(region.clone());
         }
     }
+    pass.outputs.acm.unknown = regions.iter().map(|r| (r.clone(), text.clone())).collect();
+    pass.outputs.apigateway = ApiGatewayOutputs::unknown_in(&regions, &text);
+    pass.outputs.rds.unknown = vec![text];
+    pass
 }
 
 async fn reconcile_unbounded(
@@ -208,6 +265,7 @@ async fn reconcile_unbounded(
     target: &Target,
     memory: &Memory,
     mode: Mode,
+    in_flight: &InFlight,
 ) -> Pass {
     let clients = &clients.observing_after(memory.last_sync);
     let mut pass = Pass::default();
@@ -218,7 +276,9 @@ async fn reconcile_unbounded(
     let acm = pass
         .absorb_known(
             Service::Acm,
-            Box::pin(acm::run(clients, target, &acm_inputs, mode)).await,
+            in_flight
+                .step(Service::Acm, acm::run(clients, target, &acm_inputs, mode))
+                .await,
         )
         .unwrap_or_else(|error| AcmOutputs {
             unknown: target
@@ -242,7 +302,12 @@ async fn reconcile_unbounded(
     let api = pass
         .absorb_known(
             Service::ApiGateway,
-            Box::pin(apigateway::run(clients, target, &api_inputs, mode)).await,
+            in_flight
+                .step(
+                    Service::ApiGateway,
+                    apigateway::run(clients, target, &api_inputs, mode),
+                )
+                .await,
         )
         .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error));
 
@@ -267,7 +332,12 @@ async fn reconcile_unbounded(
     let edge = if target.edge_enabled() {
         pass.absorb_known(
             Service::CloudFront,
-            Box::pin(cloudfront::run(clients, target, &edge_inputs, mode)).await,
+            in_flight
+                .step(
+                    Service::CloudFront,
+                    cloudfront::run(clients, target, &edge_inputs, mode),
+                )
+                .await,
         )
     } else {
         Ok(CloudFrontOutputs::default())
@@ -297,7 +367,12 @@ async fn reconcile_unbounded(
     };
     let dns = pass.absorb_known(
         Service::Route53,
-        Box::pin(route53::run(clients, target, &dns_inputs, mode)).await,
+        in_flight
+            .step(
+                Service::Route53,
+                route53::run(clients, target, &dns_inputs, mode),
+            )
+            .await,
     );
     let dns_written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
     let dns_switched = dns_written
@@ -310,11 +385,21 @@ async fn reconcile_unbounded(
     } else if dns_switched {
         pass.absorb(
             Service::CloudFront,
-            Box::pin(cloudfront::run(clients, target, &edge_inputs, mode)).await,
+            in_flight
+                .step(
+                    Service::CloudFront,
+                    cloudfront::run(clients, target, &edge_inputs, mode),
+                )
+                .await,
         )
     } else {
         // Only look: what a removal would do waits for DNS to move.
-        let planned = Box::pin(cloudfront::run(clients, target, &edge_inputs, Mode::Plan)).await;
+        let planned = in_flight
+            .step(
+                Service::CloudFront,
+                cloudfront::run(clients, target, &edge_inputs, Mode::Plan),
+            )
+            .await;
         if let Ok(planned) = planned
             && !planned.changes.is_empty()
         {
@@ -339,7 +424,12 @@ async fn reconcile_unbounded(
             };
             pass.absorb(
                 Service::CloudFront,
-                Box::pin(cloudfront::run(clients, target, &moved, mode)).await,
+                in_flight
+                    .step(
+                        Service::CloudFront,
+                        cloudfront::run(clients, target, &moved, mode),
+                    )
+                    .await,
             );
         } else {
             pass.pending.push(Note {
@@ -362,7 +452,12 @@ async fn reconcile_unbounded(
             };
             pass.absorb(
                 Service::CloudFront,
-                Box::pin(cloudfront::run(clients, target, &retire, mode)).await,
+                in_flight
+                    .step(
+                        Service::CloudFront,
+                        cloudfront::run(clients, target, &retire, mode),
+                    )
+                    .await,
             );
         } else {
             for id in &edge.retiring {
@@ -386,7 +481,12 @@ async fn reconcile_unbounded(
             };
             pass.absorb(
                 Service::ApiGateway,
-                Box::pin(apigateway::run(clients, target, &retire, mode)).await,
+                in_flight
+                    .step(
+                        Service::ApiGateway,
+                        apigateway::run(clients, target, &retire, mode),
+                    )
+                    .await,
             );
         } else {
             for (region, name) in &api.retained_domains {
@@ -405,7 +505,12 @@ async fn reconcile_unbounded(
     let database = if target.spec.database.is_some() || memory.database != RdsInputs::default() {
         match pass.absorb_known(
             Service::Rds,
-            Box::pin(rds::run(clients, target, &memory.database, mode)).await,
+            in_flight
+                .step(
+                    Service::Rds,
+                    rds::run(clients, target, &memory.database, mode),
+                )
+                .await,
         ) {
             Ok(database) => database,
             Err(error) => RdsOutputs {
@@ -434,11 +539,9 @@ async fn reconcile_unbounded(
 /// Parts that AWS removes slowly (a distribution being disabled, a
 /// database deleting) are left pending for the next pass.
 pub async fn destroy(clients: &AwsClients, target: &Target, memory: &Memory, mode: Mode) -> Pass {
-    bounded(
-        clients,
-        Box::pin(destroy_unbounded(clients, target, memory, mode)),
-    )
-    .await
+    let in_flight = InFlight::default();
+    let pass = Box::pin(destroy_unbounded(clients, target, memory, mode, &in_flight));
+    bounded(clients, target, memory, &in_flight, pass).await
 }
 
 async fn destroy_unbounded(
@@ -446,19 +549,32 @@ async fn destroy_unbounded(
     target: &Target,
     memory: &Memory,
     mode: Mode,
+    in_flight: &InFlight,
 ) -> Pass {
     let mut pass = Pass::default();
     pass.absorb(
         Service::Rds,
-        rds::destroy_with(|region| clients.rds(region), target, &memory.database, mode).await,
+        in_flight
+            .step(
+                Service::Rds,
+                rds::destroy_with(|region| clients.rds(region), target, &memory.database, mode),
+            )
+            .await,
     );
     pass.absorb(
         Service::Route53,
-        route53::destroy(clients, target, mode).await,
+        in_flight
+            .step(Service::Route53, route53::destroy(clients, target, mode))
+            .await,
     );
     pass.absorb(
         Service::CloudFront,
-        cloudfront::destroy(clients, target, mode).await,
+        in_flight
+            .step(
+                Service::CloudFront,
+                cloudfront::destroy(clients, target, mode),
+            )
+            .await,
     );
     let mut regions = target.region_names();
     regions.extend(
@@ -471,11 +587,21 @@ async fn destroy_unbounded(
     );
     pass.absorb(
         Service::ApiGateway,
-        apigateway::destroy_regions(clients, target, &regions, mode).await,
+        in_flight
+            .step(
+                Service::ApiGateway,
+                apigateway::destroy_regions(clients, target, &regions, mode),
+            )
+            .await,
     );
     pass.absorb(
         Service::Acm,
-        acm::destroy(clients, target, &memory.certificate_arns, mode).await,
+        in_flight
+            .step(
+                Service::Acm,
+                acm::destroy(clients, target, &memory.certificate_arns, mode),
+            )
+            .await,
     );
     pass
 }

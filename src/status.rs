@@ -934,6 +934,49 @@ resyncSeconds: 30
         assert_eq!(eu.health_check_id, before.regions[1].health_check_id);
     }
 
+    #[test]
+    fn a_pass_cut_off_keeps_what_the_last_one_saw() {
+        let mut before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(100),
+        );
+        let pending = CleanupEntry {
+            service: "acm".into(),
+            resource: "arn:aws:acm:eu-west-1:123456789012:certificate/replaced".into(),
+            reason: Some("ResourceInUseException".into()),
+        };
+        before.cleanup = vec![pending.clone()];
+        let object = object(1, Some(before.clone()));
+        let target = crate::target::Target::from_object(&object).expect("target");
+        let memory = crate::reconcile::Memory::from_status(object.status.as_ref());
+        let pass = crate::reconcile::cut_off(
+            &target,
+            &memory,
+            Some(Service::ApiGateway),
+            std::time::Duration::from_secs(300),
+        );
+        assert_eq!(pass.errors[0].service, Service::ApiGateway);
+        let after = status(&object, &pass, DriftAction::Corrected, &at(200));
+        assert_eq!(get(&after, ConditionType::Ready).status, "False");
+        assert!(
+            get(&after, ConditionType::Ready)
+                .message
+                .contains("was cut off")
+        );
+        assert_eq!(get(&after, ConditionType::Degraded).reason, "ReadsFailing");
+        for (was, is) in before.regions.iter().zip(&after.regions) {
+            assert_eq!(is.rest_api_id, was.rest_api_id);
+            assert_eq!(is.certificate_arn, was.certificate_arn);
+            assert_eq!(is.health_check_id, was.health_check_id);
+            assert!(!is.ready);
+        }
+        assert_eq!(after.edge, before.edge);
+        assert_eq!(after.cleanup, [pending]);
+        assert!(after.drift.is_empty());
+    }
+
     fn get(status: &GlobalApiStatus, kind: ConditionType) -> &Condition {
         status
             .conditions
