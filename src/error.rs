@@ -42,7 +42,9 @@ pub enum Error {
     /// This replica no longer holds the leader Lease (taken over, not
     /// renewed in time, or its keeper failed); it stops so that no two
     /// replicas reconcile at once.
-    #[error("lost the leader lease ({0}); stopping so that no two replicas reconcile at once")]
+    #[error(
+        "lost the leader lease ({0}); its AWS calls stopped so that no two replicas reconcile at once"
+    )]
     LeaseLost(String),
 
     /// The operator's own HTTP endpoint or runtime failed.

@@ -130,6 +130,16 @@ struct RunArgs {
     /// turn. Bounds the bursts of AWS calls after a restart.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     max_concurrent_reconciles: u16,
+    /// After SIGTERM, how long reconciles in flight may finish before they
+    /// are cut (a cut pass is safe; the next leader resumes). Keep the pod's
+    /// terminationGracePeriodSeconds above it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    shutdown_grace_seconds: u64,
+    /// A reconcile running longer than this makes /healthz fail (stuck:
+    /// a restart may help). Default: the pass bound plus what the status
+    /// write and Events may take.
+    #[arg(long, value_name = "SECONDS")]
+    stuck_reconcile_seconds: Option<u64>,
 }
 
 impl RunArgs {
@@ -216,6 +226,10 @@ async fn run(command: Command, timeouts: AwsTimeouts) -> anyhow::Result<ExitCode
             metrics_addr: args.metrics_addr,
             shared_listing_max_age: std::time::Duration::from_secs(args.shared_listing_seconds),
             max_concurrent_reconciles: args.max_concurrent_reconciles,
+            shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
+            stuck_after: args
+                .stuck_reconcile_seconds
+                .map(|s| std::time::Duration::from_secs(s.max(1))),
         })
         .await
         .context("running the operator")?;

@@ -12,6 +12,7 @@ use std::{
 };
 
 use super::calls::CallCounter;
+use super::fence::Fence;
 use super::shared::{AccountListings, ListingView};
 
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
@@ -22,6 +23,9 @@ pub const GLOBAL_REGION: &str = "us-east-1";
 pub struct AwsClients {
     sdk: SdkConfig,
     calls: CallCounter,
+    /// Checked before every attempt of every call: a replica that lost the
+    /// leader Lease sends nothing.
+    fence: Fence,
     listings: Arc<AccountListings>,
     timeouts: AwsTimeouts,
     /// Listings started before this are not used (the end of the reconciled
@@ -48,6 +52,7 @@ impl AwsClients {
         Self {
             sdk,
             calls: CallCounter::default(),
+            fence: Fence::default(),
             listings: Arc::default(),
             timeouts: AwsTimeouts::default(),
             fresher_than: None,
@@ -68,6 +73,34 @@ impl AwsClients {
         self.retry_partition
             .as_ref()
             .map(|name| RetryPartition::new(format!("{name}-{service}-{region}")))
+    }
+
+    /// Every call checks `fence` before it is sent (the leader's Lease).
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Every call names `name` in its user agent (`app/<name>`), so that
+    /// CloudTrail tells which replica made it. Characters AWS does not
+    /// allow there become `-`; at most 50 are kept.
+    pub fn with_app_name(mut self, name: &str) -> Self {
+        let cleaned: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(50)
+            .collect();
+        match aws_config::AppName::new(cleaned) {
+            Ok(app) => self.sdk = self.sdk.to_builder().app_name(app).build(),
+            Err(e) => tracing::warn!(error = %e, "the replica's name cannot be the AWS app name"),
+        }
+        self
     }
 
     /// Other bounds for each AWS call than [`AwsTimeouts::default`].
@@ -136,7 +169,8 @@ impl AwsClients {
         let mut config = aws_sdk_route53::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("route53", GLOBAL_REGION));
         aws_sdk_route53::Client::from_conf(config.build())
     }
@@ -145,7 +179,8 @@ impl AwsClients {
         let mut config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("cloudfront", GLOBAL_REGION));
         aws_sdk_cloudfront::Client::from_conf(config.build())
     }
@@ -154,7 +189,8 @@ impl AwsClients {
         let mut config = aws_sdk_acm::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("acm", region));
         aws_sdk_acm::Client::from_conf(config.build())
     }
@@ -163,7 +199,8 @@ impl AwsClients {
         let mut config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("apigateway", region));
         aws_sdk_apigateway::Client::from_conf(config.build())
     }
@@ -172,7 +209,8 @@ impl AwsClients {
         let mut config = aws_sdk_lambda::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("lambda", region));
         aws_sdk_lambda::Client::from_conf(config.build())
     }
@@ -181,7 +219,8 @@ impl AwsClients {
         let mut config = aws_sdk_rds::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())
             .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone());
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("rds", region));
         aws_sdk_rds::Client::from_conf(config.build())
     }

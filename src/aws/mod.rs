@@ -7,6 +7,7 @@ pub mod apigateway;
 pub mod calls;
 pub mod clients;
 pub mod cloudfront;
+pub mod fence;
 pub mod observed;
 pub mod rds;
 pub mod route53;
@@ -14,4 +15,5 @@ pub mod shared;
 
 pub use calls::{CallCounter, CallCounts};
 pub use clients::AwsClients;
+pub use fence::Fence;
 pub use observed::Observed;

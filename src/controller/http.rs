@@ -1,7 +1,7 @@
-//! A minimal HTTP/1.1 endpoint for three GET paths: `/healthz` (the watch
-//! on the API server works), `/readyz` (the operator has reached the API
-//! server and runs its controller, or stands by for the leader Lease) and
-//! `/metrics` (Prometheus text).
+//! A minimal HTTP/1.1 endpoint for three GET paths: `/healthz` (no
+//! reconcile has run past its bound), `/readyz` (the operator has reached
+//! the API server, runs its controller or stands by for the leader Lease,
+//! and every watch delivers) and `/metrics` (Prometheus text).
 //! One request per connection; anything else is 404 or 405.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -11,7 +11,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-use super::{Context, Health, metrics::Metrics};
+use super::{Context, health::Health, metrics::Metrics};
 use crate::{
     aws::CallCounter,
     error::{Error, Result},
@@ -75,38 +75,83 @@ pub fn route(
         };
     }
     match path {
-        "/healthz" => match health.watch_error() {
-            None => Response {
-                status: "200 OK",
-                body: "ok\n".into(),
-            },
-            Some(e) => Response {
-                status: "503 Service Unavailable",
-                body: format!("watching GlobalApis fails: {e}\n"),
-            },
-        },
-        "/readyz" => {
-            if health.is_ready() {
+        "/healthz" => {
+            let stuck = health.stuck();
+            if stuck.is_empty() {
                 Response {
                     status: "200 OK",
-                    body: "ready\n".into(),
+                    body: "ok\n".into(),
                 }
             } else {
+                let list: Vec<String> = stuck
+                    .iter()
+                    .map(|(key, d)| format!("{key} ({} s)", d.as_secs()))
+                    .collect();
+                Response {
+                    status: "503 Service Unavailable",
+                    body: format!(
+                        "reconciles stuck past their bound of {} s: {}\n",
+                        health.stuck_after().as_secs(),
+                        list.join(", ")
+                    ),
+                }
+            }
+        }
+        "/readyz" => {
+            let failing = health.watch_errors();
+            if !health.is_ready() {
                 Response {
                     status: "503 Service Unavailable",
                     body: "not started yet\n".into(),
+                }
+            } else if !failing.is_empty() {
+                let list: Vec<String> =
+                    failing.iter().map(|(ns, e)| format!("{ns}: {e}")).collect();
+                Response {
+                    status: "503 Service Unavailable",
+                    body: format!("watching GlobalApis fails in {}\n", list.join("; ")),
+                }
+            } else {
+                Response {
+                    status: "200 OK",
+                    body: "ready\n".into(),
                 }
             }
         }
         "/metrics" => Response {
             status: "200 OK",
-            body: metrics.render(&calls.snapshot()),
+            body: metrics.render(&calls.snapshot()) + &health_metrics(health),
         },
         _ => Response {
             status: "404 Not Found",
             body: "not found; try /healthz, /readyz or /metrics\n".into(),
         },
     }
+}
+
+/// The watches' and reconciles' health as Prometheus gauges.
+fn health_metrics(health: &Health) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP globalapi_watch_healthy 1 while the watch of GlobalApis in the namespace delivers, else 0.\n# TYPE globalapi_watch_healthy gauge\n");
+    for (namespace, healthy) in health.watches() {
+        out.push_str(&format!(
+            "globalapi_watch_healthy{{namespace=\"{}\"}} {}\n",
+            super::metrics::escape(&namespace),
+            u8::from(healthy)
+        ));
+    }
+    let in_flight = health.in_flight();
+    out.push_str("# HELP globalapi_reconciles_in_flight Reconciles running now.\n# TYPE globalapi_reconciles_in_flight gauge\n");
+    out.push_str(&format!(
+        "globalapi_reconciles_in_flight {}\n",
+        in_flight.len()
+    ));
+    out.push_str("# HELP globalapi_oldest_reconcile_seconds How long the longest running reconcile has run.\n# TYPE globalapi_oldest_reconcile_seconds gauge\n");
+    out.push_str(&format!(
+        "globalapi_oldest_reconcile_seconds {}\n",
+        in_flight.first().map_or(0.0, |(_, d)| d.as_secs_f64())
+    ));
+    out
 }
 
 async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
@@ -146,9 +191,9 @@ async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn three_paths_and_nothing_else() {
-        let health = Health::default();
+    #[tokio::test(start_paused = true)]
+    async fn three_paths_and_nothing_else() {
+        let health = Health::new(Duration::from_secs(60));
         let metrics = Metrics::default();
         let calls = CallCounter::default();
         let get = |path: &str| route("GET", path, &health, &metrics, &calls);
@@ -156,12 +201,39 @@ mod tests {
         assert_eq!(get("/readyz").status, "503 Service Unavailable");
         health.set_ready();
         assert_eq!(get("/readyz").status, "200 OK");
-        health.watch_failed("connection refused".into());
-        let unhealthy = get("/healthz");
-        assert_eq!(unhealthy.status, "503 Service Unavailable");
-        assert!(unhealthy.body.contains("connection refused"));
-        health.watch_ok();
+
+        // The API server away: not ready, but alive.
+        health.watch_failed("payments", "connection refused".into());
+        let unready = get("/readyz");
+        assert_eq!(unready.status, "503 Service Unavailable");
+        assert!(unready.body.contains("payments: connection refused"));
         assert_eq!(get("/healthz").status, "200 OK");
+        assert!(
+            get("/metrics")
+                .body
+                .contains("globalapi_watch_healthy{namespace=\"payments\"} 0")
+        );
+        health.watch_ok("payments");
+        assert_eq!(get("/readyz").status, "200 OK");
+
+        // A reconcile past its bound: not alive.
+        let guard = health.reconcile_started("payments/exchange");
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let stuck = get("/healthz");
+        assert_eq!(stuck.status, "503 Service Unavailable");
+        assert!(
+            stuck.body.contains("payments/exchange (61 s)"),
+            "{}",
+            stuck.body
+        );
+        assert!(
+            get("/metrics")
+                .body
+                .contains("globalapi_reconciles_in_flight 1")
+        );
+        drop(guard);
+        assert_eq!(get("/healthz").status, "200 OK");
+
         let metrics_page = get("/metrics?x=1");
         assert_eq!(metrics_page.status, "200 OK");
         assert!(metrics_page.body.contains("globalapi_reconciles_total 0"));

@@ -16,6 +16,14 @@
 //!   renew for [`RENEW_DEADLINE`] (shorter than the Lease's duration), or
 //!   finds the Lease held by someone else, it has lost the lease and must
 //!   stop reconciling before anyone else may start.
+//! - A renewal counts from when its request was sent, never from when the
+//!   answer came, and each round is cut at what is left of the deadline; so
+//!   the holder gives up at most [`RENEW_DEADLINE`] after the last write the
+//!   others can have seen, [`LEASE_DURATION`] − [`RENEW_DEADLINE`] before
+//!   any of them may take over. Until then the [`Fence`] lets its AWS calls
+//!   through, and not a moment longer.
+//! - The Lease has a client of its own: short timeouts, no retries, so a
+//!   slow API server costs a round, never the deadline.
 //! - On a clean shutdown the holder releases the Lease (empty holder), so
 //!   that a waiting replica takes over at its next poll.
 //!
@@ -35,6 +43,7 @@ use kube::{
 };
 use tokio::{sync::oneshot, time::Instant};
 
+use crate::aws::Fence;
 use crate::error::{Error, Result};
 
 /// The default name of the Lease.
@@ -259,15 +268,19 @@ pub struct LeaderElector {
     api: Api<Lease>,
     config: LeaderConfig,
     observer: Observer,
+    fence: Fence,
 }
 
 impl LeaderElector {
-    /// An elector for the Lease `config` names.
-    pub fn new(client: Client, config: LeaderConfig) -> Self {
+    /// An elector for the Lease `config` names, over `client` (which should
+    /// be the Lease's own: see [`lease_client`]); it opens `fence` while
+    /// this replica may write and closes it when it may not.
+    pub fn new(client: Client, config: LeaderConfig, fence: Fence) -> Self {
         Self {
             api: Api::namespaced(client, &config.namespace),
             config,
             observer: Observer::default(),
+            fence,
         }
     }
 
@@ -345,74 +358,89 @@ impl LeaderElector {
         }
     }
 
-    /// Polls until this replica holds the Lease. Errors of the API server
-    /// are logged and retried, except a refusal (401/403): without the
+    /// Polls until this replica holds the Lease; returns when the winning
+    /// request was sent (the renewal time). Errors of the API server are
+    /// logged and retried, except a refusal (401/403): without the
     /// permission to write Leases this replica could never lead.
-    pub async fn acquire(&mut self) -> Result<()> {
+    pub async fn acquire(&mut self) -> Result<Instant> {
         let mut waiting_for: Option<String> = None;
         loop {
-            match self.try_acquire_or_renew().await {
-                Ok(Round::Leading) => {
+            let sent = Instant::now();
+            let round =
+                tokio::time::timeout(self.config.renew_deadline, self.try_acquire_or_renew()).await;
+            match round {
+                Ok(Ok(Round::Leading)) => {
+                    self.fence.open_until(sent + self.config.renew_deadline);
                     tracing::info!(
                         identity = %self.config.identity,
                         lease = %format!("{}/{}", self.config.namespace, self.config.lease),
                         "became the leader"
                     );
-                    return Ok(());
+                    return Ok(sent);
                 }
-                Ok(Round::Waiting { holder }) => {
+                Ok(Ok(Round::Waiting { holder })) => {
                     if waiting_for.as_deref() != Some(holder.as_str()) {
                         tracing::info!(holder = %holder, "another replica leads; waiting for the lease");
                         waiting_for = Some(holder);
                     }
                 }
-                Ok(Round::Raced) => {}
-                Err(Error::Kube(kube::Error::Api(status)))
+                Ok(Ok(Round::Raced)) => {}
+                Ok(Err(Error::Kube(kube::Error::Api(status))))
                     if status.is_forbidden() || status.code == 401 =>
                 {
                     return Err(Error::Kube(kube::Error::Api(status)));
                 }
-                Err(e) => tracing::warn!(error = %e, "reading the leader lease failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "reading the leader lease failed"),
+                Err(_) => tracing::warn!("reading the leader lease timed out"),
             }
             tokio::time::sleep(self.config.retry_period).await;
         }
     }
 
-    /// Keeps the Lease renewed. Returns `Ok` after `stop` fires (or its
-    /// sender is dropped), having released the Lease; returns an error as
-    /// soon as the Lease is lost: held by someone else, or not renewed for
-    /// the renew deadline.
-    pub async fn hold(mut self, stop: oneshot::Receiver<()>) -> Result<()> {
-        let mut last_renewal = Instant::now();
+    /// Keeps the Lease renewed, `renewed` being when the last successful
+    /// round was sent. Returns `Ok` after `stop` fires (or its sender is
+    /// dropped), having released the Lease; returns an error as soon as the
+    /// Lease is lost: held by someone else, or not renewed within the renew
+    /// deadline. Either way the fence is closed first.
+    pub async fn hold(mut self, renewed: Instant, stop: oneshot::Receiver<()>) -> Result<()> {
+        let mut deadline = renewed + self.config.renew_deadline;
         let mut wait = self.config.renew_period;
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => {
+                    self.fence.close();
                     self.release().await;
                     return Ok(());
                 }
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep_until((Instant::now() + wait).min(deadline)) => {}
             }
-            match self.try_acquire_or_renew().await {
-                Ok(Round::Leading) => {
-                    last_renewal = Instant::now();
+            let sent = Instant::now();
+            let round = tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await;
+            match round {
+                Ok(Ok(Round::Leading)) => {
+                    deadline = sent + self.config.renew_deadline;
+                    self.fence.open_until(deadline);
                     wait = self.config.renew_period;
                 }
-                Ok(Round::Waiting { holder }) => {
+                Ok(Ok(Round::Waiting { holder })) => {
+                    self.fence.close();
                     return Err(lost(format!("the lease is now held by {holder}")));
                 }
-                Ok(Round::Raced) => wait = self.config.retry_period,
-                Err(e) => {
+                Ok(Ok(Round::Raced)) => wait = self.config.retry_period,
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "renewing the leader lease failed");
                     wait = self.config.retry_period;
                 }
+                Err(_) => tracing::warn!("renewing the leader lease did not finish in time"),
             }
-            let silent = last_renewal.elapsed();
-            if silent >= self.config.renew_deadline {
-                return Err(lost(format!("not renewed for {}s", silent.as_secs())));
+            if Instant::now() >= deadline {
+                self.fence.close();
+                return Err(lost(format!(
+                    "not renewed within {}s",
+                    self.config.renew_deadline.as_secs()
+                )));
             }
-            wait = wait.min(self.config.renew_deadline.saturating_sub(silent));
         }
     }
 

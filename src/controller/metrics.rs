@@ -185,7 +185,7 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 }
 
 /// A label value as the text format wants it.
-fn escape(value: &str) -> String {
+pub(super) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

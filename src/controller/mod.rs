@@ -12,26 +12,34 @@
 //! With leader election (the default), only the replica holding the Lease
 //! runs the controller; the others serve health and metrics and wait. A
 //! leader that loses the Lease stops at once with an error, so that its
-//! process restarts as a candidate (see [`leader`]).
+//! process restarts as a candidate (see [`leader`]); its AWS calls are
+//! fenced off from the renew deadline on, before the Lease can expire for
+//! the others.
+//!
+//! On SIGTERM the reconciles in flight may finish for the shutdown grace;
+//! what is still running then is cut (a pass is safe to cut anywhere), and
+//! the Lease is released so that the next leader starts at once.
 
 mod events;
+pub mod health;
 pub mod http;
 pub mod leader;
 pub mod metrics;
 mod reconciler;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use futures::{FutureExt, StreamExt};
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::ListParams,
     runtime::{
         Controller, Predicate, WatchStreamExt, controller, events::Recorder, predicates, reflector,
@@ -41,9 +49,11 @@ use kube::{
 
 use crate::{
     api::GlobalApi,
-    aws::AwsClients,
+    aws::{AwsClients, Fence},
     error::{Error, Result},
 };
+
+use health::{ALL_NAMESPACES, Health};
 
 pub use reconciler::{backoff, error_policy, reconcile};
 
@@ -70,64 +80,56 @@ pub struct Config {
     pub max_concurrent_reconciles: u16,
     /// The bounds of AWS calls and of one pass.
     pub timeouts: crate::aws::clients::AwsTimeouts,
+    /// How long reconciles in flight may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// A reconcile running longer than this fails `/healthz`; `None`: the
+    /// pass bound plus what its status write and Events may take.
+    pub stuck_after: Option<Duration>,
+}
+
+impl Config {
+    /// See [`Config::stuck_after`].
+    pub fn stuck_bound(&self) -> Duration {
+        self.stuck_after
+            .unwrap_or(self.timeouts.pass + 2 * KUBE_READ_TIMEOUT + Duration::from_secs(30))
+    }
 }
 
 /// How long one Kubernetes API response may take. Watches are asked to end
 /// well before it ([`WATCH_SECONDS`]), so only a server that stopped
 /// answering trips it.
-const KUBE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the API server keeps one watch request open.
 const WATCH_SECONDS: u32 = 45;
 
-/// The Kubernetes client (kubeconfig or in-cluster), with every call bounded.
-async fn kube_client() -> Result<Client> {
-    let mut config = kube::Config::infer()
+/// The Kubernetes configuration (kubeconfig or in-cluster).
+async fn kube_config() -> Result<kube::Config> {
+    kube::Config::infer()
         .await
-        .map_err(|e| Error::Kube(kube::Error::InferConfig(e)))?;
-    config.connect_timeout = Some(std::time::Duration::from_secs(10));
+        .map_err(|e| Error::Kube(kube::Error::InferConfig(e)))
+}
+
+/// The client of the watches, status writes and Events, with every call bounded.
+fn kube_client(config: &kube::Config) -> Result<Client> {
+    let mut config = config.clone();
+    config.connect_timeout = Some(Duration::from_secs(10));
     config.read_timeout = Some(KUBE_READ_TIMEOUT);
-    config.write_timeout = Some(std::time::Duration::from_secs(30));
+    config.write_timeout = Some(Duration::from_secs(30));
     config.reset_reader_on_write = true;
     Ok(Client::try_from(config)?)
 }
 
-/// What `/healthz` and `/readyz` answer from.
-#[derive(Debug, Default)]
-pub struct Health {
-    ready: AtomicBool,
-    watch_error: Mutex<Option<String>>,
-}
-
-impl Health {
-    /// The operator reached the API server and runs its controller, or
-    /// (another replica leading) stands by to take over.
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether [`Health::set_ready`] was called.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    /// The watch on GlobalApis failed with `error` (it retries by itself).
-    pub fn watch_failed(&self, error: String) {
-        if let Ok(mut e) = self.watch_error.lock() {
-            *e = Some(error);
-        }
-    }
-
-    /// The watch delivered again.
-    pub fn watch_ok(&self) {
-        if let Ok(mut e) = self.watch_error.lock() {
-            *e = None;
-        }
-    }
-
-    /// The last watch error, while the watch has not recovered from it.
-    pub fn watch_error(&self) -> Option<String> {
-        self.watch_error.lock().ok().and_then(|e| e.clone())
-    }
+/// The Lease's own client: no retries and timeouts well inside the renew
+/// deadline, so that a slow API server costs one round, not the deadline,
+/// and status writes queued on the main client never delay a renewal.
+fn lease_client(config: &kube::Config, leader: &leader::LeaderConfig) -> Result<Client> {
+    let mut config = config.clone();
+    let bound = (leader.renew_deadline / 2).max(Duration::from_secs(1));
+    config.connect_timeout = Some(bound);
+    config.read_timeout = Some(bound);
+    config.write_timeout = Some(bound);
+    config.default_retry = false;
+    Ok(Client::try_from(config)?)
 }
 
 /// What every reconcile shares.
@@ -144,18 +146,45 @@ pub struct Context {
     pub health: Health,
     /// Consecutive failures per `namespace/name`, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// SIGTERM came: no new reconcile starts.
+    stopping: AtomicBool,
 }
 
 impl Context {
     /// A context over the given clients.
     pub fn new(client: Client, aws: AwsClients) -> Self {
+        Self::with_health(client, aws, Health::default())
+    }
+
+    /// A context over the given clients, with this health.
+    pub fn with_health(client: Client, aws: AwsClients, health: Health) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), MANAGER.into()),
             client,
             aws,
             metrics: metrics::Metrics::default(),
-            health: Health::default(),
+            health,
             failures: Mutex::default(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// From now on reconciles return at once (the operator is stopping).
+    fn stop_taking_work(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Context::stop_taking_work`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the failures of objects that are gone (of those under the
+    /// key prefix `scope`, or all), so that objects deleted while failing
+    /// leave nothing behind.
+    fn forget_failures_except(&self, scope: Option<&str>, live: &HashSet<String>) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.retain(|key, _| scope.is_some_and(|s| !key.starts_with(s)) || live.contains(key));
         }
     }
 
@@ -180,23 +209,36 @@ impl Context {
 }
 
 /// Runs the operator until SIGTERM or SIGINT: the HTTP endpoint for health
-/// and metrics and, once this replica leads (or without leader election),
-/// the controller. Returns an error when the leader Lease is lost.
+/// and metrics and, while this replica leads (or without leader election),
+/// the controllers. Returns an error only when it cannot start or may not
+/// take part in the election (no permission on Leases).
 pub async fn run(config: Config) -> Result<()> {
-    let client = kube_client().await?;
+    let kube = kube_config().await?;
+    let client = kube_client(&kube)?;
+    // With leader election nothing reaches AWS before the Lease is held.
+    let fence = match config.leader_election {
+        Some(_) => Fence::closed(),
+        None => Fence::default(),
+    };
+    let identity = config
+        .leader_election
+        .as_ref()
+        .map_or_else(|| MANAGER.to_owned(), |l| l.identity.clone());
     let aws = AwsClients::from_env()
         .await
         .with_timeouts(config.timeouts)
-        .with_shared_listings(config.shared_listing_max_age);
+        .with_shared_listings(config.shared_listing_max_age)
+        .with_fence(fence.clone())
+        .with_app_name(&identity);
     // One watch per namespace (a namespaced operator may not list the
     // others), or one over every namespace.
-    let apis: Vec<Api<GlobalApi>> = if config.namespaces.is_empty() {
-        vec![Api::all(client.clone())]
+    let apis: Vec<(String, Api<GlobalApi>)> = if config.namespaces.is_empty() {
+        vec![(ALL_NAMESPACES.to_owned(), Api::all(client.clone()))]
     } else {
         config
             .namespaces
             .iter()
-            .map(|ns| Api::namespaced(client.clone(), ns))
+            .map(|ns| (ns.clone(), Api::namespaced(client.clone(), ns)))
             .collect()
     };
     // Fails early, with the API server's message, when the CRD is not
@@ -206,90 +248,47 @@ pub async fn run(config: Config) -> Result<()> {
     if let Some(selector) = &config.selector {
         probe = probe.labels(selector);
     }
-    for api in &apis {
+    for (_, api) in &apis {
         api.list(&probe).await?;
     }
 
     let listener = http::bind(config.metrics_addr).await?;
-    let ctx = Arc::new(Context::new(client.clone(), aws));
+    let health = Health::new(config.stuck_bound());
+    let ctx = Arc::new(Context::with_health(client.clone(), aws, health));
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
         namespaces = %if config.namespaces.is_empty() {
-            "(all)".to_owned()
+            ALL_NAMESPACES.to_owned()
         } else {
             config.namespaces.join(",")
         },
         selector = config.selector.as_deref().unwrap_or("(none)"),
         metrics = %config.metrics_addr,
         leader_election = config.leader_election.is_some(),
+        identity = %identity,
         "operator started"
     );
     // A waiting replica is ready too: it is up and can take over.
     ctx.health.set_ready();
-
-    let holding = match config.leader_election {
-        Some(leader_config) => {
-            let mut elector = leader::LeaderElector::new(client, leader_config);
-            tracing::info!(identity = %elector.identity(), "waiting to become the leader");
-            let acquired = tokio::select! {
-                acquired = elector.acquire() => acquired,
-                () = shutdown_signal() => {
-                    server.abort();
-                    tracing::info!("operator stopped before leading");
-                    return Ok(());
-                }
-            };
-            if let Err(e) = acquired {
-                server.abort();
-                return Err(e);
-            }
-            ctx.metrics.set_leader(true);
-            let (stop, stopped) = tokio::sync::oneshot::channel();
-            Some((stop, tokio::spawn(elector.hold(stopped))))
-        }
+    let stopping = shutdown_signal().boxed().shared();
+    let result = match &config.leader_election {
         None => {
             ctx.metrics.set_leader(true);
-            None
-        }
-    };
-
-    let mut watch = watcher::Config::default().timeout(WATCH_SECONDS);
-    if let Some(selector) = &config.selector {
-        watch = watch.labels(selector);
-    }
-    let controllers = apis.into_iter().map(|api| {
-        run_controller(
-            api,
-            watch.clone(),
-            ctx.clone(),
-            config.max_concurrent_reconciles,
-        )
-    });
-    let controller = futures::future::join_all(controllers).map(|_| ());
-    let result = match holding {
-        None => {
-            controller.await;
+            lead(&config, &apis, &ctx, &stopping).await;
             Ok(())
         }
-        Some((stop, mut holder)) => {
-            tokio::select! {
-                () = controller => {
-                    // Stopped by a signal: release the Lease for the next leader.
-                    let _ = stop.send(());
-                    joined(holder.await).and_then(|held| held)
-                }
-                held = &mut holder => {
-                    // Lost: the controller (and every reconcile in flight)
-                    // is dropped here, before anyone else may lead.
-                    ctx.metrics.set_leader(false);
-                    let error = joined(held)
-                        .and_then(|held| held)
-                        .err()
-                        .unwrap_or_else(|| Error::LeaseLost("the lease keeper ended".into()));
-                    tracing::error!(error = %error, "stopping");
-                    Err(error)
-                }
-            }
+        Some(leader_config) => {
+            let lease = lease_client(&kube, leader_config)?;
+            elect_and_lead(
+                &config,
+                leader_config,
+                lease,
+                &fence,
+                &apis,
+                &ctx,
+                &stopping,
+            )
+            .await
         }
     };
     ctx.metrics.set_leader(false);
@@ -298,14 +297,121 @@ pub async fn run(config: Config) -> Result<()> {
     result
 }
 
-/// The controller over `api`, until SIGTERM or SIGINT.
+type Stopping = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// Leads whenever this replica holds the Lease, until SIGTERM. A leader
+/// that loses the Lease steps down (its AWS calls fenced off, its
+/// reconciles dropped) and is a candidate again: an API server that is
+/// away for a while costs a new election, not a restart loop.
+async fn elect_and_lead(
+    config: &Config,
+    leader_config: &leader::LeaderConfig,
+    lease: Client,
+    fence: &Fence,
+    apis: &[(String, Api<GlobalApi>)],
+    ctx: &Arc<Context>,
+    stopping: &Stopping,
+) -> Result<()> {
+    loop {
+        let mut elector =
+            leader::LeaderElector::new(lease.clone(), leader_config.clone(), fence.clone());
+        tracing::info!(identity = %elector.identity(), "waiting to become the leader");
+        let renewed = tokio::select! {
+            acquired = elector.acquire() => acquired?,
+            () = stopping.clone() => {
+                tracing::info!("stopped while not leading");
+                return Ok(());
+            }
+        };
+        ctx.metrics.set_leader(true);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let mut holder = tokio::spawn(elector.hold(renewed, stopped));
+        tokio::select! {
+            () = lead(config, apis, ctx, stopping) => {
+                // Every reconcile ended or was cut: no AWS call of ours
+                // from here; release the Lease for the next leader.
+                fence.close();
+                let _ = stop.send(());
+                return joined(holder.await).and_then(|held| held);
+            }
+            held = &mut holder => {
+                // Lost: the fence is closed, and every reconcile in flight
+                // is dropped with the controllers here.
+                ctx.metrics.set_leader(false);
+                let error = joined(held)
+                    .and_then(|held| held)
+                    .err()
+                    .unwrap_or_else(|| Error::LeaseLost("the lease keeper ended".into()));
+                tracing::error!(error = %error, "stepping down; a candidate again");
+            }
+        }
+    }
+}
+
+/// The controllers over `apis` until SIGTERM; after it they take no new
+/// work and let what is in flight finish, and the grace cuts what has not.
+async fn lead(
+    config: &Config,
+    apis: &[(String, Api<GlobalApi>)],
+    ctx: &Arc<Context>,
+    stopping: &Stopping,
+) {
+    let mut watch = watcher::Config::default().timeout(WATCH_SECONDS);
+    if let Some(selector) = &config.selector {
+        watch = watch.labels(selector);
+    }
+    let controllers = futures::future::join_all(apis.iter().map(|(namespace, api)| {
+        run_controller(
+            api.clone(),
+            namespace.clone(),
+            watch.clone(),
+            ctx.clone(),
+            config.max_concurrent_reconciles,
+        )
+    }));
+    let drained = async {
+        stopping.clone().await;
+        ctx.stop_taking_work();
+        let grace = config.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let in_flight = ctx.health.in_flight();
+            if in_flight.is_empty() {
+                tracing::info!("every reconcile in flight finished");
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let keys: Vec<&str> = in_flight.iter().map(|(k, _)| k.as_str()).collect();
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    reconciles = %keys.join(","),
+                    "reconciles still running after the shutdown grace were cut"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        _ = controllers => {}
+        () = drained => {}
+    }
+}
+
+/// How often the failure counts of objects that are gone are dropped.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// The controller over `api` (the GlobalApis of `namespace`), until it is
+/// dropped.
 async fn run_controller(
     api: Api<GlobalApi>,
+    namespace: String,
     watch: watcher::Config,
     ctx: Arc<Context>,
     concurrency: u16,
 ) {
     let (reader, writer) = reflector::store();
+    let store = reader.clone();
     let changes = watcher(api, watch)
         .default_backoff()
         .reflect(writer)
@@ -314,21 +420,31 @@ async fn run_controller(
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
+    let scope = (namespace != ALL_NAMESPACES).then(|| format!("{namespace}/"));
+    let mut forgotten_at = tokio::time::Instant::now();
     Controller::for_stream(changes, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .shutdown_on_signal()
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
             match result {
                 Err(controller::Error::QueueError(e)) => {
-                    tracing::warn!(error = %e, "watching GlobalApis failed");
-                    ctx.health.watch_failed(e.to_string());
+                    tracing::warn!(namespace = %namespace, error = %e, "watching GlobalApis failed");
+                    ctx.health.watch_failed(&namespace, e.to_string());
                 }
                 Err(e) => {
-                    ctx.health.watch_ok();
+                    ctx.health.watch_ok(&namespace);
                     tracing::debug!(error = %e, "reconcile failed");
                 }
-                Ok(_) => ctx.health.watch_ok(),
+                Ok(_) => ctx.health.watch_ok(&namespace),
+            }
+            if forgotten_at.elapsed() >= FORGET_EVERY {
+                forgotten_at = tokio::time::Instant::now();
+                let live = store
+                    .state()
+                    .iter()
+                    .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+                    .collect();
+                ctx.forget_failures_except(scope.as_deref(), &live);
             }
             futures::future::ready(())
         })
@@ -340,8 +456,7 @@ fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> Result<T
     result.map_err(|e| Error::LeaseLost(format!("the lease keeper failed: {e}")))
 }
 
-/// Resolves on SIGTERM or SIGINT (used while waiting for the Lease; the
-/// controller has its own handling once it runs).
+/// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c().map(|_| ());
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -48,7 +48,13 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
         name = %name,
         generation = object.metadata.generation.unwrap_or_default()
     );
+    let key = format!("{namespace}/{name}");
+    if ctx.is_stopping() {
+        // Stopping: what is in flight may finish, nothing new starts.
+        return Ok(Action::await_change());
+    }
     async move {
+        let _in_flight = ctx.health.reconcile_started(&key);
         let started = std::time::Instant::now();
         let api: Api<GlobalApi> = Api::namespaced(ctx.client.clone(), &namespace);
         let ctx_ref = &ctx;
@@ -62,7 +68,6 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
         .await
         .map_err(|e| Error::Finalizer(Box::new(e)));
         ctx.metrics.reconciled(started.elapsed());
-        let key = format!("{namespace}/{name}");
         match &result {
             Ok(_) => ctx.succeeded(&key),
             Err(e) => {

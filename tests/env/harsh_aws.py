@@ -28,6 +28,10 @@ Control API, JSON, never forwarded to moto:
     DELETE /_harsh/scopes/<akid>/rules           clear the rules, un-freeze, end hangs
     GET    /_harsh/scopes/<akid>/counters        passed / injected / strict / mutating_passed /
                                                  frozen / strict_enabled / rules
+    GET    /_harsh/scopes/<akid>/journal         the calls that were answered, oldest first:
+                                                 [{"op", "mutating", "app" (the SDK's app/<name>
+                                                 of the user agent, or null), "start", "end"
+                                                 (seconds since the epoch, the front's clock)}]
     POST   /_harsh/scopes/<akid>/strict          {"enabled": bool} (default: HARSH_STRICT, "1")
 
 A rule (absent fields match anything):
@@ -36,8 +40,10 @@ A rule (absent fields match anything):
      "mutating" (bool), "nth" (fire on the k-th matching call only, counted
      from when the rule was added), "times" (fire at most n times),
      "action": throttle | unavailable | internal | access_denied | hang |
-               reset | pass_then_hang | error,
+               reset | pass_then_hang | error | delay,
      "code", "status", "message" (for "error"), "hang_seconds" (default 600),
+     "delay_seconds" (for "delay": the call is answered normally, that much
+     later; the change is made at the end, as a slow AWS would),
      "freeze" (after it fires, every later call of the scope hangs until the
      rules are cleared)}
 
@@ -69,7 +75,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -78,10 +84,13 @@ ACCOUNT = "123456789012"
 DEFAULT_STRICT = os.environ.get("HARSH_STRICT", "1").strip().lower() not in ("0", "false", "no", "off", "")
 CLOUDFRONT_DEPLOY_SECONDS = float(os.environ.get("HARSH_CLOUDFRONT_DEPLOY_SECONDS", "2"))
 
-ACTIONS = {"throttle", "unavailable", "internal", "access_denied", "hang", "reset", "pass_then_hang", "error"}
+ACTIONS = {"throttle", "unavailable", "internal", "access_denied", "hang", "reset", "pass_then_hang", "error", "delay"}
+# The newest passed calls each scope keeps in its journal.
+JOURNAL_SIZE = 20000
+_APP = re.compile(r"(?:^|\s)app/(\S+)")
 RULE_FIELDS = {
     "service", "region", "operation", "method", "path", "mutating", "nth", "times",
-    "action", "code", "status", "message", "hang_seconds", "freeze",
+    "action", "code", "status", "message", "hang_seconds", "delay_seconds", "freeze",
 }
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Test")
 
@@ -396,6 +405,7 @@ class Rule:
         if "mutating" in spec and not isinstance(spec["mutating"], bool):
             raise ValueError("mutating must be true or false")
         self.hang_seconds = float(spec.get("hang_seconds", 600))
+        self.delay_seconds = float(spec.get("delay_seconds", 1))
         self.freeze = bool(spec.get("freeze", False))
         self.seen = 0
         self.fired = 0
@@ -436,6 +446,7 @@ class Scope:
         self.strict_rejected = Counter()
         self.mutating_passed = 0
         self.mutating_by_service = Counter()
+        self.journal = deque(maxlen=JOURNAL_SIZE)
         self.frozen = False
         self.generation = 0  # bumped by a clear: every hang of the scope ends
         self.strict = DEFAULT_STRICT
@@ -498,8 +509,14 @@ class HarshFront:
         if decision.kind == "frozen":
             self.hang(call, decision)
         rule = decision.rule
-        if rule is None:
-            return self.answer(call).emit(start_response)
+        if rule is None or rule.action == "delay":
+            start = time.time()
+            if rule is not None:
+                log(f"{call.akid} {call.key()} {call.region}: rule {rule.id} delay {rule.delay_seconds}s")
+                time.sleep(rule.delay_seconds)
+            response = self.answer(call)
+            self.journal(call, start)
+            return response.emit(start_response)
         log(f"{call.akid} {call.key()} {call.region}: rule {rule.id} {rule.action}")
         if rule.action == "reset":
             drop_connection(environ)
@@ -525,7 +542,7 @@ class HarshFront:
                 if chosen is None and rule.wants_to_fire():
                     rule.fired += 1
                     chosen = rule
-            if chosen is None or chosen.action == "pass_then_hang":
+            if chosen is None or chosen.action in ("pass_then_hang", "delay"):
                 scope.passed[call.key()] += 1
                 if call.mutating:
                     scope.mutating_passed += 1
@@ -536,6 +553,19 @@ class HarshFront:
             if chosen.freeze:
                 scope.frozen = True
             return Decision("rule", chosen, scope.generation, chosen.hang_seconds)
+
+    def journal(self, call, start):
+        """Notes an answered call in its scope's journal."""
+        agent = f"{call.header('User-Agent') or ''} {call.header('X-Amz-User-Agent') or ''}"
+        app = _APP.search(agent)
+        with self.lock:
+            self.scope(call.akid).journal.append({
+                "op": call.key(),
+                "mutating": call.mutating,
+                "app": app.group(1) if app else None,
+                "start": start,
+                "end": time.time(),
+            })
 
     def hang(self, call, decision):
         """Holds the request without answering until the time is up or the
@@ -624,7 +654,7 @@ class HarshFront:
 
         if path == "/_harsh/health":
             return reply(200, {"ok": True, "strict_default": DEFAULT_STRICT})
-        found = re.fullmatch(r"/_harsh/scopes/([^/]+)/(rules|counters|strict)", path)
+        found = re.fullmatch(r"/_harsh/scopes/([^/]+)/(rules|counters|strict|journal)", path)
         if not found:
             return reply(404, {"error": f"no such control path {path}"})
         akid, what = found.groups()
@@ -653,6 +683,8 @@ class HarshFront:
                 return reply(200, {"cleared": cleared})
             if what == "counters" and method == "GET":
                 return reply(200, scope.counters())
+            if what == "journal" and method == "GET":
+                return reply(200, list(scope.journal))
             if what == "strict" and method == "POST":
                 if not isinstance(spec, dict) or not isinstance(spec.get("enabled"), bool):
                     return reply(400, {"error": 'expected {"enabled": true|false}'})

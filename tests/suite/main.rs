@@ -18,6 +18,7 @@ mod faults;
 mod harsh_front;
 mod helm;
 mod leader_election;
+mod leader_liveness;
 mod operator;
 mod reach_servers;
 mod route53_throttling;

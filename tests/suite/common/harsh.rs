@@ -112,6 +112,14 @@ impl HarshScope {
         assert_eq!(status, 200, "strict {enabled} for {}: {answer}", self.akid);
     }
 
+    /// The calls the front answered for this scope, oldest first (see
+    /// `journal` in tests/env/harsh_aws.py).
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        let (status, value) = control("GET", &self.path("journal"), None);
+        assert_eq!(status, 200, "journal of {}: {value}", self.akid);
+        serde_json::from_value(value).expect("journal entries")
+    }
+
     /// The lines of `aws.env` with this scope's access key id, for child
     /// processes (`globalapi run`, `apply`).
     pub fn aws_env(&self) -> Vec<(String, String)> {
@@ -226,4 +234,17 @@ fn try_control(method: &str, path: &str, body: Option<&Value>) -> std::io::Resul
         .unwrap_or_default();
     let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
     Ok((status, value))
+}
+
+/// One call the front answered.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct JournalEntry {
+    /// `service:Operation`.
+    pub op: String,
+    pub mutating: bool,
+    /// The `app/<name>` of the caller's user agent: the replica's identity.
+    pub app: Option<String>,
+    /// Seconds since the epoch on the front's clock.
+    pub start: f64,
+    pub end: f64,
 }

@@ -16,6 +16,7 @@ pub mod lambda;
 pub mod objects;
 pub mod operator;
 pub mod owned;
+pub mod tcp_front;
 
 use std::{
     collections::HashMap,
