@@ -472,3 +472,30 @@ async fn shutdown_signal() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failure_counts_of_objects_that_are_gone_are_dropped() {
+        let url = "http://127.0.0.1:9".parse().expect("a URL");
+        let client = Client::try_from(kube::Config::new(url)).expect("a client");
+        let aws = AwsClients::new(aws_config::SdkConfig::builder().build());
+        let ctx = Context::new(client, aws);
+        for key in ["apps/a", "apps/gone", "other/c"] {
+            assert_eq!(ctx.failed(key), 1);
+        }
+        assert_eq!(ctx.failed("apps/a"), 2);
+        let live: HashSet<String> = ["apps/a".to_owned()].into();
+        // The watch of "apps" knows only its own namespace's objects.
+        ctx.forget_failures_except(Some("apps/"), &live);
+        let mut left: Vec<String> = ctx.failures.lock().expect("lock").keys().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["apps/a", "other/c"]);
+        // The watch of every namespace knows every object.
+        ctx.forget_failures_except(None, &live);
+        assert_eq!(ctx.failures.lock().expect("lock").len(), 1);
+        assert_eq!(ctx.failed("apps/a"), 3);
+    }
+}
