@@ -92,9 +92,22 @@ pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) ->
                 object.namespace().unwrap_or_default(),
                 object.name_any()
             );
-            Action::requeue(backoff(ctx.failed(&key)))
+            let failures = ctx.failed(&key);
+            Action::requeue(jittered(backoff(failures), &key, failures))
         }
     }
+}
+
+/// `wait` moved by up to ±20 %, the same for one object and failure count,
+/// different across objects: objects that failed together (one AWS outage)
+/// do not all retry in the same second.
+pub fn jittered(wait: Duration, key: &str, failures: u32) -> Duration {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    (key, failures).hash(&mut hasher);
+    // A fraction in [0.8, 1.2).
+    let spread = 0.8 + 0.4 * (hasher.finish() % 1000) as f64 / 1000.0;
+    wait.mul_f64(spread)
 }
 
 /// The wait before retry number `failures` (1 for the first): 5 s, 10 s,
@@ -244,6 +257,26 @@ mod tests {
         assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
         assert_eq!(backoff(0).as_secs(), 5);
         assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn retries_are_spread_within_a_fifth_and_stable_per_object() {
+        let wait = Duration::from_secs(100);
+        let waits: Vec<Duration> = (0..50)
+            .map(|i| jittered(wait, &format!("payments/api-{i}"), 3))
+            .collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_secs(80) && *w < Duration::from_secs(120)),
+            "{waits:?}"
+        );
+        let distinct: std::collections::BTreeSet<Duration> = waits.iter().copied().collect();
+        assert!(distinct.len() > 40, "{} distinct of 50", distinct.len());
+        assert_eq!(
+            jittered(wait, "payments/api-7", 3),
+            jittered(wait, "payments/api-7", 3)
+        );
     }
 
     #[test]

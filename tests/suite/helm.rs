@@ -281,6 +281,8 @@ fn lint_and_render_defaults_and_every_option() {
             "30",
             "--max-concurrent-reconciles",
             "10",
+            "--shutdown-grace-seconds",
+            "30",
             "--leader-election-namespace",
             "ops",
             "--leader-election-lease",
@@ -344,6 +346,8 @@ fn lint_and_render_defaults_and_every_option() {
         "--set",
         "maxConcurrentReconciles=3",
         "--set",
+        "shutdownGraceSeconds=12",
+        "--set",
         "labelSelector=shard in (a\\,b)",
     ];
     let mut lint_args = vec!["lint", "--strict", chart];
@@ -379,6 +383,8 @@ fn lint_and_render_defaults_and_every_option() {
             "5",
             "--max-concurrent-reconciles",
             "3",
+            "--shutdown-grace-seconds",
+            "12",
             "--selector",
             "shard in (a,b)",
             "--namespace",
@@ -390,6 +396,10 @@ fn lint_and_render_defaults_and_every_option() {
         ]
     );
     assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 27,
+        "the pod outlives the shutdown grace"
+    );
     assert_eq!(
         container(deployment)["image"],
         "ghcr.io/globalapi/globalapi-operator:1.2.3"
@@ -457,6 +467,8 @@ fn lint_and_render_defaults_and_every_option() {
             "30",
             "--max-concurrent-reconciles",
             "10",
+            "--shutdown-grace-seconds",
+            "30",
             "--leader-elect=false"
         ]
     );
@@ -1526,6 +1538,8 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
             "30",
             "--max-concurrent-reconciles",
             "10",
+            "--shutdown-grace-seconds",
+            "30",
             "--namespace",
             watched.as_str(),
             "--leader-election-namespace",
