@@ -414,60 +414,47 @@ async fn reconcile_unbounded(
         edge
     };
 
-    // The distribution moves to a new origin name once the batch has given
-    // that name its records; the old name's stay until it has deployed.
-    if edge.origin_held {
-        if dns_written && route53::switch::regions_complete(target, &dns_inputs) {
-            let moved = CloudFrontInputs {
-                origin_served: true,
-                ..edge_inputs.clone()
-            };
-            pass.absorb(
-                Service::CloudFront,
-                in_flight
-                    .step(
-                        Service::CloudFront,
-                        cloudfront::run(clients, target, &moved, mode),
-                    )
-                    .await,
-            );
-        } else {
+    // After the record batch, in the same pass and in one CloudFront step:
+    // the distribution moves to a new origin name once the batch has given
+    // that name its records (the old name's stay until it has deployed), and
+    // the distribution of a name the spec left (an old `domain`) goes once
+    // DNS has moved off it.
+    let move_origin =
+        edge.origin_held && dns_written && route53::switch::regions_complete(target, &dns_inputs);
+    let retire = !edge.retiring.is_empty() && dns_switched && mode == Mode::Apply;
+    if move_origin || retire {
+        let after_dns = CloudFrontInputs {
+            origin_served: move_origin,
+            retire_left_names: retire,
+            ..edge_inputs.clone()
+        };
+        pass.absorb(
+            Service::CloudFront,
+            in_flight
+                .step(
+                    Service::CloudFront,
+                    cloudfront::run(clients, target, &after_dns, mode),
+                )
+                .await,
+        );
+    }
+    if edge.origin_held && !move_origin {
+        pass.pending.push(Note {
+            service: Service::CloudFront,
+            text: format!(
+                "the distribution moves to origin {} once every region serves it",
+                target.origin_domain()
+            ),
+        });
+    }
+    if !retire {
+        for id in &edge.retiring {
             pass.pending.push(Note {
                 service: Service::CloudFront,
                 text: format!(
-                    "the distribution moves to origin {} once every region serves it",
-                    target.origin_domain()
+                    "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
                 ),
             });
-        }
-    }
-
-    // The distribution of a name the spec left (an old `domain`) goes only
-    // once DNS has moved off it: after the record batch, in the same pass.
-    if !edge.retiring.is_empty() {
-        if dns_switched && mode == Mode::Apply {
-            let retire = CloudFrontInputs {
-                retire_left_names: true,
-                ..edge_inputs.clone()
-            };
-            pass.absorb(
-                Service::CloudFront,
-                in_flight
-                    .step(
-                        Service::CloudFront,
-                        cloudfront::run(clients, target, &retire, mode),
-                    )
-                    .await,
-            );
-        } else {
-            for id in &edge.retiring {
-                pass.pending.push(Note {
-                    service: Service::CloudFront,
-                    text: format!(
-                        "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
-                    ),
-                });
-            }
         }
     }
 
