@@ -58,12 +58,7 @@ impl TcpFront {
     /// A copy of `kubeconfig` whose server is this front, in `dir`.
     pub fn kubeconfig(&self, kubeconfig: &Path, dir: &Path) -> PathBuf {
         let text = std::fs::read_to_string(kubeconfig).expect("the kubeconfig");
-        let server = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("server: "))
-            .expect("a server in the kubeconfig")
-            .trim()
-            .to_owned();
+        let server = server_of(&text);
         let front = format!("https://127.0.0.1:{}", self.port);
         std::fs::create_dir_all(dir).expect("a directory for the kubeconfig");
         let path = dir.join(format!("kubeconfig-front-{}", self.port));
@@ -75,15 +70,18 @@ impl TcpFront {
 /// The `host:port` of the server `kubeconfig` names.
 pub fn upstream_of(kubeconfig: &Path) -> String {
     let text = std::fs::read_to_string(kubeconfig).expect("the kubeconfig");
-    let server = text
-        .lines()
+    server_of(&text)
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The `server:` URL of a kubeconfig's text.
+fn server_of(text: &str) -> String {
+    text.lines()
         .find_map(|l| l.trim().strip_prefix("server: "))
         .expect("a server in the kubeconfig")
         .trim()
-        .to_owned();
-    server
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
         .to_owned()
 }
 
