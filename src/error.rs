@@ -14,6 +14,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A call whose turn in the account's budget is far off: the object is
+    /// requeued for its turn (see [`crate::aws::budget`]).
+    #[error("{service} {operation}: {deferred}")]
+    Paced {
+        service: &'static str,
+        operation: &'static str,
+        deferred: crate::aws::budget::Deferred,
+    },
+
     /// A resource the spec needs exists and belongs to someone else.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -60,8 +69,15 @@ impl Error {
     /// An AWS SDK error, keeping AWS's error code and message.
     pub fn aws<E>(service: &'static str, operation: &'static str, err: E) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if let Some(deferred) = deferred_in(&err) {
+            return Error::Paced {
+                service,
+                operation,
+                deferred,
+            };
+        }
         let code = err.code().unwrap_or("Unknown").to_owned();
         let message = match err.message() {
             Some(m) => m.to_owned(),
@@ -99,6 +115,7 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::Aws { .. } => "AwsError",
+            Error::Paced { .. } => "AwsBudget",
             Error::Conflict(_) => "Conflict",
             Error::Invalid(_) => "InvalidSpec",
             Error::Kube(_) => "KubernetesError",
@@ -113,6 +130,18 @@ impl Error {
             Error::LeaseLost(_) => "LeaseLost",
         }
     }
+}
+
+/// The budget's refusal somewhere in `err`'s chain of causes.
+fn deferred_in(err: &(dyn std::error::Error + 'static)) -> Option<crate::aws::budget::Deferred> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(d) = e.downcast_ref::<crate::aws::budget::Deferred>() {
+            return Some(d.clone());
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// The crate's result type.

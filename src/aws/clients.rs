@@ -5,14 +5,17 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 // One type for every service: the SDK crates re-export it.
 use aws_sdk_route53::config::retry::RetryPartition;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
 
+use super::budget::{Budget, Priority};
 use super::calls::CallCounter;
 use super::fence::Fence;
+use super::pace::{PacedHttpClient, Pacer};
 use super::shared::{AccountListings, ListingView};
 
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
@@ -34,6 +37,14 @@ pub struct AwsClients {
     /// Prefix of the retry partitions (token bucket, adaptive rate limiter);
     /// `None` keeps the SDK's, one per service and region in the process.
     retry_partition: Option<String>,
+    /// The account's request rates, shared by every object.
+    budget: Budget,
+    /// The object a pass serves (`namespace/name`): its long waits for a
+    /// budget are deferred to a later pass.
+    owner: Option<Arc<str>>,
+    priority: Priority,
+    /// One HTTP client (connection pool) for every service and region.
+    http: Option<SharedHttpClient>,
 }
 
 impl AwsClients {
@@ -49,6 +60,7 @@ impl AwsClients {
 
     /// From a given configuration (tests build their own).
     pub fn new(sdk: SdkConfig) -> Self {
+        let http = Some(sdk.http_client().unwrap_or_else(default_http_client));
         Self {
             sdk,
             calls: CallCounter::default(),
@@ -57,7 +69,48 @@ impl AwsClients {
             timeouts: AwsTimeouts::default(),
             fresher_than: None,
             retry_partition: None,
+            budget: Budget::default(),
+            owner: None,
+            priority: Priority::Work,
+            http,
         }
+    }
+
+    /// Calls paced into `budget` (the account's rates) instead of sent at once.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// The same clients for the passes of one object: a call whose turn in
+    /// the budget is far off is refused, and the object holds the turn
+    /// (see [`Budget::ticket_of`]).
+    pub fn for_object(&self, owner: &str, priority: Priority) -> Self {
+        Self {
+            owner: Some(Arc::from(owner)),
+            priority,
+            ..self.clone()
+        }
+    }
+
+    fn pacer(&self, service: &'static str, region: &str) -> Pacer {
+        Pacer {
+            budget: self.budget.clone(),
+            service,
+            region: region.to_owned(),
+            owner: self.owner.clone(),
+            priority: self.priority,
+        }
+    }
+
+    fn http_client(&self) -> Option<SharedHttpClient> {
+        self.http
+            .clone()
+            .map(|inner| SharedHttpClient::new(PacedHttpClient::new(inner, self.fence.clone())))
     }
 
     /// Retry state of its own, apart from other clients of the same service
@@ -172,6 +225,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("route53", GLOBAL_REGION));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("route53", GLOBAL_REGION));
         aws_sdk_route53::Client::from_conf(config.build())
     }
 
@@ -182,6 +237,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("cloudfront", GLOBAL_REGION));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("cloudfront", GLOBAL_REGION));
         aws_sdk_cloudfront::Client::from_conf(config.build())
     }
 
@@ -192,6 +249,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("acm", region));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("acm", region));
         aws_sdk_acm::Client::from_conf(config.build())
     }
 
@@ -202,6 +261,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("apigateway", region));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("apigateway", region));
         aws_sdk_apigateway::Client::from_conf(config.build())
     }
 
@@ -212,6 +273,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("lambda", region));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("lambda", region));
         aws_sdk_lambda::Client::from_conf(config.build())
     }
 
@@ -222,8 +285,27 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("rds", region));
+        config.set_http_client(self.http_client());
+        let config = config.interceptor(self.pacer("rds", region));
         aws_sdk_rds::Client::from_conf(config.build())
     }
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, the proxy from the
+/// environment), made once: every service and region share its pool.
+fn default_http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::{ConnectorBuilder, proxy::ProxyConfig, tls};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The bounds of every AWS call: no call, and so no lock held across one,

@@ -4,11 +4,13 @@
 
 pub mod acm;
 pub mod apigateway;
+pub mod budget;
 pub mod calls;
 pub mod clients;
 pub mod cloudfront;
 pub mod fence;
 pub mod observed;
+pub mod pace;
 pub mod rds;
 pub mod route53;
 pub mod shared;

@@ -98,7 +98,7 @@ fn is_code<E: ProvideErrorMetadata>(e: &E, code: &str) -> bool {
 /// A delete of something already gone counts as done.
 fn gone<T, E>(result: std::result::Result<T, E>, operation: &'static str) -> Result<()>
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match result {
         Ok(_) => Ok(()),
