@@ -26,13 +26,22 @@ Control API, JSON, never forwarded to moto:
     GET    /_harsh/health                        200 {"ok": true}
     POST   /_harsh/scopes/<akid>/rules           body: one rule -> {"id": n}
     DELETE /_harsh/scopes/<akid>/rules           clear the rules, un-freeze, end hangs
-    GET    /_harsh/scopes/<akid>/counters        passed / injected / strict / mutating_passed /
+    GET    /_harsh/scopes/<akid>/counters        passed / injected / strict / quota / mutating_passed /
                                                  frozen / strict_enabled / rules
     GET    /_harsh/scopes/<akid>/journal         the calls that were answered, oldest first:
                                                  [{"op", "mutating", "app" (the SDK's app/<name>
                                                  of the user agent, or null), "start", "end"
                                                  (seconds since the epoch, the front's clock)}]
     POST   /_harsh/scopes/<akid>/strict          {"enabled": bool} (default: HARSH_STRICT, "1")
+    POST   /_harsh/scopes/<akid>/quotas          quota mode of the key id's account:
+                                                 {"enabled": bool, "scale": float (optional,
+                                                 default HARSH_QUOTA_SCALE), "limits": {"rest_apis":
+                                                 n, "domain_names": n} (optional, overrides of the
+                                                 hard limits' max)}; refills the account's buckets,
+                                                 zeroes its quota counters; answers as GET
+    GET    /_harsh/scopes/<akid>/quotas          {"enabled", "scale", "limits" (effective max),
+                                                 "passed", "throttled", "limited" ({"<service>
+                                                 <Operation>": n}, since the last POST)}
 
 A rule (absent fields match anything):
 
@@ -52,8 +61,23 @@ that fires decides the call. A hang (``hang``, ``pass_then_hang``, a frozen
 scope) never answers: it ends after hang_seconds or when the scope's rules
 are cleared, by resetting the connection.
 
+Quota mode (per account, off unless HARSH_QUOTAS=1 or turned on through the
+control API) enforces AWS's control-plane request rates and hard resource
+limits of ``src/aws/quotas.json`` (read from there, never copied): a call no
+rule fired on takes one token from every bucket of the table that names its
+service and operation, or, when one of them is empty, takes none and is
+answered with the service's throttling error of the table; then a create
+whose account and region already hold the limit's max of resources (counted
+in moto) is answered with the limit's error. Refused calls never reach moto
+and are not in the journal; the account's quota counters count them. The
+view keys ("…-view") are exempt. Rates are multiplied by the scale, bursts
+are not (see ``AccountQuotas``).
+
 Environment: HARSH_STRICT ("1"/"0", default "1": whether scopes start with
 the strict behaviours on; tests/env/env.sh passes "0" unless HARSH_STRICT=1),
+HARSH_QUOTAS ("1"/"0", default "0": whether every account starts with quota
+mode on), HARSH_QUOTA_SCALE (float >= 0, default 1: the scale of the rates of
+an account whose quota settings give none; 0 stops every refill),
 HARSH_CLOUDFRONT_DEPLOY_SECONDS (default 2).
 """
 
@@ -63,6 +87,7 @@ import hashlib
 import http
 import io
 import json
+import math
 import os
 import random
 import re
@@ -81,7 +106,16 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 ACCOUNT = "123456789012"
-DEFAULT_STRICT = os.environ.get("HARSH_STRICT", "1").strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def _switch(value):
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+DEFAULT_STRICT = _switch(os.environ.get("HARSH_STRICT", "1"))
+DEFAULT_QUOTAS = _switch(os.environ.get("HARSH_QUOTAS", "0"))
+# The table of rates and limits the operator reads too.
+QUOTAS_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "aws", "quotas.json"))
 CLOUDFRONT_DEPLOY_SECONDS = float(os.environ.get("HARSH_CLOUDFRONT_DEPLOY_SECONDS", "2"))
 
 ACTIONS = {"throttle", "unavailable", "internal", "access_denied", "hang", "reset", "pass_then_hang", "error", "delay"}
@@ -444,6 +478,7 @@ class Scope:
         self.passed = Counter()
         self.injected = Counter()
         self.strict_rejected = Counter()
+        self.quota_refused = Counter()
         self.mutating_passed = 0
         self.mutating_by_service = Counter()
         self.journal = deque(maxlen=JOURNAL_SIZE)
@@ -456,6 +491,7 @@ class Scope:
             "passed": dict(self.passed),
             "injected": dict(self.injected),
             "strict": dict(self.strict_rejected),
+            "quota": dict(self.quota_refused),
             "mutating_passed": self.mutating_passed,
             "mutating_by_service": dict(self.mutating_by_service),
             "frozen": self.frozen,
@@ -470,6 +506,267 @@ class Decision:
         self.rule = rule
         self.generation = generation
         self.seconds = seconds
+
+
+# --------------------------------------------------------------------------
+# Quota mode
+# --------------------------------------------------------------------------
+
+
+def quota_scale(value, what):
+    """A scale of the rates: a finite number >= 0 (0: no refill at all)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{what} must be a number >= 0")
+    try:
+        scale = float(value)
+    except ValueError:
+        raise ValueError(f"{what} must be a number >= 0, not {value!r}") from None
+    if not math.isfinite(scale) or scale < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, not {value!r}")
+    return scale
+
+
+try:
+    DEFAULT_QUOTA_SCALE = quota_scale(os.environ.get("HARSH_QUOTA_SCALE", "1"), "HARSH_QUOTA_SCALE")
+except ValueError as _err:
+    sys.exit(f"harsh: {_err}")
+
+
+def _held_rest_apis(account, region):
+    return len(apigateway_backend(account, region).apis)
+
+
+def _held_domain_names(account, region):
+    return len(apigateway_backend(account, region).domain_names)
+
+
+# What a hard limit of the table counts ("counts"), in moto's backends.
+LIMIT_COUNTS = {"rest_apis": _held_rest_apis, "domain_names": _held_domain_names}
+
+
+class BucketSpec:
+    """One bucket of the table: ``burst`` tokens at most, ``requests`` more
+    every ``per_seconds``."""
+
+    def __init__(self, index, spec):
+        self.index = index
+        self.service = spec["service"]
+        self.scope = spec["scope"]
+        if self.scope not in ("account", "region"):
+            raise ValueError(f"bucket {index}: scope must be account or region, not {self.scope!r}")
+        operations = spec["operations"]
+        if operations != "*" and not (isinstance(operations, list) and all(isinstance(o, str) for o in operations)):
+            raise ValueError(f'bucket {index}: operations must be "*" or a list of names')
+        self.operations = None if operations == "*" else frozenset(operations)
+        self.excepted = frozenset(spec.get("except") or [])
+        self.requests = float(spec["requests"])
+        self.per_seconds = float(spec["per_seconds"])
+        self.burst = float(spec["burst"])
+        if self.requests < 0 or self.per_seconds <= 0 or self.burst < 1:
+            raise ValueError(f"bucket {index}: requests >= 0, per_seconds > 0 and burst >= 1 expected")
+
+    def matches(self, service, operation):
+        if service != self.service or operation in self.excepted:
+            return False
+        return self.operations is None or operation in self.operations
+
+    def names(self):
+        return sorted(self.operations) if self.operations is not None else sorted(self.excepted)
+
+
+class LimitSpec:
+    """One hard limit of the table: ``operation`` of ``service`` is refused
+    while the account (and region) holds ``max`` of what it ``counts``."""
+
+    def __init__(self, spec):
+        self.service = spec["service"]
+        self.operation = spec["operation"]
+        self.scope = spec["scope"]
+        self.counts = spec["counts"]
+        self.max = int(spec["max"])
+        self.code = spec["code"]
+        self.status = int(spec["status"])
+        self.message = spec["message"]
+
+    def message_for(self, cap):
+        """The table's message, naming the max in effect where it names the
+        table's (an override for a test)."""
+        return self.message.replace(f"({self.max})", f"({cap})")
+
+
+class QuotaTable:
+    """src/aws/quotas.json: the buckets, the hard limits and each service's
+    throttling error."""
+
+    def __init__(self, document):
+        self.buckets = [BucketSpec(i, b) for i, b in enumerate(document.get("buckets") or [])]
+        self.limits = {}
+        for spec in document.get("limits") or []:
+            limit = LimitSpec(spec)
+            if limit.counts not in LIMIT_COUNTS:
+                log(f"quota table: limit of {limit.service} {limit.operation} counts {limit.counts!r}, "
+                    "which the front cannot count; not enforced")
+                continue
+            self.limits[(limit.service, limit.operation)] = limit
+        self.throttle_errors = {}
+        for service, error in (document.get("throttle_errors") or {}).items():
+            self.throttle_errors[service] = (error["code"], int(error["status"]), error["message"])
+        self._matching = {}
+        self._matching_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path=QUOTAS_PATH):
+        with open(path, encoding="utf-8") as f:
+            return cls(json.load(f))
+
+    def matching(self, service, operation):
+        """The buckets a call of ``service`` ``operation`` takes a token from."""
+        key = (service, operation)
+        with self._matching_lock:
+            found = self._matching.get(key)
+            if found is None:
+                found = self._matching[key] = [b for b in self.buckets if b.matches(service, operation)]
+            return found
+
+    def limit(self, service, operation):
+        return self.limits.get((service, operation))
+
+    def default_limits(self):
+        return {limit.counts: limit.max for limit in self.limits.values()}
+
+    def throttle_error(self, call):
+        return self.throttle_errors.get(call.service) or fault(call, "throttle")
+
+    def unknown_operations(self):
+        """Operation names of the table that the services' models do not have
+        (a misspelt name would never match a call)."""
+        import botocore.session
+
+        session = botocore.session.get_session()
+        unknown = []
+        named = [(b.service, op) for b in self.buckets for op in b.names()]
+        named += [(limit.service, limit.operation) for limit in self.limits.values()]
+        models = {}
+        for service, operation in named:
+            if service not in models:
+                try:
+                    models[service] = set(session.get_service_model(MODEL_NAMES.get(service, service)).operation_names)
+                except Exception:
+                    models[service] = None
+            if models[service] is None:
+                unknown.append(f"{service} (no model)")
+            elif operation not in models[service]:
+                unknown.append(f"{service} {operation}")
+        return sorted(set(unknown))
+
+
+def load_quota_table():
+    """(table, None), or (None, why) when src/aws/quotas.json cannot be read."""
+    try:
+        table = QuotaTable.load()
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return None, f"{QUOTAS_PATH}: {err!r}"
+    for name in table.unknown_operations():
+        log(f"quota table: {name} is not an operation of the service's model")
+    return table, None
+
+
+class AccountQuotas:
+    """The quota state of one AWS account: whether quota mode is on, the
+    scale of its rates, the max of its hard limits, its buckets and its
+    counters. Every access key id of the account shares it.
+
+    The scale multiplies the rates (``requests`` per ``per_seconds``) and
+    leaves the bursts alone: what a scaled run keeps is the documented shape,
+    a burst of that many calls then the sustained rate, only faster or slower
+    (a bench at scale 10 sees Route 53's five calls at once, then fifty a
+    second). Scaling the bursts too would change what a single reconcile can
+    do without waiting, which is the behaviour under test. Scale 0 stops every
+    refill: an account gets its bursts and nothing more, which makes a count
+    of refusals exact whatever the speed of the machine."""
+
+    def __init__(self, table, enabled, scale):
+        self.lock = threading.Lock()
+        self.table = table
+        self.configure(enabled, scale, {})
+
+    def configure(self, enabled, scale, limits):
+        """Sets the whole configuration; full buckets, zero counters."""
+        self.enabled = enabled
+        self.scale = scale
+        self.limits = dict(self.table.default_limits())
+        self.limits.update(limits)
+        self.tokens = {}  # (bucket index, region or None) -> [tokens, monotonic time]
+        self.passed = Counter()
+        self.throttled = Counter()
+        self.limited = Counter()
+
+    def take(self, call):
+        """Under the lock: refills the call's buckets to now; takes a token
+        from each when every one has one (→ None), else takes none and
+        answers the throttling error (code, status, message)."""
+        now = time.monotonic()
+        levels = []
+        for bucket in self.table.matching(call.service, call.operation):
+            key = (bucket.index, call.region if bucket.scope == "region" else None)
+            level = self.tokens.get(key)
+            if level is None:
+                level = self.tokens[key] = [bucket.burst, now]
+            else:
+                rate = bucket.requests / bucket.per_seconds * self.scale
+                level[0] = min(bucket.burst, level[0] + (now - level[1]) * rate)
+                level[1] = now
+            levels.append(level)
+        if any(level[0] < 1 for level in levels):
+            self.throttled[quota_key(call)] += 1
+            return self.table.throttle_error(call)
+        for level in levels:
+            level[0] -= 1
+        return None
+
+    def state(self):
+        return {
+            "enabled": self.enabled,
+            "scale": self.scale,
+            "limits": dict(self.limits),
+            "passed": dict(self.passed),
+            "throttled": dict(self.throttled),
+            "limited": dict(self.limited),
+        }
+
+
+def quota_key(call):
+    """How the quota counters name a call: "<service> <Operation>"."""
+    return f"{call.service} {call.operation}"
+
+
+QUOTA_FIELDS = {"enabled", "scale", "limits"}
+
+
+def quota_settings(spec, table):
+    """(enabled, scale, limits) of a POST .../quotas body; ValueError when it
+    is not one."""
+    if not isinstance(spec, dict):
+        raise ValueError("quota settings are a JSON object")
+    unknown = set(spec) - QUOTA_FIELDS
+    if unknown:
+        raise ValueError(f"unknown quota fields: {sorted(unknown)}")
+    if not isinstance(spec.get("enabled"), bool):
+        raise ValueError('expected {"enabled": true|false, "scale": n, "limits": {...}}')
+    scale = spec.get("scale")
+    if isinstance(scale, str):
+        raise ValueError("scale must be a number >= 0")
+    scale = DEFAULT_QUOTA_SCALE if scale is None else quota_scale(scale, "scale")
+    limits = spec.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise ValueError("limits is a JSON object")
+    known = table.default_limits()
+    for name, value in limits.items():
+        if name not in known:
+            raise ValueError(f"unknown limit {name!r}; the table's limits: {sorted(known)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"limit {name} must be an integer >= 0")
+    return spec["enabled"], scale, limits
 
 
 # --------------------------------------------------------------------------
@@ -491,6 +788,11 @@ class HarshFront:
         # front's own AWS state below.
         self.aws_lock = threading.RLock()
         self.state = AwsState()
+        # Quota mode: the table, and each account's state (under self.lock).
+        self.quota_table, self.quota_error = load_quota_table()
+        if self.quota_error is not None:
+            log(f"quota mode unavailable: {self.quota_error}")
+        self.quotas = {}
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -509,11 +811,12 @@ class HarshFront:
         if decision.kind == "frozen":
             self.hang(call, decision)
         rule = decision.rule
-        if rule is None or rule.action == "delay":
+        if rule is None:
+            return self.admit(call, start_response)
+        if rule.action == "delay":
             start = time.time()
-            if rule is not None:
-                log(f"{call.akid} {call.key()} {call.region}: rule {rule.id} delay {rule.delay_seconds}s")
-                time.sleep(rule.delay_seconds)
+            log(f"{call.akid} {call.key()} {call.region}: rule {rule.id} delay {rule.delay_seconds}s")
+            time.sleep(rule.delay_seconds)
             response = self.answer(call)
             self.journal(call, start)
             return response.emit(start_response)
@@ -542,17 +845,88 @@ class HarshFront:
                 if chosen is None and rule.wants_to_fire():
                     rule.fired += 1
                     chosen = rule
-            if chosen is None or chosen.action in ("pass_then_hang", "delay"):
-                scope.passed[call.key()] += 1
-                if call.mutating:
-                    scope.mutating_passed += 1
-                    scope.mutating_by_service[call.service] += 1
             if chosen is None:
+                # Counted as passed once the account's quotas let it through.
                 return Decision("pass", generation=scope.generation)
+            if chosen.action in ("pass_then_hang", "delay"):
+                self._count_passed(scope, call)
             scope.injected[f"{call.key()}:{chosen.action}"] += 1
             if chosen.freeze:
                 scope.frozen = True
             return Decision("rule", chosen, scope.generation, chosen.hang_seconds)
+
+    @staticmethod
+    def _count_passed(scope, call):
+        scope.passed[call.key()] += 1
+        if call.mutating:
+            scope.mutating_passed += 1
+            scope.mutating_by_service[call.service] += 1
+
+    def count_passed(self, call):
+        with self.lock:
+            self._count_passed(self.scope(call.akid), call)
+
+    def admit(self, call, start_response):
+        """A call no rule fired on: through its account's quotas when quota
+        mode is on (buckets, then hard limits), then answered and journaled.
+        A refused call takes no token (a throttled one) or its tokens (a
+        limited one, which the rate limiter let through), never reaches moto
+        and is not journaled."""
+        start = time.time()
+        quotas = self.quotas_of(call)
+        limit = cap = None
+        key = quota_key(call)
+        if quotas is not None:
+            with quotas.lock:
+                if not quotas.enabled:
+                    quotas = None
+                else:
+                    throttled = quotas.take(call)
+                    if throttled is not None:
+                        return self.quota_refusal(call, *throttled).emit(start_response)
+                    limit = self.quota_table.limit(call.service, call.operation)
+                    if limit is None:
+                        quotas.passed[key] += 1
+                    else:
+                        cap = quotas.limits[limit.counts]
+        if limit is not None:
+            # The count and the create it lets through are one step: two
+            # creates at max - 1 do not both pass.
+            with self.aws_lock:
+                held = LIMIT_COUNTS[limit.counts](call.account, call.region)
+                if held >= cap:
+                    with quotas.lock:
+                        quotas.limited[key] += 1
+                    return self.quota_refusal(call, limit.code, limit.status, limit.message_for(cap)).emit(start_response)
+                with quotas.lock:
+                    quotas.passed[key] += 1
+                self.count_passed(call)
+                response = self.answer(call)
+        else:
+            self.count_passed(call)
+            response = self.answer(call)
+        self.journal(call, start)
+        return response.emit(start_response)
+
+    def quotas_of(self, call):
+        """The quota state of the call's account; None for a view key (they
+        inspect, they do not consume) or without a quota table."""
+        if self.quota_table is None or call.akid.endswith(VIEW_SUFFIX):
+            return None
+        return self.account_quotas(call.account)
+
+    def account_quotas(self, account):
+        with self.lock:
+            quotas = self.quotas.get(account)
+            if quotas is None:
+                quotas = self.quotas[account] = AccountQuotas(self.quota_table, DEFAULT_QUOTAS, DEFAULT_QUOTA_SCALE)
+            return quotas
+
+    def quota_refusal(self, call, code, status, message):
+        with self.lock:
+            self.scope(call.akid).quota_refused[f"{call.key()}:{code}"] += 1
+        log(f"{call.akid} {call.key()} {call.region}: quota {code}")
+        return error_response(call, code, status, message)
 
     def journal(self, call, start):
         """Notes an answered call in its scope's journal."""
@@ -653,8 +1027,14 @@ class HarshFront:
             return Response(status, [("Content-Type", "application/json")], data).emit(start_response)
 
         if path == "/_harsh/health":
-            return reply(200, {"ok": True, "strict_default": DEFAULT_STRICT})
-        found = re.fullmatch(r"/_harsh/scopes/([^/]+)/(rules|counters|strict|journal)", path)
+            return reply(200, {
+                "ok": True,
+                "strict_default": DEFAULT_STRICT,
+                "quotas_default": DEFAULT_QUOTAS,
+                "quota_scale_default": DEFAULT_QUOTA_SCALE,
+                "quota_table_error": self.quota_error,
+            })
+        found = re.fullmatch(r"/_harsh/scopes/([^/]+)/(rules|counters|strict|journal|quotas)", path)
         if not found:
             return reply(404, {"error": f"no such control path {path}"})
         akid, what = found.groups()
@@ -662,6 +1042,8 @@ class HarshFront:
             spec = json.loads(body or b"{}")
         except ValueError as e:
             return reply(400, {"error": f"body is not JSON: {e}"})
+        if what == "quotas":
+            return self.control_quotas(method, akid, spec, reply)
         with self.lock:
             scope = self.scope(akid)
             if what == "rules" and method == "POST":
@@ -691,6 +1073,29 @@ class HarshFront:
                 scope.strict = spec["enabled"]
                 return reply(200, {"strict_enabled": scope.strict})
         return reply(405, {"error": f"{method} not allowed on {path}"})
+
+
+    def control_quotas(self, method, akid, spec, reply):
+        """GET or POST /_harsh/scopes/<akid>/quotas: the quota mode of the
+        key id's account."""
+        if method not in ("GET", "POST"):
+            return reply(405, {"error": f"{method} not allowed on quotas"})
+        if self.quota_table is None:
+            return reply(503, {"error": f"quota mode is unavailable: {self.quota_error}"})
+        account = account_of(akid)
+        quotas = self.account_quotas(account)
+        if method == "GET":
+            with quotas.lock:
+                return reply(200, quotas.state())
+        try:
+            enabled, scale, limits = quota_settings(spec, self.quota_table)
+        except ValueError as e:
+            return reply(400, {"error": str(e)})
+        with quotas.lock:
+            quotas.configure(enabled, scale, limits)
+            state = quotas.state()
+        log(f"{akid}: quotas of account {account} {json.dumps(spec)}")
+        return reply(200, state)
 
 
 def read_body(environ):
@@ -1567,8 +1972,14 @@ def main(argv=None):
     lighten_moto()
     moto_app = DomainDispatcherApplication(create_backend_app)
     moto_app.debug = True
-    log(f"serving moto on {args.host}:{args.port}; strict by default: {DEFAULT_STRICT}")
-    run_simple(args.host, args.port, HarshFront(moto_app), threaded=True, request_handler=HarshRequestHandler)
+    front = HarshFront(moto_app)
+    if DEFAULT_QUOTAS and front.quota_table is None:
+        sys.exit(f"harsh: HARSH_QUOTAS is on but {front.quota_error}")
+    log(
+        f"serving moto on {args.host}:{args.port}; strict by default: {DEFAULT_STRICT}; "
+        f"quotas by default: {DEFAULT_QUOTAS} (scale {DEFAULT_QUOTA_SCALE})"
+    )
+    run_simple(args.host, args.port, front, threaded=True, request_handler=HarshRequestHandler)
 
 
 if __name__ == "__main__":

@@ -1687,3 +1687,439 @@ async fn strict_apigateway_conflicts() {
         .count();
     assert_eq!(proxies, 2);
 }
+
+// ---------------------------------------------------------------------------
+// Quota mode
+// ---------------------------------------------------------------------------
+
+fn apigateway(sdk: &SdkConfig, region: &str) -> aws_sdk_apigateway::Client {
+    let config = aws_sdk_apigateway::config::Builder::from(sdk)
+        .region(Region::new(region.to_owned()))
+        .build();
+    aws_sdk_apigateway::Client::from_conf(config)
+}
+
+/// A regional REST API of a name no other call uses.
+async fn create_api(c: &aws_sdk_apigateway::Client) -> Result<(), Failure> {
+    outcome(
+        c.create_rest_api()
+            .name(format!("harsh-quota-{}", common::unique_suffix()))
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::Regional)
+                    .build(),
+            )
+            .send()
+            .await,
+    )
+}
+
+/// A regional custom domain name of a name no other call uses.
+async fn create_domain(c: &aws_sdk_apigateway::Client, region: &str) -> Result<(), Failure> {
+    outcome(
+        c.create_domain_name()
+            .domain_name(format!(
+                "harsh-quota-{}.example.com",
+                common::unique_suffix()
+            ))
+            .regional_certificate_arn(format!(
+                "arn:aws:acm:{region}:123456789012:certificate/00000000-0000-4000-8000-000000000a9e"
+            ))
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::Regional)
+                    .build(),
+            )
+            .send()
+            .await,
+    )
+}
+
+/// The REST APIs moto holds in `region` for the account of `view`.
+async fn rest_apis(view: &SdkConfig, region: &str) -> usize {
+    apigateway(view, region)
+        .get_rest_apis()
+        .limit(500)
+        .send()
+        .await
+        .expect("get_rest_apis through the view")
+        .items()
+        .len()
+}
+
+fn failed(code: &str, status: u16, message: &str) -> Failure {
+    Failure {
+        code: code.to_owned(),
+        status,
+        message: message.to_owned(),
+    }
+}
+
+/// The table the front reads (`src/aws/quotas.json`).
+fn quota_table() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/aws/quotas.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test]
+async fn quota_create_rest_api_is_one_every_three_seconds_per_region() {
+    let scope = HarshScope::new("quota-rate");
+    let state = scope.set_quotas(json!({"enabled": true, "scale": 1}));
+    assert_eq!(state["enabled"], true, "{state}");
+    assert_eq!(state["scale"], 1.0, "{state}");
+    let sdk = hasty(&scope).await;
+    let view = hasty(&scope.view()).await;
+    let eu = apigateway(&sdk, "eu-west-1");
+    let ap = apigateway(&sdk, "ap-southeast-2");
+
+    // CreateRestApi: a bucket of one token, one more every 3 s, per region.
+    create_api(&eu)
+        .await
+        .expect("the first CreateRestApi of eu-west-1");
+    let got = create_api(&eu)
+        .await
+        .expect_err("a second CreateRestApi of eu-west-1 right after the first");
+    assert_eq!(
+        got,
+        failed("TooManyRequestsException", 429, "Too Many Requests")
+    );
+    create_api(&ap)
+        .await
+        .expect("ap-southeast-2 has buckets of its own");
+
+    let quotas = scope.quotas();
+    assert_eq!(
+        quotas["passed"],
+        json!({"apigateway CreateRestApi": 2}),
+        "{quotas}"
+    );
+    assert_eq!(
+        quotas["throttled"],
+        json!({"apigateway CreateRestApi": 1}),
+        "{quotas}"
+    );
+    assert_eq!(quotas["limited"], json!({}), "{quotas}");
+    let counters = scope.counters();
+    assert_eq!(
+        counters["quota"],
+        json!({"apigateway:CreateRestApi:TooManyRequestsException": 1}),
+        "{counters}"
+    );
+    assert_eq!(counters["passed"]["apigateway:CreateRestApi"], 2);
+    // The throttled call never reached moto; the view's reads take no token.
+    assert_eq!(rest_apis(&view, "eu-west-1").await, 1);
+    assert_eq!(rest_apis(&view, "ap-southeast-2").await, 1);
+
+    // The token taken by the first call is back 3 s after it was taken:
+    // waiting longer than that is enough on any machine.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    create_api(&eu)
+        .await
+        .expect("CreateRestApi of eu-west-1 once the bucket refilled");
+    assert_eq!(rest_apis(&view, "eu-west-1").await, 2);
+    assert_eq!(
+        scope.quotas()["passed"],
+        json!({"apigateway CreateRestApi": 3})
+    );
+}
+
+#[tokio::test]
+async fn quota_route53_is_five_calls_at_once_per_account() {
+    let scope = HarshScope::new("quota-r53");
+    // Scale 0: no refill at all, so the burst is all the account gets and
+    // the count below is exact however slowly the calls follow each other.
+    scope.set_quotas(json!({"enabled": true, "scale": 0}));
+    let sdk = hasty(&scope).await;
+    let r53 = route53(&sdk);
+    let mut got = vec![];
+    for _ in 0..6 {
+        got.push(outcome(r53.list_hosted_zones().send().await));
+    }
+    assert_eq!(
+        got,
+        [
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err(failed("Throttling", 400, "Rate exceeded")),
+        ]
+    );
+    let quotas = scope.quotas();
+    assert_eq!(
+        quotas["passed"],
+        json!({"route53 ListHostedZones": 5}),
+        "{quotas}"
+    );
+    assert_eq!(
+        quotas["throttled"],
+        json!({"route53 ListHostedZones": 1}),
+        "{quotas}"
+    );
+
+    // One bucket for every Route 53 operation of the account, whatever
+    // region the client signs for.
+    let got = failure(
+        "ListHealthChecks after the burst",
+        r53.list_health_checks().send().await,
+    );
+    assert_refused("ListHealthChecks after the burst", &got, "Throttling", 400);
+    let elsewhere = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(&sdk)
+            .region(Region::new("eu-west-1"))
+            .build(),
+    );
+    let got = failure(
+        "Route 53 signed for eu-west-1",
+        elsewhere.list_hosted_zones().send().await,
+    );
+    assert_refused("Route 53 signed for eu-west-1", &got, "Throttling", 400);
+
+    // The view key of the account reads without a token.
+    let view = scope.view();
+    for _ in 0..3 {
+        outcome(
+            route53(&hasty(&view).await)
+                .list_hosted_zones()
+                .send()
+                .await,
+        )
+        .expect("the view is exempt");
+    }
+    let quotas = scope.quotas();
+    assert_eq!(
+        quotas["passed"],
+        json!({"route53 ListHostedZones": 5}),
+        "{quotas}"
+    );
+    assert_eq!(
+        quotas["throttled"],
+        json!({"route53 ListHostedZones": 2, "route53 ListHealthChecks": 1}),
+        "{quotas}"
+    );
+
+    // Setting quota mode again fills the buckets and zeroes the counters.
+    let state = scope.set_quotas(json!({"enabled": true, "scale": 0}));
+    assert_eq!(state["passed"], json!({}), "{state}");
+    assert_eq!(state["throttled"], json!({}), "{state}");
+    outcome(r53.list_hosted_zones().send().await).expect("a full bucket again");
+}
+
+#[tokio::test]
+async fn quota_throttled_calls_take_no_token() {
+    let scope = HarshScope::new("quota-notoken");
+    scope.set_quotas(json!({"enabled": true, "scale": 0}));
+    let c = apigateway(&hasty(&scope).await, "us-west-2");
+    // CreateRestApi takes from its own bucket (1 token) and from the bucket
+    // of every API Gateway call (40 tokens): 39 left there.
+    create_api(&c).await.expect("first CreateRestApi");
+    // Refused by its own bucket, it takes nothing from the other.
+    let got = create_api(&c).await.expect_err("second CreateRestApi");
+    assert_refused(
+        "second CreateRestApi",
+        &got,
+        "TooManyRequestsException",
+        429,
+    );
+    for i in 1..=39 {
+        outcome(c.get_rest_apis().send().await)
+            .unwrap_or_else(|f| panic!("GetRestApis {i} of the 39 tokens left: {f:?}"));
+    }
+    let got = failure("GetRestApis 40", c.get_rest_apis().send().await);
+    assert_refused("GetRestApis 40", &got, "TooManyRequestsException", 429);
+    let quotas = scope.quotas();
+    assert_eq!(
+        quotas["passed"],
+        json!({"apigateway CreateRestApi": 1, "apigateway GetRestApis": 39}),
+        "{quotas}"
+    );
+    assert_eq!(
+        quotas["throttled"],
+        json!({"apigateway CreateRestApi": 1, "apigateway GetRestApis": 1}),
+        "{quotas}"
+    );
+}
+
+#[tokio::test]
+async fn quota_rules_decide_before_the_buckets() {
+    let scope = HarshScope::new("quota-rules");
+    scope.set_quotas(json!({"enabled": true, "scale": 0}));
+    scope.rule(json!({"service": "route53", "operation": "ListHostedZones", "action": "internal", "times": 1}));
+    let r53 = route53(&hasty(&scope).await);
+    let mut got = vec![];
+    for _ in 0..7 {
+        got.push(outcome(r53.list_hosted_zones().send().await).map_err(|f| (f.code, f.status)));
+    }
+    // The call the rule decided took no token: five pass after it.
+    let throttled = Err(("Throttling".to_owned(), 400));
+    assert_eq!(
+        got,
+        [
+            Err(("InternalFailure".to_owned(), 500)),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            throttled,
+        ]
+    );
+    let quotas = scope.quotas();
+    assert_eq!(quotas["passed"], json!({"route53 ListHostedZones": 5}));
+    assert_eq!(quotas["throttled"], json!({"route53 ListHostedZones": 1}));
+    let counters = scope.counters();
+    assert_eq!(
+        counters["injected"],
+        json!({"route53:ListHostedZones:internal": 1}),
+        "{counters}"
+    );
+    assert_eq!(
+        counters["passed"],
+        json!({"route53:ListHostedZones": 5}),
+        "{counters}"
+    );
+}
+
+#[tokio::test]
+async fn quota_hard_limits_refuse_creates_at_the_max() {
+    let scope = HarshScope::new("quota-limits");
+    // Rates a million times the documented ones: every bucket is full again
+    // by the next call, only the limits refuse.
+    let state = scope.set_quotas(json!({
+        "enabled": true, "scale": 1e6, "limits": {"rest_apis": 2, "domain_names": 1}
+    }));
+    assert_eq!(
+        state["limits"],
+        json!({"rest_apis": 2, "domain_names": 1}),
+        "{state}"
+    );
+    let sdk = hasty(&scope).await;
+    let view = hasty(&scope.view()).await;
+    let region = "eu-central-1";
+    let c = apigateway(&sdk, region);
+    create_api(&c).await.expect("REST API 1 of 2");
+    create_api(&c).await.expect("REST API 2 of 2");
+    let got = create_api(&c).await.expect_err("REST API 3 of 2");
+    assert_eq!(
+        got,
+        failed(
+            "LimitExceededException",
+            429,
+            "Maximum number of regional REST APIs (2) for this account in this region has been reached."
+        )
+    );
+    assert_eq!(rest_apis(&view, region).await, 2, "moto holds two");
+    create_api(&apigateway(&sdk, "eu-west-2"))
+        .await
+        .expect("another region counts its own");
+
+    create_domain(&c, region).await.expect("domain name 1 of 1");
+    let got = create_domain(&c, region)
+        .await
+        .expect_err("domain name 2 of 1");
+    assert_eq!(
+        got,
+        failed(
+            "LimitExceededException",
+            429,
+            "Maximum number of custom domain names (1) for this account in this region has been reached."
+        )
+    );
+    let domains = apigateway(&view, region)
+        .get_domain_names()
+        .send()
+        .await
+        .expect("get_domain_names through the view");
+    assert_eq!(domains.items().len(), 1);
+
+    let quotas = scope.quotas();
+    assert_eq!(
+        quotas["passed"],
+        json!({"apigateway CreateRestApi": 3, "apigateway CreateDomainName": 1}),
+        "{quotas}"
+    );
+    assert_eq!(
+        quotas["limited"],
+        json!({"apigateway CreateRestApi": 1, "apigateway CreateDomainName": 1}),
+        "{quotas}"
+    );
+    assert_eq!(quotas["throttled"], json!({}), "{quotas}");
+}
+
+#[tokio::test]
+async fn quotas_are_off_by_default() {
+    let scope = HarshScope::new("quota-off");
+    let health = common::harsh::health();
+    let default = health["quotas_default"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("no quotas_default in {health}"));
+    let state = scope.quotas();
+    assert_eq!(state["enabled"], default, "{state}");
+    // The hard limits are the table's.
+    let table = quota_table();
+    let limits: serde_json::Map<String, serde_json::Value> = table["limits"]
+        .as_array()
+        .expect("limits of the table")
+        .iter()
+        .map(|l| {
+            (
+                l["counts"].as_str().expect("counts").to_owned(),
+                l["max"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        state["limits"],
+        serde_json::Value::Object(limits),
+        "{state}"
+    );
+    if default {
+        // The front was started with HARSH_QUOTAS=1: off for this account.
+        scope.set_quotas(json!({"enabled": false}));
+    }
+
+    let sdk = hasty(&scope).await;
+    let r53 = route53(&sdk);
+    for i in 1..=6 {
+        outcome(r53.list_hosted_zones().send().await)
+            .unwrap_or_else(|f| panic!("ListHostedZones {i} without quotas: {f:?}"));
+    }
+    let c = apigateway(&sdk, "us-east-2");
+    for i in 1..=2 {
+        create_api(&c)
+            .await
+            .unwrap_or_else(|f| panic!("CreateRestApi {i} without quotas: {f:?}"));
+    }
+    let state = scope.quotas();
+    assert_eq!(state["enabled"], false, "{state}");
+    assert_eq!(
+        state["passed"],
+        json!({}),
+        "nothing counted while off: {state}"
+    );
+    assert_eq!(state["throttled"], json!({}), "{state}");
+    assert_eq!(scope.counters()["quota"], json!({}));
+}
+
+#[tokio::test]
+async fn the_control_api_refuses_bad_quota_settings() {
+    let scope = HarshScope::new("quota-control");
+    for settings in [
+        json!({}),
+        json!({"enabled": "yes"}),
+        json!({"enabled": true, "scale": -1}),
+        json!({"enabled": true, "scale": "fast"}),
+        json!({"enabled": true, "limits": {"lambdas": 3}}),
+        json!({"enabled": true, "limits": {"rest_apis": -1}}),
+        json!({"enabled": true, "limits": {"rest_apis": 1.5}}),
+        json!({"enabled": true, "colour": "red"}),
+        json!([true]),
+    ] {
+        let (status, answer) = scope.try_set_quotas(settings.clone());
+        assert_eq!(status, 400, "{settings} was accepted: {answer}");
+    }
+    let default = common::harsh::health()["quotas_default"].clone();
+    assert_eq!(scope.quotas()["enabled"], default);
+}

@@ -77,7 +77,8 @@ impl HarshScope {
 
     /// `{"passed": {"service:Operation": n}, "injected":
     /// {"service:Operation:action": n}, "strict": {"service:Operation:Code":
-    /// n}, "mutating_passed": n, "mutating_by_service":
+    /// n}, "quota": {"service:Operation:Code": n} (refused by the account's
+    /// quota mode), "mutating_passed": n, "mutating_by_service":
     /// {"service": n}, "frozen": bool, "strict_enabled": bool,
     /// "rules": [{"id", "action", "seen", "fired"}]}`.
     pub fn counters(&self) -> Value {
@@ -110,6 +111,34 @@ impl HarshScope {
             Some(&json!({ "enabled": enabled })),
         );
         assert_eq!(status, 200, "strict {enabled} for {}: {answer}", self.akid);
+    }
+
+    /// The quota mode of this scope's account (every key id of the account,
+    /// this scope's view too): `{"enabled": bool, "scale": n, "limits":
+    /// {"rest_apis": n, "domain_names": n}, "passed": {"service Operation":
+    /// n}, "throttled": {..}, "limited": {..}}`, counted since quota mode was
+    /// last set.
+    pub fn quotas(&self) -> Value {
+        let (status, answer) = control("GET", &self.path("quotas"), None);
+        assert_eq!(status, 200, "quotas of {}: {answer}", self.akid);
+        answer
+    }
+
+    /// Sets the quota mode of this scope's account: `{"enabled": bool,
+    /// "scale": n (optional: the front's default), "limits": {"rest_apis":
+    /// n, "domain_names": n} (optional: the table's max)}`. Fills its
+    /// buckets and zeroes its quota counters; returns the new state, as
+    /// [`Self::quotas`].
+    pub fn set_quotas(&self, settings: Value) -> Value {
+        let (status, answer) = self.try_set_quotas(settings.clone());
+        assert_eq!(status, 200, "quotas {settings} refused: {answer}");
+        answer
+    }
+
+    /// Sets the quota mode; the front's status code and answer, refused or
+    /// not.
+    pub fn try_set_quotas(&self, settings: Value) -> (u16, Value) {
+        control("POST", &self.path("quotas"), Some(&settings))
     }
 
     /// The calls the front answered for this scope, oldest first (see
@@ -195,6 +224,14 @@ impl Drop for HarshScope {
     fn drop(&mut self) {
         let _ = try_control("DELETE", &self.path("rules"), None);
     }
+}
+
+/// The front's `/_harsh/health`: `{"ok", "strict_default",
+/// "quotas_default", "quota_scale_default", "quota_table_error"}`.
+pub fn health() -> Value {
+    let (status, answer) = control("GET", "/_harsh/health", None);
+    assert_eq!(status, 200, "health of the harsh front: {answer}");
+    answer
 }
 
 /// A request to the front's control API: (status code, JSON answer).
