@@ -20,7 +20,7 @@ pub enum Error {
     Paced {
         service: &'static str,
         operation: &'static str,
-        deferred: crate::aws::budget::Deferred,
+        deferred: Box<crate::aws::budget::Deferred>,
     },
 
     /// A resource the spec needs exists and belongs to someone else.
@@ -133,11 +133,13 @@ impl Error {
 }
 
 /// The budget's refusal somewhere in `err`'s chain of causes.
-fn deferred_in(err: &(dyn std::error::Error + 'static)) -> Option<crate::aws::budget::Deferred> {
+fn deferred_in(
+    err: &(dyn std::error::Error + 'static),
+) -> Option<Box<crate::aws::budget::Deferred>> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
         if let Some(d) = e.downcast_ref::<crate::aws::budget::Deferred>() {
-            return Some(d.clone());
+            return Some(Box::new(d.clone()));
         }
         cause = e.source();
     }

@@ -20,6 +20,56 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     bounds: Bounds,
+    #[command(flatten)]
+    rates: Rates,
+}
+
+/// The account's AWS request rates, which every call is paced into.
+#[derive(clap::Args)]
+struct Rates {
+    /// A raised quota, replacing AWS's documented rate:
+    /// SERVICE[:OPERATION]=REQUESTS/SECONDS[,BURST], e.g.
+    /// `apigateway:CreateDomainName=2/30` (repeat the flag, or separate them
+    /// with spaces in the variable).
+    #[arg(
+        long = "aws-rate",
+        global = true,
+        value_name = "RATE",
+        env = "GLOBALAPI_AWS_RATES",
+        value_delimiter = ' '
+    )]
+    aws_rates: Vec<globalapi::aws::budget::RateOverride>,
+    /// This deployment's fraction of every rate: 1 / the number of operator
+    /// deployments (label-selector shards) sharing the AWS account.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FRACTION",
+        default_value_t = 1.0,
+        env = "GLOBALAPI_AWS_BUDGET_SHARE"
+    )]
+    aws_budget_share: f64,
+    /// Every rate multiplied by this (an account whose quotas were all
+    /// raised alike, or an AWS emulator).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        env = "GLOBALAPI_AWS_RATE_SCALE"
+    )]
+    aws_rate_scale: f64,
+}
+
+impl Rates {
+    fn budget(&self) -> globalapi::aws::budget::Budget {
+        globalapi::aws::budget::Budget::new(globalapi::aws::budget::BudgetConfig {
+            overrides: self.aws_rates.clone(),
+            share: self.aws_budget_share,
+            scale: self.aws_rate_scale,
+            ..Default::default()
+        })
+    }
 }
 
 /// How long anything may take, so that an AWS region or service that stops
@@ -213,13 +263,18 @@ fn run_cli() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(run(cli.command, cli.bounds.timeouts()))
+    runtime.block_on(run(cli.command, cli.bounds.timeouts(), cli.rates.budget()))
 }
 
-async fn run(command: Command, timeouts: AwsTimeouts) -> anyhow::Result<ExitCode> {
+async fn run(
+    command: Command,
+    timeouts: AwsTimeouts,
+    budget: globalapi::aws::budget::Budget,
+) -> anyhow::Result<ExitCode> {
     if let Command::Run(args) = command {
         controller::run(controller::Config {
             timeouts,
+            budget,
             leader_election: args.leader_election(),
             namespaces: args.namespaces,
             selector: args.selector,
@@ -241,7 +296,10 @@ async fn run(command: Command, timeouts: AwsTimeouts) -> anyhow::Result<ExitCode
         Command::Plan(args) => read(args)?,
         Command::Apply(args) | Command::Destroy(args) => read(&args.file)?,
     };
-    let clients = AwsClients::from_env().await.with_timeouts(timeouts);
+    let clients = AwsClients::from_env()
+        .await
+        .with_timeouts(timeouts)
+        .with_budget(budget);
     clients
         .check_credentials()
         .await

@@ -196,6 +196,10 @@ pub struct BudgetConfig {
     pub max_inline_wait: Duration,
     /// The fraction of each rate that resyncs of Ready objects may use.
     pub resync_share: f64,
+    /// The fraction of each rate this process aims at: calls paced at
+    /// exactly AWS's rate arrive closer together than it now and then (the
+    /// network's jitter) and are throttled.
+    pub headroom: f64,
 }
 
 impl Default for BudgetConfig {
@@ -206,6 +210,7 @@ impl Default for BudgetConfig {
             scale: 1.0,
             max_inline_wait: Duration::from_secs(5),
             resync_share: 0.5,
+            headroom: 0.9,
         }
     }
 }
@@ -245,7 +250,7 @@ impl BudgetConfig {
         }
         let share = self.share.clamp(1e-3, 1.0);
         for b in &mut buckets {
-            b.requests *= self.scale.max(1e-3) * share;
+            b.requests *= self.scale.max(1e-3) * share * self.headroom.clamp(0.1, 1.0);
             b.burst = (b.burst * share).max(1.0);
         }
         buckets
@@ -261,6 +266,10 @@ pub enum Priority {
     /// A periodic pass over an object that was Ready for its spec.
     Resync,
 }
+
+/// Begins the text of every [`Deferred`], so that a pass's error notes tell
+/// a deferral from a failure.
+pub const DEFERRED_MARK: &str = "waiting for the account's";
 
 /// A call refused for now: its turn in the budget comes at `at`, kept for
 /// the object that asked.
@@ -279,7 +288,7 @@ impl fmt::Display for Deferred {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "waiting for the account's {} {} budget in {} ({}): this object's turn comes in {} s",
+            "{DEFERRED_MARK} {} {} budget in {} ({}): this object's turn comes in {} s",
             self.service,
             self.operation,
             self.region,
@@ -361,7 +370,7 @@ impl Budget {
         owner: Option<&str>,
         priority: Priority,
         now: Instant,
-    ) -> Result<Instant, Deferred> {
+    ) -> Result<Instant, Box<Deferred>> {
         let Some(inner) = &self.inner else {
             return Ok(now);
         };
@@ -385,7 +394,7 @@ impl Budget {
                 state.count(call, "ticket");
                 return Ok(at.max(now));
             }
-            return Err(inner.deferred(call, at, now));
+            return Err(Box::new(inner.deferred(call, at, now)));
         }
         state.tickets.retain(|_, at| *at + TICKET_GRACE > now);
 
@@ -439,7 +448,7 @@ impl Budget {
             Some(key) => {
                 state.tickets.insert(key, at);
                 state.count(call, "deferred");
-                Err(inner.deferred(call, at, now))
+                Err(Box::new(inner.deferred(call, at, now)))
             }
             None => {
                 state.count(call, "waited");
@@ -574,7 +583,7 @@ mod tests {
     fn a_burst_passes_then_calls_follow_the_rate() {
         let budget = Budget::new(BudgetConfig {
             max_inline_wait: Duration::from_secs(60),
-            ..Default::default()
+            ..exact()
         });
         let t0 = Instant::now();
         // Route 53: burst 5, then one every 200 ms.
@@ -598,7 +607,7 @@ mod tests {
     fn an_operation_takes_from_its_own_bucket_and_the_services() {
         let budget = Budget::new(BudgetConfig {
             max_inline_wait: Duration::from_secs(600),
-            ..Default::default()
+            ..exact()
         });
         let t0 = Instant::now();
         let create = |region| {
@@ -720,6 +729,7 @@ mod tests {
     fn shards_split_rates_and_overrides_replace_them() {
         let config = BudgetConfig {
             share: 0.5,
+            headroom: 1.0,
             overrides: vec![
                 "apigateway:CreateDomainName=2/30"
                     .parse()
@@ -770,9 +780,27 @@ mod tests {
         }
     }
 
+    /// AWS's rates without headroom, for round numbers.
+    fn exact() -> BudgetConfig {
+        BudgetConfig {
+            headroom: 1.0,
+            ..Default::default()
+        }
+    }
+
     impl Budget {
         fn default_paced() -> Self {
-            Budget::new(BudgetConfig::default())
+            Budget::new(exact())
         }
+    }
+
+    #[test]
+    fn headroom_slows_every_rate_a_little() {
+        let buckets = BudgetConfig::default().buckets();
+        let domain = buckets
+            .iter()
+            .find(|b| b.operations.as_deref() == Some(&["CreateDomainName".to_owned()][..]))
+            .expect("domain bucket");
+        assert_eq!(domain.interval().as_secs(), 33);
     }
 }

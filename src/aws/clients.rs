@@ -262,7 +262,9 @@ impl AwsClients {
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("apigateway", region));
         config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("apigateway", region));
+        let config = config
+            .interceptor(self.pacer("apigateway", region))
+            .retry_classifier(super::limits::HardLimitClassifier);
         aws_sdk_apigateway::Client::from_conf(config.build())
     }
 

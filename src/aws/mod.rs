@@ -9,6 +9,7 @@ pub mod calls;
 pub mod clients;
 pub mod cloudfront;
 pub mod fence;
+pub mod limits;
 pub mod observed;
 pub mod pace;
 pub mod rds;

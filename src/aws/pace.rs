@@ -77,7 +77,7 @@ impl Intercept for Pacer {
                 Ok(())
             }
             Ok(_) => Ok(()),
-            Err(deferred) => Err(Box::new(deferred)),
+            Err(deferred) => Err(deferred),
         }
     }
 }

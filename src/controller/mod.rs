@@ -80,6 +80,8 @@ pub struct Config {
     pub max_concurrent_reconciles: u16,
     /// The bounds of AWS calls and of one pass.
     pub timeouts: crate::aws::clients::AwsTimeouts,
+    /// The account's request rates, shared by every GlobalApi.
+    pub budget: crate::aws::budget::Budget,
     /// How long reconciles in flight may finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// A reconcile running longer than this fails `/healthz`; `None`: the
@@ -146,6 +148,9 @@ pub struct Context {
     pub health: Health,
     /// Consecutive failures per `namespace/name`, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Pending passes in a row per `namespace/name`, with the generation
+    /// they were for, for the pending requeue.
+    pending: Mutex<HashMap<String, (i64, u32)>>,
     /// SIGTERM came: no new reconcile starts.
     stopping: AtomicBool,
 }
@@ -165,6 +170,7 @@ impl Context {
             metrics: metrics::Metrics::default(),
             health,
             failures: Mutex::default(),
+            pending: Mutex::default(),
             stopping: AtomicBool::new(false),
         }
     }
@@ -183,9 +189,32 @@ impl Context {
     /// key prefix `scope`, or all), so that objects deleted while failing
     /// leave nothing behind.
     fn forget_failures_except(&self, scope: Option<&str>, live: &HashSet<String>) {
+        let keep = |key: &String| scope.is_some_and(|s| !key.starts_with(s)) || live.contains(key);
         if let Ok(mut f) = self.failures.lock() {
-            f.retain(|key, _| scope.is_some_and(|s| !key.starts_with(s)) || live.contains(key));
+            f.retain(|key, _| keep(key));
         }
+        if let Ok(mut p) = self.pending.lock() {
+            p.retain(|key, _| keep(key));
+        }
+    }
+
+    /// Records a pass of `key` for `generation` without errors; returns
+    /// how many in a row (for this generation) had something pending, 0
+    /// when this one had nothing.
+    fn pending_pass(&self, key: &str, generation: i64, pending: bool) -> u32 {
+        let Ok(mut p) = self.pending.lock() else {
+            return 1;
+        };
+        if !pending {
+            p.remove(key);
+            return 0;
+        }
+        let entry = p.entry(key.to_owned()).or_insert((generation, 0));
+        if entry.0 != generation {
+            *entry = (generation, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1
     }
 
     /// Counts one more failure of `key`; returns how many in a row.
@@ -227,6 +256,7 @@ pub async fn run(config: Config) -> Result<()> {
     let aws = AwsClients::from_env()
         .await
         .with_timeouts(config.timeouts)
+        .with_budget(config.budget.clone())
         .with_shared_listings(config.shared_listing_max_age)
         .with_fence(fence.clone())
         .with_app_name(&identity);

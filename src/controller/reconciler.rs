@@ -24,8 +24,10 @@ use tracing::Instrument;
 use super::{Context, FINALIZER, MANAGER, events};
 use crate::{
     api::{DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus},
+    aws::budget::Priority,
     error::{Error, Result},
     plan::Mode,
+    plan::Service,
     reconcile::{self, Memory, Note, Pass},
     status,
     target::Target,
@@ -87,13 +89,14 @@ pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) ->
     match error.inner() {
         Error::CleanupPending(_) => Action::requeue(PENDING_REQUEUE),
         _ => {
-            let key = format!(
-                "{}/{}",
-                object.namespace().unwrap_or_default(),
-                object.name_any()
-            );
+            let key = key_of(&object);
             let failures = ctx.failed(&key);
-            Action::requeue(jittered(backoff(failures), &key, failures))
+            let wait = jittered(backoff(failures), &key, failures);
+            // A turn held in the budget is not given away by waiting longer.
+            match ctx.aws.budget().ticket_of(&key) {
+                Some(turn) => Action::requeue(wait.min(until(turn))),
+                None => Action::requeue(wait),
+            }
         }
     }
 }
@@ -117,13 +120,40 @@ pub fn backoff(failures: u32) -> Duration {
     FIRST_RETRY.saturating_mul(1u32 << doublings).min(MAX_RETRY)
 }
 
-/// When the next pass is due after a pass without errors.
-fn requeue_after(object: &GlobalApi, pass: &Pass) -> Duration {
+/// When the next pass is due after a pass without errors, the
+/// `pending_passes`-th in a row with something on its way.
+fn requeue_after(object: &GlobalApi, pass: &Pass, pending_passes: u32) -> Duration {
     if pass.pending.is_empty() {
         Duration::from_secs(u64::from(object.spec.resync_seconds))
     } else {
-        PENDING_REQUEUE
+        pending_requeue(&pass.pending, pending_passes)
     }
+}
+
+/// Passes in a row that requeue after [`PENDING_REQUEUE`] before the wait grows.
+const QUICK_PENDING_PASSES: u32 = 6;
+
+/// The wait after a pending pass: [`PENDING_REQUEUE`] for the first half
+/// minute, then doubling up to what the soonest awaited thing is worth:
+/// a certificate's DNS validation takes minutes (up to 72 hours), an
+/// Aurora create or modify tens of minutes, a distribution's deploy a few
+/// minutes; the rest (records in sync, a domain or mapping moving) seconds.
+fn pending_requeue(pending: &[Note], passes: u32) -> Duration {
+    let cap = pending
+        .iter()
+        .map(|n| match n.service {
+            Service::Acm => Duration::from_secs(300),
+            Service::Rds => Duration::from_secs(120),
+            Service::CloudFront => Duration::from_secs(60),
+            Service::ApiGateway | Service::Route53 => Duration::from_secs(15),
+        })
+        .min()
+        .unwrap_or(PENDING_REQUEUE);
+    let doublings = passes.saturating_sub(QUICK_PENDING_PASSES).min(16);
+    PENDING_REQUEUE
+        .saturating_mul(1u32 << doublings)
+        .min(cap)
+        .max(PENDING_REQUEUE)
 }
 
 fn now() -> Time {
@@ -134,19 +164,21 @@ fn now() -> Time {
 async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Result<Action> {
     let target = Target::from_object(object)?;
     let memory = Memory::from_status(object.status.as_ref());
+    let key = key_of(object);
+    let aws = &ctx.aws.for_object(&key, priority(object));
     let report_only =
         object.spec.drift_policy == DriftPolicy::Report && status::spec_unchanged(object);
     let mut applied = true;
     let pass = if report_only {
-        let planned = reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Plan).await;
+        let planned = reconcile::reconcile(aws, &target, &memory, Mode::Plan).await;
         if status::drift_changes(object, &planned).is_empty() {
-            reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Apply).await
+            reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
         } else {
             applied = false;
             planned
         }
     } else {
-        reconcile::reconcile(&ctx.aws, &target, &memory, Mode::Apply).await
+        reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
     };
 
     let drift = status::drift_changes(object, &pass);
@@ -172,12 +204,66 @@ async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Resul
     if pass.only_invalid() {
         // Status says what to fix; retrying sooner cannot help.
         tracing::info!(errors = %summary(&pass.errors), "the spec needs a change");
-        return Ok(Action::requeue(requeue_after(object, &pass)));
+        return Ok(Action::requeue(requeue_after(object, &pass, 0)));
+    }
+    if only_deferred(&pass.errors)
+        && let Some(turn) = ctx.aws.budget().ticket_of(&key)
+    {
+        // Not a failure: the object comes back when its turn in the
+        // account's budget is due.
+        tracing::info!(errors = %summary(&pass.errors), "waiting for the AWS budget");
+        ctx.succeeded(&key);
+        return Ok(Action::requeue(until(turn)));
     }
     if !pass.errors.is_empty() {
         return Err(Error::Incomplete(summary(&pass.errors)));
     }
-    Ok(Action::requeue(requeue_after(object, &pass)))
+    let pending_passes = ctx.pending_pass(
+        &key,
+        object.metadata.generation.unwrap_or_default(),
+        !pass.pending.is_empty(),
+    );
+    Ok(Action::requeue(requeue_after(
+        object,
+        &pass,
+        pending_passes,
+    )))
+}
+
+fn key_of(object: &GlobalApi) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+/// A pass over an object that is Ready for its current spec is a resync:
+/// it yields the AWS budget to first passes and changes.
+fn priority(object: &GlobalApi) -> Priority {
+    let ready = object
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "True");
+    if ready && status::spec_unchanged(object) {
+        Priority::Resync
+    } else {
+        Priority::Work
+    }
+}
+
+/// Every error is a call deferred by the budget.
+fn only_deferred(errors: &[Note]) -> bool {
+    !errors.is_empty()
+        && errors
+            .iter()
+            .all(|n| n.text.contains(crate::aws::budget::DEFERRED_MARK))
+}
+
+/// From now until `turn` (a little after it, so that the turn has come).
+fn until(turn: tokio::time::Instant) -> Duration {
+    turn.saturating_duration_since(tokio::time::Instant::now()) + Duration::from_millis(100)
 }
 
 /// The object is being deleted: remove what it owns in AWS (unless
@@ -249,7 +335,7 @@ fn summary(notes: &[Note]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{api::GlobalApiSpec, plan::Service};
+    use crate::api::GlobalApiSpec;
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {
@@ -293,11 +379,42 @@ resyncSeconds: 45
         .expect("spec");
         let object = GlobalApi::new("x", spec);
         let mut pass = Pass::default();
-        assert_eq!(requeue_after(&object, &pass), Duration::from_secs(45));
+        assert_eq!(requeue_after(&object, &pass, 0), Duration::from_secs(45));
         pass.pending.push(Note {
             service: Service::Acm,
             text: "certificate pending validation".into(),
         });
-        assert_eq!(requeue_after(&object, &pass), PENDING_REQUEUE);
+        assert_eq!(requeue_after(&object, &pass, 1), PENDING_REQUEUE);
+    }
+
+    #[test]
+    fn pending_waits_grow_to_what_is_awaited() {
+        let note = |service| Note {
+            service,
+            text: "on its way".into(),
+        };
+        let waits = |pending: &[Note]| -> Vec<u64> {
+            [1, 6, 7, 8, 9, 10, 12, 20]
+                .iter()
+                .map(|n| pending_requeue(pending, *n).as_secs())
+                .collect()
+        };
+        assert_eq!(
+            waits(&[note(Service::Acm)]),
+            [5, 5, 10, 20, 40, 80, 300, 300]
+        );
+        assert_eq!(
+            waits(&[note(Service::Rds)]),
+            [5, 5, 10, 20, 40, 80, 120, 120]
+        );
+        assert_eq!(
+            waits(&[note(Service::CloudFront)]),
+            [5, 5, 10, 20, 40, 60, 60, 60]
+        );
+        // The soonest awaited thing decides.
+        assert_eq!(
+            waits(&[note(Service::Acm), note(Service::Route53)]),
+            [5, 5, 10, 15, 15, 15, 15, 15]
+        );
     }
 }
