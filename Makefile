@@ -19,10 +19,12 @@ demo:
 test:
 	CARGO="$(CARGO)" TEST_THREADS="$(TEST_THREADS)" tests/test.sh
 
-## bench: N GlobalApis (default 100, at most 1000) in one hosted zone against the local
-## environment; prints time to Ready, AWS calls per object (converge, per resync), peak RSS
+## bench: N GlobalApis (default 100, at most 1000) in one hosted zone, spread over regions,
+## against the local environment with AWS's quotas enforced (QUOTAS=off: plain moto;
+## QUOTA_SCALE=10: every rate ten times); prints time to Ready beside the quotas' bound,
+## throttled calls, AWS calls per object (converge, per resync) and budget use, peak RSS
 bench:
-	N="$(N)" RESYNC="$(RESYNC)" CONCURRENCY="$(CONCURRENCY)" PROFILE="$(PROFILE)" tests/bench.sh
+	N="$(N)" RESYNC="$(RESYNC)" CONCURRENCY="$(CONCURRENCY)" PROFILE="$(PROFILE)" QUOTAS="$(QUOTAS)" QUOTA_SCALE="$(QUOTA_SCALE)" tests/bench.sh
 
 ## lint: rustfmt and clippy, warnings are errors
 lint:

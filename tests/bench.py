@@ -1,10 +1,18 @@
 """make bench: N GlobalApis sharing one hosted zone, reconciled by one
 operator process against the local environment (kube-apiserver + moto).
 
-Prints a table: time until all are Ready, AWS calls per GlobalApi to
-converge, AWS calls per GlobalApi per steady-state resync (all, mutating,
-Route 53 reads), the operator's peak RSS, and the time until all are
-deleted again. Numbers, not assertions: this machine is shared and noisy.
+By default the front enforces AWS's control-plane quotas (src/aws/quotas.json,
+rates multiplied by --quota-scale for both the front and the operator), and
+the objects are spread over --regions regions, two each, so that no region
+passes a hard limit (120 custom domains, 600 REST APIs).
+
+Prints a table: time until all are Ready beside the lower bound the quotas
+put on the same work (the scarcest bucket's calls over its rate) and their
+ratio; the calls AWS throttled and the quota errors; AWS calls per
+GlobalApi to converge and per steady-state resync, by service, with the
+fraction of each service's budget the steady state uses; the operator's
+peak RSS; the time until all are deleted and its bound. Numbers, not
+assertions: this machine is shared and noisy.
 
 Run through tests/bench.sh, which builds the operator and starts the
 environment; it passes the binary and the environment in.
@@ -25,6 +33,89 @@ from collections import Counter
 import boto3
 
 READ_PREFIXES = ("Get", "List", "Describe")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Regions with API Gateway, ACM and Lambda, in the order objects are spread over them.
+REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "eu-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-south-1", "sa-east-1", "me-south-1", "af-south-1",
+]
+SERVICE_NAMES = {  # the SDK's service names in the operator's metrics -> signing names
+    "route53": "route53", "apigateway": "apigateway", "acm": "acm",
+    "cloudfront": "cloudfront", "rds": "rds", "lambda": "lambda",
+}
+
+
+def signing_name(service):
+    return SERVICE_NAMES.get(service.lower().replace(" ", ""), service.lower())
+
+
+def quota_table():
+    with open(os.path.join(ROOT, "src", "aws", "quotas.json")) as f:
+        return json.load(f)["buckets"]
+
+
+def covers(bucket, service, operation):
+    if bucket["service"] != service:
+        return False
+    ops = bucket["operations"]
+    if ops == "*":
+        return operation not in bucket.get("except", [])
+    return operation in ops
+
+
+def front(method, path, body=None):
+    endpoint = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{endpoint}{path}", data=data, method=method,
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def front_quotas(akid):
+    return front("GET", f"/_harsh/scopes/{akid}/quotas")
+
+
+def diff_counts(after, before):
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
+
+
+def quota_bound(passed, regions_used, scale):
+    """The least time the quotas allow for `passed` calls ("svc Op" -> n),
+    spread evenly over `regions_used` regions: per bucket, the calls beyond
+    its burst over its rate; the largest such time, and which bucket."""
+    best = (0.0, "none")
+    for b in quota_table():
+        n = sum(v for k, v in passed.items() if covers(b, *k.split(" ", 1)))
+        if n == 0:
+            continue
+        per_key = n if b["scope"] == "account" else n / regions_used
+        rate = b["requests"] * scale / b["per_seconds"]
+        seconds = max(0.0, per_key - b["burst"]) / rate
+        if seconds > best[0]:
+            name = b["operations"] if b["operations"] == "*" else ",".join(b["operations"])
+            best = (seconds, f"{b['service']} {name}")
+    return best
+
+
+def budget_use(per_resync, n, resync, regions_used):
+    """The fraction of each service's scarcest bucket that the steady state
+    uses: calls per object per resync times objects over resyncSeconds."""
+    use = {}
+    for b in quota_table():
+        calls = sum(v for (svc, op), v in per_resync.items()
+                    if covers(b, signing_name(svc), op))
+        if calls == 0:
+            continue
+        per_key = calls * n / resync / (1 if b["scope"] == "account" else regions_used)
+        rate = b["requests"] / b["per_seconds"]
+        fraction = per_key / rate
+        name = b["operations"] if b["operations"] == "*" else ",".join(b["operations"])
+        if fraction > use.get(b["service"], (0, ""))[0]:
+            use[b["service"]] = (fraction, name)
+    return use
 
 
 def log(text):
@@ -90,9 +181,10 @@ def wait_for(what, done, timeout, operator, operator_log, every=2):
         time.sleep(every)
 
 
-def manifest(count, namespace, zone, zone_id, resync):
+def manifest(count, namespace, zone, zone_id, resync, regions):
     docs = []
     for i in range(count):
+        first, second = REGIONS[i % regions], REGIONS[(i + 1) % regions]
         docs.append(
             {
                 "apiVersion": "globalapi.io/v1alpha1",
@@ -104,12 +196,12 @@ def manifest(count, namespace, zone, zone_id, resync):
                     "routing": {"policy": "Latency"},
                     "regions": [
                         {
-                            "name": "us-east-1",
-                            "backend": {"httpUrl": f"https://use1-{i}.backend.example.com"},
+                            "name": first,
+                            "backend": {"httpUrl": f"https://{first}-{i}.backend.example.com"},
                         },
                         {
-                            "name": "eu-west-1",
-                            "backend": {"httpUrl": f"https://euw1-{i}.backend.example.com"},
+                            "name": second,
+                            "backend": {"httpUrl": f"https://{second}-{i}.backend.example.com"},
                         },
                     ],
                     "resyncSeconds": resync,
@@ -138,13 +230,30 @@ def main():
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--binary", required=True)
     p.add_argument("--work-dir", required=True)
+    p.add_argument("--quotas", choices=["on", "off"], default="on")
+    p.add_argument("--quota-scale", type=float, default=1.0)
+    p.add_argument("--regions", type=int, default=0,
+                   help="regions to spread over (default: enough for the hard limits, at least 4)")
     args = p.parse_args()
+    if args.regions == 0:
+        # Two regions per object; at most 100 custom domains per region (limit 120).
+        args.regions = min(len(REGIONS), max(4, -(-2 * args.count // 100)))
+    if not 2 <= args.regions <= len(REGIONS):
+        raise SystemExit(f"--regions: 2 to {len(REGIONS)}")
+    quotas = args.quotas == "on"
+    scale = args.quota_scale
     if not 1 <= args.count <= 1000:
         raise SystemExit("--count: give 1 to 1000 GlobalApis")
     if not 30 <= args.resync <= 86400:
         raise SystemExit("--resync: spec.resyncSeconds takes 30 to 86400 seconds")
 
     run_id = time.strftime("%Y%m%d%H%M%S")
+    # An account of its own at the front: its quotas are the bench's alone.
+    akid = f"harsh-bench-{run_id}"
+    os.environ["AWS_ACCESS_KEY_ID"] = akid
+    front("POST", f"/_harsh/scopes/{akid}/quotas", {"enabled": quotas, "scale": scale})
+    log(f"quotas {'on' if quotas else 'off'} (scale {scale:g}) for account of {akid}; "
+        f"{args.regions} regions")
     namespace = f"globalapi-bench-{run_id}"
     zone = f"bench-{run_id}.example.com"
     r53 = boto3.client("route53")
@@ -169,6 +278,8 @@ def main():
             str(args.concurrency),
             "--metrics-addr",
             f"127.0.0.1:{port}",
+            "--aws-rate-scale",
+            f"{scale:g}",
         ],
         stdout=operator_log,
         stderr=subprocess.STDOUT,
@@ -191,11 +302,14 @@ def main():
             "--server-side",
             "-f",
             "-",
-            stdin=json.dumps(manifest(args.count, namespace, zone, zone_id, args.resync)),
+            stdin=json.dumps(
+                manifest(args.count, namespace, zone, zone_id, args.resync, args.regions)
+            ),
         )
         applied = time.time()
+        front_start = front_quotas(akid)
         log(f"{args.count} GlobalApis applied (resyncSeconds {args.resync}); waiting for Ready")
-        timeout = 120 + 3 * args.count
+        timeout = 600 + 3 * args.count + int(90 * args.count / args.regions / max(scale, 0.01))
         progress = {"last": -1}
 
         def all_ready():
@@ -211,6 +325,7 @@ def main():
         wait_for("all Ready", all_ready, timeout, operator, operator_log.name, poll)
         to_ready = time.time() - applied
         converge_reconciles, converge_calls = scrape(url)
+        front_ready = front_quotas(akid)
 
         # Steady state: as many passes again as there are objects, all settled.
         log(f"all Ready; measuring the next {args.count} resync passes")
@@ -226,6 +341,7 @@ def main():
         steady = calls - converge_calls
         rss = peak_rss_kib(operator.pid)
 
+        front_steady = front_quotas(akid)
         kubectl("delete", "globalapis", "--all", "-n", namespace, "--wait=false")
         deleting = time.time()
         wait_for(
@@ -237,6 +353,7 @@ def main():
             poll,
         )
         to_deleted = time.time() - deleting
+        front_deleted = front_quotas(akid)
         left = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         left_types = sorted(r["Type"] for r in left)
     finally:
@@ -258,11 +375,40 @@ def main():
     steady_mutating = sum(v for (s, o), v in steady.items() if not is_read(o))
     steady_r53_reads = sum(v for (s, o), v in steady.items() if is_route53(s) and is_read(o))
 
+    def phase(after, before):
+        passed = diff_counts(after["passed"], before["passed"])
+        throttled = sum(diff_counts(after["throttled"], before["throttled"]).values())
+        limited = sum(diff_counts(after["limited"], before["limited"]).values())
+        return passed, throttled, limited
+
+    converge_passed, converge_throttled, converge_limited = phase(front_ready, front_start)
+    steady_passed, steady_throttled, steady_limited = phase(front_steady, front_ready)
+    delete_passed, delete_throttled, delete_limited = phase(front_deleted, front_steady)
+    ready_bound, ready_scarce = quota_bound(converge_passed, args.regions, scale)
+    delete_bound, delete_scarce = quota_bound(delete_passed, args.regions, scale)
+    all_passed = sum(converge_passed.values()) + sum(steady_passed.values()) + sum(
+        delete_passed.values())
+    all_throttled = converge_throttled + steady_throttled + delete_throttled
+    all_limited = converge_limited + steady_limited + delete_limited
+    per_resync = {k: v / steady_passes for k, v in steady.items()}
+    use = budget_use(per_resync, n, args.resync, args.regions)
+
+    def ratio(t, bound):
+        return f"{t / bound:.2f}" if bound > 0 else "-"
+
     rows = [
-        ("GlobalApis (2 regions, latency, one zone)", f"{n}"),
+        (f"GlobalApis (2 of {args.regions} regions each, latency, one zone)", f"{n}"),
+        ("AWS quotas at the front", f"{'on' if quotas else 'off'}, rates x {scale:g}"),
         ("spec.resyncSeconds", f"{args.resync}"),
         ("reconciles at once (--max-concurrent-reconciles)", f"{args.concurrency}"),
         ("time until all Ready", f"{to_ready:.1f} s"),
+        ("  lower bound from the quotas (scarcest bucket)",
+         f"{ready_bound:.1f} s ({ready_scarce})"),
+        ("  ratio to the bound", ratio(to_ready, ready_bound)),
+        ("calls AWS throttled / all calls",
+         f"{all_throttled} / {all_passed + all_throttled} "
+         f"({100 * all_throttled / max(1, all_passed + all_throttled):.2f} %)"),
+        ("quota errors (hard limits)", f"{all_limited}"),
         ("AWS calls per GlobalApi to converge", f"{converge_total / n:.1f}"),
         ("  of which mutating", f"{converge_mutating / n:.1f}"),
         ("reconcile passes until all Ready", f"{converge_reconciles}"),
@@ -272,6 +418,9 @@ def main():
         ("  of which Route 53 reads", f"{steady_r53_reads / steady_passes:.3f}"),
         ("operator peak RSS", f"{rss / 1024:.1f} MiB"),
         ("time until all deleted", f"{to_deleted:.1f} s"),
+        ("  lower bound from the quotas (scarcest bucket)",
+         f"{delete_bound:.1f} s ({delete_scarce})"),
+        ("  ratio to the bound", ratio(to_deleted, delete_bound)),
         ("records left in the zone", f"{len(left)} ({', '.join(left_types)})"),
     ]
     width = max(len(k) for k, _ in rows)
@@ -280,6 +429,16 @@ def main():
     print(f"{'-' * width}  {'-' * 16}")
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+    print()
+    print(f"Steady state at resyncSeconds {args.resync}: calls per GlobalApi per resync by "
+          f"service, and the fraction of the service's scarcest budget "
+          f"({n} objects, AWS's rates, per account and region):")
+    by_service = Counter()
+    for (service, _), v in per_resync.items():
+        by_service[signing_name(service)] += v
+    for service, v in sorted(by_service.items()):
+        fraction, bucket = use.get(service, (0.0, "no documented rate"))
+        print(f"  {service:<12} {v:6.2f} calls   {100 * fraction:6.1f} % of {service} {bucket}")
     print()
     print(f"AWS calls per GlobalApi per resync, by operation ({steady_passes} passes):")
     for (service, operation), v in sorted(steady.items(), key=lambda kv: -kv[1]):

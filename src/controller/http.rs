@@ -168,7 +168,12 @@ async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
     let mut parts = text.lines().next().unwrap_or_default().split_whitespace();
     let method = parts.next().unwrap_or_default();
     let path = parts.next().unwrap_or_default();
-    let response = route(method, path, &ctx.health, &ctx.metrics, ctx.aws.calls());
+    let mut response = route(method, path, &ctx.health, &ctx.metrics, ctx.aws.calls());
+    if path == "/metrics" && response.status.starts_with("200") {
+        response
+            .body
+            .push_str(&super::metrics::budget(ctx.aws.budget()));
+    }
     let content_type = if path.starts_with("/metrics") {
         "text/plain; version=0.0.4; charset=utf-8"
     } else {

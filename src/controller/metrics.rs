@@ -174,6 +174,27 @@ impl Metrics {
     }
 }
 
+/// The budgets' admissions: how often calls went at once, waited for their
+/// turn, were deferred to a later pass, or came back on a held turn.
+pub fn budget(budget: &crate::aws::budget::Budget) -> String {
+    let mut out = String::new();
+    header(
+        &mut out,
+        "globalapi_aws_budget_admissions_total",
+        "AWS call attempts by how the account's budget admitted them: now, waited, deferred (to the object's next pass), ticket (on a turn held since).",
+        "counter",
+    );
+    for ((service, operation, outcome), n) in budget.counts() {
+        let _ = writeln!(
+            out,
+            "globalapi_aws_budget_admissions_total{{service=\"{}\",operation=\"{}\",outcome=\"{outcome}\"}} {n}",
+            escape(&service),
+            escape(&operation)
+        );
+    }
+    out
+}
+
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

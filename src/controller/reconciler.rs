@@ -282,7 +282,10 @@ async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Res
     }
     let target = Target::from_object(object)?;
     let memory = Memory::from_status(object.status.as_ref());
-    let pass = reconcile::destroy(&ctx.aws, &target, &memory, Mode::Apply).await;
+    // As its own owner: a deletion queued behind others (DeleteDomainName
+    // is 1 per 30 s a region) holds its turn instead of waiting in the call.
+    let aws = ctx.aws.for_object(&key_of(object), Priority::Work);
+    let pass = reconcile::destroy(&aws, &target, &memory, Mode::Apply).await;
     events::publish(ctx, &reference, events::notices(&pass, true, &[], false)).await;
     if pass.errors.is_empty() && pass.pending.is_empty() {
         tracing::info!("every AWS resource removed");

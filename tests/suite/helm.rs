@@ -283,6 +283,8 @@ fn lint_and_render_defaults_and_every_option() {
             "10",
             "--shutdown-grace-seconds",
             "30",
+            "--aws-budget-share",
+            "1",
             "--leader-election-namespace",
             "ops",
             "--leader-election-lease",
@@ -385,6 +387,8 @@ fn lint_and_render_defaults_and_every_option() {
             "3",
             "--shutdown-grace-seconds",
             "12",
+            "--aws-budget-share",
+            "1",
             "--selector",
             "shard in (a,b)",
             "--namespace",
@@ -469,6 +473,8 @@ fn lint_and_render_defaults_and_every_option() {
             "10",
             "--shutdown-grace-seconds",
             "30",
+            "--aws-budget-share",
+            "1",
             "--leader-elect=false"
         ]
     );
@@ -1540,6 +1546,8 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
             "10",
             "--shutdown-grace-seconds",
             "30",
+            "--aws-budget-share",
+            "1",
             "--namespace",
             watched.as_str(),
             "--leader-election-namespace",
