@@ -545,6 +545,14 @@ mod tests {
         (d.as_secs_f64() * 1000.0).round() / 1000.0
     }
 
+    /// Seconds from `t0` until the call may go, for a caller that waits.
+    fn wait_of(budget: &Budget, service: &str, region: &str, operation: &str, t0: Instant) -> f64 {
+        let at = budget
+            .admit(&call(service, region, operation), None, Priority::Work, t0)
+            .expect("admitted");
+        secs(at - t0)
+    }
+
     #[test]
     fn the_table_parses_and_every_bucket_cites_its_source() {
         let buckets = documented();
@@ -588,17 +596,7 @@ mod tests {
         let t0 = Instant::now();
         // Route 53: burst 5, then one every 200 ms.
         let waits: Vec<f64> = (0..8)
-            .map(|_| {
-                let at = budget
-                    .admit(
-                        &call("route53", "us-east-1", "GetHostedZone"),
-                        None,
-                        Priority::Work,
-                        t0,
-                    )
-                    .expect("admitted");
-                secs(at - t0)
-            })
+            .map(|_| wait_of(&budget, "route53", "us-east-1", "GetHostedZone", t0))
             .collect();
         assert_eq!(waits, [0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.4, 0.6]);
     }
@@ -610,17 +608,7 @@ mod tests {
             ..exact()
         });
         let t0 = Instant::now();
-        let create = |region| {
-            let at = budget
-                .admit(
-                    &call("apigateway", region, "CreateRestApi"),
-                    None,
-                    Priority::Work,
-                    t0,
-                )
-                .expect("admitted");
-            secs(at - t0)
-        };
+        let create = |region| wait_of(&budget, "apigateway", region, "CreateRestApi", t0);
         assert_eq!(
             [
                 create("eu-west-1"),
@@ -633,17 +621,7 @@ mod tests {
         assert_eq!(create("us-west-2"), 0.0);
         // Reads of the region were charged to the service's bucket: 40 burst - 3.
         let reads: Vec<f64> = (0..38)
-            .map(|_| {
-                let at = budget
-                    .admit(
-                        &call("apigateway", "eu-west-1", "GetRestApis"),
-                        None,
-                        Priority::Work,
-                        t0,
-                    )
-                    .expect("admitted");
-                secs(at - t0)
-            })
+            .map(|_| wait_of(&budget, "apigateway", "eu-west-1", "GetRestApis", t0))
             .collect();
         assert_eq!(reads[..37].iter().filter(|w| **w == 0.0).count(), 37);
         assert_eq!(reads[37], 0.1);

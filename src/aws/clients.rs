@@ -44,7 +44,7 @@ pub struct AwsClients {
     owner: Option<Arc<str>>,
     priority: Priority,
     /// One HTTP client (connection pool) for every service and region.
-    http: Option<SharedHttpClient>,
+    http: SharedHttpClient,
 }
 
 impl AwsClients {
@@ -60,7 +60,7 @@ impl AwsClients {
 
     /// From a given configuration (tests build their own).
     pub fn new(sdk: SdkConfig) -> Self {
-        let http = Some(sdk.http_client().unwrap_or_else(default_http_client));
+        let http = sdk.http_client().unwrap_or_else(default_http_client);
         Self {
             sdk,
             calls: CallCounter::default(),
@@ -107,10 +107,8 @@ impl AwsClients {
         }
     }
 
-    fn http_client(&self) -> Option<SharedHttpClient> {
-        self.http
-            .clone()
-            .map(|inner| SharedHttpClient::new(PacedHttpClient::new(inner, self.fence.clone())))
+    fn http_client(&self) -> SharedHttpClient {
+        SharedHttpClient::new(PacedHttpClient::new(self.http.clone(), self.fence.clone()))
     }
 
     /// Retry state of its own, apart from other clients of the same service
@@ -225,8 +223,9 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("route53", GLOBAL_REGION));
-        config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("route53", GLOBAL_REGION));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("route53", GLOBAL_REGION));
         aws_sdk_route53::Client::from_conf(config.build())
     }
 
@@ -237,8 +236,9 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("cloudfront", GLOBAL_REGION));
-        config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("cloudfront", GLOBAL_REGION));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("cloudfront", GLOBAL_REGION));
         aws_sdk_cloudfront::Client::from_conf(config.build())
     }
 
@@ -249,8 +249,9 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("acm", region));
-        config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("acm", region));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("acm", region));
         aws_sdk_acm::Client::from_conf(config.build())
     }
 
@@ -261,8 +262,8 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("apigateway", region));
-        config.set_http_client(self.http_client());
         let config = config
+            .http_client(self.http_client())
             .interceptor(self.pacer("apigateway", region))
             .retry_classifier(super::limits::HardLimitClassifier);
         aws_sdk_apigateway::Client::from_conf(config.build())
@@ -275,8 +276,9 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("lambda", region));
-        config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("lambda", region));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("lambda", region));
         aws_sdk_lambda::Client::from_conf(config.build())
     }
 
@@ -287,8 +289,9 @@ impl AwsClients {
             .interceptor(self.calls.clone())
             .interceptor(self.fence.clone());
         config.set_retry_partition(self.partition("rds", region));
-        config.set_http_client(self.http_client());
-        let config = config.interceptor(self.pacer("rds", region));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("rds", region));
         aws_sdk_rds::Client::from_conf(config.build())
     }
 }

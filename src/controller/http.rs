@@ -13,7 +13,7 @@ use tokio::{
 
 use super::{Context, health::Health, metrics::Metrics};
 use crate::{
-    aws::CallCounter,
+    aws::{CallCounter, budget::Budget},
     error::{Error, Result},
 };
 
@@ -66,6 +66,7 @@ pub fn route(
     health: &Health,
     metrics: &Metrics,
     calls: &CallCounter,
+    budget: &Budget,
 ) -> Response {
     let path = path.split('?').next().unwrap_or(path);
     if method != "GET" && method != "HEAD" {
@@ -120,7 +121,9 @@ pub fn route(
         }
         "/metrics" => Response {
             status: "200 OK",
-            body: metrics.render(&calls.snapshot()) + &health_metrics(health),
+            body: metrics.render(&calls.snapshot())
+                + &super::metrics::budget(budget)
+                + &health_metrics(health),
         },
         _ => Response {
             status: "404 Not Found",
@@ -168,12 +171,14 @@ async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
     let mut parts = text.lines().next().unwrap_or_default().split_whitespace();
     let method = parts.next().unwrap_or_default();
     let path = parts.next().unwrap_or_default();
-    let mut response = route(method, path, &ctx.health, &ctx.metrics, ctx.aws.calls());
-    if path == "/metrics" && response.status.starts_with("200") {
-        response
-            .body
-            .push_str(&super::metrics::budget(ctx.aws.budget()));
-    }
+    let response = route(
+        method,
+        path,
+        &ctx.health,
+        &ctx.metrics,
+        ctx.aws.calls(),
+        ctx.aws.budget(),
+    );
     let content_type = if path.starts_with("/metrics") {
         "text/plain; version=0.0.4; charset=utf-8"
     } else {
@@ -201,7 +206,7 @@ mod tests {
         let health = Health::new(Duration::from_secs(60));
         let metrics = Metrics::default();
         let calls = CallCounter::default();
-        let get = |path: &str| route("GET", path, &health, &metrics, &calls);
+        let get = |path: &str| route("GET", path, &health, &metrics, &calls, &Budget::default());
         assert_eq!(get("/healthz").status, "200 OK");
         assert_eq!(get("/readyz").status, "503 Service Unavailable");
         health.set_ready();
@@ -244,7 +249,15 @@ mod tests {
         assert!(metrics_page.body.contains("globalapi_reconciles_total 0"));
         assert_eq!(get("/").status, "404 Not Found");
         assert_eq!(
-            route("POST", "/metrics", &health, &metrics, &calls).status,
+            route(
+                "POST",
+                "/metrics",
+                &health,
+                &metrics,
+                &calls,
+                &Budget::default()
+            )
+            .status,
             "405 Method Not Allowed"
         );
     }

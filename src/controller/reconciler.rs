@@ -86,17 +86,16 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
 /// What to do after a failed reconcile: soon while a deletion is under
 /// way, otherwise with backoff per object.
 pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = key_of(&object);
+    let turn = ctx.aws.budget().ticket_of(&key).map(until);
     match error.inner() {
-        Error::CleanupPending(_) => Action::requeue(PENDING_REQUEUE),
+        // A deletion under way, perhaps waiting for its turn in the budget.
+        Error::CleanupPending(_) => Action::requeue(turn.unwrap_or(PENDING_REQUEUE)),
         _ => {
-            let key = key_of(&object);
             let failures = ctx.failed(&key);
             let wait = jittered(backoff(failures), &key, failures);
             // A turn held in the budget is not given away by waiting longer.
-            match ctx.aws.budget().ticket_of(&key) {
-                Some(turn) => Action::requeue(wait.min(until(turn))),
-                None => Action::requeue(wait),
-            }
+            Action::requeue(turn.map_or(wait, |t| t.min(wait)))
         }
     }
 }
@@ -294,6 +293,9 @@ async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Res
     write_status(api, object, &status::deleting(object, &pass, &now())).await?;
     if pass.errors.is_empty() {
         Err(Error::CleanupPending(summary(&pass.pending)))
+    } else if only_deferred(&pass.errors) {
+        // Waiting for a turn in the budget is a deletion under way, not a failure.
+        Err(Error::CleanupPending(summary(&pass.errors)))
     } else {
         Err(Error::Incomplete(summary(&pass.errors)))
     }

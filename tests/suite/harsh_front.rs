@@ -1788,18 +1788,11 @@ async fn quota_create_rest_api_is_one_every_three_seconds_per_region() {
         .await
         .expect("ap-southeast-2 has buckets of its own");
 
-    let quotas = scope.quotas();
-    assert_eq!(
-        quotas["passed"],
-        json!({"apigateway CreateRestApi": 2}),
-        "{quotas}"
-    );
-    assert_eq!(
-        quotas["throttled"],
-        json!({"apigateway CreateRestApi": 1}),
-        "{quotas}"
-    );
-    assert_eq!(quotas["limited"], json!({}), "{quotas}");
+    scope.assert_quota_counts(json!({
+        "passed": {"apigateway CreateRestApi": 2},
+        "throttled": {"apigateway CreateRestApi": 1},
+        "limited": {},
+    }));
     let counters = scope.counters();
     assert_eq!(
         counters["quota"],
@@ -1847,17 +1840,10 @@ async fn quota_route53_is_five_calls_at_once_per_account() {
             Err(failed("Throttling", 400, "Rate exceeded")),
         ]
     );
-    let quotas = scope.quotas();
-    assert_eq!(
-        quotas["passed"],
-        json!({"route53 ListHostedZones": 5}),
-        "{quotas}"
-    );
-    assert_eq!(
-        quotas["throttled"],
-        json!({"route53 ListHostedZones": 1}),
-        "{quotas}"
-    );
+    scope.assert_quota_counts(json!({
+        "passed": {"route53 ListHostedZones": 5},
+        "throttled": {"route53 ListHostedZones": 1},
+    }));
 
     // One bucket for every Route 53 operation of the account, whatever
     // region the client signs for.
@@ -1888,17 +1874,10 @@ async fn quota_route53_is_five_calls_at_once_per_account() {
         )
         .expect("the view is exempt");
     }
-    let quotas = scope.quotas();
-    assert_eq!(
-        quotas["passed"],
-        json!({"route53 ListHostedZones": 5}),
-        "{quotas}"
-    );
-    assert_eq!(
-        quotas["throttled"],
-        json!({"route53 ListHostedZones": 2, "route53 ListHealthChecks": 1}),
-        "{quotas}"
-    );
+    scope.assert_quota_counts(json!({
+        "passed": {"route53 ListHostedZones": 5},
+        "throttled": {"route53 ListHostedZones": 2, "route53 ListHealthChecks": 1},
+    }));
 
     // Setting quota mode again fills the buckets and zeroes the counters.
     let state = scope.set_quotas(json!({"enabled": true, "scale": 0}));
@@ -1929,17 +1908,10 @@ async fn quota_throttled_calls_take_no_token() {
     }
     let got = failure("GetRestApis 40", c.get_rest_apis().send().await);
     assert_refused("GetRestApis 40", &got, "TooManyRequestsException", 429);
-    let quotas = scope.quotas();
-    assert_eq!(
-        quotas["passed"],
-        json!({"apigateway CreateRestApi": 1, "apigateway GetRestApis": 39}),
-        "{quotas}"
-    );
-    assert_eq!(
-        quotas["throttled"],
-        json!({"apigateway CreateRestApi": 1, "apigateway GetRestApis": 1}),
-        "{quotas}"
-    );
+    scope.assert_quota_counts(json!({
+        "passed": {"apigateway CreateRestApi": 1, "apigateway GetRestApis": 39},
+        "throttled": {"apigateway CreateRestApi": 1, "apigateway GetRestApis": 1},
+    }));
 }
 
 #[tokio::test]
@@ -1966,9 +1938,10 @@ async fn quota_rules_decide_before_the_buckets() {
             throttled,
         ]
     );
-    let quotas = scope.quotas();
-    assert_eq!(quotas["passed"], json!({"route53 ListHostedZones": 5}));
-    assert_eq!(quotas["throttled"], json!({"route53 ListHostedZones": 1}));
+    scope.assert_quota_counts(json!({
+        "passed": {"route53 ListHostedZones": 5},
+        "throttled": {"route53 ListHostedZones": 1},
+    }));
     let counters = scope.counters();
     assert_eq!(
         counters["injected"],
@@ -2034,18 +2007,11 @@ async fn quota_hard_limits_refuse_creates_at_the_max() {
         .expect("get_domain_names through the view");
     assert_eq!(domains.items().len(), 1);
 
-    let quotas = scope.quotas();
-    assert_eq!(
-        quotas["passed"],
-        json!({"apigateway CreateRestApi": 3, "apigateway CreateDomainName": 1}),
-        "{quotas}"
-    );
-    assert_eq!(
-        quotas["limited"],
-        json!({"apigateway CreateRestApi": 1, "apigateway CreateDomainName": 1}),
-        "{quotas}"
-    );
-    assert_eq!(quotas["throttled"], json!({}), "{quotas}");
+    scope.assert_quota_counts(json!({
+        "passed": {"apigateway CreateRestApi": 3, "apigateway CreateDomainName": 1},
+        "limited": {"apigateway CreateRestApi": 1, "apigateway CreateDomainName": 1},
+        "throttled": {},
+    }));
 }
 
 #[tokio::test]

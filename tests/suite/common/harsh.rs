@@ -135,6 +135,16 @@ impl HarshScope {
         answer
     }
 
+    /// Asserts the account's quota counters named in `expected`
+    /// (`{"passed": {...}, "throttled": {...}, "limited": {...}}`, each
+    /// key optional) equal the front's.
+    pub fn assert_quota_counts(&self, expected: Value) {
+        let quotas = self.quotas();
+        for (kind, want) in expected.as_object().expect("an object of counters") {
+            assert_eq!(&quotas[kind], want, "{kind}: {quotas}");
+        }
+    }
+
     /// Sets the quota mode; the front's status code and answer, refused or
     /// not.
     pub fn try_set_quotas(&self, settings: Value) -> (u16, Value) {
