@@ -33,6 +33,8 @@ from collections import Counter
 import boto3
 
 READ_PREFIXES = ("Get", "List", "Describe")
+# spec.resyncSeconds when the spec names none.
+DEFAULT_RESYNC = 300
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Regions with API Gateway, ACM and Lambda, in the order objects are spread over them.
 REGIONS = [
@@ -392,6 +394,7 @@ def main():
     all_limited = converge_limited + steady_limited + delete_limited
     per_resync = {k: v / steady_passes for k, v in steady.items()}
     use = budget_use(per_resync, n, args.resync, args.regions)
+    use_default = budget_use(per_resync, n, DEFAULT_RESYNC, args.regions)
 
     def ratio(t, bound):
         return f"{t / bound:.2f}" if bound > 0 else "-"
@@ -430,15 +433,17 @@ def main():
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
     print()
-    print(f"Steady state at resyncSeconds {args.resync}: calls per GlobalApi per resync by "
-          f"service, and the fraction of the service's scarcest budget "
-          f"({n} objects, AWS's rates, per account and region):")
+    print(f"Steady state: calls per GlobalApi per resync by service, and the fraction of the "
+          f"service's scarcest budget that {n} objects use (AWS's rates, per account and "
+          f"region) at resyncSeconds {args.resync} and at the default {DEFAULT_RESYNC}:")
     by_service = Counter()
     for (service, _), v in per_resync.items():
         by_service[signing_name(service)] += v
     for service, v in sorted(by_service.items()):
         fraction, bucket = use.get(service, (0.0, "no documented rate"))
-        print(f"  {service:<12} {v:6.2f} calls   {100 * fraction:6.1f} % of {service} {bucket}")
+        at_default = use_default.get(service, (0.0, ""))[0]
+        print(f"  {service:<12} {v:6.2f} calls   {100 * fraction:6.1f} %   "
+              f"{100 * at_default:6.1f} %   of {service} {bucket}")
     print()
     print(f"AWS calls per GlobalApi per resync, by operation ({steady_passes} passes):")
     for (service, operation), v in sorted(steady.items(), key=lambda kv: -kv[1]):

@@ -111,17 +111,19 @@ impl<T> SharedListing<T> {
     }
 }
 
-/// The uid tag of each certificate, by ARN, as last read. Our tags are set
-/// when a certificate is requested and never change; a kept answer saves a
-/// `ListTagsForCertificate` per certificate and pass, and is read again
-/// after `keep`.
+/// Answers that do not change once given, by key, as last read, and read
+/// again after `keep` (in case they did): the uid tag of each certificate
+/// (our tags are set when it is requested), and the spec hash in the
+/// description of each deployment (a deployment is a snapshot). A kept
+/// answer saves a `ListTagsForCertificate` or a `GetDeployment` per object,
+/// region and pass.
 #[derive(Debug)]
-pub struct CertificateOwners {
+pub struct KeptAnswers {
     keep: Duration,
     owners: Mutex<HashMap<String, (SystemTime, Option<String>)>>,
 }
 
-impl CertificateOwners {
+impl KeptAnswers {
     pub fn new(keep: Duration) -> Self {
         Self {
             keep,
@@ -129,30 +131,30 @@ impl CertificateOwners {
         }
     }
 
-    /// The uid tag of `arn` (`None` inside: untagged), if read recently.
-    pub fn get(&self, arn: &str) -> Option<Option<String>> {
+    /// The answer for `key` (`None` inside: there was none), if read recently.
+    pub fn get(&self, key: &str) -> Option<Option<String>> {
         let owners = self.owners.lock().ok()?;
-        let (read, owner) = owners.get(arn)?;
+        let (read, owner) = owners.get(key)?;
         let young = SystemTime::now()
             .duration_since(*read)
             .is_ok_and(|age| age < self.keep);
         young.then(|| owner.clone())
     }
 
-    /// The uid tag of `arn` was just read.
-    pub fn found(&self, arn: &str, owner: Option<String>) {
+    /// The answer for `key` was just read.
+    pub fn found(&self, key: &str, owner: Option<String>) {
         if self.keep.is_zero() {
             return;
         }
         if let Ok(mut owners) = self.owners.lock() {
             let now = SystemTime::now();
             owners.retain(|_, (read, _)| now.duration_since(*read).is_ok_and(|a| a < self.keep));
-            owners.insert(arn.to_owned(), (now, owner));
+            owners.insert(key.to_owned(), (now, owner));
         }
     }
 }
 
-/// Kept tags are read again after this many listing ages.
+/// Kept answers are read again after this many listing ages.
 pub const TAG_REREAD_FACTOR: u32 = 10;
 
 /// Every shared listing of one process, by service; the key is the region.
@@ -160,10 +162,12 @@ pub const TAG_REREAD_FACTOR: u32 = 10;
 pub struct AccountListings {
     pub route53: Route53Listings,
     pub certificates: SharedListing<Vec<CertificateSummary>>,
-    pub certificate_owners: CertificateOwners,
+    pub certificate_owners: KeptAnswers,
     pub rest_apis: SharedListing<Vec<RestApi>>,
     pub domain_names: SharedListing<Vec<DomainName>>,
     pub distributions: SharedListing<Vec<DistributionSummary>>,
+    /// Keyed `region/rest-api-id/deployment-id`.
+    pub deployment_hashes: KeptAnswers,
 }
 
 impl AccountListings {
@@ -172,10 +176,11 @@ impl AccountListings {
         Self {
             route53: Route53Listings::new(max_age),
             certificates: SharedListing::new(max_age),
-            certificate_owners: CertificateOwners::new(max_age * TAG_REREAD_FACTOR),
+            certificate_owners: KeptAnswers::new(max_age * TAG_REREAD_FACTOR),
             rest_apis: SharedListing::new(max_age),
             domain_names: SharedListing::new(max_age),
             distributions: SharedListing::new(max_age),
+            deployment_hashes: KeptAnswers::new(max_age * TAG_REREAD_FACTOR),
         }
     }
 }
@@ -238,13 +243,13 @@ mod tests {
         );
 
         let off: SharedListing<u32> = SharedListing::new(Duration::ZERO);
-        let owners = CertificateOwners::new(Duration::from_secs(300));
+        let owners = KeptAnswers::new(Duration::from_secs(300));
         assert_eq!(owners.get("arn:1"), None);
         owners.found("arn:1", Some("uid".into()));
         owners.found("arn:2", None);
         assert_eq!(owners.get("arn:1"), Some(Some("uid".into())));
         assert_eq!(owners.get("arn:2"), Some(None));
-        let forgetful = CertificateOwners::new(Duration::ZERO);
+        let forgetful = KeptAnswers::new(Duration::ZERO);
         forgetful.found("arn:1", Some("uid".into()));
         assert_eq!(forgetful.get("arn:1"), None);
         assert_eq!(*off.get("eu-west-1", None, list).await.unwrap(), 5);

@@ -8,7 +8,7 @@ use aws_sdk_acm::{
 };
 
 use crate::aws::route53::ValidationRecord;
-use crate::aws::shared::CertificateOwners;
+use crate::aws::shared::KeptAnswers;
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 
@@ -90,7 +90,7 @@ pub async fn region(
     target: &Target,
     candidates: &Candidates,
     listed: &[CertificateSummary],
-    owners: &CertificateOwners,
+    owners: &KeptAnswers,
 ) -> Result<RegionView> {
     let mut view = RegionView {
         listed: listed

@@ -11,6 +11,7 @@ use aws_sdk_apigateway::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 
+use crate::aws::shared::KeptAnswers;
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 
@@ -171,7 +172,8 @@ pub async fn region(clients: &RegionClients, lookup: &Lookup) -> Result<Observed
     let mut api = chosen.map(|i| apis.remove(i));
     if let Some(api) = &mut api {
         api.resources = resources(client, &api.id).await?;
-        api.stages = stages(client, &api.id, &lookup.stage_name).await?;
+        let hashes = &listings.deployment_hashes;
+        api.stages = stages(client, hashes, lookup, &api.id).await?;
     }
 
     let mut functions: BTreeSet<String> = lookup.functions.iter().cloned().collect();
@@ -386,9 +388,11 @@ async fn resources(
 
 async fn stages(
     client: &aws_sdk_apigateway::Client,
+    hashes: &KeptAnswers,
+    lookup: &Lookup,
     rest_api_id: &str,
-    stage_name: &str,
 ) -> Result<Vec<ObservedStage>> {
+    let stage_name = lookup.stage_name.as_str();
     let out = client
         .get_stages()
         .rest_api_id(rest_api_id)
@@ -403,7 +407,19 @@ async fn stages(
         let deployment_id = stage.deployment_id().map(str::to_owned);
         // Only the spec's stage needs to know what it deploys; others go.
         let api_hash = match (&deployment_id, name == stage_name) {
-            (Some(id), true) => deployment_hash(client, rest_api_id, id).await?,
+            (Some(id), true) => {
+                let key = format!("{}/{rest_api_id}/{id}", lookup.region);
+                match hashes.get(&key) {
+                    Some(hash) => hash,
+                    None => {
+                        let hash = deployment_hash(client, rest_api_id, id).await?;
+                        if let Some(found) = &hash {
+                            hashes.found(&key, Some(found.clone()));
+                        }
+                        hash
+                    }
+                }
+            }
             _ => None,
         };
         stages.push(ObservedStage {
