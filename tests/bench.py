@@ -379,13 +379,17 @@ def main():
 
     def phase(after, before):
         passed = diff_counts(after["passed"], before["passed"])
-        throttled = sum(diff_counts(after["throttled"], before["throttled"]).values())
+        throttled = diff_counts(after["throttled"], before["throttled"])
         limited = sum(diff_counts(after["limited"], before["limited"]).values())
         return passed, throttled, limited
 
-    converge_passed, converge_throttled, converge_limited = phase(front_ready, front_start)
-    steady_passed, steady_throttled, steady_limited = phase(front_steady, front_ready)
-    delete_passed, delete_throttled, delete_limited = phase(front_deleted, front_steady)
+    converge_passed, converge_by_op, converge_limited = phase(front_ready, front_start)
+    steady_passed, steady_by_op, steady_limited = phase(front_steady, front_ready)
+    delete_passed, delete_by_op, delete_limited = phase(front_deleted, front_steady)
+    throttled_by_op = Counter(converge_by_op) + Counter(steady_by_op) + Counter(delete_by_op)
+    converge_throttled = sum(converge_by_op.values())
+    steady_throttled = sum(steady_by_op.values())
+    delete_throttled = sum(delete_by_op.values())
     ready_bound, ready_scarce = quota_bound(converge_passed, args.regions, scale)
     delete_bound, delete_scarce = quota_bound(delete_passed, args.regions, scale)
     all_passed = sum(converge_passed.values()) + sum(steady_passed.values()) + sum(
@@ -444,6 +448,12 @@ def main():
         at_default = use_default.get(service, (0.0, ""))[0]
         print(f"  {service:<12} {v:6.2f} calls   {100 * fraction:6.1f} %   "
               f"{100 * at_default:6.1f} %   of {service} {bucket}")
+    if throttled_by_op:
+        print()
+        print(f"Calls AWS throttled, by operation (converge {converge_throttled}, steady state "
+              f"{steady_throttled}, deletion {delete_throttled}):")
+        for key, v in throttled_by_op.most_common(10):
+            print(f"  {key:<49} {v:8d}")
     print()
     print(f"AWS calls per GlobalApi per resync, by operation ({steady_passes} passes):")
     for (service, operation), v in sorted(steady.items(), key=lambda kv: -kv[1]):

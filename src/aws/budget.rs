@@ -198,7 +198,9 @@ pub struct BudgetConfig {
     pub resync_share: f64,
     /// The fraction of each rate this process aims at: calls paced at
     /// exactly AWS's rate arrive closer together than it now and then (the
-    /// network's jitter) and are throttled.
+    /// network's jitter) and are throttled. Below 1, one token of every burst
+    /// of two or more is kept in reserve for the same reason: a burst sent
+    /// whole meets AWS's bucket exactly empty.
     pub headroom: f64,
 }
 
@@ -249,9 +251,11 @@ impl BudgetConfig {
             }
         }
         let share = self.share.clamp(1e-3, 1.0);
+        let headroom = self.headroom.clamp(0.1, 1.0);
+        let reserve = if headroom < 1.0 { 1.0 } else { 0.0 };
         for b in &mut buckets {
-            b.requests *= self.scale.max(1e-3) * share * self.headroom.clamp(0.1, 1.0);
-            b.burst = (b.burst * share).max(1.0);
+            b.requests *= self.scale.max(1e-3) * share * headroom;
+            b.burst = (b.burst * share - reserve).max(1.0);
         }
         buckets
     }
@@ -780,5 +784,11 @@ mod tests {
             .find(|b| b.operations.as_deref() == Some(&["CreateDomainName".to_owned()][..]))
             .expect("domain bucket");
         assert_eq!(domain.interval().as_secs(), 33);
+        assert_eq!(domain.burst, 1.0);
+        let route53 = buckets
+            .iter()
+            .find(|b| b.service == "route53")
+            .expect("route53");
+        assert_eq!(route53.burst, 4.0);
     }
 }
