@@ -20,6 +20,7 @@ mod helm;
 mod leader_election;
 mod leader_liveness;
 mod operator;
+mod ownership_race;
 mod quotas;
 mod reach_servers;
 mod route53_throttling;

@@ -250,8 +250,16 @@ pub async fn records(client: &Client, zone_id: &str, ops: &[RecordOp]) -> Result
     Ok(())
 }
 
+/// A record that was not there is CREATEd, not UPSERTed: should another
+/// writer (a second operator, the CLI, a person) take the name between our
+/// read and our write, the whole batch fails instead of overwriting theirs,
+/// and of two claimants of a free name exactly one gets its ownership record.
 fn to_sdk_change(op: &RecordOp) -> Result<SdkChange> {
     let (action, record) = match op {
+        RecordOp::Upsert {
+            record,
+            observed: None,
+        } => (ChangeAction::Create, record),
         RecordOp::Upsert { record, .. } => (ChangeAction::Upsert, record),
         RecordOp::Delete(record) => (ChangeAction::Delete, record),
     };

@@ -17,7 +17,7 @@ pub mod valve;
 use std::collections::BTreeMap;
 
 use crate::aws::{AwsClients, Observed};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
 
@@ -110,7 +110,11 @@ pub async fn run(
         (ids, unused)
     };
 
-    {
+    // A batch that lost a race for a name (another writer created one of
+    // its records after our read) is decided again once, on a fresh
+    // listing: the name then shows its new owner and is a conflict.
+    let mut raced = false;
+    loop {
         let mut zone = shared
             .zone_records(&client, &zone_id, clients.fresher_than())
             .await?;
@@ -130,12 +134,20 @@ pub async fn run(
             };
             return Ok(outcome);
         }
+        if mode == Mode::Apply {
+            match write_records(&client, &mut zone, &zone_id, &record_diff.ops).await {
+                Err(e) if !raced && lost_a_race(&e) => {
+                    tracing::info!(error = %e, "another writer took a record first; deciding again on a fresh listing");
+                    raced = true;
+                    continue;
+                }
+                written => written?,
+            }
+        }
         outcome
             .changes
             .extend(record_diff.ops.iter().map(RecordOp::change));
-        if mode == Mode::Apply {
-            write_records(&client, &mut zone, &zone_id, &record_diff.ops).await?;
-        }
+        break;
     }
     if mode == Mode::Apply {
         delete_health_checks(clients, &unused_checks).await?;
@@ -213,6 +225,12 @@ async fn write_records(
         Err(_) => zone.forget(),
     }
     written
+}
+
+/// Whether a batch failed because a record it creates exists already.
+fn lost_a_race(e: &Error) -> bool {
+    matches!(e, Error::Aws { code, message, .. }
+        if code == "InvalidChangeBatch" && message.contains("but it already exists"))
 }
 
 /// Deletes health checks no record uses any more, and tells the listing.
