@@ -2,7 +2,10 @@
 //! CLI beside them): the ownership record is CREATEd in the same batch as
 //! the records, so exactly one wins and the others report a conflict.
 
-use std::time::Duration;
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
 
 use globalapi::{
     api::GlobalApiSpec,
@@ -14,7 +17,7 @@ use globalapi::{
     target::Target,
 };
 
-use crate::common::{self, harsh::HarshScope};
+use crate::common::{self, harsh::HarshScope, objects, operator::Operator, owned};
 
 fn claimant(zone: &str, label: &str, name: &str, uid_prefix: &str) -> Target {
     let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
@@ -227,4 +230,198 @@ async fn of_claimants_racing_for_a_free_name_exactly_one_wins() {
         2 * orders.len() as u64,
         "each loser's batch was refused once, then decided again"
     );
+}
+
+/// Two operators of two shards and `globalapi apply` beside them, each
+/// with a GlobalApi for one free name, started at once: one of the three
+/// owns the name and serves it, the two others report the conflict, and
+/// once all are deleted nothing of any of them is left in AWS.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_shards_and_the_cli_claiming_one_name_leave_one_owner() {
+    let common::Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = common::setup("race", "race").await;
+    let timeout = Duration::from_secs(240);
+    for shard in ["a", "b"] {
+        let name = format!("shard-{shard}");
+        objects::apply(
+            env,
+            &objects::Manifest::latency(&namespace, &name, &zone).yaml(),
+        );
+        env.kubectl_ok(&[
+            "label",
+            "globalapi",
+            &name,
+            "-n",
+            &namespace,
+            &format!("shard={shard}"),
+        ]);
+    }
+    let dir = env.root.join("target").join("ownership-race");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let manifest = dir.join(format!("{namespace}.yaml"));
+    std::fs::write(
+        &manifest,
+        objects::Manifest::latency("cli", &namespace, &zone).yaml(),
+    )
+    .expect("manifest");
+    let cli_target =
+        globalapi::manifest::parse(&std::fs::read_to_string(&manifest).expect("manifest"), None)
+            .expect("the CLI's manifest")
+            .remove(0);
+
+    let operators: Vec<Operator> = ["a", "b"]
+        .iter()
+        .map(|shard| {
+            Operator::spawn(
+                env,
+                &env.kubeconfig,
+                &[
+                    "--namespace",
+                    &namespace,
+                    "--selector",
+                    &format!("shard={shard}"),
+                    "--leader-elect=false",
+                ],
+                &[],
+                "ownership-race",
+                &format!("{namespace}-{shard}"),
+            )
+        })
+        .collect();
+    let cli = Command::new(env!("CARGO_BIN_EXE_globalapi"))
+        .args(["apply", "--wait", "180", "-f"])
+        .arg(&manifest)
+        .envs(env.aws.iter())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("globalapi apply");
+
+    let settled = |name: &str| {
+        objects::object(env, &namespace, name).is_some_and(|o| {
+            objects::ready(&o)
+                || objects::condition(&o, "Ready").is_some_and(|c| c["reason"] == "Conflict")
+        })
+    };
+    operators[0].wait_until("both objects Ready or in conflict", timeout, || {
+        settled("shard-a") && settled("shard-b")
+    });
+    let cli = cli.wait_with_output().expect("globalapi apply ends");
+    let cli_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&cli.stdout),
+        String::from_utf8_lossy(&cli.stderr)
+    );
+
+    let mut claimants = vec![(cli_target.clone(), cli.status.success())];
+    for name in ["shard-a", "shard-b"] {
+        let object = objects::object(env, &namespace, name).expect("the object");
+        claimants.push((
+            objects::target_of(env, &namespace, name).await,
+            objects::ready(&object),
+        ));
+    }
+    let winners: Vec<&Target> = claimants
+        .iter()
+        .filter(|(_, won)| *won)
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one claimant serves the name: {:?}; CLI: {cli_text}",
+        claimants
+            .iter()
+            .map(|(t, won)| (&t.name, won))
+            .collect::<Vec<_>>()
+    );
+    let winner = winners[0].clone();
+    if winner.uid != cli_target.uid {
+        assert!(
+            cli_text.contains("owned by"),
+            "the CLI reports the conflict: {cli_text}"
+        );
+    }
+    let zone_id = zone_id_of(&clients, &zone).await;
+    let name = format!("api.{zone}");
+    let found = records_at(&clients, &zone_id, &name).await;
+    let owners: Vec<_> = found.iter().filter(|r| r.1 == "TXT").collect();
+    assert_eq!(owners.len(), 1, "one ownership record: {found:#?}");
+    assert!(owners[0].3.contains(&winner.uid), "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .filter(|r| r.1 != "TXT")
+            .all(|r| r.2.contains(&winner.uid[..8])),
+        "only the winner's records at the name: {found:#?}"
+    );
+
+    for name in ["shard-a", "shard-b"] {
+        env.kubectl_ok(&[
+            "delete",
+            "globalapi",
+            name,
+            "-n",
+            &namespace,
+            "--wait=false",
+        ]);
+    }
+    operators[0].wait_until("both objects gone", timeout, || {
+        objects::object(env, &namespace, "shard-a").is_none()
+            && objects::object(env, &namespace, "shard-b").is_none()
+    });
+    let destroyed = Command::new(env!("CARGO_BIN_EXE_globalapi"))
+        .args(["destroy", "--wait", "180", "-f"])
+        .arg(&manifest)
+        .envs(env.aws.iter())
+        .output()
+        .expect("globalapi destroy");
+    assert!(
+        destroyed.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&destroyed.stdout),
+        String::from_utf8_lossy(&destroyed.stderr)
+    );
+    for (target, _) in &claimants {
+        assert_eq!(
+            owned::owned(&clients, target, &objects::REGIONS).await,
+            Vec::<String>::new(),
+            "nothing of {} is left",
+            target.name
+        );
+    }
+    let left: Vec<_> = clients
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .expect("listing the zone")
+        .resource_record_sets()
+        .iter()
+        .filter(|r| !matches!(r.r#type().as_str(), "NS" | "SOA"))
+        .map(|r| format!("{} {}", r.name(), r.r#type().as_str()))
+        .collect();
+    assert!(left.is_empty(), "no record is left in the zone: {left:?}");
+}
+
+async fn zone_id_of(clients: &AwsClients, zone: &str) -> String {
+    clients
+        .route53()
+        .list_hosted_zones_by_name()
+        .dns_name(zone)
+        .send()
+        .await
+        .expect("listing zones")
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name().trim_end_matches('.') == zone)
+        .expect("the zone")
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned()
 }

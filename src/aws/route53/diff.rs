@@ -69,6 +69,14 @@ pub struct RecordDiff {
     pub conflicts: Vec<String>,
 }
 
+/// Whether the records at `name` are exactly the desired ones (and no more).
+fn served_by_theirs(name: &str, desired: &[Record], observed_at: &[&Record]) -> bool {
+    let wanted: Vec<&Record> = desired.iter().filter(|r| r.key.name == name).collect();
+    !wanted.is_empty()
+        && wanted.len() == observed_at.len()
+        && wanted.iter().all(|w| observed_at.iter().any(|o| *o == *w))
+}
+
 /// Compares desired with observed records of the zone. Only names this
 /// target owns (through its TXT record) or that are free are touched.
 pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> RecordDiff {
@@ -101,8 +109,13 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
     for name in &wanted {
         if !owned_by_us(name) {
             if let Some((owner, _)) = owners.get(owner_record_name(name).as_str()) {
-                diff.conflicts
-                    .push(format!("{name} is owned by GlobalApi {owner}"));
+                // Another's records that are exactly ours serve both: an ACM
+                // validation record is the same for every certificate of a
+                // domain in the account. Its owner keeps (and removes) it.
+                if !served_by_theirs(name, desired, &managed_at(name)) {
+                    diff.conflicts
+                        .push(format!("{name} is owned by GlobalApi {owner}"));
+                }
                 continue;
             }
             let existing = managed_at(name);
@@ -534,6 +547,52 @@ mod tests {
             ]
         );
         assert!(diff.ops.is_empty(), "{:?}", diff.ops);
+    }
+
+    #[test]
+    fn another_owners_record_exactly_ours_serves_both() {
+        let t = target(LATENCY);
+        let validation = crate::aws::route53::ValidationRecord {
+            name: "_abc.origin.api.example.com.".into(),
+            value: "_xyz.acm-validations.aws.".into(),
+        };
+        let with_validation = Route53Inputs::known(
+            endpoints(),
+            Some("d1.cloudfront.net".into()),
+            vec![validation],
+        );
+        let want = desired::records(&t, &with_validation, &BTreeMap::new(), &[]);
+        let cname = want
+            .iter()
+            .find(|r| r.key.record_type == "CNAME")
+            .expect("the validation record")
+            .clone();
+        let mut other = t.clone();
+        other.uid = "someone-else".into();
+        other.name = "other".into();
+        let theirs = owner_record(&other, &cname.key.name, 60);
+        let diff = records(&t, &want, &[cname.clone(), theirs.clone()]);
+        assert!(diff.conflicts.is_empty(), "{:?}", diff.conflicts);
+        assert!(
+            diff.ops.iter().all(|op| match op {
+                RecordOp::Upsert { record, .. } =>
+                    record.key.name != cname.key.name && record.key.name != theirs.key.name,
+                RecordOp::Delete(_) => false,
+            }),
+            "{:?}",
+            diff.ops
+        );
+
+        let mut differs = cname.clone();
+        differs.value = RecordValue::Values {
+            ttl: 300,
+            values: vec!["_other.acm-validations.aws.".into()],
+        };
+        let diff = records(&t, &want, &[differs, theirs]);
+        assert_eq!(
+            diff.conflicts,
+            ["_abc.origin.api.example.com is owned by GlobalApi payments/other"]
+        );
     }
 
     #[test]
