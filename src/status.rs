@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::{
     api::{
         CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry,
-        EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus, RegionStatus,
+        EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -48,10 +48,35 @@ pub fn spec_unchanged(object: &GlobalApi) -> bool {
     observed.is_some() && observed == object.metadata.generation
 }
 
+/// A digest of what the spec asks of AWS: the spec without `driftPolicy`,
+/// which only says how to treat drift.
+pub fn spec_digest(spec: &GlobalApiSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut spec = spec.clone();
+    spec.drift_policy = Default::default();
+    let text = serde_json::to_string(&spec).unwrap_or_default();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether AWS was last made to follow this very spec (`driftPolicy` aside);
+/// for a status from before `appliedSpec` was kept, whether the spec is the
+/// one the last status described.
+pub fn spec_applied(object: &GlobalApi) -> bool {
+    match object.status.as_ref().and_then(|s| s.applied_spec.as_ref()) {
+        Some(applied) => *applied == spec_digest(&object.spec),
+        None => spec_unchanged(object),
+    }
+}
+
 /// The changes of `pass` that are drift: updates and deletions of existing
-/// resources while the spec stayed the same. Empty after a spec change.
+/// resources while the spec stayed the one last applied. Empty after a
+/// spec change.
 pub fn drift_changes<'a>(object: &GlobalApi, pass: &'a Pass) -> Vec<&'a Change> {
-    if !spec_unchanged(object) {
+    if !spec_applied(object) {
         return Vec::new();
     }
     pass.plan
@@ -97,6 +122,7 @@ pub fn status(
         .map(|c| format!("{} is {} ({})", c.0, c.1.as_str(), c.2))
         .collect();
     let reported = drift_action == DriftAction::Reported && !drift.is_empty();
+    let paused = object.paused();
 
     let (truth, reason, message) = if pass.only_invalid() {
         (
@@ -122,6 +148,22 @@ pub fn status(
             "Conflict",
             "resources the spec needs belong to someone else; see the Conflict condition"
                 .to_owned(),
+        )
+    } else if paused && !pass.plan.changes.is_empty() {
+        (
+            Truth::False,
+            "Paused",
+            format!(
+                "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
+                pass.plan.changes.len(),
+                pass.plan
+                    .changes
+                    .iter()
+                    .take(10)
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         )
     } else if reported {
         (
@@ -256,8 +298,35 @@ pub fn status(
     };
     set(ConditionType::Conflict, truth, reason, message);
 
+    let (truth, reason, message) = if paused {
+        (
+            Truth::True,
+            "Annotation",
+            format!(
+                "{PAUSED_ANNOTATION} is \"true\": AWS is observed and nothing is written to it; remove the annotation to resume"
+            ),
+        )
+    } else {
+        (
+            Truth::False,
+            "NotPaused",
+            "the operator makes AWS follow the spec".to_owned(),
+        )
+    };
+    set(ConditionType::Paused, truth, reason, message);
+
+    // Kept only when the pass applied the whole spec: after a failure, the
+    // rest is still the spec being carried out, not drift.
+    let previous_applied = previous.and_then(|s| s.applied_spec.clone());
+    let applied_spec = if drift_action == DriftAction::Corrected && pass.errors.is_empty() {
+        Some(spec_digest(spec))
+    } else {
+        previous_applied
+    };
+
     GlobalApiStatus {
         observed_generation: object.metadata.generation,
+        applied_spec,
         endpoint: Some(format!("https://{}", spec.domain)),
         ready_regions: Some(format!("{}/{}", ready_count, spec.regions.len())),
         conditions,
@@ -329,6 +398,27 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
         Truth::False,
         reason,
         message,
+        now,
+    );
+    status
+        .conditions
+        .retain(|c| c.type_ != ConditionType::Ready.as_str());
+    status.conditions.insert(0, ready);
+    status.last_sync_time = Some(now.clone());
+    status
+}
+
+/// The status of a deletion held back by the pause annotation.
+pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
+    let mut status = object.status.clone().unwrap_or_default();
+    let ready = condition(
+        object,
+        ConditionType::Ready,
+        Truth::False,
+        "DeletionPaused",
+        format!(
+            "deleted, but {PAUSED_ANNOTATION} holds every AWS write back: nothing is removed from AWS and the finalizer stays until the annotation is removed"
+        ),
         now,
     );
     status
@@ -1023,9 +1113,10 @@ resyncSeconds: 30
         for kind in ConditionType::ALL {
             let c = get(&status, kind);
             let expected = match kind {
-                ConditionType::Drifted | ConditionType::Degraded | ConditionType::Conflict => {
-                    "False"
-                }
+                ConditionType::Drifted
+                | ConditionType::Degraded
+                | ConditionType::Conflict
+                | ConditionType::Paused => "False",
                 _ => "True",
             };
             assert_eq!(c.status, expected, "{kind}: {c:?}");
@@ -1097,6 +1188,74 @@ resyncSeconds: 30
     }
 
     #[test]
+    fn a_change_of_drift_policy_alone_is_not_a_spec_change() {
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        assert_eq!(
+            before.applied_spec,
+            Some(spec_digest(&object(1, None).spec))
+        );
+        let mut reporting = object(2, Some(before.clone()));
+        reporting.spec.drift_policy = crate::api::DriftPolicy::Report;
+        assert!(!spec_unchanged(&reporting), "the generation moved");
+        assert!(
+            spec_applied(&reporting),
+            "but AWS already follows this spec"
+        );
+        let mut respecified = object(2, Some(before));
+        respecified.spec.resync_seconds += 1;
+        assert!(!spec_applied(&respecified));
+    }
+
+    #[test]
+    fn a_paused_object_reports_what_it_would_change_and_keeps_the_applied_spec() {
+        let before = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        let mut paused = object(2, Some(before.clone()));
+        paused.spec.resync_seconds += 1;
+        paused.metadata.annotations = Some(
+            [(PAUSED_ANNOTATION.to_owned(), "true".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        let mut pass = converged();
+        pass.plan.extend([stage_drift()]);
+        let held = status(&paused, &pass, DriftAction::Reported, &at(2));
+        let ready = get(&held, ConditionType::Ready);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "Paused")
+        );
+        assert!(
+            ready.message.contains("1 AWS change(s) not made"),
+            "{}",
+            ready.message
+        );
+        assert_eq!(get(&held, ConditionType::Paused).status, "True");
+        assert_eq!(
+            held.applied_spec, before.applied_spec,
+            "nothing was applied"
+        );
+
+        let mut resumed = paused.clone();
+        resumed.metadata.annotations = None;
+        resumed.status = Some(held);
+        assert!(!resumed.paused());
+        assert!(
+            !spec_applied(&resumed),
+            "the change made while paused is still to apply"
+        );
+    }
+
+    #[test]
     fn drift_needs_an_unchanged_spec_and_existing_resources() {
         let mut pass = converged();
         pass.plan.extend([
@@ -1117,12 +1276,9 @@ resyncSeconds: 30
             DriftAction::Corrected,
             &at(1),
         );
-        let changed = status(
-            &object(2, Some(before.clone())),
-            &pass,
-            DriftAction::Corrected,
-            &at(2),
-        );
+        let mut respecified = object(2, Some(before.clone()));
+        respecified.spec.resync_seconds += 1;
+        let changed = status(&respecified, &pass, DriftAction::Corrected, &at(2));
         assert!(changed.drift.is_empty());
         assert_eq!(get(&changed, ConditionType::Drifted).status, "False");
 

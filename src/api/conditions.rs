@@ -23,11 +23,13 @@ pub enum ConditionType {
     Degraded,
     /// Something the spec needs belongs to someone else.
     Conflict,
+    /// The `globalapi.io/paused` annotation holds every AWS write back.
+    Paused,
 }
 
 impl ConditionType {
     /// Every condition type, in the order status lists them.
-    pub const ALL: [ConditionType; 9] = [
+    pub const ALL: [ConditionType; 10] = [
         ConditionType::Ready,
         ConditionType::CertificatesReady,
         ConditionType::RegionalApisReady,
@@ -37,6 +39,7 @@ impl ConditionType {
         ConditionType::Drifted,
         ConditionType::Degraded,
         ConditionType::Conflict,
+        ConditionType::Paused,
     ];
 
     /// The name used in `status.conditions[].type`.
@@ -51,6 +54,7 @@ impl ConditionType {
             ConditionType::Drifted => "Drifted",
             ConditionType::Degraded => "Degraded",
             ConditionType::Conflict => "Conflict",
+            ConditionType::Paused => "Paused",
         }
     }
 }

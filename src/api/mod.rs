@@ -31,3 +31,21 @@ pub use status::{
 
 /// The API group of every resource this operator serves.
 pub const GROUP: &str = "globalapi.io";
+
+/// The annotation that pauses a GlobalApi: with the value `"true"` the
+/// operator observes AWS and reports what it would change, in status and
+/// Events, and writes nothing to AWS (no correction, no spec change, no
+/// deletion) until the annotation is removed. For incidents: a hand-made
+/// fix stays as it is.
+pub const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
+
+impl GlobalApi {
+    /// Whether [`PAUSED_ANNOTATION`] holds AWS writes back.
+    pub fn paused(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(PAUSED_ANNOTATION))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+}

@@ -21,8 +21,16 @@ pub struct GlobalApiStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_regions: Option<String>,
 
+    /// A digest of the spec last applied to AWS without errors, leaving
+    /// `driftPolicy` out: a spec that differs from it is applied even under
+    /// `driftPolicy: Report`, and a change of `driftPolicy` alone applies
+    /// nothing (so switching to Report during an incident keeps a fix made
+    /// by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_spec: Option<String>,
+
     /// Ready, CertificatesReady, RegionalApisReady, DnsReady, EdgeReady,
-    /// DatabaseReady, Drifted, Degraded and Conflict.
+    /// DatabaseReady, Drifted, Degraded, Conflict and Paused.
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

@@ -431,6 +431,12 @@ async fn lead(
 /// How often the failure counts of objects that are gone are dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
+/// Wakes the controller when the pause annotation is set or removed (an
+/// annotation moves no generation).
+fn paused_predicate(object: &GlobalApi) -> Option<u64> {
+    Some(u64::from(object.paused()))
+}
+
 /// The controller over `api` (the GlobalApis of `namespace`), until it is
 /// dropped.
 async fn run_controller(
@@ -447,7 +453,9 @@ async fn run_controller(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
-            predicates::generation.combine(predicates::finalizers),
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(paused_predicate),
             Default::default(),
         );
     let scope = (namespace != ALL_NAMESPACES).then(|| format!("{namespace}/"));

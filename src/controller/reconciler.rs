@@ -9,7 +9,11 @@
 //! resources to create — a first pass, certificates issued since — or a
 //! changed spec) the Apply pass runs as under `Correct`: a spec change is
 //! the user asking for AWS to follow it, and a missing resource has
-//! nothing to overwrite.
+//! nothing to overwrite. "The spec" leaves `driftPolicy` out (see
+//! `status.appliedSpec`): switching to Report applies nothing.
+//!
+//! The `globalapi.io/paused` annotation makes every pass a Plan pass, also
+//! a deletion: what would change is reported, nothing is written to AWS.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +27,9 @@ use tracing::Instrument;
 
 use super::{Context, FINALIZER, MANAGER, events};
 use crate::{
-    api::{DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus},
+    api::{
+        DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus, PAUSED_ANNOTATION,
+    },
     aws::budget::Priority,
     error::{Error, Result},
     plan::Mode,
@@ -87,6 +93,11 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
 /// way, otherwise with backoff per object.
 pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = key_of(&object);
+    if object.paused() && matches!(error.inner(), Error::CleanupPending(_)) {
+        // Removing the annotation wakes the controller; until then a look
+        // now and then keeps status current.
+        return Action::requeue(Duration::from_secs(u64::from(object.spec.resync_seconds)));
+    }
     let turn = ctx.aws.budget().ticket_of(&key).map(until);
     match error.inner() {
         // A deletion under way, perhaps waiting for its turn in the budget.
@@ -165,12 +176,13 @@ async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Resul
     let memory = Memory::from_status(object.status.as_ref());
     let key = key_of(object);
     let aws = &ctx.aws.for_object(&key, priority(object));
+    let paused = object.paused();
     let report_only =
-        object.spec.drift_policy == DriftPolicy::Report && status::spec_unchanged(object);
+        paused || (object.spec.drift_policy == DriftPolicy::Report && status::spec_applied(object));
     let mut applied = true;
     let pass = if report_only {
         let planned = reconcile::reconcile(aws, &target, &memory, Mode::Plan).await;
-        if status::drift_changes(object, &planned).is_empty() {
+        if !paused && status::drift_changes(object, &planned).is_empty() {
             reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
         } else {
             applied = false;
@@ -278,6 +290,21 @@ async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Res
         };
         events::publish(ctx, &reference, vec![notice]).await;
         return Ok(Action::await_change());
+    }
+    if object.paused() {
+        let notice = events::Notice {
+            warning: true,
+            reason: "DeletionPaused",
+            action: "Cleanup".into(),
+            note: format!(
+                "{PAUSED_ANNOTATION} is \"true\": nothing is removed from AWS until the annotation is removed"
+            ),
+        };
+        events::publish(ctx, &reference, vec![notice]).await;
+        write_status(api, object, &status::deletion_paused(object, &now())).await?;
+        return Err(Error::CleanupPending(format!(
+            "paused by {PAUSED_ANNOTATION}"
+        )));
     }
     let target = Target::from_object(object)?;
     let memory = Memory::from_status(object.status.as_ref());

@@ -21,6 +21,7 @@ mod leader_election;
 mod leader_liveness;
 mod operator;
 mod ownership_race;
+mod pause;
 mod quotas;
 mod reach_servers;
 mod route53_throttling;

@@ -12,15 +12,14 @@ use crate::common;
 
 use std::time::Duration;
 
-use aws_sdk_apigateway::types::{Op, PatchOperation};
 use common::{
     Setup, block, create_zone,
     objects::{
         Manifest, REGIONS, SERVING, apply, condition, event_notes, is_true, object, ready,
-        set_failure_threshold, target_of,
+        rest_api_ids, set_failure_threshold, target_of,
     },
     operator::Operator,
-    owned::thresholds,
+    owned::{disable_tracing, thresholds, tracing_enabled},
     setup,
 };
 use globalapi::{
@@ -30,7 +29,6 @@ use globalapi::{
     },
     target::{Target, UID_TAG},
 };
-use serde_json::Value;
 
 /// `globalapi run` watching `namespace`, logging under target/operator-test.
 fn start_operator(env: &common::TestEnv, namespace: &str) -> Operator {
@@ -64,24 +62,6 @@ fn manifest_with(
     .yaml()
 }
 
-/// The REST API ids the status reports, by region.
-fn rest_api_ids(object: &Value) -> Vec<(String, String)> {
-    object["status"]["regions"]
-        .as_array()
-        .map(|regions| {
-            regions
-                .iter()
-                .filter_map(|r| {
-                    Some((
-                        r["name"].as_str()?.to_owned(),
-                        r["restApiId"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The REST API `id` of `region` in moto; panics when it is not there,
 /// `missing` saying what that means.
 async fn rest_api(
@@ -97,36 +77,6 @@ async fn rest_api(
         .send()
         .await
         .unwrap_or_else(|e| panic!("REST API {id} of {region} {missing}: {e:?}"))
-}
-
-async fn tracing_enabled(clients: &AwsClients, region: &str, api_id: &str) -> bool {
-    clients
-        .apigateway(region)
-        .get_stage()
-        .rest_api_id(api_id)
-        .stage_name("v1")
-        .send()
-        .await
-        .expect("the stage")
-        .tracing_enabled()
-}
-
-async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
-    clients
-        .apigateway(region)
-        .update_stage()
-        .rest_api_id(api_id)
-        .stage_name("v1")
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/tracingEnabled")
-                .value("false")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("stage setting by hand");
 }
 
 /// What a Ready GlobalApi of [`manifest_with`] owns in moto over `regions`,

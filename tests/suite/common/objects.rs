@@ -210,3 +210,21 @@ pub fn event_reasons(env: &TestEnv, namespace: &str, name: &str) -> Vec<String> 
         .filter_map(|e| e["reason"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// The REST API ids the status reports, by region.
+pub fn rest_api_ids(object: &Value) -> Vec<(String, String)> {
+    object["status"]["regions"]
+        .as_array()
+        .map(|regions| {
+            regions
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r["name"].as_str()?.to_owned(),
+                        r["restApiId"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

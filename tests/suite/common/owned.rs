@@ -161,3 +161,35 @@ pub async fn thresholds(clients: &AwsClients, target: &Target) -> Vec<(String, i
     found.sort();
     found
 }
+
+/// Whether X-Ray tracing is on for stage `v1` of the REST API.
+pub async fn tracing_enabled(clients: &AwsClients, region: &str, api_id: &str) -> bool {
+    clients
+        .apigateway(region)
+        .get_stage()
+        .rest_api_id(api_id)
+        .stage_name("v1")
+        .send()
+        .await
+        .expect("the stage")
+        .tracing_enabled()
+}
+
+/// Turns X-Ray tracing off on stage `v1` of the REST API, as a person would.
+pub async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
+    clients
+        .apigateway(region)
+        .update_stage()
+        .rest_api_id(api_id)
+        .stage_name("v1")
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/tracingEnabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("stage setting by hand");
+}
