@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use globalapi::{
-    aws::{AwsClients, clients::AwsTimeouts},
+    aws::{Announcer, AwsClients, clients::AwsTimeouts},
     controller, manifest,
     plan::Mode,
     reconcile::{self, Memory, Pass},
@@ -299,7 +299,10 @@ async fn run(
     let clients = AwsClients::from_env()
         .await
         .with_timeouts(timeouts)
-        .with_budget(budget);
+        .with_budget(budget)
+        .with_announcer(Announcer::new(|change| {
+            Box::pin(async move { eprintln!("warning: about to {change}") })
+        }));
     clients
         .check_credentials()
         .await

@@ -544,7 +544,13 @@ async fn destroy_unbounded(
         in_flight
             .step(
                 Service::Rds,
-                rds::destroy_with(|region| clients.rds(region), target, &memory.database, mode),
+                rds::destroy_with(
+                    |region| clients.rds(region),
+                    clients.announcer(),
+                    target,
+                    &memory.database,
+                    mode,
+                ),
             )
             .await,
     );

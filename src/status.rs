@@ -669,24 +669,49 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
 
 fn database(object: &GlobalApi, pass: &Pass) -> Component {
     let kind = ConditionType::DatabaseReady;
-    if object.spec.database.is_none() {
+    let orphaned = &pass.outputs.rds.orphaned;
+    let no_aurora = object
+        .spec
+        .database
+        .as_ref()
+        .is_none_or(|d| d.aurora.is_none());
+    if no_aurora && !orphaned.is_empty() {
         return (
             kind,
             Truth::True,
-            "NotRequested",
-            "spec.database is not set; no database is wanted".to_owned(),
+            "Orphaned",
+            format!(
+                "no database is wanted; left as they are: {}. {ORPHAN_HINT}",
+                orphaned.join(", ")
+            ),
         );
     }
     if let Some(c) = service_notes(kind, pass, Service::Rds) {
         return c;
     }
+    if no_aurora {
+        return (
+            kind,
+            Truth::True,
+            "NotRequested",
+            "spec.database.aurora is not set; no database is wanted".to_owned(),
+        );
+    }
     let rds = &pass.outputs.rds;
+    let also = if orphaned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; no longer in the spec and left as they are: {}. {ORPHAN_HINT}",
+            orphaned.join(", ")
+        )
+    };
     match (&rds.global_cluster_arn, &rds.writer_region) {
         (Some(arn), Some(writer)) => (
             kind,
             Truth::True,
             "Available",
-            format!("global cluster {arn} is available, writer in {writer}"),
+            format!("global cluster {arn} is available, writer in {writer}{also}"),
         ),
         _ => (
             kind,
@@ -696,6 +721,8 @@ fn database(object: &GlobalApi, pass: &Pass) -> Component {
         ),
     }
 }
+
+const ORPHAN_HINT: &str = "spec.database.removal is Orphan: delete them by hand, or set it to Delete to have the operator delete them";
 
 /// The database outputs of a pass, when it observed one.
 fn database_status(pass: &Pass) -> Option<DatabaseStatus> {

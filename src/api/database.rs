@@ -13,6 +13,27 @@ pub struct DatabaseSpec {
     /// An Aurora Global Database: one writer region, a reader in every region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aurora: Option<AuroraSpec>,
+
+    /// What a spec edit does to clusters it stops asking for (a region
+    /// taken out of `spec.regions`, or `aurora` taken out of this section):
+    /// `Orphan` (the default) leaves them exactly as they are and says so in
+    /// the DatabaseReady condition; `Delete` deletes them (final snapshot
+    /// unless `skipFinalSnapshot`, refused while `deletionProtection`). To
+    /// delete the whole database, keep `database: {removal: Delete}` and
+    /// take out `aurora`. Removing `database` altogether orphans. Deleting
+    /// the GlobalApi follows `deletionPolicy`, orphaned clusters included.
+    #[serde(default)]
+    pub removal: DatabaseRemoval,
+}
+
+/// What becomes of clusters the spec stops asking for.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DatabaseRemoval {
+    /// Leave them untouched and report them.
+    #[default]
+    Orphan,
+    /// Delete them.
+    Delete,
 }
 
 /// An Aurora Global Database spanning the regions of the API.

@@ -14,7 +14,7 @@ mod status;
 
 pub use conditions::ConditionType;
 pub use crd::crd;
-pub use database::{AuroraEngine, AuroraSpec, DatabaseSpec};
+pub use database::{AuroraEngine, AuroraSpec, DatabaseRemoval, DatabaseSpec};
 pub use edge::{
     EdgeLambdaAssociation, EdgeSpec, GeoRestriction, GeoRestrictionType, LambdaEventType,
     PriceClass,

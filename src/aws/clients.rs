@@ -12,6 +12,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use super::announce::Announcer;
 use super::budget::{Budget, Priority};
 use super::calls::CallCounter;
 use super::fence::Fence;
@@ -45,6 +46,8 @@ pub struct AwsClients {
     priority: Priority,
     /// One HTTP client (connection pool) for every service and region.
     http: SharedHttpClient,
+    /// Told before every destructive database call.
+    announcer: Announcer,
 }
 
 impl AwsClients {
@@ -73,6 +76,7 @@ impl AwsClients {
             owner: None,
             priority: Priority::Work,
             http,
+            announcer: Announcer::default(),
         }
     }
 
@@ -95,6 +99,16 @@ impl AwsClients {
             priority,
             ..self.clone()
         }
+    }
+
+    /// The same clients, telling `announcer` before destructive calls.
+    pub fn with_announcer(mut self, announcer: Announcer) -> Self {
+        self.announcer = announcer;
+        self
+    }
+
+    pub fn announcer(&self) -> &Announcer {
+        &self.announcer
     }
 
     fn pacer(&self, service: &'static str, region: &str) -> Pacer {

@@ -3,6 +3,7 @@
 //! step that chains them in Plan or Apply mode.
 
 pub mod acm;
+pub mod announce;
 pub mod apigateway;
 pub mod budget;
 pub mod calls;
@@ -16,6 +17,7 @@ pub mod rds;
 pub mod route53;
 pub mod shared;
 
+pub use announce::Announcer;
 pub use calls::{CallCounter, CallCounts};
 pub use clients::AwsClients;
 pub use fence::Fence;

@@ -128,6 +128,26 @@ pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<No
 }
 
 /// `CreateRestApi`, `UpdateStage`, …: the action and the kind, PascalCase.
+/// The Warning before a destructive database call. Its action names the
+/// resource: Events of one object, reason and action are one series that
+/// keeps the first note, and each of these must be read on its own.
+pub fn about_to(change: &Change) -> Notice {
+    let mut action = format!("{} {}", action_name(change), change.resource);
+    if action.len() > 128 {
+        let mut end = 128;
+        while !action.is_char_boundary(end) {
+            end -= 1;
+        }
+        action.truncate(end);
+    }
+    Notice {
+        warning: true,
+        reason: "DeletingDatabase",
+        action,
+        note: bounded(format!("about to {change}")),
+    }
+}
+
 fn action_name(change: &Change) -> String {
     let verb = match change.action {
         Action::Create => "Create",

@@ -30,7 +30,7 @@ use crate::{
     api::{
         DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus, PAUSED_ANNOTATION,
     },
-    aws::budget::Priority,
+    aws::{Announcer, budget::Priority},
     error::{Error, Result},
     plan::Mode,
     plan::Service,
@@ -171,11 +171,14 @@ fn now() -> Time {
 }
 
 /// The spec is live: make AWS follow it (or report how it drifted).
-async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Result<Action> {
+async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> Result<Action> {
     let target = Target::from_object(object)?;
     let memory = Memory::from_status(object.status.as_ref());
     let key = key_of(object);
-    let aws = &ctx.aws.for_object(&key, priority(object));
+    let aws = &ctx
+        .aws
+        .for_object(&key, priority(object))
+        .with_announcer(warnings_to_events(ctx, object));
     let paused = object.paused();
     let report_only =
         paused || (object.spec.drift_policy == DriftPolicy::Report && status::spec_applied(object));
@@ -241,6 +244,19 @@ async fn apply(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Resul
     )))
 }
 
+/// A Warning Event on the object before each destructive database call.
+fn warnings_to_events(ctx: &Arc<Context>, object: &GlobalApi) -> Announcer {
+    let ctx = ctx.clone();
+    let reference = object.object_ref(&());
+    Announcer::new(move |change| {
+        let ctx = ctx.clone();
+        let reference = reference.clone();
+        Box::pin(async move {
+            events::publish(&ctx, &reference, vec![events::about_to(&change)]).await;
+        })
+    })
+}
+
 fn key_of(object: &GlobalApi) -> String {
     format!(
         "{}/{}",
@@ -279,7 +295,7 @@ fn until(turn: tokio::time::Instant) -> Duration {
 
 /// The object is being deleted: remove what it owns in AWS (unless
 /// `deletionPolicy: Retain`). Returning `Ok` lets the finalizer go.
-async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Result<Action> {
+async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> Result<Action> {
     let reference = object.object_ref(&());
     if object.spec.deletion_policy == DeletionPolicy::Retain {
         let notice = events::Notice {
@@ -310,7 +326,10 @@ async fn cleanup(object: &GlobalApi, ctx: &Context, api: &Api<GlobalApi>) -> Res
     let memory = Memory::from_status(object.status.as_ref());
     // As its own owner: a deletion queued behind others (DeleteDomainName
     // is 1 per 30 s a region) holds its turn instead of waiting in the call.
-    let aws = ctx.aws.for_object(&key_of(object), Priority::Work);
+    let aws = ctx
+        .aws
+        .for_object(&key_of(object), Priority::Work)
+        .with_announcer(warnings_to_events(ctx, object));
     let pass = reconcile::destroy(&aws, &target, &memory, Mode::Apply).await;
     events::publish(ctx, &reference, events::notices(&pass, true, &[], false)).await;
     if pass.errors.is_empty() && pass.pending.is_empty() {

@@ -598,10 +598,27 @@ async fn a_region_added_then_removed() {
         .db_cluster_resource_id()
         .expect("resource id")
         .to_owned();
+    // Out of spec.regions: orphaned, untouched, reported.
+    let orphaning = clean(&clients, &one, Mode::Apply).await;
+    assert!(orphaning.changes.is_empty(), "{:?}", orphaning.changes);
+    assert_eq!(
+        orphaning.outputs.orphaned,
+        [format!(
+            "rds cluster {secondary} in ap-southeast-2 (a region no longer in spec.regions)"
+        )]
+    );
+    assert!(find_cluster(&apse2, &secondary).await.is_some());
+
+    // With removal: Delete, deleted.
+    let deleting = target(
+        &suffix,
+        &["us-east-1"],
+        "    deletionProtection: false\n  removal: Delete\n",
+    );
     let snapshot = rds::final_snapshot_identifier(&one, &secondary, &resource_id);
     correct(
         &clients,
-        &one,
+        &deleting,
         &[
             format!("update rds secondary cluster {secondary}: GlobalClusterIdentifier {global} → (none)"),
             format!("delete rds instance {secondary}-1"),
@@ -725,8 +742,30 @@ async fn the_database_leaves_the_spec() {
     let remembered = created.outputs.remembered();
     assert_eq!(remembered.previous_regions, ["us-east-1"]);
 
+    // Taken out of the spec: orphaned, untouched, reported.
+    let mut dropped = t.clone();
+    dropped.spec.database = None;
+    let before = clients.calls().snapshot();
+    let orphaned = rds::run(&clients, &dropped, &remembered, Mode::Apply)
+        .await
+        .expect("run without a database");
+    assert_eq!(clients.calls().snapshot().since(&before).mutating(), 0);
+    assert!(orphaned.changes.is_empty(), "{:?}", orphaned.changes);
+    assert_eq!(
+        orphaned.outputs.orphaned,
+        [
+            format!("rds cluster {primary} in us-east-1"),
+            format!("rds global cluster {global}"),
+        ]
+    );
+    assert!(find_cluster(&use1, &primary).await.is_some());
+
+    // database: {removal: Delete} without aurora deletes it.
     let mut gone = t.clone();
-    gone.spec.database = None;
+    gone.spec.database = Some(globalapi::api::DatabaseSpec {
+        aurora: None,
+        removal: globalapi::api::DatabaseRemoval::Delete,
+    });
     let step = |mode| {
         let (clients, gone, remembered) = (&clients, &gone, &remembered);
         async move {

@@ -22,7 +22,7 @@ use globalapi::{
         route53::{desired::set_identifier, observe},
     },
     manifest,
-    target::{Target, UID_TAG},
+    target::UID_TAG,
 };
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -364,32 +364,6 @@ async fn an_apply_killed_mid_way_and_run_again_leaves_one_of_each() {
 }
 
 /// Our DB clusters in every region of the manifest, as "region identifier".
-async fn owned_clusters(clients: &AwsClients, target: &Target) -> Vec<String> {
-    let mut found = Vec::new();
-    for region in REGIONS {
-        let clusters = clients
-            .rds(region)
-            .describe_db_clusters()
-            .send()
-            .await
-            .expect("clusters");
-        for cluster in clusters.db_clusters() {
-            let ours = cluster
-                .tag_list()
-                .iter()
-                .any(|t| t.key() == Some(UID_TAG) && t.value() == Some(target.uid.as_str()));
-            if ours {
-                found.push(format!(
-                    "{region} {}",
-                    cluster.db_cluster_identifier().unwrap_or_default()
-                ));
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_regions_with_edge_and_a_database_written_in_eu_west_1_converge_and_destroy() {
     let env = common::env();
@@ -417,7 +391,12 @@ async fn three_regions_with_edge_and_a_database_written_in_eu_west_1_converge_an
         "apply failed:\n{}",
         text(&applied)
     );
-    assert_eq!(owned_clusters(&clients, &target).await.len(), REGIONS.len());
+    assert_eq!(
+        common::owned::rds_clusters(&clients, &target, &REGIONS)
+            .await
+            .len(),
+        REGIONS.len()
+    );
     let plan = cli.run(&["plan"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 
@@ -426,6 +405,19 @@ async fn three_regions_with_edge_and_a_database_written_in_eu_west_1_converge_an
     // corrects it, see docs/moto-behaviour.md), then the global cluster goes.
     let destroyed = cli.run(&["destroy", "--wait", "60"]);
     assert!(destroyed.status.success(), "destroy:\n{}", text(&destroyed));
+    // Every destructive database call was announced before it was made.
+    let warnings = String::from_utf8_lossy(&destroyed.stderr);
+    for what in [
+        format!("delete rds global cluster gdb-{suffix}"),
+        "delete rds primary cluster".to_owned(),
+        "delete rds secondary cluster".to_owned(),
+        "delete rds instance".to_owned(),
+    ] {
+        assert!(
+            warnings.contains(&format!("warning: about to {what}")),
+            "no warning before `{what}`:\n{warnings}"
+        );
+    }
     let globals = clients
         .rds("us-east-1")
         .describe_global_clusters()
@@ -444,7 +436,7 @@ async fn three_regions_with_edge_and_a_database_written_in_eu_west_1_converge_an
         Vec::<String>::new()
     );
     assert_eq!(
-        owned_clusters(&clients, &target).await,
+        common::owned::rds_clusters(&clients, &target, &REGIONS).await,
         Vec::<String>::new()
     );
 }

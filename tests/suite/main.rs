@@ -14,6 +14,7 @@ mod cli_end_to_end;
 mod cli_validation;
 mod crash_points;
 mod crd_in_sync;
+mod database_removal;
 mod faults;
 mod harsh_front;
 mod helm;

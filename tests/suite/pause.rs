@@ -8,13 +8,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::common::{
     self, Setup,
     objects::{
-        Manifest, REGIONS, apply, condition, event_notes, is_true, object, ready, rest_api_ids,
-        target_of,
+        Manifest, REGIONS, apply, condition, event_notes, is_true, object, observed, ready, reason,
+        rest_api_ids, target_of,
     },
     operator::Operator,
     owned::{disable_tracing, owned, thresholds, tracing_enabled},
@@ -29,21 +27,6 @@ fn manifest(namespace: &str, name: &str, zone: &str) -> String {
     }
     .yaml()
     .replace("resyncSeconds: 30", "resyncSeconds: 3600")
-}
-
-/// The object once its status describes its current generation.
-fn observed(env: &common::TestEnv, namespace: &str, name: &str) -> Option<Value> {
-    object(env, namespace, name).filter(|o| {
-        !o["status"]["observedGeneration"].is_null()
-            && o["status"]["observedGeneration"] == o["metadata"]["generation"]
-    })
-}
-
-fn reason(object: &Value, kind: &str) -> String {
-    condition(object, kind)
-        .and_then(|c| c["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn patch_spec(env: &common::TestEnv, namespace: &str, name: &str, spec: &str) {

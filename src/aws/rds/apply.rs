@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_rds::{Client, types::Tag};
 
+use crate::aws::Announcer;
 use crate::error::Error;
 use crate::target::Target;
 
@@ -57,6 +58,7 @@ struct State {
 /// global cluster's API is called.
 pub async fn execute(
     rds: &impl Fn(&str) -> Client,
+    announcer: &Announcer,
     target: &Target,
     api_region: &str,
     diff: &RdsDiff,
@@ -84,6 +86,9 @@ pub async fn execute(
         if state.blocked.contains(&key) {
             continue;
         }
+        if destroys(op) {
+            announcer.warn(op.change()).await;
+        }
         let outcome = step(rds, target, api_region, op, &mut state).await;
         let mut block = true;
         match outcome {
@@ -109,6 +114,18 @@ pub async fn execute(
         }
     }
     applied
+}
+
+/// Whether `op` deletes a database resource or takes a cluster out of the
+/// global database (it becomes a standalone cluster with its own writes).
+fn destroys(op: &Op) -> bool {
+    matches!(
+        op.kind,
+        OpKind::DeleteCluster { .. }
+            | OpKind::DeleteInstance { .. }
+            | OpKind::DeleteGlobalCluster { .. }
+            | OpKind::RemoveFromGlobalCluster { .. }
+    )
 }
 
 fn push_once(lines: &mut Vec<String>, line: String) {

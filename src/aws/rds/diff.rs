@@ -8,7 +8,11 @@ use std::collections::BTreeSet;
 use crate::plan::{Action, Change, FieldChange, Service};
 use crate::target::Target;
 
-use super::desired::{aurora, cluster_identifier, final_snapshot_identifier, instance_number};
+use crate::api::DatabaseRemoval;
+
+use super::desired::{
+    aurora, cluster_identifier, final_snapshot_identifier, instance_number, removal,
+};
 use super::model::{
     AVAILABLE, Desired, DesiredGlobalCluster, Member, Observed, ObservedCluster,
     ObservedGlobalCluster, Ownership, Role,
@@ -225,6 +229,9 @@ pub struct RdsDiff {
     pub errors: Vec<String>,
     /// Stages that cannot finish in this pass whatever is done.
     pub held: BTreeSet<u8>,
+    /// Our resources the spec no longer asks for, left as they are
+    /// (`spec.database.removal: Orphan`).
+    pub orphaned: Vec<String>,
 }
 
 impl RdsDiff {
@@ -470,6 +477,13 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
         if wanted.contains(region) || !have.ownership.is_ours() {
             continue;
         }
+        if removal(target) == DatabaseRemoval::Orphan {
+            d.orphaned.push(format!(
+                "rds cluster {} in {region} (a region no longer in spec.regions)",
+                have.identifier
+            ));
+            continue;
+        }
         if observed.role_of(have, Some(primary)) == Role::Primary && observed.is_member(have) {
             d.errors.push(format!(
                 "{region}: rds cluster {} is the writer of global cluster {} but {region} is no longer in spec.regions: switch the writer to {primary} first (switchover-global-cluster); nothing was changed there",
@@ -664,6 +678,25 @@ fn retire(
             final_snapshot,
         },
     );
+}
+
+/// Everything of ours that a spec without `aurora` leaves in place under
+/// `removal: Orphan`, one line each.
+pub fn orphaned(target: &Target, observed: &Observed) -> Vec<String> {
+    let mut lines: Vec<String> = observed
+        .clusters()
+        .filter(|c| c.ownership.is_ours())
+        .map(|c| format!("rds cluster {} in {}", c.identifier, c.region))
+        .collect();
+    lines.sort();
+    if let Some(g) = observed
+        .global
+        .as_ref()
+        .filter(|g| global_ownership(target, g, observed).is_ok())
+    {
+        lines.push(format!("rds global cluster {}", g.identifier));
+    }
+    lines
 }
 
 /// The removal of everything this target owns in RDS: the secondaries,
@@ -1016,8 +1049,40 @@ mod tests {
     }
 
     #[test]
-    fn a_region_left_is_removed_from_the_global_cluster_then_deleted() {
+    fn a_region_left_is_orphaned_by_default() {
         let both = with_database("    deletionProtection: false\n");
+        let mut one = both.clone();
+        one.spec.regions.retain(|r| r.name == "us-east-1");
+        let want = desired(&one, &RdsInputs::default()).expect("wanted");
+        let d = diff(&one, &want, &converged(&both));
+        assert!(d.ops.is_empty(), "{:?}", d.ops);
+        assert!(d.errors.is_empty() && d.conflicts.is_empty(), "{d:?}");
+        assert_eq!(
+            d.orphaned,
+            [
+                "rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1 (a region no longer in spec.regions)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_database_left_is_orphaned_by_default() {
+        let t = with_database("");
+        let mut gone = t.clone();
+        gone.spec.database = None;
+        assert_eq!(
+            orphaned(&gone, &converged(&t)),
+            [
+                "rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1",
+                "rds cluster gapi-payments-exchange-us-east-1 in us-east-1",
+                "rds global cluster exchange",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_region_left_is_removed_from_the_global_cluster_then_deleted() {
+        let both = with_database("    deletionProtection: false\n  removal: Delete\n");
         let mut one = both.clone();
         one.spec.regions.retain(|r| r.name == "us-east-1");
         let want = desired(&one, &RdsInputs::default()).expect("wanted");
@@ -1035,7 +1100,7 @@ mod tests {
             ]
         );
         // Protected by the spec: refused with a line naming the field.
-        let protected = with_database("");
+        let protected = with_database("  removal: Delete\n");
         let mut one = protected.clone();
         one.spec.regions.retain(|r| r.name == "us-east-1");
         let d = diff(

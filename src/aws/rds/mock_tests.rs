@@ -30,6 +30,7 @@ use crate::target::{Target, UID_TAG};
 use super::desired::{cluster_identifier, final_snapshot_identifier, fixtures::with_database};
 use super::diff::PROTECTED;
 use super::{RdsInputs, destroy_with, run_with};
+use crate::aws::Announcer;
 
 const US: &str = "us-east-1";
 const EU: &str = "eu-west-1";
@@ -238,9 +239,15 @@ async fn a_primary_still_creating_holds_back_its_instances_and_the_secondaries()
         &[&eu_clusters],
     );
 
-    let out = run_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("apply");
+    let out = run_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("apply");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -315,9 +322,15 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances, &remove, &delete_instance],
     );
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("pass 1");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("pass 1");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -362,9 +375,15 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances, &delete_cluster],
     );
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("pass 2");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("pass 2");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -385,9 +404,15 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances],
     );
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("pass 3");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("pass 3");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
     assert_eq!(out.pending, pending);
@@ -422,9 +447,15 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         ],
         &[&eu_clusters],
     );
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("pass 4");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("pass 4");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -468,9 +499,15 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
     let mut rules: Vec<&Rule> = reads.iter().collect();
     rules.push(&delete);
     let rds = regions(&rules, &[]);
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("destroy");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("destroy");
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
     assert_eq!(
         out.errors,
@@ -489,9 +526,15 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
         a.deletion_protection = true;
     }
     let rds = regions(&reads.iter().collect::<Vec<_>>(), &[]);
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("destroy");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("destroy");
     assert!(out.changes.is_empty());
     assert_eq!(out.errors, [PROTECTED]);
 }
@@ -513,9 +556,15 @@ async fn a_protected_global_cluster_tagged_as_ours_is_unprotected_then_deleted()
         .match_requests(|r| r.global_cluster_identifier() == Some("exchange"))
         .then_output(|| DeleteGlobalClusterOutput::builder().build());
     let rds = regions(&[&describe, &no_clusters, &unprotect, &delete], &[]);
-    let out = destroy_with(&rds, &t, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("destroy");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("destroy");
     assert!(out.errors.is_empty() && out.pending.is_empty(), "{out:?}");
     assert_eq!(
         lines(&out.changes),
@@ -530,15 +579,21 @@ async fn a_protected_global_cluster_tagged_as_ours_is_unprotected_then_deleted()
     let mut other = t.clone();
     other.uid = "someone-else".into();
     let rds = regions(&[&describe, &no_clusters], &[]);
-    let out = destroy_with(&rds, &other, &RdsInputs::default(), Mode::Apply)
-        .await
-        .expect("destroy");
+    let out = destroy_with(
+        &rds,
+        &Announcer::default(),
+        &other,
+        &RdsInputs::default(),
+        Mode::Apply,
+    )
+    .await
+    .expect("destroy");
     assert!(out.changes.is_empty() && out.errors.is_empty());
 }
 
 #[tokio::test]
 async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_it() {
-    let mut t = with_database("    deletionProtection: false\n");
+    let mut t = with_database("    deletionProtection: false\n  removal: Delete\n");
     t.spec.regions.retain(|r| r.name == US);
     let secondary = cluster_identifier(&t, EU);
     let snapshot = final_snapshot_identifier(&t, &secondary, "cluster-eu-west-1");
@@ -552,9 +607,15 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
 
     // Without the last status, eu-west-1 is not even read (its client has no rule).
     let rds = regions(&us_rules, &[]);
-    let out = run_with(&rds, &t, &RdsInputs::default(), Mode::Plan)
-        .await
-        .expect("plan");
+    let out = run_with(
+        &rds,
+        &Announcer::default(),
+        &t,
+        &RdsInputs::default(),
+        Mode::Plan,
+    )
+    .await
+    .expect("plan");
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
 
     let eu_clusters = mock!(Client::describe_db_clusters)
@@ -579,7 +640,7 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
         previous_regions: vec![US.into(), EU.into()],
         previous_global_cluster_arn: None,
     };
-    let out = run_with(&rds, &t, &inputs, Mode::Apply)
+    let out = run_with(&rds, &Announcer::default(), &t, &inputs, Mode::Apply)
         .await
         .expect("apply");
     assert!(out.errors.is_empty(), "{:?}", out.errors);

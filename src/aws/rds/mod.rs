@@ -37,7 +37,8 @@ mod mock_tests;
 
 use aws_sdk_rds::Client;
 
-use crate::aws::AwsClients;
+use crate::api::DatabaseRemoval;
+use crate::aws::{Announcer, AwsClients};
 use crate::error::Result;
 use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
@@ -74,6 +75,8 @@ pub struct RdsOutputs {
     /// Regions whose reads failed this pass, with AWS's error: nothing of
     /// the database was changed on so partial a view.
     pub unknown: Vec<String>,
+    /// Ours, no longer in the spec, left as they are (`removal: Orphan`).
+    pub orphaned: Vec<String>,
 }
 
 impl RdsOutputs {
@@ -95,7 +98,14 @@ pub async fn run(
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<StepOutcome<RdsOutputs>> {
-    run_with(|region| clients.rds(region), target, inputs, mode).await
+    run_with(
+        |region| clients.rds(region),
+        clients.announcer(),
+        target,
+        inputs,
+        mode,
+    )
+    .await
 }
 
 /// Removes every cluster, instance and global cluster this target owns:
@@ -105,6 +115,7 @@ pub async fn run(
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
     destroy_with(
         |region| clients.rds(region),
+        clients.announcer(),
         target,
         &RdsInputs::default(),
         mode,
@@ -115,12 +126,16 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
 /// [`run`] with the RDS client of each region from `rds`.
 pub async fn run_with(
     rds: impl Fn(&str) -> Client,
+    announcer: &Announcer,
     target: &Target,
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<StepOutcome<RdsOutputs>> {
     let Some(want) = desired::desired(target, inputs) else {
-        let (removed, observed) = teardown(&rds, target, inputs, mode).await?;
+        if desired::removal(target) == DatabaseRemoval::Orphan {
+            return orphan(&rds, target, inputs).await;
+        }
+        let (removed, observed) = teardown(&rds, announcer, target, inputs, mode).await?;
         return Ok(StepOutcome {
             changes: removed.changes,
             conflicts: removed.conflicts,
@@ -157,8 +172,15 @@ pub async fn run_with(
         // a create or removal planned from it waits for a complete view.
         Mode::Apply if !unknown.is_empty() => found.observed,
         Mode::Apply => {
-            let applied =
-                apply::execute(&rds, target, &found.api_region, &plan, &found.observed).await;
+            let applied = apply::execute(
+                &rds,
+                announcer,
+                target,
+                &found.api_region,
+                &plan,
+                &found.observed,
+            )
+            .await;
             let observed = if applied.changes.is_empty() {
                 found.observed
             } else {
@@ -180,39 +202,77 @@ pub async fn run_with(
     };
     outcome.outputs = RdsOutputs {
         unknown,
+        orphaned: plan.orphaned.clone(),
         ..outputs(target, &observed, &order)
     };
     Ok(outcome)
+}
+
+/// A spec without `aurora` under `removal: Orphan`: what is ours is only
+/// observed and reported.
+async fn orphan(
+    rds: &impl Fn(&str) -> Client,
+    target: &Target,
+    inputs: &RdsInputs,
+) -> Result<StepOutcome<RdsOutputs>> {
+    let regions = teardown_regions(target, inputs);
+    let found = observe::observe(rds, target, teardown_scope(target, inputs, &regions)).await?;
+    Ok(StepOutcome {
+        errors: found.errors.clone(),
+        outputs: RdsOutputs {
+            unknown: found.errors.clone(),
+            orphaned: diff::orphaned(target, &found.observed),
+            ..outputs(target, &found.observed, &target.region_names())
+        },
+        ..Default::default()
+    })
+}
+
+/// Where a teardown looks: the spec's regions and primary region, and
+/// those the last status listed.
+fn teardown_regions(target: &Target, inputs: &RdsInputs) -> Vec<String> {
+    let mut regions = target.region_names();
+    regions.extend(desired::aurora(target).map(|a| a.primary_region.clone()));
+    regions.extend(inputs.previous_regions.iter().cloned());
+    regions
+}
+
+fn teardown_scope<'a>(
+    target: &'a Target,
+    inputs: &'a RdsInputs,
+    regions: &'a [String],
+) -> observe::Scope<'a> {
+    let spec = desired::aurora(target);
+    observe::Scope {
+        api_region: spec.map(|a| a.primary_region.as_str()),
+        global: spec.map(|a| a.global_cluster_identifier.as_str()),
+        remembered_global: inputs.previous_global_cluster(),
+        regions,
+    }
 }
 
 /// [`destroy`] with the RDS client of each region from `rds`, also looking
 /// where the last status (`inputs`) reported a cluster or global cluster.
 pub async fn destroy_with(
     rds: impl Fn(&str) -> Client,
+    announcer: &Announcer,
     target: &Target,
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
-    Ok(teardown(&rds, target, inputs, mode).await?.0)
+    Ok(teardown(&rds, announcer, target, inputs, mode).await?.0)
 }
 
 /// The teardown, and the last observation (read again after changes).
 async fn teardown(
     rds: &impl Fn(&str) -> Client,
+    announcer: &Announcer,
     target: &Target,
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<(StepOutcome<()>, Observed)> {
-    let spec = desired::aurora(target);
-    let mut regions = target.region_names();
-    regions.extend(spec.map(|a| a.primary_region.clone()));
-    regions.extend(inputs.previous_regions.iter().cloned());
-    let scope = observe::Scope {
-        api_region: spec.map(|a| a.primary_region.as_str()),
-        global: spec.map(|a| a.global_cluster_identifier.as_str()),
-        remembered_global: inputs.previous_global_cluster(),
-        regions: &regions,
-    };
+    let regions = teardown_regions(target, inputs);
+    let scope = teardown_scope(target, inputs, &regions);
     let found = observe::observe(rds, target, scope).await?;
     let plan = diff::teardown(target, &found.observed, !found.errors.is_empty());
     let mut outcome = StepOutcome::<()> {
@@ -228,8 +288,15 @@ async fn teardown(
             found.observed
         }
         Mode::Apply => {
-            let applied =
-                apply::execute(rds, target, &found.api_region, &plan, &found.observed).await;
+            let applied = apply::execute(
+                rds,
+                announcer,
+                target,
+                &found.api_region,
+                &plan,
+                &found.observed,
+            )
+            .await;
             let changed = !applied.changes.is_empty();
             merge(&mut outcome, applied);
             if changed {

@@ -74,7 +74,7 @@ fn served_by_theirs(name: &str, desired: &[Record], observed_at: &[&Record]) -> 
     let wanted: Vec<&Record> = desired.iter().filter(|r| r.key.name == name).collect();
     !wanted.is_empty()
         && wanted.len() == observed_at.len()
-        && wanted.iter().all(|w| observed_at.iter().any(|o| *o == *w))
+        && wanted.iter().all(|w| observed_at.contains(w))
 }
 
 /// Compares desired with observed records of the zone. Only names this

@@ -228,3 +228,19 @@ pub fn rest_api_ids(object: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// The object once its status describes its current generation.
+pub fn observed(env: &TestEnv, namespace: &str, name: &str) -> Option<Value> {
+    object(env, namespace, name).filter(|o| {
+        !o["status"]["observedGeneration"].is_null()
+            && o["status"]["observedGeneration"] == o["metadata"]["generation"]
+    })
+}
+
+/// The reason of the condition of type `kind` ("" without one).
+pub fn reason(object: &Value, kind: &str) -> String {
+    condition(object, kind)
+        .and_then(|c| c["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}

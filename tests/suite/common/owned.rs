@@ -193,3 +193,30 @@ pub async fn disable_tracing(clients: &AwsClients, region: &str, api_id: &str) {
         .await
         .expect("stage setting by hand");
 }
+
+/// Our regional RDS clusters in `regions`, as "region identifier".
+pub async fn rds_clusters(clients: &AwsClients, target: &Target, regions: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for region in regions {
+        let clusters = clients
+            .rds(region)
+            .describe_db_clusters()
+            .send()
+            .await
+            .expect("clusters");
+        for cluster in clusters.db_clusters() {
+            let ours = cluster
+                .tag_list()
+                .iter()
+                .any(|t| t.key() == Some(UID_TAG) && t.value() == Some(target.uid.as_str()));
+            if ours {
+                found.push(format!(
+                    "{region} {}",
+                    cluster.db_cluster_identifier().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    found.sort();
+    found
+}
