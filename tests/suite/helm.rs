@@ -6,7 +6,10 @@
 //!   values of the wrong type are refused by values.schema.json;
 //! - `deploy/globalapi-operator.yaml` is the default render, and
 //!   `deploy/iam-policy.json` grants every AWS action the code calls and no
-//!   other (derived from the source and the SDK's own operation list);
+//!   other (derived from the source and the SDK's own operation list), and
+//!   every action of it that changes an existing resource requires the
+//!   `globalapi.io/owner` tag on that resource or is listed, with the reason,
+//!   in deploy/README.md under "What IAM cannot restrict";
 //! - `helm install` creates every object, `helm uninstall` removes them and
 //!   leaves the CRD;
 //! - RBAC: `globalapi run` with nothing but a token of the chart's
@@ -29,6 +32,7 @@ use common::{
     objects::{Manifest, apply, event_reasons, object, ready, set_failure_threshold},
     operator::Operator,
 };
+use globalapi::target::OWNER_TAG;
 use serde_json::Value;
 
 const CHART: &str = "charts/globalapi-operator";
@@ -1018,6 +1022,14 @@ fn strings(value: &Value) -> Vec<String> {
     }
 }
 
+fn iam_policy() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/iam-policy.json"))
+            .expect("deploy/iam-policy.json"),
+    )
+    .expect("deploy/iam-policy.json is JSON")
+}
+
 #[test]
 fn iam_policy_has_every_action_the_code_calls_and_no_other() {
     let called = operations_called();
@@ -1049,11 +1061,7 @@ fn iam_policy_has_every_action_the_code_calls_and_no_other() {
         }
     }
 
-    let policy: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("deploy/iam-policy.json"))
-            .expect("deploy/iam-policy.json"),
-    )
-    .expect("deploy/iam-policy.json is JSON");
+    let policy = iam_policy();
     assert_eq!(policy["Version"], "2012-10-17");
     let statements = policy["Statement"].as_array().expect("Statement list");
     let mut granted: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -1124,6 +1132,266 @@ fn iam_policy_has_every_action_the_code_calls_and_no_other() {
             "{op}: {action} on {arn} is granted by no statement"
         );
     }
+}
+
+/// How the policy keeps an action off what the operator does not own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Guard {
+    /// Reads or lists: changes nothing.
+    Read,
+    /// Makes something new that cannot carry the owner tag; changes nothing that exists.
+    Create,
+    /// Makes something new: every statement granting it requires the owner tag in the
+    /// request, or, for what is made inside an existing resource, on that resource.
+    CreateTagged,
+    /// Changes or deletes an existing resource: every statement granting it requires the
+    /// owner tag on the resource, but one granting it only on `UNTAGGED_RESOURCES`.
+    Owned,
+    /// Changes an existing resource, and IAM cannot tell whose it is: deploy/README.md
+    /// lists it under "What IAM cannot restrict" with the reason.
+    Unrestricted,
+}
+
+/// Every action of deploy/iam-policy.json and how it is kept off what the operator does
+/// not own (see deploy/README.md, "Scoping" and "What IAM cannot restrict").
+const GUARDS: &[(&str, Guard)] = &[
+    ("route53:ListHostedZonesByName", Guard::Read),
+    ("route53:ListHealthChecks", Guard::Read),
+    ("route53:GetHostedZone", Guard::Read),
+    ("route53:ListResourceRecordSets", Guard::Read),
+    ("route53:ListTagsForResource", Guard::Read),
+    ("route53:ListTagsForResources", Guard::Read),
+    ("route53:CreateHealthCheck", Guard::Create),
+    ("route53:ChangeResourceRecordSets", Guard::Unrestricted),
+    ("route53:UpdateHealthCheck", Guard::Unrestricted),
+    ("route53:DeleteHealthCheck", Guard::Unrestricted),
+    ("route53:ChangeTagsForResource", Guard::Unrestricted),
+    ("acm:ListCertificates", Guard::Read),
+    ("acm:DescribeCertificate", Guard::Read),
+    ("acm:ListTagsForCertificate", Guard::Read),
+    ("acm:RequestCertificate", Guard::CreateTagged),
+    ("acm:AddTagsToCertificate", Guard::Unrestricted),
+    ("acm:DeleteCertificate", Guard::Owned),
+    ("apigateway:GET", Guard::Read),
+    ("apigateway:POST", Guard::CreateTagged),
+    ("apigateway:PUT", Guard::Owned),
+    ("apigateway:PATCH", Guard::Owned),
+    ("apigateway:DELETE", Guard::Owned),
+    ("lambda:GetPolicy", Guard::Read),
+    ("lambda:GetFunction", Guard::Read),
+    ("lambda:AddPermission", Guard::Unrestricted),
+    ("lambda:RemovePermission", Guard::Unrestricted),
+    ("lambda:EnableReplication*", Guard::Unrestricted),
+    ("lambda:DisableReplication*", Guard::Unrestricted),
+    ("iam:CreateServiceLinkedRole", Guard::Create),
+    ("cloudfront:ListDistributions", Guard::Read),
+    ("cloudfront:GetDistribution", Guard::Read),
+    ("cloudfront:ListTagsForResource", Guard::Read),
+    ("cloudfront:CreateDistribution", Guard::CreateTagged),
+    ("cloudfront:TagResource", Guard::Unrestricted),
+    ("cloudfront:UpdateDistribution", Guard::Owned),
+    ("cloudfront:DeleteDistribution", Guard::Owned),
+    ("rds:DescribeGlobalClusters", Guard::Read),
+    ("rds:DescribeDBClusters", Guard::Read),
+    ("rds:DescribeDBInstances", Guard::Read),
+    ("rds:CreateGlobalCluster", Guard::CreateTagged),
+    ("rds:CreateDBCluster", Guard::CreateTagged),
+    ("rds:CreateDBInstance", Guard::CreateTagged),
+    ("rds:AddTagsToResource", Guard::Unrestricted),
+    ("rds:ModifyGlobalCluster", Guard::Owned),
+    ("rds:ModifyDBCluster", Guard::Owned),
+    ("rds:ModifyDBInstance", Guard::Owned),
+    ("rds:RemoveFromGlobalCluster", Guard::Owned),
+    ("rds:DeleteDBInstance", Guard::Owned),
+    ("rds:DeleteDBCluster", Guard::Owned),
+    ("rds:DeleteGlobalCluster", Guard::Owned),
+    ("rds:CreateDBClusterSnapshot", Guard::Owned),
+    ("secretsmanager:CreateSecret", Guard::Create),
+    ("secretsmanager:TagResource", Guard::Unrestricted),
+    ("kms:DescribeKey", Guard::Read),
+];
+
+/// (action, resource): a statement granting an `Owned` action on such resources alone
+/// needs no owner tag, the resource being new and untagged (the final snapshot of a
+/// cluster) or taking no condition keys (API Gateway's `/tags/*`). deploy/README.md
+/// lists each of these actions under "What IAM cannot restrict".
+const UNTAGGED_RESOURCES: &[(&str, &str)] = &[
+    ("rds:DeleteDBCluster", "arn:aws:rds:*:*:cluster-snapshot:*"),
+    (
+        "rds:CreateDBClusterSnapshot",
+        "arn:aws:rds:*:*:cluster-snapshot:*",
+    ),
+    ("apigateway:PUT", "arn:aws:apigateway:*::/tags/*"),
+];
+
+/// The condition keys of `statement` that it requires to be present: `Null` tested for
+/// "false", or a positive string comparison (a negated one, an `...IfExists` or a set
+/// operator passes a missing key, so it does not count).
+fn required_keys(statement: &Value) -> Vec<String> {
+    let mut keys = Vec::new();
+    let Some(conditions) = statement.get("Condition").and_then(Value::as_object) else {
+        return keys;
+    };
+    for (operator, tests) in conditions {
+        let Some(tests) = tests.as_object() else {
+            continue;
+        };
+        for (key, value) in tests {
+            let required = if operator == "Null" {
+                value.as_str() == Some("false") || value.as_bool() == Some(false)
+            } else {
+                operator.starts_with("String")
+                    && !operator.contains("Not")
+                    && !operator.ends_with("IfExists")
+            };
+            if required {
+                keys.push(key.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// The rows (actions, why, what protects instead) of the table under the heading
+/// "What IAM cannot restrict" of deploy/README.md.
+fn cannot_restrict_rows(readme: &str) -> Vec<(String, String, String)> {
+    let mut lines = readme
+        .lines()
+        .skip_while(|l| !(l.starts_with('#') && l.contains("What IAM cannot restrict")));
+    assert!(
+        lines.next().is_some(),
+        "deploy/README.md has no section \"What IAM cannot restrict\""
+    );
+    lines
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let inner = l.trim().strip_prefix('|')?.strip_suffix('|')?;
+            let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+            match cells.as_slice() {
+                [actions, why, instead] => {
+                    Some((actions.to_string(), why.to_string(), instead.to_string()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Every action of deploy/iam-policy.json is classified in `GUARDS`, and none changes
+/// or deletes an existing resource the operator does not own unless IAM cannot stop it:
+/// every statement granting a change (`Owned`) requires the `globalapi.io/owner` tag on
+/// the resource (`aws:ResourceTag/`, `rds:cluster-tag/` or `rds:db-tag/` key), but one
+/// granting it only on a new or tagless resource (`UNTAGGED_RESOURCES`); every statement
+/// granting a tagged create requires the tag in the request (or on the resource it is
+/// made in); and each change IAM cannot restrict (`Unrestricted`, or in
+/// `UNTAGGED_RESOURCES`) is listed with its reason and its other protection in
+/// deploy/README.md under "What IAM cannot restrict".
+#[test]
+fn iam_policy_changes_only_what_carries_the_owner_tag_or_says_why_not() {
+    let on_resource_keys = [
+        format!("aws:ResourceTag/{OWNER_TAG}"),
+        format!("rds:cluster-tag/{OWNER_TAG}"),
+        format!("rds:db-tag/{OWNER_TAG}"),
+    ];
+    let owner_keys = on_resource_keys.join(" or ");
+    let in_request_key = format!("aws:RequestTag/{OWNER_TAG}");
+    let guards: BTreeMap<String, Guard> = GUARDS
+        .iter()
+        .map(|(action, guard)| (action.to_lowercase(), *guard))
+        .collect();
+    assert_eq!(guards.len(), GUARDS.len(), "an action is twice in GUARDS");
+    for (action, resource) in UNTAGGED_RESOURCES {
+        assert_eq!(
+            guards.get(&action.to_lowercase()),
+            Some(&Guard::Owned),
+            "UNTAGGED_RESOURCES: {action} on {resource} is not an Owned action of GUARDS"
+        );
+    }
+
+    let policy = iam_policy();
+    let statements = policy["Statement"].as_array().expect("Statement list");
+    let mut granted = BTreeSet::new();
+    let mut failures = Vec::new();
+    for statement in statements {
+        let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+        let keys = required_keys(statement);
+        let on_resource = keys
+            .iter()
+            .any(|k| on_resource_keys.iter().any(|o| k.eq_ignore_ascii_case(o)));
+        let in_request = keys.iter().any(|k| k.eq_ignore_ascii_case(&in_request_key));
+        let resources = strings(&statement["Resource"]);
+        for action in strings(&statement["Action"]) {
+            granted.insert(action.to_lowercase());
+            match guards.get(&action.to_lowercase()).copied() {
+                None => failures.push(format!(
+                    "{sid}: {action} is not in GUARDS; say how it is kept off what the \
+                     operator does not own"
+                )),
+                Some(Guard::Read | Guard::Create | Guard::Unrestricted) => {}
+                Some(Guard::CreateTagged) => {
+                    if !in_request && !on_resource {
+                        failures.push(format!(
+                            "{sid}: {action} creates, but the statement does not require \
+                             {in_request_key} (or the owner tag on the resource)"
+                        ));
+                    }
+                }
+                Some(Guard::Owned) => {
+                    let untagged = resources.iter().all(|r| {
+                        UNTAGGED_RESOURCES
+                            .iter()
+                            .any(|(a, u)| a.eq_ignore_ascii_case(&action) && r.as_str() == *u)
+                    });
+                    if !on_resource && !untagged {
+                        failures.push(format!(
+                            "{sid}: {action} changes existing resources on {resources:?} \
+                             without requiring {owner_keys}; add the condition, or list \
+                             the action under \"What IAM cannot restrict\" in \
+                             deploy/README.md and classify it Unrestricted"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (action, _) in GUARDS {
+        if !granted.contains(&action.to_lowercase()) {
+            failures.push(format!(
+                "GUARDS classifies {action}, which deploy/iam-policy.json does not grant"
+            ));
+        }
+    }
+
+    let readme =
+        std::fs::read_to_string(root().join("deploy/README.md")).expect("deploy/README.md");
+    let rows = cannot_restrict_rows(&readme);
+    let unrestricted = GUARDS
+        .iter()
+        .filter(|(_, guard)| *guard == Guard::Unrestricted)
+        .map(|(action, _)| *action)
+        .chain(UNTAGGED_RESOURCES.iter().map(|(action, _)| *action));
+    for action in unrestricted {
+        let named = format!("`{action}`");
+        let listed = rows.iter().any(|(actions, why, instead)| {
+            actions.contains(&named)
+                && !why.is_empty()
+                && !why.starts_with('-')
+                && !instead.is_empty()
+                && !instead.starts_with('-')
+        });
+        if !listed {
+            failures.push(format!(
+                "{action} changes existing resources without an owner-tag condition, but \
+                 deploy/README.md does not list it under \"What IAM cannot restrict\" with \
+                 why and what protects it instead"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "deploy/iam-policy.json lets the operator change what it may not own:\n  {}",
+        failures.join("\n  ")
+    );
 }
 
 // ---------------------------------------------------------------------------
