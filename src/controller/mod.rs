@@ -153,6 +153,16 @@ pub struct Context {
     pending: Mutex<HashMap<String, (i64, u32)>>,
     /// SIGTERM came: no new reconcile starts.
     stopping: AtomicBool,
+    /// Resyncs of Ready objects take one of these besides their reconcile
+    /// slot: they never fill every slot, so first passes, spec changes and
+    /// deletions always find one (1000 objects resyncing every minute would
+    /// otherwise keep new objects waiting for a slot).
+    pub(crate) resync_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Half of the reconcile slots, at least one.
+fn resync_slots(concurrency: u16) -> usize {
+    usize::from(concurrency / 2).max(1)
 }
 
 impl Context {
@@ -172,7 +182,14 @@ impl Context {
             failures: Mutex::default(),
             pending: Mutex::default(),
             stopping: AtomicBool::new(false),
+            resync_slots: Arc::new(tokio::sync::Semaphore::new(resync_slots(10))),
         }
+    }
+
+    /// Resyncs take at most half of `concurrency` reconcile slots at once.
+    pub fn with_concurrency(mut self, concurrency: u16) -> Self {
+        self.resync_slots = Arc::new(tokio::sync::Semaphore::new(resync_slots(concurrency)));
+        self
     }
 
     /// From now on reconciles return at once (the operator is stopping).
@@ -284,7 +301,10 @@ pub async fn run(config: Config) -> Result<()> {
 
     let listener = http::bind(config.metrics_addr).await?;
     let health = Health::new(config.stuck_bound());
-    let ctx = Arc::new(Context::with_health(client.clone(), aws, health));
+    let ctx = Arc::new(
+        Context::with_health(client.clone(), aws, health)
+            .with_concurrency(config.max_concurrent_reconciles),
+    );
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
         namespaces = %if config.namespaces.is_empty() {

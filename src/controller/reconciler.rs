@@ -43,6 +43,8 @@ use crate::{
 pub const PENDING_REQUEUE: Duration = Duration::from_secs(5);
 /// The first retry after an error; doubled per failure in a row.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// When a resync that found every resync slot taken comes back.
+const RESYNC_POSTPONED: Duration = Duration::from_secs(5);
 /// The longest wait between retries.
 const MAX_RETRY: Duration = Duration::from_secs(300);
 
@@ -61,7 +63,21 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
         // Stopping: what is in flight may finish, nothing new starts.
         return Ok(Action::await_change());
     }
+    let resync_slot =
+        if priority(&object) == Priority::Resync && object.metadata.deletion_timestamp.is_none() {
+            match ctx.resync_slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => {
+                    // Every resync slot is taken: the slot this pass holds goes
+                    // to work that is not a resync; the resync comes back soon.
+                    return Ok(Action::requeue(jittered(RESYNC_POSTPONED, &key, 1)));
+                }
+            }
+        } else {
+            None
+        };
     async move {
+        let _resync_slot = resync_slot;
         let _in_flight = ctx.health.reconcile_started(&key);
         let started = std::time::Instant::now();
         let api: Api<GlobalApi> = Api::namespaced(ctx.client.clone(), &namespace);
