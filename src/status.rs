@@ -374,7 +374,6 @@ fn cleanup(object: &GlobalApi, pass: &Pass) -> Vec<CleanupEntry> {
 /// The status while deletion is under way: the previous status with a
 /// `Ready=False` condition saying what deletion waits for or what failed.
 pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus {
-    let mut status = object.status.clone().unwrap_or_default();
     let (reason, message) = if !pass.errors.is_empty() {
         (
             "DeletionFailed",
@@ -392,33 +391,35 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
             ),
         )
     };
+    not_ready_while_deleting(object, reason, message, now)
+}
+
+/// The status of a deletion held back by the pause annotation.
+pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
+    not_ready_while_deleting(
+        object,
+        "DeletionPaused",
+        format!(
+            "deleted, but {PAUSED_ANNOTATION} holds every AWS write back: nothing is removed from AWS and the finalizer stays until the annotation is removed"
+        ),
+        now,
+    )
+}
+
+/// The previous status with `Ready=False` for `reason` in front.
+fn not_ready_while_deleting(
+    object: &GlobalApi,
+    reason: &str,
+    message: String,
+    now: &Time,
+) -> GlobalApiStatus {
+    let mut status = object.status.clone().unwrap_or_default();
     let ready = condition(
         object,
         ConditionType::Ready,
         Truth::False,
         reason,
         message,
-        now,
-    );
-    status
-        .conditions
-        .retain(|c| c.type_ != ConditionType::Ready.as_str());
-    status.conditions.insert(0, ready);
-    status.last_sync_time = Some(now.clone());
-    status
-}
-
-/// The status of a deletion held back by the pause annotation.
-pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
-    let mut status = object.status.clone().unwrap_or_default();
-    let ready = condition(
-        object,
-        ConditionType::Ready,
-        Truth::False,
-        "DeletionPaused",
-        format!(
-            "deleted, but {PAUSED_ANNOTATION} holds every AWS write back: nothing is removed from AWS and the finalizer stays until the annotation is removed"
-        ),
         now,
     );
     status

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use crate::common::{
     self, Setup, block,
-    objects::{Manifest, REGIONS, apply, event_notes, object, observed, ready, reason, target_of},
+    objects::{
+        Manifest, REGIONS, apply, event_notes, merge_patch, object, observed, ready, reason,
+        target_of,
+    },
     operator::Operator,
     owned::rds_clusters,
 };
@@ -58,17 +61,12 @@ async fn a_database_taken_out_of_the_spec_is_orphaned_until_removal_delete() {
     assert!(event_notes(env, &namespace, name, "DeletingDatabase").is_empty());
 
     // Asked for: deleted, each destructive call announced first.
-    env.kubectl_ok(&[
-        "patch",
-        "globalapi",
-        name,
-        "-n",
+    merge_patch(
+        env,
         &namespace,
-        "--type",
-        "merge",
-        "-p",
+        name,
         r#"{"spec": {"database": {"removal": "Delete"}}}"#,
-    ]);
+    );
     operator.wait_until("the clusters deleted", TIMEOUT, || {
         block(rds_clusters(&clients, &target, &REGIONS)).is_empty()
     });

@@ -15,8 +15,8 @@ use std::time::Duration;
 use common::{
     Setup, block, create_zone,
     objects::{
-        Manifest, REGIONS, SERVING, apply, condition, event_notes, is_true, object, ready,
-        rest_api_ids, set_failure_threshold, target_of,
+        Manifest, REGIONS, SERVING, apply, condition, drift_entry, event_notes, is_true, object,
+        ready, rest_api_ids, set_failure_threshold, target_of,
     },
     operator::Operator,
     owned::{disable_tracing, thresholds, tracing_enabled},
@@ -224,14 +224,8 @@ async fn ready_then_spec_change_drift_and_deletion() {
         !event_notes(env, &namespace, name, "DriftCorrected").is_empty()
     });
     let current = object(env, &namespace, name).expect("the object");
-    let drift = current["status"]["drift"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     assert!(
-        drift
-            .iter()
-            .any(|d| d["field"] == "TracingEnabled" && d["action"] == "Corrected"),
+        drift_entry(&current, "TracingEnabled", "Corrected"),
         "{current:#}"
     );
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::common::{
     self, Setup,
     objects::{
-        Manifest, REGIONS, apply, condition, event_notes, is_true, object, observed, ready, reason,
-        rest_api_ids, target_of,
+        Manifest, REGIONS, apply, condition, drift_entry, event_notes, is_true, merge_patch,
+        object, observed, ready, reason, rest_api_ids, target_of,
     },
     operator::Operator,
     owned::{disable_tracing, owned, thresholds, tracing_enabled},
@@ -27,20 +27,6 @@ fn manifest(namespace: &str, name: &str, zone: &str) -> String {
     }
     .yaml()
     .replace("resyncSeconds: 30", "resyncSeconds: 3600")
-}
-
-fn patch_spec(env: &common::TestEnv, namespace: &str, name: &str, spec: &str) {
-    env.kubectl_ok(&[
-        "patch",
-        "globalapi",
-        name,
-        "-n",
-        namespace,
-        "--type",
-        "merge",
-        "-p",
-        &format!("{{\"spec\": {spec}}}"),
-    ]);
 }
 
 fn set_paused(env: &common::TestEnv, namespace: &str, name: &str, paused: bool) {
@@ -69,7 +55,12 @@ async fn switching_to_report_keeps_a_fix_made_by_hand() {
 
     // A fix by hand, then driftPolicy: Report in the same breath.
     disable_tracing(&clients, &region, &api_id).await;
-    patch_spec(env, &namespace, name, r#"{"driftPolicy": "Report"}"#);
+    merge_patch(
+        env,
+        &namespace,
+        name,
+        r#"{"spec": {"driftPolicy": "Report"}}"#,
+    );
     operator.wait_until("the switch observed, drift reported", TIMEOUT, || {
         observed(env, &namespace, name).is_some_and(|o| reason(&o, "Drifted") == "DriftReported")
     });
@@ -78,19 +69,18 @@ async fn switching_to_report_keeps_a_fix_made_by_hand() {
         "the fix made by hand stays"
     );
     let current = object(env, &namespace, name).expect("the object");
-    let drift = current["status"]["drift"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     assert!(
-        drift
-            .iter()
-            .any(|d| d["field"] == "TracingEnabled" && d["action"] == "Reported"),
+        drift_entry(&current, "TracingEnabled", "Reported"),
         "{current:#}"
     );
 
     // Back to Correct: the spec, unchanged otherwise, is put back.
-    patch_spec(env, &namespace, name, r#"{"driftPolicy": "Correct"}"#);
+    merge_patch(
+        env,
+        &namespace,
+        name,
+        r#"{"spec": {"driftPolicy": "Correct"}}"#,
+    );
     operator.wait_until("corrected", TIMEOUT, || {
         observed(env, &namespace, name).is_some_and(|o| reason(&o, "Drifted") == "DriftCorrected")
     });
@@ -122,11 +112,11 @@ async fn a_paused_object_writes_nothing_to_aws_until_resumed() {
     });
     // A fix by hand and a spec change while paused: neither is acted on.
     disable_tracing(&clients, &region, &api_id).await;
-    patch_spec(
+    merge_patch(
         env,
         &namespace,
         name,
-        r#"{"api": {"healthCheck": {"failureThreshold": 5}}}"#,
+        r#"{"spec": {"api": {"healthCheck": {"failureThreshold": 5}}}}"#,
     );
     operator.wait_until("the change observed and held back", TIMEOUT, || {
         observed(env, &namespace, name).is_some_and(|o| reason(&o, "Ready") == "Paused")

@@ -106,6 +106,14 @@ pub fn apply(env: &TestEnv, manifest: &str) {
     );
 }
 
+/// Whether `status.drift` lists `field` with `action` (`Corrected`, `Reported`).
+pub fn drift_entry(object: &Value, field: &str, action: &str) -> bool {
+    object["status"]["drift"].as_array().is_some_and(|d| {
+        d.iter()
+            .any(|e| e["field"] == field && e["action"] == action)
+    })
+}
+
 /// A JSON merge patch of the GlobalApi, which must be accepted.
 pub fn merge_patch(env: &TestEnv, namespace: &str, name: &str, patch: &str) {
     env.kubectl_ok(&[
