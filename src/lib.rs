@@ -9,6 +9,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod status;
 pub mod target;
+pub mod tenancy;
 pub mod validate;
 
 pub use error::{Error, Result};

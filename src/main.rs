@@ -190,6 +190,12 @@ struct RunArgs {
     /// write and Events may take.
     #[arg(long, value_name = "SECONDS")]
     stuck_reconcile_seconds: Option<u64>,
+    /// Check each GlobalApi against the GlobalApiPolicies of its namespace
+    /// before every pass (the chart's `tenancy.enabled`): one that a policy
+    /// does not allow, or in a namespace without a policy, gets no AWS call
+    /// and a PolicyViolation condition. Deletion is never held back.
+    #[arg(long, env = "GLOBALAPI_TENANCY_POLICIES")]
+    tenancy_policies: bool,
 }
 
 impl RunArgs {
@@ -255,11 +261,13 @@ fn run_cli() -> anyhow::Result<ExitCode> {
         .init();
     let cli = Cli::parse();
     if let Command::Crd = cli.command {
-        let crd = globalapi::api::crd().context("building the CRD")?;
-        print!(
-            "{}",
-            serde_yaml::to_string(&crd).context("rendering the CRD")?
-        );
+        let crds = globalapi::api::crds().context("building the CRDs")?;
+        let texts = crds
+            .iter()
+            .map(serde_yaml::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .context("rendering the CRDs")?;
+        print!("{}", texts.join("---\n"));
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -285,6 +293,7 @@ async fn run(
             stuck_after: args
                 .stuck_reconcile_seconds
                 .map(|s| std::time::Duration::from_secs(s.max(1))),
+            tenancy_policies: args.tenancy_policies,
         })
         .await
         .context("running the operator")?;

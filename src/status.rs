@@ -391,12 +391,12 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
             ),
         )
     };
-    not_ready_while_deleting(object, reason, message, now)
+    not_ready(object, reason, message, now)
 }
 
 /// The status of a deletion held back by the pause annotation.
 pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
-    not_ready_while_deleting(
+    not_ready(
         object,
         "DeletionPaused",
         format!(
@@ -406,13 +406,21 @@ pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
     )
 }
 
+/// A tenancy policy refuses the spec: nothing was done in AWS.
+pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) -> GlobalApiStatus {
+    not_ready(
+        object,
+        "PolicyViolation",
+        format!(
+            "refused by tenancy policy, so nothing is done in AWS (what exists stays as it is): {}. Change the spec, or ask the platform team to change the namespace's GlobalApiPolicy.",
+            refusals.join("; ")
+        ),
+        now,
+    )
+}
+
 /// The previous status with `Ready=False` for `reason` in front.
-fn not_ready_while_deleting(
-    object: &GlobalApi,
-    reason: &str,
-    message: String,
-    now: &Time,
-) -> GlobalApiStatus {
+fn not_ready(object: &GlobalApi, reason: &str, message: String, now: &Time) -> GlobalApiStatus {
     let mut status = object.status.clone().unwrap_or_default();
     let ready = condition(
         object,

@@ -1,20 +1,31 @@
-//! The CustomResourceDefinition served for GlobalApi.
+//! The CustomResourceDefinitions served for GlobalApi and GlobalApiPolicy.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use super::GlobalApi;
+use super::{GlobalApi, GlobalApiPolicy};
 
-/// The CRD as `globalapi crd` prints it and `crds/` holds it.
-///
-/// Optional fields are made non-nullable: the API server then drops an
+/// Every CRD of the project, as `globalapi crd` prints them and
+/// `crds/globalapi.yaml` holds them: GlobalApi, then GlobalApiPolicy.
+pub fn crds() -> Result<Vec<CustomResourceDefinition>, serde_json::Error> {
+    Ok(vec![
+        crd()?,
+        served(serde_json::to_value(GlobalApiPolicy::crd())?)?,
+    ])
+}
+
+/// The GlobalApi CRD.
+pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
+    served(serde_json::to_value(GlobalApi::crd())?)
+}
+
+/// A CRD as served. Optional fields are made non-nullable: the API server then drops an
 /// explicit `null` (as in `arn: null`) instead of keeping it, so CEL rules
 /// that ask `has(...)` see an absent field rather than a null one. Keys of
 /// schema values (defaults) are sorted, so the text does not depend on
 /// whether some dependency turned on serde_json's `preserve_order`.
-pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
-    let mut value = serde_json::to_value(GlobalApi::crd())?;
+fn served(mut value: Value) -> Result<CustomResourceDefinition, serde_json::Error> {
     if let Some(versions) = value
         .pointer_mut("/spec/versions")
         .and_then(Value::as_array_mut)

@@ -8,17 +8,19 @@ mod conditions;
 mod crd;
 mod database;
 mod edge;
+mod policy;
 mod rest_api;
 mod spec;
 mod status;
 
 pub use conditions::ConditionType;
-pub use crd::crd;
+pub use crd::{crd, crds};
 pub use database::{AuroraEngine, AuroraSpec, DatabaseRemoval, DatabaseSpec};
 pub use edge::{
     EdgeLambdaAssociation, EdgeSpec, GeoRestriction, GeoRestrictionType, LambdaEventType,
     PriceClass,
 };
+pub use policy::{DatabaseAllowance, GlobalApiPolicy, GlobalApiPolicySpec};
 pub use rest_api::{ApiSpec, HealthCheckSpec, HttpMethod, RouteSpec};
 pub use spec::{
     BackendSpec, CertificateSpec, DeletionPolicy, DriftPolicy, GlobalApi, GlobalApiSpec,

@@ -148,6 +148,16 @@ pub fn about_to(change: &Change) -> Notice {
     }
 }
 
+/// A tenancy policy refuses the spec.
+pub fn policy_violation(refusals: &[String]) -> Notice {
+    Notice {
+        warning: true,
+        reason: "PolicyViolation",
+        action: "CheckPolicy".into(),
+        note: bounded(refusals.join("; ")),
+    }
+}
+
 fn action_name(change: &Change) -> String {
     let verb = match change.action {
         Action::Create => "Create",

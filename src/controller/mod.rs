@@ -43,12 +43,12 @@ use kube::{
     api::ListParams,
     runtime::{
         Controller, Predicate, WatchStreamExt, controller, events::Recorder, predicates, reflector,
-        watcher,
+        reflector::ObjectRef, watcher,
     },
 };
 
 use crate::{
-    api::GlobalApi,
+    api::{GlobalApi, GlobalApiPolicy},
     aws::{AwsClients, Fence},
     error::{Error, Result},
 };
@@ -87,6 +87,9 @@ pub struct Config {
     /// A reconcile running longer than this fails `/healthz`; `None`: the
     /// pass bound plus what its status write and Events may take.
     pub stuck_after: Option<Duration>,
+    /// Check every GlobalApi against the GlobalApiPolicies of its
+    /// namespace before each pass.
+    pub tenancy_policies: bool,
 }
 
 impl Config {
@@ -158,6 +161,8 @@ pub struct Context {
     /// deletions always find one (1000 objects resyncing every minute would
     /// otherwise keep new objects waiting for a slot).
     pub(crate) resync_slots: Arc<tokio::sync::Semaphore>,
+    /// Tenancy policies are checked before each pass.
+    pub tenancy_policies: bool,
 }
 
 /// Half of the reconcile slots, at least one.
@@ -183,7 +188,15 @@ impl Context {
             pending: Mutex::default(),
             stopping: AtomicBool::new(false),
             resync_slots: Arc::new(tokio::sync::Semaphore::new(resync_slots(10))),
+            tenancy_policies: false,
         }
+    }
+
+    /// Checks every GlobalApi against the GlobalApiPolicies of its
+    /// namespace before each pass.
+    pub fn with_tenancy_policies(mut self, on: bool) -> Self {
+        self.tenancy_policies = on;
+        self
     }
 
     /// Resyncs take at most half of `concurrency` reconcile slots at once.
@@ -303,7 +316,8 @@ pub async fn run(config: Config) -> Result<()> {
     let health = Health::new(config.stuck_bound());
     let ctx = Arc::new(
         Context::with_health(client.clone(), aws, health)
-            .with_concurrency(config.max_concurrent_reconciles),
+            .with_concurrency(config.max_concurrent_reconciles)
+            .with_tenancy_policies(config.tenancy_policies),
     );
     let server = tokio::spawn(http::serve(listener, ctx.clone()));
     tracing::info!(
@@ -470,6 +484,9 @@ async fn run_controller(
     let store = reader.clone();
     let changes = watcher(api, watch)
         .default_backoff()
+        // Nothing reads them, and with many objects they are a good part
+        // of the cache.
+        .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
@@ -480,8 +497,32 @@ async fn run_controller(
         );
     let scope = (namespace != ALL_NAMESPACES).then(|| format!("{namespace}/"));
     let mut forgotten_at = tokio::time::Instant::now();
-    Controller::for_stream(changes, reader)
-        .with_config(controller::Config::default().concurrency(concurrency))
+    let mut controller = Controller::for_stream(changes, reader)
+        .with_config(controller::Config::default().concurrency(concurrency));
+    if ctx.tenancy_policies {
+        // A policy changed: every GlobalApi of its namespace is checked
+        // again now, not at its next resync.
+        let policies: Api<GlobalApiPolicy> = if namespace == ALL_NAMESPACES {
+            Api::all(ctx.client.clone())
+        } else {
+            Api::namespaced(ctx.client.clone(), &namespace)
+        };
+        let objects = store.clone();
+        controller = controller.watches(
+            policies,
+            watcher::Config::default().timeout(WATCH_SECONDS),
+            move |policy| {
+                let governed = policy.namespace();
+                objects
+                    .state()
+                    .iter()
+                    .filter(|o| o.namespace() == governed)
+                    .map(|o| ObjectRef::from_obj(o.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+    }
+    controller
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
             match result {

@@ -20,7 +20,7 @@ use std::{sync::Arc, time::Duration};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{ListParams, Patch, PatchParams},
     runtime::{controller::Action, finalizer},
 };
 use tracing::Instrument;
@@ -28,7 +28,8 @@ use tracing::Instrument;
 use super::{Context, FINALIZER, MANAGER, events};
 use crate::{
     api::{
-        DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiStatus, PAUSED_ANNOTATION,
+        DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiPolicy, GlobalApiStatus,
+        PAUSED_ANNOTATION,
     },
     aws::{Announcer, budget::Priority},
     error::{Error, Result},
@@ -37,6 +38,7 @@ use crate::{
     reconcile::{self, Memory, Note, Pass},
     status,
     target::Target,
+    tenancy,
 };
 
 /// How soon a pass with pending work is followed by the next one.
@@ -189,6 +191,12 @@ fn now() -> Time {
 /// The spec is live: make AWS follow it (or report how it drifted).
 async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> Result<Action> {
     let target = Target::from_object(object)?;
+    if ctx.tenancy_policies {
+        let refusals = policy_refusals(object, ctx).await?;
+        if !refusals.is_empty() {
+            return refused(object, ctx, api, &refusals).await;
+        }
+    }
     let memory = Memory::from_status(object.status.as_ref());
     let key = key_of(object);
     let aws = &ctx
@@ -258,6 +266,37 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         &pass,
         pending_passes,
     )))
+}
+
+/// Why the tenancy policies of the object's namespace refuse its spec
+/// (empty: they allow it), read afresh from the API server.
+async fn policy_refusals(object: &GlobalApi, ctx: &Arc<Context>) -> Result<Vec<String>> {
+    let namespace = object.namespace().unwrap_or_default();
+    let policies: Api<GlobalApiPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
+    let listed = policies.list(&ListParams::default()).await?;
+    Ok(tenancy::refusals(&namespace, &listed.items, &object.spec))
+}
+
+/// A policy refuses the spec: no AWS call, and status and a Warning Event
+/// say which policy and field; checked again when a policy or the spec
+/// changes, and at each resync.
+async fn refused(
+    object: &GlobalApi,
+    ctx: &Arc<Context>,
+    api: &Api<GlobalApi>,
+    refusals: &[String],
+) -> Result<Action> {
+    tracing::info!(refusals = %refusals.join("; "), "a tenancy policy refuses the spec");
+    let new = status::refused_by_policy(object, refusals, &now());
+    if status::differs(object.status.as_ref(), &new) {
+        let reference = object.object_ref(&());
+        events::publish(ctx, &reference, vec![events::policy_violation(refusals)]).await;
+    }
+    write_status(api, object, &new).await?;
+    ctx.succeeded(&key_of(object));
+    Ok(Action::requeue(Duration::from_secs(u64::from(
+        object.spec.resync_seconds,
+    ))))
 }
 
 /// A Warning Event on the object before each destructive database call.

@@ -23,7 +23,7 @@ use crate::common;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Output,
     time::{Duration, Instant},
 };
 
@@ -48,31 +48,12 @@ fn chart() -> PathBuf {
     root().join(CHART)
 }
 
-/// `helm` of the environment, with its homes under target/env/helm.
 fn helm(env: &common::TestEnv, args: &[&str]) -> Output {
-    let homes = env.root.join("target/env/helm");
-    Command::new(env.bin.join("helm"))
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env("HELM_CACHE_HOME", homes.join("cache"))
-        .env("HELM_CONFIG_HOME", homes.join("config"))
-        .env("HELM_DATA_HOME", homes.join("data"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("running helm")
+    env.helm(args)
 }
 
-/// `helm` that must succeed; returns its standard output.
 fn helm_ok(env: &common::TestEnv, args: &[&str]) -> String {
-    let out = helm(env, args);
-    assert!(
-        out.status.success(),
-        "helm {} failed:\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    env.helm_ok(args)
 }
 
 /// The documents of a multi-document YAML stream, as JSON values.
@@ -1873,4 +1854,72 @@ async fn namespaced_mode_manages_the_watched_namespace_only() {
     for ns in [&watched, &other] {
         let _ = env.kubectl(&["delete", "namespace", ns, "--wait=false"]);
     }
+}
+
+#[test]
+fn tenancy_brings_the_admission_policy_the_flag_and_the_rbac_together() {
+    let env = common::env();
+    let kinds = |docs: &[Value]| -> Vec<String> {
+        docs.iter()
+            .filter_map(|d| d["kind"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let args_of = |docs: &[Value]| -> Vec<String> {
+        docs.iter()
+            .find(|d| d["kind"] == "Deployment")
+            .and_then(|d| {
+                d["spec"]["template"]["spec"]["containers"][0]["args"]
+                    .as_array()
+                    .cloned()
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    };
+    let grants_policies = |docs: &[Value]| {
+        docs.iter()
+            .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+            .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
+            .any(|r| {
+                r["resources"]
+                    .as_array()
+                    .is_some_and(|res| res.iter().any(|x| x == "globalapipolicies"))
+            })
+    };
+
+    let off = render(env, "tn", "ops", &[]);
+    assert!(
+        !kinds(&off)
+            .iter()
+            .any(|k| k.starts_with("ValidatingAdmissionPolicy"))
+    );
+    assert!(!args_of(&off).iter().any(|a| a == "--tenancy-policies"));
+    assert!(!grants_policies(&off));
+
+    let on = render(env, "tn", "ops", &["--set", "tenancy.enabled=true"]);
+    let on_kinds = kinds(&on);
+    assert!(
+        on_kinds.iter().any(|k| k == "ValidatingAdmissionPolicy"),
+        "{on_kinds:?}"
+    );
+    assert!(
+        on_kinds
+            .iter()
+            .any(|k| k == "ValidatingAdmissionPolicyBinding"),
+        "{on_kinds:?}"
+    );
+    assert!(args_of(&on).iter().any(|a| a == "--tenancy-policies"));
+    assert!(
+        grants_policies(&on),
+        "the operator may read the policies it checks"
+    );
+    let binding = on
+        .iter()
+        .find(|d| d["kind"] == "ValidatingAdmissionPolicyBinding")
+        .expect("the binding");
+    assert_eq!(
+        binding["spec"]["paramRef"]["parameterNotFoundAction"],
+        "Deny"
+    );
 }

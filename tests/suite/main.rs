@@ -27,4 +27,5 @@ mod quotas;
 mod reach_servers;
 mod route53_throttling;
 mod shared_listings;
+mod tenancy;
 mod transitions;

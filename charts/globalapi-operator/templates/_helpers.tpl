@@ -75,6 +75,12 @@ ClusterRole (every namespace) and the Role (namespaced mode).
 - apiGroups: ["globalapi.io"]
   resources: ["globalapis/finalizers"]
   verbs: ["update"]
+{{- if .Values.tenancy.enabled }}
+# Tenancy policies, checked again before each pass.
+- apiGroups: ["globalapi.io"]
+  resources: ["globalapipolicies"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
 # Events about GlobalApis (events.k8s.io/v1; core for older recorders).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -114,7 +114,34 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Applies the CRD from `crds/` once and waits until it is served.
+    /// `helm` of the environment, with its homes under target/env/helm.
+    pub fn helm(&self, args: &[&str]) -> Output {
+        let homes = self.root.join("target/env/helm");
+        Command::new(self.bin.join("helm"))
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HELM_CACHE_HOME", homes.join("cache"))
+            .env("HELM_CONFIG_HOME", homes.join("config"))
+            .env("HELM_DATA_HOME", homes.join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running helm")
+    }
+
+    /// `helm` that must succeed; returns its standard output.
+    pub fn helm_ok(&self, args: &[&str]) -> String {
+        let out = self.helm(args);
+        assert!(
+            out.status.success(),
+            "helm {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Applies the CRDs from `crds/` once and waits until they are served.
     pub fn install_crd(&self) {
         CRD.get_or_init(|| {
             let crd = self.root.join("crds/globalapi.yaml");
@@ -124,10 +151,15 @@ impl TestEnv {
                 "--for=condition=Established",
                 "--timeout=60s",
                 "crd/globalapis.globalapi.io",
+                "crd/globalapipolicies.globalapi.io",
             ]);
             // Discovery can lag behind Established for a moment.
             wait_until(Duration::from_secs(30), || {
                 self.kubectl(&["get", "globalapis", "-A"]).status.success()
+                    && self
+                        .kubectl(&["get", "globalapipolicies", "-A"])
+                        .status
+                        .success()
             });
         });
     }
