@@ -16,6 +16,7 @@ use crate::api::GlobalApiStatus;
 use crate::aws::{
     AwsClients, Observed,
     acm::{self, AcmInputs, AcmOutputs},
+    adoption::{self, Previous},
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
@@ -36,6 +37,8 @@ pub struct Memory {
     pub database: RdsInputs,
     /// When the previous pass ended (`status.lastSyncTime`).
     pub last_sync: Option<SystemTime>,
+    /// A previous owner whose resources the pass adopts first.
+    pub adopt: Option<Previous>,
 }
 
 impl Memory {
@@ -68,6 +71,7 @@ impl Memory {
                 .last_sync_time
                 .as_ref()
                 .map(|t| SystemTime::from(t.0)),
+            adopt: None,
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct Outputs {
     pub cloudfront: CloudFrontOutputs,
     pub route53: Route53Outputs,
     pub rds: RdsOutputs,
+    /// The adoption the pass completed (Apply), as the annotation named it.
+    pub adopted: Option<String>,
 }
 
 /// A line of a pass's report, attributed to its service.
@@ -269,6 +275,29 @@ async fn reconcile_unbounded(
 ) -> Pass {
     let clients = &clients.observing_after(memory.last_sync);
     let mut pass = Pass::default();
+
+    if let Some(previous) = &memory.adopt {
+        // Until the previous owner's resources are the heir's, the pass
+        // would take them for someone else's and make twins.
+        match in_flight
+            .step(
+                Service::Route53,
+                adoption::run(clients, target, previous, mode),
+            )
+            .await
+        {
+            Ok(changes) => {
+                pass.plan.extend(changes);
+                if mode == Mode::Apply {
+                    pass.outputs.adopted = Some(previous.annotation());
+                }
+            }
+            Err((service, error)) => {
+                pass.absorb::<()>(service, Err(error));
+                return pass;
+            }
+        }
+    }
 
     let acm_inputs = AcmInputs {
         previous_arns: memory.certificate_arns.clone(),
@@ -518,6 +547,7 @@ async fn reconcile_unbounded(
         cloudfront: edge,
         route53: dns,
         rds: database,
+        adopted: pass.outputs.adopted.take(),
     };
     pass
 }

@@ -13,8 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry,
-        EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus,
+        ADOPT_ANNOTATION, CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus,
+        DriftAction, DriftEntry, EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus,
+        PAUSED_ANNOTATION, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -327,6 +328,11 @@ pub fn status(
     GlobalApiStatus {
         observed_generation: object.metadata.generation,
         applied_spec,
+        adopted_from: pass
+            .outputs
+            .adopted
+            .clone()
+            .or_else(|| previous.and_then(|s| s.adopted_from.clone())),
         endpoint: Some(format!("https://{}", spec.domain)),
         ready_regions: Some(format!("{}/{}", ready_count, spec.regions.len())),
         conditions,
@@ -414,6 +420,18 @@ pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) ->
         format!(
             "refused by tenancy policy, so nothing is done in AWS (what exists stays as it is): {}. Change the spec, or ask the platform team to change the namespace's GlobalApiPolicy.",
             refusals.join("; ")
+        ),
+        now,
+    )
+}
+
+/// The adoption annotation cannot be followed: nothing was done in AWS.
+pub fn adoption_refused(object: &GlobalApi, why: &str, now: &Time) -> GlobalApiStatus {
+    not_ready(
+        object,
+        "AdoptionRefused",
+        format!(
+            "{why}. Nothing is done in AWS until the {ADOPT_ANNOTATION} annotation is corrected or removed."
         ),
         now,
     )

@@ -41,7 +41,25 @@ pub const GROUP: &str = "globalapi.io";
 /// fix stays as it is.
 pub const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
 
+/// The annotation that adopts what a previous owner left in AWS: its value
+/// names the previous GlobalApi as `namespace/name` (its owner tag, whatever
+/// its uid) or by its uid. Before its next pass the operator re-tags (and
+/// re-claims in DNS) every resource of the spec's names and regions that
+/// the previous owner holds, then reconciles as usual; what anyone else
+/// owns stays a conflict. Done once per value (`status.adoptedFrom`).
+pub const ADOPT_ANNOTATION: &str = "globalapi.io/adopt-from";
+
 impl GlobalApi {
+    /// The value of [`ADOPT_ANNOTATION`], if set.
+    pub fn adopt_from(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ADOPT_ANNOTATION))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
     /// Whether [`PAUSED_ANNOTATION`] holds AWS writes back.
     pub fn paused(&self) -> bool {
         self.metadata

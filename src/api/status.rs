@@ -29,6 +29,11 @@ pub struct GlobalApiStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_spec: Option<String>,
 
+    /// The `globalapi.io/adopt-from` value whose resources this GlobalApi
+    /// has taken over; adoption runs again only for another value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<String>,
+
     /// Ready, CertificatesReady, RegionalApisReady, DnsReady, EdgeReady,
     /// DatabaseReady, Drifted, Degraded, Conflict and Paused.
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! step that chains them in Plan or Apply mode.
 
 pub mod acm;
+pub mod adoption;
 pub mod announce;
 pub mod apigateway;
 pub mod budget;

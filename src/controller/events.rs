@@ -158,6 +158,16 @@ pub fn policy_violation(refusals: &[String]) -> Notice {
     }
 }
 
+/// The adoption annotation cannot be followed.
+pub fn adoption_refused(why: &str) -> Notice {
+    Notice {
+        warning: true,
+        reason: "AdoptionRefused",
+        action: "Adopt".into(),
+        note: bounded(why.to_owned()),
+    }
+}
+
 fn action_name(change: &Change) -> String {
     let verb = match change.action {
         Action::Create => "Create",

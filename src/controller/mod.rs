@@ -465,10 +465,13 @@ async fn lead(
 /// How often the failure counts of objects that are gone are dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
-/// Wakes the controller when the pause annotation is set or removed (an
-/// annotation moves no generation).
-fn paused_predicate(object: &GlobalApi) -> Option<u64> {
-    Some(u64::from(object.paused()))
+/// Wakes the controller when the pause or adoption annotation is set,
+/// changed or removed (an annotation moves no generation).
+fn annotations_predicate(object: &GlobalApi) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    (object.paused(), object.adopt_from()).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// The controller over `api` (the GlobalApis of `namespace`), until it is
@@ -492,7 +495,7 @@ async fn run_controller(
         .predicate_filter(
             predicates::generation
                 .combine(predicates::finalizers)
-                .combine(paused_predicate),
+                .combine(annotations_predicate),
             Default::default(),
         );
     let scope = (namespace != ALL_NAMESPACES).then(|| format!("{namespace}/"));

@@ -31,7 +31,7 @@ use crate::{
         DeletionPolicy, DriftAction, DriftPolicy, GlobalApi, GlobalApiPolicy, GlobalApiStatus,
         PAUSED_ANNOTATION,
     },
-    aws::{Announcer, budget::Priority},
+    aws::{Announcer, adoption::Previous, budget::Priority},
     error::{Error, Result},
     plan::Mode,
     plan::Service,
@@ -194,10 +194,22 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     if ctx.tenancy_policies {
         let refusals = policy_refusals(object, ctx).await?;
         if !refusals.is_empty() {
-            return refused(object, ctx, api, &refusals).await;
+            return refused(object, ctx, api, Refusal::Policy(refusals)).await;
         }
     }
-    let memory = Memory::from_status(object.status.as_ref());
+    let mut memory = Memory::from_status(object.status.as_ref());
+    if let Some(value) = object.adopt_from()
+        && object
+            .status
+            .as_ref()
+            .and_then(|s| s.adopted_from.as_deref())
+            != Some(value)
+    {
+        match previous_owner(object, ctx, value).await? {
+            Ok(previous) => memory.adopt = Some(previous),
+            Err(why) => return refused(object, ctx, api, Refusal::Adoption(why)).await,
+        }
+    }
     let key = key_of(object);
     let aws = &ctx
         .aws
@@ -277,20 +289,72 @@ async fn policy_refusals(object: &GlobalApi, ctx: &Arc<Context>) -> Result<Vec<S
     Ok(tenancy::refusals(&namespace, &listed.items, &object.spec))
 }
 
-/// A policy refuses the spec: no AWS call, and status and a Warning Event
-/// say which policy and field; checked again when a policy or the spec
-/// changes, and at each resync.
+/// The previous owner the adoption annotation names, or why it may not be
+/// adopted: a malformed value, or a GlobalApi of that name that still
+/// exists (two owners would fight over the resources).
+async fn previous_owner(
+    object: &GlobalApi,
+    ctx: &Arc<Context>,
+    value: &str,
+) -> Result<std::result::Result<Previous, String>> {
+    let previous = match Previous::parse(value) {
+        Ok(previous) => previous,
+        Err(why) => return Ok(Err(why)),
+    };
+    if let Previous::Owner(owner) = &previous
+        && *owner != key_of(object)
+        && let Some((namespace, name)) = owner.split_once('/')
+    {
+        let other: Api<GlobalApi> = Api::namespaced(ctx.client.clone(), namespace);
+        match other.get_opt(name).await {
+            Ok(Some(_)) => {
+                return Ok(Err(format!(
+                    "GlobalApi {owner} still exists and owns its resources: delete it with deletionPolicy: Retain first"
+                )));
+            }
+            // Gone, or in a namespace this operator may not read.
+            Ok(None) | Err(kube::Error::Api(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Ok(previous))
+}
+
+/// Why a pass is not made at all.
+enum Refusal {
+    /// Tenancy policies refuse the spec, one line per broken rule.
+    Policy(Vec<String>),
+    /// The adoption annotation cannot be followed.
+    Adoption(String),
+}
+
+/// No AWS call: status and a Warning Event say why; checked again when a
+/// policy, the spec or the annotations change, and at each resync.
 async fn refused(
     object: &GlobalApi,
     ctx: &Arc<Context>,
     api: &Api<GlobalApi>,
-    refusals: &[String],
+    refusal: Refusal,
 ) -> Result<Action> {
-    tracing::info!(refusals = %refusals.join("; "), "a tenancy policy refuses the spec");
-    let new = status::refused_by_policy(object, refusals, &now());
+    let (new, notice) = match &refusal {
+        Refusal::Policy(refusals) => {
+            tracing::info!(refusals = %refusals.join("; "), "a tenancy policy refuses the spec");
+            (
+                status::refused_by_policy(object, refusals, &now()),
+                events::policy_violation(refusals),
+            )
+        }
+        Refusal::Adoption(why) => {
+            tracing::info!(why = %why, "the adoption is refused");
+            (
+                status::adoption_refused(object, why, &now()),
+                events::adoption_refused(why),
+            )
+        }
+    };
     if status::differs(object.status.as_ref(), &new) {
         let reference = object.object_ref(&());
-        events::publish(ctx, &reference, vec![events::policy_violation(refusals)]).await;
+        events::publish(ctx, &reference, vec![notice]).await;
     }
     write_status(api, object, &new).await?;
     ctx.succeeded(&key_of(object));

@@ -5,6 +5,7 @@
 mod common;
 
 mod admission;
+mod adoption;
 mod aws_acm;
 mod aws_apigateway;
 mod aws_cloudfront;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::common::{
     self, Setup, TestEnv,
-    objects::{Manifest, apply, event_notes, object, observed, reason, target_of},
+    objects::{Manifest, apply, event_notes, message, object, observed, reason, target_of},
     operator::Operator,
     owned::owned,
     unique_suffix, wait_until,
@@ -275,12 +275,7 @@ async fn a_policy_tightened_after_admission_stops_the_operator_before_aws_but_no
         object(env, &namespace, name).is_some_and(|o| reason(&o, "Ready") == "PolicyViolation")
     });
     let refused = observed(env, &namespace, name).expect("the object");
-    let message = refused["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let message = message(&refused, "Ready");
     assert!(
         message.contains("spec.regions[].backend.httpUrl")
             && message.contains(&format!("GlobalApiPolicy {namespace}/team-a")),

@@ -15,6 +15,7 @@
 //! certificate deleted by hand, whose successor is requested with a token
 //! naming it, and lead to the certificates of regions the spec left.
 
+pub mod adopt;
 pub mod apply;
 mod certificate;
 pub mod desired;

@@ -1,6 +1,6 @@
 //! Reading ACM: our certificates in one region, found by tag.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_acm::{
     Client,
@@ -124,6 +124,11 @@ pub async fn region(
 
 /// The certificate's uid tag; none for one deleted meanwhile.
 async fn uid_tag(client: &Client, arn: &str) -> Result<Option<String>> {
+    Ok(tags(client, arn).await?.remove(UID_TAG))
+}
+
+/// The certificate's tags; none for one deleted meanwhile.
+pub(crate) async fn tags(client: &Client, arn: &str) -> Result<BTreeMap<String, String>> {
     match client
         .list_tags_for_certificate()
         .certificate_arn(arn)
@@ -133,13 +138,13 @@ async fn uid_tag(client: &Client, arn: &str) -> Result<Option<String>> {
         Ok(out) => Ok(out
             .tags()
             .iter()
-            .find(|t| t.key() == UID_TAG)
-            .and_then(|t| t.value().map(str::to_owned))),
+            .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+            .collect()),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
         {
-            Ok(None)
+            Ok(BTreeMap::new())
         }
         Err(e) => Err(Error::aws("acm", "ListTagsForCertificate", e)),
     }

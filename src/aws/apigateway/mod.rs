@@ -15,6 +15,7 @@
 //! hand; stage settings are patched in place. Regions are handled
 //! independently and concurrently.
 
+pub mod adopt;
 pub mod apply;
 pub mod desired;
 pub mod diff;

@@ -291,7 +291,7 @@ where
     }
 }
 
-async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>> {
+pub(crate) async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>> {
     all_pages(|position| async move {
         let out = client
             .get_rest_apis()
@@ -305,7 +305,9 @@ async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>> 
     .await
 }
 
-async fn domain_names(client: &aws_sdk_apigateway::Client) -> Result<Vec<SdkDomainName>> {
+pub(crate) async fn domain_names(
+    client: &aws_sdk_apigateway::Client,
+) -> Result<Vec<SdkDomainName>> {
     all_pages(|position| async move {
         let out = client
             .get_domain_names()

@@ -12,6 +12,7 @@
 //! deletes it in a later pass once CloudFront reports it Deployed; nothing
 //! here waits, it reports what is pending and the reconcile requeues.
 
+pub mod adopt;
 pub mod apply;
 pub mod desired;
 pub mod diff;

@@ -108,7 +108,7 @@ pub async fn distributions(
 pub const LISTING_KEY: &str = "global";
 
 /// Every distribution of the account, all pages.
-async fn list_distributions(client: &Client) -> Result<Vec<DistributionSummary>> {
+pub(crate) async fn list_distributions(client: &Client) -> Result<Vec<DistributionSummary>> {
     let mut summaries: Vec<DistributionSummary> = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -154,7 +154,7 @@ fn aliases_of(summary: &DistributionSummary) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn tags(client: &Client, arn: &str) -> Result<BTreeMap<String, String>> {
+pub(crate) async fn tags(client: &Client, arn: &str) -> Result<BTreeMap<String, String>> {
     match client.list_tags_for_resource().resource(arn).send().await {
         Ok(out) => Ok(out
             .tags()

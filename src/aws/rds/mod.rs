@@ -26,6 +26,7 @@
 //! cluster unless `skipFinalSnapshot`; `deletionProtection: true` refuses
 //! it with a line naming the field.
 
+pub mod adopt;
 pub mod apply;
 pub mod desired;
 pub mod diff;

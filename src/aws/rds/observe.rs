@@ -134,7 +134,7 @@ fn tags(list: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
         .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
 }
 
-fn filter(name: &str, value: &str) -> Filter {
+pub(crate) fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 

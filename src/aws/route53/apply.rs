@@ -196,7 +196,16 @@ fn listed(target: &Target, id: &str, check: &HealthCheck, reference: String) -> 
 }
 
 async fn tag_health_check(client: &Client, target: &Target, id: &str, region: &str) -> Result<()> {
-    let tags: Vec<Tag> = health_check_tags(target, region)
+    add_health_check_tags(client, id, health_check_tags(target, region)).await
+}
+
+/// Adds (or overwrites) tags of a health check.
+pub(crate) async fn add_health_check_tags(
+    client: &Client,
+    id: &str,
+    tags: Vec<(String, String)>,
+) -> Result<()> {
+    let tags: Vec<Tag> = tags
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();

@@ -2,6 +2,7 @@
 //! the origin name, aliases of the public name to CloudFront, certificate
 //! validation records, and the TXT records that mark what we own.
 
+pub mod adopt;
 pub mod apply;
 pub mod desired;
 pub mod diff;
@@ -191,7 +192,7 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
 
 /// The spec's hosted zone id, found by name (or checked to hold `domain`
 /// when given by id) at most once per listing age.
-async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
+pub(super) async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
     let zone = &target.spec.hosted_zone;
     let key = match (&zone.id, &zone.name) {
         (Some(id), _) => format!("id {id}"),
@@ -210,7 +211,7 @@ async fn zone_id(clients: &AwsClients, target: &Target) -> Result<String> {
 
 /// Writes `ops` (if any) to the zone and into its kept listing; after a
 /// failed write the listing is dropped.
-async fn write_records(
+pub(super) async fn write_records(
     client: &aws_sdk_route53::Client,
     zone: &mut shared::ZoneRecords,
     zone_id: &str,

@@ -13,6 +13,14 @@ pub fn owner_record_name(name: &str) -> String {
     format!("{PREFIX}{name}")
 }
 
+/// The name an ownership TXT record owns, if `record` is one.
+pub fn owned_name(record: &Record) -> Option<&str> {
+    if record.key.record_type != "TXT" {
+        return None;
+    }
+    record.key.name.strip_prefix(PREFIX)
+}
+
 /// Whether `name` is itself an ownership record's name.
 pub fn is_owner_record_name(name: &str) -> bool {
     name.starts_with(PREFIX)

@@ -127,6 +127,11 @@ impl Route53Listings {
         Ok(HealthCheckListing { guard })
     }
 
+    /// The health checks' tags changed: the next asker lists them afresh.
+    pub async fn forget_health_checks(&self) {
+        *self.health_checks.lock().await = None;
+    }
+
     /// Health checks deleted by us (`ok`), or a delete that failed half way
     /// (`!ok`: the listing is dropped).
     pub async fn health_checks_deleted(&self, ids: &[String], ok: bool) {

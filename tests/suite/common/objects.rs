@@ -245,6 +245,14 @@ pub fn observed(env: &TestEnv, namespace: &str, name: &str) -> Option<Value> {
     })
 }
 
+/// The message of the condition of type `kind` ("" without one).
+pub fn message(object: &Value, kind: &str) -> String {
+    condition(object, kind)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The reason of the condition of type `kind` ("" without one).
 pub fn reason(object: &Value, kind: &str) -> String {
     condition(object, kind)

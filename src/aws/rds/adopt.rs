@@ -1,0 +1,150 @@
+//! Adoption of the database: the global cluster of the spec, and the
+//! regional clusters and instances under the heir's identifiers (a database
+//! keeps the names of the GlobalApi that made it), tagged by the previous
+//! owner.
+
+use aws_sdk_rds::{Client, types::Tag};
+
+use crate::aws::AwsClients;
+use crate::aws::adoption::{Handle, Inherited, Previous};
+use crate::error::{Error, Result};
+use crate::plan::Service;
+use crate::target::{OWNER_TAG, Target, UID_TAG};
+
+use super::desired::cluster_identifier;
+use super::observe::filter;
+
+/// The previous owner's global cluster, clusters and instances.
+pub async fn find(
+    clients: &AwsClients,
+    heir: &Target,
+    previous: &Previous,
+) -> Result<Vec<Inherited>> {
+    let Some(aurora) = heir.spec.database.as_ref().and_then(|d| d.aurora.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    let mut inherit =
+        |region: &str, kind: &'static str, id: &str, arn: Option<&str>, tags: &[Tag]| {
+            let tag = |key: &str| {
+                tags.iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(Tag::value)
+            };
+            let (owner, uid) = (tag(OWNER_TAG), tag(UID_TAG));
+            if let Some(arn) = arn
+                && previous.owned(heir, owner, uid)
+            {
+                found.push(Inherited {
+                    service: Service::Rds,
+                    region: Some(region.to_owned()),
+                    kind,
+                    resource: id.to_owned(),
+                    owner: owner.map(str::to_owned),
+                    uid: uid.unwrap_or_default().to_owned(),
+                    handle: Handle::Rds {
+                        region: region.to_owned(),
+                        arn: arn.to_owned(),
+                    },
+                });
+            }
+        };
+    let primary = &aurora.primary_region;
+    let client = clients.rds(primary);
+    if let Some(global) = global_cluster(&client, &aurora.global_cluster_identifier).await? {
+        inherit(
+            primary,
+            "global-cluster",
+            &aurora.global_cluster_identifier,
+            global.global_cluster_arn(),
+            global.tag_list(),
+        );
+    }
+    for region in heir.region_names() {
+        let client = clients.rds(&region);
+        let identifier = cluster_identifier(heir, &region);
+        let clusters = client
+            .describe_db_clusters()
+            .filters(filter("db-cluster-id", &identifier))
+            .send()
+            .await
+            .map_err(|e| Error::aws("rds", "DescribeDBClusters", e))?;
+        for cluster in clusters
+            .db_clusters()
+            .iter()
+            .filter(|c| c.db_cluster_identifier() == Some(identifier.as_str()))
+        {
+            inherit(
+                &region,
+                "cluster",
+                &identifier,
+                cluster.db_cluster_arn(),
+                cluster.tag_list(),
+            );
+        }
+        let instances = client
+            .describe_db_instances()
+            .filters(filter("db-cluster-id", &identifier))
+            .send()
+            .await
+            .map_err(|e| Error::aws("rds", "DescribeDBInstances", e))?;
+        for instance in instances
+            .db_instances()
+            .iter()
+            .filter(|i| i.db_cluster_identifier() == Some(identifier.as_str()))
+        {
+            inherit(
+                &region,
+                "instance",
+                instance.db_instance_identifier().unwrap_or_default(),
+                instance.db_instance_arn(),
+                instance.tag_list(),
+            );
+        }
+    }
+    Ok(found)
+}
+
+async fn global_cluster(
+    client: &Client,
+    identifier: &str,
+) -> Result<Option<aws_sdk_rds::types::GlobalCluster>> {
+    match client
+        .describe_global_clusters()
+        .global_cluster_identifier(identifier)
+        .send()
+        .await
+    {
+        // The emulator ignores the identifier: the one asked for is picked.
+        Ok(out) => Ok(out
+            .global_clusters()
+            .iter()
+            .find(|g| g.global_cluster_identifier() == Some(identifier))
+            .cloned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_global_cluster_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws("rds", "DescribeGlobalClusters", e)),
+    }
+}
+
+/// Tags the global cluster, cluster or instance as the heir's.
+pub async fn retag(clients: &AwsClients, heir: &Target, region: &str, arn: &str) -> Result<()> {
+    let tags: Vec<Tag> = heir
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    clients
+        .rds(region)
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| Error::aws("rds", "AddTagsToResource", e))?;
+    Ok(())
+}
