@@ -151,9 +151,21 @@ impl Inherited {
 }
 
 /// Why what was found cannot be adopted as a whole (pure): the previous
-/// owner must be one identity, and a database keeps the names of the
-/// GlobalApi that made it.
+/// owner must be one identity of the heir's own namespace (a namespace is
+/// a tenant: no one adopts another's resources), and a database keeps the
+/// names of the GlobalApi that made it.
 pub fn refusal(heir: &Target, previous: &Previous, found: &[Inherited]) -> Option<String> {
+    let elsewhere = found.iter().find_map(|i| {
+        i.owner
+            .as_deref()
+            .filter(|o| !o.starts_with(&format!("{}/", heir.namespace)))
+    });
+    if let Some(other) = elsewhere {
+        return Some(format!(
+            "{previous} is GlobalApi {other}, of another namespace: a GlobalApi adopts only from its own namespace ({})",
+            heir.namespace
+        ));
+    }
     let uids: BTreeSet<&str> = found.iter().map(|i| i.uid.as_str()).collect();
     if uids.len() > 1 {
         return Some(format!(
@@ -308,12 +320,20 @@ mod tests {
     }
 
     #[test]
+    fn another_namespace_is_never_adopted() {
+        let heir = target(LATENCY);
+        let previous = Previous::Uid("u1".into());
+        let refused = refusal(&heir, &previous, &[item("team-b/api", "u1")]).expect("refused");
+        assert!(refused.contains("own namespace"), "{refused}");
+        let own = format!("{}/old", heir.namespace);
+        assert_eq!(refusal(&heir, &previous, &[item(&own, "u1")]), None);
+    }
+
+    #[test]
     fn a_change_shows_both_tags_moving() {
         let heir = target(LATENCY);
-        let line = item("apps/old", "u1").change(&heir).to_string();
-        assert!(
-            line.contains("apps/old") && line.contains(&heir.uid),
-            "{line}"
-        );
+        let owner = format!("{}/old", heir.namespace);
+        let line = item(&owner, "u1").change(&heir).to_string();
+        assert!(line.contains(&owner) && line.contains(&heir.uid), "{line}");
     }
 }

@@ -301,6 +301,14 @@ async fn previous_owner(
         Ok(previous) => previous,
         Err(why) => return Ok(Err(why)),
     };
+    let own_namespace = object.namespace().unwrap_or_default();
+    if let Previous::Owner(owner) = &previous
+        && !owner.starts_with(&format!("{own_namespace}/"))
+    {
+        return Ok(Err(format!(
+            "{owner} is of another namespace: a GlobalApi adopts only from its own namespace ({own_namespace})"
+        )));
+    }
     if let Previous::Owner(owner) = &previous
         && *owner != key_of(object)
         && let Some((namespace, name)) = owner.split_once('/')

@@ -2,7 +2,7 @@
 //! previous owner left in AWS — a GlobalApi deleted with `deletionPolicy:
 //! Retain` and made again, or a stack made by `globalapi apply` — re-tagging
 //! and re-claiming it instead of making twins; a previous owner that still
-//! exists is refused, and nothing of it is touched.
+//! exists, or of another namespace, is refused, and nothing of it is touched.
 
 use std::{process::Command, time::Duration};
 
@@ -293,10 +293,10 @@ async fn a_previous_owner_that_still_exists_is_refused_and_untouched() {
         object(env, &namespace, "second").is_some_and(|o| reason(&o, "Ready") == "AdoptionRefused")
     });
     let second = object(env, &namespace, "second").expect("the object");
-    let message = message(&second, "Ready");
+    let still = message(&second, "Ready");
     assert!(
-        message.contains(&format!("GlobalApi {first} still exists")),
-        "{message}"
+        still.contains(&format!("GlobalApi {first} still exists")),
+        "{still}"
     );
     assert!(!ready(&second));
     assert_eq!(
@@ -308,5 +308,21 @@ async fn a_previous_owner_that_still_exists_is_refused_and_untouched() {
         held_by(&clients, &format!("{namespace}/second"))
             .await
             .is_empty()
+    );
+
+    // Another namespace is another tenant: never adopted from.
+    let foreign = manifest(&namespace, "third", &zone, Some("team-b/api")).replace(
+        &format!("domain: api.{zone}"),
+        &format!("domain: api3.{zone}"),
+    );
+    apply(env, &foreign);
+    operator.wait_until("the foreign adoption refused", TIMEOUT, || {
+        object(env, &namespace, "third").is_some_and(|o| reason(&o, "Ready") == "AdoptionRefused")
+    });
+    let third = object(env, &namespace, "third").expect("the object");
+    let message = message(&third, "Ready");
+    assert!(
+        message.contains("adopts only from its own namespace"),
+        "{message}"
     );
 }

@@ -52,6 +52,9 @@ pub async fn find(
         }
         for domain in domain_names(&client).await? {
             let name = domain.domain_name().unwrap_or_default();
+            if name != heir.spec.domain && name != heir.origin_domain() {
+                continue;
+            }
             inherit(
                 "domain-name",
                 name,
