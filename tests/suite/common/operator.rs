@@ -14,6 +14,27 @@ use std::{
 
 use super::{TestEnv, objects};
 
+/// A port for an operator's HTTP endpoint, free when checked. Taken below
+/// the kernel's ephemeral range (32768 and up by default): a port from
+/// `bind(0)` could be given to one of the many outgoing connections between
+/// the check and the operator's own bind ("Address already in use"); here
+/// only the tests' own choices compete, and a counter keeps those apart.
+fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (start + n) % SPAN).expect("below 32768");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + SPAN);
+}
+
 /// One `globalapi run` process.
 pub struct Operator {
     child: Mutex<Child>,
@@ -35,10 +56,7 @@ impl Operator {
         log_dir: &str,
         log_name: &str,
     ) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let dir = env.root.join("target").join(log_dir);
         std::fs::create_dir_all(&dir).expect("log dir");
