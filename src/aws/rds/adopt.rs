@@ -3,7 +3,7 @@
 //! keeps the names of the GlobalApi that made it), tagged by the previous
 //! owner.
 
-use aws_sdk_rds::{Client, types::Tag};
+use aws_sdk_rds::types::Tag;
 
 use crate::aws::AwsClients;
 use crate::aws::adoption::{Handle, Inherited, Previous};
@@ -12,7 +12,7 @@ use crate::plan::Service;
 use crate::target::{OWNER_TAG, Target, UID_TAG};
 
 use super::desired::cluster_identifier;
-use super::observe::filter;
+use super::observe::{filter, find_global_cluster};
 
 /// The previous owner's global cluster, clusters and instances.
 pub async fn find(
@@ -51,7 +51,7 @@ pub async fn find(
         };
     let primary = &aurora.primary_region;
     let client = clients.rds(primary);
-    if let Some(global) = global_cluster(&client, &aurora.global_cluster_identifier).await? {
+    if let Some(global) = find_global_cluster(&client, &aurora.global_cluster_identifier).await? {
         inherit(
             primary,
             "global-cluster",
@@ -103,32 +103,6 @@ pub async fn find(
         }
     }
     Ok(found)
-}
-
-async fn global_cluster(
-    client: &Client,
-    identifier: &str,
-) -> Result<Option<aws_sdk_rds::types::GlobalCluster>> {
-    match client
-        .describe_global_clusters()
-        .global_cluster_identifier(identifier)
-        .send()
-        .await
-    {
-        // The emulator ignores the identifier: the one asked for is picked.
-        Ok(out) => Ok(out
-            .global_clusters()
-            .iter()
-            .find(|g| g.global_cluster_identifier() == Some(identifier))
-            .cloned()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_global_cluster_not_found_fault()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::aws("rds", "DescribeGlobalClusters", e)),
-    }
 }
 
 /// Tags the global cluster, cluster or instance as the heir's.

@@ -138,13 +138,24 @@ pub(crate) fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
-/// The global cluster `identifier`, if it exists. The identifier is also
-/// checked here: the emulator ignores it and returns every global cluster.
+/// The global cluster `identifier`, if it exists.
 pub async fn global_cluster(
     client: &Client,
     uid: &str,
     identifier: &str,
 ) -> Result<Option<ObservedGlobalCluster>> {
+    Ok(find_global_cluster(client, identifier)
+        .await?
+        .map(|found| to_global_cluster(uid, &found)))
+}
+
+/// The SDK's global cluster `identifier`, if it exists. The identifier is
+/// also checked here: the emulator ignores it and returns every global
+/// cluster.
+pub(crate) async fn find_global_cluster(
+    client: &Client,
+    identifier: &str,
+) -> Result<Option<GlobalCluster>> {
     let mut marker: Option<String> = None;
     loop {
         let out = match client
@@ -168,7 +179,7 @@ pub async fn global_cluster(
             .iter()
             .find(|g| g.global_cluster_identifier() == Some(identifier))
         {
-            return Ok(Some(to_global_cluster(uid, found)));
+            return Ok(Some(found.clone()));
         }
         match out.marker() {
             Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
