@@ -73,17 +73,43 @@ pub fn spec_applied(object: &GlobalApi) -> bool {
     }
 }
 
-/// The changes of `pass` that are drift: updates and deletions of existing
-/// resources while the spec stayed the one last applied. Empty after a
-/// spec change.
+/// Whether every resource of this spec existed at some pass since the
+/// spec was last changed: the object was Ready under it (`readySpec`; for
+/// a status from before `readySpec` was kept, a `Ready=True` condition of
+/// this generation).
+pub fn spec_built(object: &GlobalApi) -> bool {
+    let Some(status) = object.status.as_ref() else {
+        return false;
+    };
+    match status.ready_spec.as_ref() {
+        Some(ready) => *ready == spec_digest(&object.spec),
+        None => {
+            spec_unchanged(object)
+                && spec_applied(object)
+                && status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == ConditionType::Ready.as_str() && c.status == "True")
+        }
+    }
+}
+
+/// The changes of `pass` that are drift, while the spec stayed the one last
+/// applied: updates and deletions of existing resources and, once the spec
+/// has been built, creations (what would be created again was deleted
+/// outside the operator). Empty after a spec change.
 pub fn drift_changes<'a>(object: &GlobalApi, pass: &'a Pass) -> Vec<&'a Change> {
     if !spec_applied(object) {
         return Vec::new();
     }
+    let built = spec_built(object);
     pass.plan
         .changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+        .filter(|c| match c.action {
+            Action::Update | Action::Delete => true,
+            Action::Create => built,
+        })
         .collect()
 }
 
@@ -193,6 +219,7 @@ pub fn status(
     } else {
         (Truth::True, "Reconciled", serving(spec, &regions))
     };
+    let ready = truth == Truth::True;
     set(ConditionType::Ready, truth, reason, message);
     for (kind, truth, reason, message) in components {
         set(kind, truth, reason, message);
@@ -214,7 +241,7 @@ pub fn status(
                 Truth::True,
                 "DriftReported",
                 format!(
-                    "changed outside the operator, left as found (driftPolicy: Report): {}",
+                    "changed or deleted outside the operator, left as found (driftPolicy: Report): {}",
                     lines.join("; ")
                 ),
             ),
@@ -222,7 +249,7 @@ pub fn status(
                 Truth::True,
                 "DriftCorrected",
                 format!(
-                    "changed outside the operator and put back to the spec: {}",
+                    "changed or deleted outside the operator and put back to the spec: {}",
                     lines.join("; ")
                 ),
             ),
@@ -325,9 +352,15 @@ pub fn status(
         previous_applied
     };
 
+    // Kept while the spec stays the one that was Ready; a spec change
+    // drops it until the new spec is Ready in turn.
+    let digest = spec_digest(spec);
+    let ready_spec = (ready || spec_built(object)).then_some(digest);
+
     GlobalApiStatus {
         observed_generation: object.metadata.generation,
         applied_spec,
+        ready_spec,
         adopted_from: pass
             .outputs
             .adopted
@@ -912,6 +945,11 @@ fn drift_entries(
                 Some("false".to_owned()),
                 Some("true".to_owned()),
             )],
+            Action::Create if change.fields.is_empty() => vec![(
+                "exists".to_owned(),
+                Some("true".to_owned()),
+                Some("false".to_owned()),
+            )],
             _ if change.fields.is_empty() => vec![("*".to_owned(), None, None)],
             _ => change
                 .fields
@@ -1336,7 +1374,8 @@ resyncSeconds: 30
         assert!(changed.drift.is_empty());
         assert_eq!(get(&changed, ConditionType::Drifted).status, "False");
 
-        // Same generation: the update and the deletion are drift, the creation is not.
+        // Same generation, the spec built: the update, the creation (of what
+        // was deleted) and the deletion are drift.
         let drifted = status(
             &object(1, Some(before.clone())),
             &pass,
@@ -1350,6 +1389,15 @@ resyncSeconds: 30
                     service: "apigateway".into(),
                     resource: "stage eu-west-1 v1".into(),
                     field: "TracingEnabled".into(),
+                    desired: Some("true".into()),
+                    observed: Some("false".into()),
+                    action: DriftAction::Corrected,
+                    detected_at: Some(at(3)),
+                },
+                DriftEntry {
+                    service: "route53".into(),
+                    resource: "record new A".into(),
+                    field: "exists".into(),
                     desired: Some("true".into()),
                     observed: Some("false".into()),
                     action: DriftAction::Corrected,
@@ -1385,6 +1433,99 @@ resyncSeconds: 30
             &at(4),
         );
         assert_eq!(again.drift[0].detected_at, Some(at(3)));
+    }
+
+    #[test]
+    fn a_creation_is_drift_once_the_spec_was_ready_until_the_spec_changes() {
+        let recreate = || {
+            let mut pass = converged();
+            pass.plan.extend([Change::new(
+                Service::Route53,
+                None,
+                Action::Create,
+                "health check",
+                "eu-west-1",
+            )]);
+            pass
+        };
+        // Still being built (a certificate pending): creations are the spec
+        // being carried out.
+        let mut pending = converged();
+        pending
+            .pending
+            .push(note(Service::Acm, "certificate pending"));
+        let building = status(&object(1, None), &pending, DriftAction::Corrected, &at(1));
+        assert_eq!(building.ready_spec, None);
+        let carried_out = status(
+            &object(1, Some(building)),
+            &recreate(),
+            DriftAction::Corrected,
+            &at(2),
+        );
+        assert!(carried_out.drift.is_empty(), "{:?}", carried_out.drift);
+
+        // Ready once: the same creation is a deletion made by hand, and stays
+        // drift while it is only reported (Ready=False).
+        let ready = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(3),
+        );
+        assert_eq!(ready.ready_spec, Some(spec_digest(&object(1, None).spec)));
+        let reported = status(
+            &object(1, Some(ready)),
+            &recreate(),
+            DriftAction::Reported,
+            &at(4),
+        );
+        assert_eq!(get(&reported, ConditionType::Ready).status, "False");
+        assert_eq!(
+            reported.ready_spec,
+            Some(spec_digest(&object(1, None).spec))
+        );
+        let entry = DriftEntry {
+            service: "route53".into(),
+            resource: "health check eu-west-1".into(),
+            field: "exists".into(),
+            desired: Some("true".into()),
+            observed: Some("false".into()),
+            action: DriftAction::Reported,
+            detected_at: Some(at(4)),
+        };
+        assert_eq!(reported.drift, vec![entry.clone()]);
+        let still = status(
+            &object(1, Some(reported.clone())),
+            &recreate(),
+            DriftAction::Reported,
+            &at(5),
+        );
+        assert_eq!(still.drift, vec![entry]);
+
+        // A spec change: what it creates is the new spec being carried out.
+        let mut respecified = object(2, Some(reported));
+        respecified.spec.resync_seconds += 1;
+        let changed = status(&respecified, &recreate(), DriftAction::Corrected, &at(6));
+        assert!(changed.drift.is_empty());
+        assert_eq!(changed.ready_spec, Some(spec_digest(&respecified.spec)));
+    }
+
+    #[test]
+    fn a_status_from_before_ready_spec_counts_its_ready_condition() {
+        let mut ready = status(
+            &object(1, None),
+            &converged(),
+            DriftAction::Corrected,
+            &at(1),
+        );
+        ready.ready_spec = None;
+        assert!(spec_built(&object(1, Some(ready.clone()))));
+        ready
+            .conditions
+            .iter_mut()
+            .filter(|c| c.type_ == ConditionType::Ready.as_str())
+            .for_each(|c| c.status = "False".into());
+        assert!(!spec_built(&object(1, Some(ready))));
     }
 
     #[test]

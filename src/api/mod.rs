@@ -21,7 +21,9 @@ pub use edge::{
     PriceClass,
 };
 pub use policy::{DatabaseAllowance, GlobalApiPolicy, GlobalApiPolicySpec};
-pub use rest_api::{ApiSpec, HealthCheckSpec, HttpMethod, RouteSpec};
+pub use rest_api::{
+    ApiSpec, ExecutionLogging, HealthCheckSpec, HttpMethod, RouteSpec, ThrottlingSpec,
+};
 pub use spec::{
     BackendSpec, CertificateSpec, DeletionPolicy, DriftPolicy, GlobalApi, GlobalApiSpec,
     HostedZoneRef, RegionSpec, RoutingPolicy, RoutingSpec,

@@ -38,6 +38,47 @@ pub struct ApiSpec {
     /// Turn on CloudWatch detailed (per-method) metrics on the stage.
     #[serde(default)]
     pub metrics: bool,
+
+    /// Execution logging of the stage to CloudWatch Logs (the log group
+    /// `API-Gateway-Execution-Logs_{restApiId}/{stage}` that API Gateway
+    /// writes): `Disabled`, `Error` or `Info`. AWS needs the account's API
+    /// Gateway CloudWatch role set once per account and region
+    /// (`aws apigateway update-account`); without it, it refuses and the
+    /// Ready condition carries its message. Request and response bodies
+    /// are never logged.
+    #[serde(default)]
+    pub execution_logging: ExecutionLogging,
+
+    /// Limits for every method of the stage. Left out, the stage's
+    /// limits are not managed: the account's apply unless set by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling: Option<ThrottlingSpec>,
+}
+
+/// How much API Gateway writes to the execution log.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ExecutionLogging {
+    /// Nothing (AWS's `OFF`; not `Off`, which YAML reads as `false`).
+    #[default]
+    Disabled,
+    /// Errors only.
+    Error,
+    /// Errors and information about every request.
+    Info,
+}
+
+/// Request limits of API Gateway's token bucket for a method.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottlingSpec {
+    /// Steady requests per second, at most 10000 (the account's default
+    /// limit per region; raising it is a quota request to AWS).
+    #[schemars(range(min = 1, max = 10000))]
+    pub rate_limit: u32,
+
+    /// Requests allowed at once above the steady rate, at most 5000.
+    #[schemars(range(min = 1, max = 5000))]
+    pub burst_limit: u32,
 }
 
 impl Default for ApiSpec {
@@ -48,6 +89,8 @@ impl Default for ApiSpec {
             health_check: HealthCheckSpec::default(),
             tracing: false,
             metrics: false,
+            execution_logging: ExecutionLogging::Disabled,
+            throttling: None,
         }
     }
 }
@@ -69,6 +112,10 @@ pub struct RouteSpec {
     /// The HTTP methods of this route. `ANY` matches every method.
     #[schemars(length(min = 1, max = 8))]
     pub methods: Vec<HttpMethod>,
+
+    /// Limits for each of this route's methods, in place of the stage's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling: Option<ThrottlingSpec>,
 }
 
 /// An HTTP method API Gateway can route.

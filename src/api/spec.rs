@@ -208,9 +208,14 @@ pub enum RoutingPolicy {
 /// One region of the API and the backend its REST API forwards to.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.backend.lambdaArn) || self.backend.lambdaArn.split(':')[3] == self.name")
-    .message("backend.lambdaArn must be a function in this entry's region")
-    .field_path(".backend.lambdaArn"))]
+#[x_kube(
+    validation = Rule::new("!has(self.backend.lambdaArn) || self.backend.lambdaArn.split(':')[3] == self.name")
+        .message("backend.lambdaArn must be a function in this entry's region")
+        .field_path(".backend.lambdaArn"),
+    validation = Rule::new("!has(self.certificateArn) || self.certificateArn.split(':')[3] == self.name")
+        .message("certificateArn must be a certificate in this entry's region: API Gateway takes a regional custom domain's certificate only from its own region")
+        .field_path(".certificateArn"),
+)]
 pub struct RegionSpec {
     /// The AWS region code, e.g. `us-east-1` or `ap-southeast-2`.
     #[schemars(length(min = 9, max = 32))]
@@ -220,6 +225,18 @@ pub struct RegionSpec {
 
     /// Where the REST API of this region sends requests.
     pub backend: BackendSpec,
+
+    /// An issued ACM certificate in this region for the origin name (the
+    /// domain, or `edge.originDomain` / `origin.` + domain with the edge),
+    /// or a wildcard covering it, that you bring: the region's custom
+    /// domain serves it, and the operator never requests, tags, changes or
+    /// deletes it. Empty: the operator requests one and validates it
+    /// through DNS in the hosted zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$')")
+        .message("certificateArn must be an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/<id>"))]
+    pub certificate_arn: Option<String>,
 
     /// Drain this region: Route 53 stops answering with it, even when its
     /// endpoint is failing anyway. Under Failover the other region becomes

@@ -29,6 +29,14 @@ pub struct GlobalApiStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_spec: Option<String>,
 
+    /// A digest of the spec (`driftPolicy` left out) under which the object
+    /// was last Ready: while the spec stays this one, every resource it
+    /// needs existed, so one that would be created again was deleted
+    /// outside the operator and is drift (reported, and under
+    /// `driftPolicy: Report` not created again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_spec: Option<String>,
+
     /// The `globalapi.io/adopt-from` value whose resources this GlobalApi
     /// has taken over; adoption runs again only for another value.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -67,7 +67,10 @@ pub fn notices(pass: &Pass, applied: bool, drift: &[&Change], corrected: bool) -
             warning: true,
             reason: "DriftDetected",
             action: "Observe".into(),
-            note: bounded(format!("changed outside the operator: {change}")),
+            note: bounded(match change.action {
+                Action::Create => format!("deleted outside the operator: {change}"),
+                _ => format!("changed outside the operator: {change}"),
+            }),
         });
     }
     if corrected && !drift.is_empty() {
@@ -274,5 +277,16 @@ mod tests {
         let reasons: Vec<&str> = reported.iter().map(|n| n.reason).collect();
         assert_eq!(reasons, ["DriftDetected", "Conflict", "AwsError"]);
         assert_eq!(bounded("é".repeat(600)).len(), 1000 + '…'.len_utf8());
+    }
+
+    #[test]
+    fn a_creation_that_is_drift_says_what_was_deleted() {
+        let gone = change(Action::Create, 1);
+        let out = notices(&Pass::default(), false, &[&gone], false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].note,
+            "deleted outside the operator: create apigateway rest api api-1"
+        );
     }
 }

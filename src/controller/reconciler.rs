@@ -3,14 +3,15 @@
 //!
 //! `driftPolicy: Report` works like this: while the spec is the one the
 //! last status described, a Plan pass runs first; when it would update or
-//! delete resources that exist (drift), nothing is applied and the drift is
-//! reported (status `Drifted=True` with entries `Reported`, `Ready=False`,
-//! `DriftDetected` Events). Otherwise (nothing drifted, only missing
-//! resources to create — a first pass, certificates issued since — or a
-//! changed spec) the Apply pass runs as under `Correct`: a spec change is
-//! the user asking for AWS to follow it, and a missing resource has
-//! nothing to overwrite. "The spec" leaves `driftPolicy` out (see
-//! `status.appliedSpec`): switching to Report applies nothing.
+//! delete resources that exist, or create again what existed once the spec
+//! was Ready (drift, see [`status::drift_changes`]), nothing is applied and
+//! the drift is reported (status `Drifted=True` with entries `Reported`,
+//! `Ready=False`, `DriftDetected` Events). Otherwise (nothing drifted, only
+//! resources the spec is still being built with — a first pass,
+//! certificates issued since — or a changed spec) the Apply pass runs as
+//! under `Correct`: a spec change is the user asking for AWS to follow it.
+//! "The spec" leaves `driftPolicy` out (see `status.appliedSpec`):
+//! switching to Report applies nothing.
 //!
 //! The `globalapi.io/paused` annotation makes every pass a Plan pass, also
 //! a deletion: what would change is reported, nothing is written to AWS.

@@ -370,3 +370,99 @@ async fn a_users_certificate_serves_the_edge_and_is_never_touched() {
     );
     assert!(missing.outputs.edge.is_none());
 }
+
+#[tokio::test]
+async fn a_users_regional_certificate_replaces_ours_and_is_never_touched() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let suffix = common::unique_suffix();
+    let mut t = target(&suffix);
+    let origin = t.origin_domain();
+    let request = |domain: String| {
+        let clients = clients.clone();
+        async move {
+            clients
+                .acm("eu-west-1")
+                .request_certificate()
+                .domain_name(domain)
+                .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+                .send()
+                .await
+                .expect("the user's RequestCertificate")
+                .certificate_arn()
+                .expect("ARN")
+                .to_owned()
+        }
+    };
+    let users = request(origin.clone()).await;
+    let elsewhere = request(format!("other.{}", t.spec.domain)).await;
+
+    // Ours first, then the user brings one for eu-west-1: ours there goes.
+    let ours = acm::run(&clients, &t, &AcmInputs::default(), Mode::Apply)
+        .await
+        .expect("first apply");
+    clean(&ours);
+    let replaced = ours.outputs.regional["eu-west-1"].arn.clone();
+    t.spec.regions[1].certificate_arn = Some(users.clone());
+    let inputs = AcmInputs {
+        previous_arns: ours.outputs.arns(),
+    };
+    let switched = acm::run(&clients, &t, &inputs, Mode::Apply)
+        .await
+        .expect("apply with the user's certificate");
+    clean(&switched);
+    assert_eq!(
+        lines(&switched),
+        [format!(
+            "delete acm certificate {origin} in eu-west-1 ({replaced})"
+        )]
+    );
+    let theirs = switched.outputs.regional["eu-west-1"].clone();
+    assert_eq!((theirs.arn.as_str(), theirs.owned), (users.as_str(), false));
+    assert!(tagged(&clients, "eu-west-1", &t.uid).await.is_empty());
+    let inputs = AcmInputs {
+        previous_arns: switched.outputs.arns(),
+    };
+    let settled = plan_until_issued(&clients, &t, &inputs, Duration::from_secs(30)).await;
+    assert!(settled.changes.is_empty(), "{:?}", lines(&settled));
+    assert_eq!(settled.outputs.regional["eu-west-1"].arn, users);
+
+    // One for another name is refused, naming the field and the name.
+    let mut wrong = t.clone();
+    wrong.spec.regions[1].certificate_arn = Some(elsewhere.clone());
+    let refused = acm::run(&clients, &wrong, &inputs, Mode::Plan)
+        .await
+        .expect("plan");
+    assert_eq!(refused.errors.len(), 1, "{:?}", refused.errors);
+    assert!(
+        refused.errors[0].starts_with(&format!(
+            "eu-west-1: spec.regions[1].certificateArn: certificate {elsewhere} is for other."
+        )) && refused.errors[0].contains(&format!("does not cover {origin}")),
+        "{:?}",
+        refused.errors
+    );
+    assert!(!refused.outputs.regional.contains_key("eu-west-1"));
+
+    // Destroy removes ours and leaves the user's.
+    let destroyed = acm::destroy(&clients, &t, &[], Mode::Apply)
+        .await
+        .expect("destroy");
+    assert!(destroyed.errors.is_empty(), "{:?}", destroyed.errors);
+    assert!(all_tagged(&clients, &t.uid).await.is_empty());
+    for arn in [&users, &elsewhere] {
+        clients
+            .acm("eu-west-1")
+            .describe_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .expect("the user's certificates survive");
+        clients
+            .acm("eu-west-1")
+            .delete_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .expect("cleaning up the user's certificate");
+    }
+}

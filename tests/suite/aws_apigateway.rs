@@ -783,3 +783,103 @@ async fn a_lambda_backend_gets_its_invoke_permission_and_loses_it_with_the_backe
     assert!(ours(&clients, region, &lambda.uid).await.is_empty());
     backend.delete(&clients, region).await;
 }
+
+/// The method settings of `stage` by key, as (loggingLevel, rate, burst).
+async fn method_settings(
+    clients: &AwsClients,
+    region: &str,
+    rest_api_id: &str,
+    stage: &str,
+) -> std::collections::BTreeMap<String, (Option<String>, f64, i32)> {
+    let found = clients
+        .apigateway(region)
+        .get_stage()
+        .rest_api_id(rest_api_id)
+        .stage_name(stage)
+        .send()
+        .await
+        .expect("GetStage");
+    found
+        .method_settings()
+        .into_iter()
+        .flatten()
+        .map(|(key, s)| {
+            let level = s.logging_level().map(str::to_owned);
+            (
+                key.clone(),
+                (level, s.throttling_rate_limit(), s.throttling_burst_limit()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn execution_logging_and_throttling_follow_the_spec() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let suffix = common::unique_suffix();
+    let regions =
+        format!(r#"[{{name: {US}, backend: {{httpUrl: "https://us.backend.example.com"}}}}]"#);
+    let t = target(
+        &suffix,
+        &regions,
+        r#"{executionLogging: Info, throttling: {rateLimit: 100, burstLimit: 200},
+            routes: [{path: /users, methods: [GET], throttling: {rateLimit: 5, burstLimit: 10}},
+                     {path: /health, methods: [GET]}]}"#,
+    );
+    let inputs = inputs(&[US], &[]);
+
+    let created = run(&clients, &t, &inputs, Mode::Apply).await;
+    assert!(
+        lines(&created).contains(&format!(
+            "create apigateway stage {US} {}/v1",
+            t.resource_name(128)
+        )),
+        "{:#?}",
+        lines(&created)
+    );
+    assert_converged(&clients, &t, &inputs).await;
+    let id = our_api(&clients, US, &t.uid).await;
+    let settings = method_settings(&clients, US, &id, "v1").await;
+    assert_eq!(
+        settings["*/*"],
+        (Some("INFO".into()), 100.0, 200),
+        "{settings:?}"
+    );
+    assert_eq!(settings["~1users/GET"].1, 5.0, "{settings:?}");
+    assert_eq!(settings["~1users/GET"].2, 10, "{settings:?}");
+
+    // Changed by hand: found and put back; a limit the spec does not set stays.
+    clients
+        .apigateway(US)
+        .update_stage()
+        .rest_api_id(&id)
+        .stage_name("v1")
+        .patch_operations(replace("/*/*/logging/loglevel", "OFF"))
+        .patch_operations(replace("/~1users/GET/throttling/rateLimit", "50"))
+        .patch_operations(replace("/~1health/GET/throttling/rateLimit", "7"))
+        .send()
+        .await
+        .expect("changing the stage by hand");
+    let drift = run(&clients, &t, &inputs, Mode::Plan).await;
+    assert_eq!(
+        lines(&drift),
+        [format!(
+            "update apigateway stage {US} {}/v1: LoggingLevel OFF → INFO, Throttling ~1users/GET 50/s burst 10 → 5/s burst 10",
+            t.resource_name(128)
+        )]
+    );
+    let fixed = run(&clients, &t, &inputs, Mode::Apply).await;
+    assert_eq!(lines(&fixed), lines(&drift));
+    assert_converged(&clients, &t, &inputs).await;
+    let settings = method_settings(&clients, US, &id, "v1").await;
+    assert_eq!(settings["*/*"].0.as_deref(), Some("INFO"));
+    assert_eq!(settings["~1users/GET"].1, 5.0);
+    assert_eq!(settings["~1health/GET"].1, 7.0, "{settings:?}");
+
+    let destroyed = apigateway::destroy(&clients, &t, Mode::Apply)
+        .await
+        .expect("destroy");
+    assert!(destroyed.errors.is_empty(), "{:?}", destroyed.errors);
+    assert!(ours(&clients, US, &t.uid).await.is_empty());
+}

@@ -316,6 +316,61 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
     assert!(!event_notes(env, &namespace, name, "DriftDetected").is_empty());
     assert!(!tracing_enabled(&clients, &region, &api_id).await);
 
+    // Report, a deletion: a health check deleted by hand is drift, and is
+    // not created again.
+    let checks = |listed: Vec<String>| {
+        listed
+            .into_iter()
+            .filter(|l| l.starts_with("route53 health-check"))
+            .collect::<Vec<_>>()
+    };
+    let before = checks(common::owned::owned(&clients, &target, &REGIONS).await);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let deleted = current["status"]["regions"]
+        .as_array()
+        .and_then(|regions| regions.iter().find(|r| r["name"] == region.as_str()))
+        .and_then(|r| r["healthCheckId"].as_str())
+        .expect("the region's healthCheckId")
+        .to_owned();
+    clients
+        .route53()
+        .delete_health_check()
+        .health_check_id(&deleted)
+        .send()
+        .await
+        .expect("deleting the health check by hand");
+    let deletion_reported = |o: &serde_json::Value| {
+        o["status"]["drift"].as_array().is_some_and(|drift| {
+            drift.iter().any(|d| {
+                d["service"] == "route53"
+                    && d["resource"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("health check"))
+                    && d["field"] == "exists"
+                    && d["desired"] == "true"
+                    && d["observed"] == "false"
+                    && d["action"] == "Reported"
+            })
+        })
+    };
+    operator.wait_until("the deleted health check reported", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| deletion_reported(&o))
+    });
+    let seen = object(env, &namespace, name).expect("the object");
+    let seen_at = seen["status"]["lastSyncTime"].clone();
+    operator.wait_until("one more pass", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| o["status"]["lastSyncTime"] != seen_at)
+    });
+    let current = object(env, &namespace, name).expect("the object");
+    assert!(deletion_reported(&current), "{current:#}");
+    assert!(!is_true(&current, "Ready"), "{current:#}");
+    let after = checks(common::owned::owned(&clients, &target, &REGIONS).await);
+    assert_eq!(
+        after.len(),
+        1,
+        "a health check was created again: {after:?}"
+    );
+
     // Retain: the object goes, the REST APIs stay.
     operator.delete_and_wait_gone(env, &namespace, name, timeout);
     let left = common::owned::owned(&clients, &target, &REGIONS).await;

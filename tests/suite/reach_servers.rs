@@ -28,6 +28,12 @@ async fn kube_client_lists_globalapis() {
     let gapi = &list.items[0];
     assert_eq!(gapi.spec.domain, "catalog.example.com");
     assert_eq!(gapi.spec.regions.len(), 2);
+    assert!(
+        gapi.spec.regions[1]
+            .certificate_arn
+            .as_deref()
+            .is_some_and(|arn| arn.starts_with("arn:aws:acm:eu-central-1:"))
+    );
     // Defaults the API server filled in reach the typed spec.
     assert_eq!(gapi.spec.resync_seconds, 300);
     assert_eq!(gapi.spec.api.health_check.interval_seconds, 30);

@@ -61,6 +61,7 @@ pub async fn request_and_describe(
         arn,
         region: cert.region.clone(),
         domain: cert.domain.clone(),
+        names: vec![cert.domain.clone()],
         status: PENDING_VALIDATION.into(),
         failure_reason: None,
         validation_records: vec![],

@@ -50,6 +50,9 @@ pub struct ObservedCertificate {
     pub arn: String,
     pub region: String,
     pub domain: String,
+    /// Every name it is for (its subject alternative names, the domain
+    /// among them), wildcards as `*.example.com`.
+    pub names: Vec<String>,
     /// ACM's status, e.g. `PENDING_VALIDATION`, `ISSUED`, `FAILED`.
     pub status: String,
     /// Why ACM failed it (`CAA_ERROR`, `DOMAIN_NOT_ALLOWED`...), when it did.
@@ -76,6 +79,22 @@ impl ObservedCertificate {
     /// Failed for good: only a new request gives a usable certificate.
     pub fn replaceable(&self) -> bool {
         matches!(self.status.as_str(), "FAILED" | "VALIDATION_TIMED_OUT")
+    }
+
+    /// Whether it serves `name`: one of its names, or a wildcard of one
+    /// label (`*.example.com` serves `api.example.com`, not
+    /// `a.api.example.com`), compared without case as DNS does.
+    pub fn covers(&self, name: &str) -> bool {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        std::iter::once(&self.domain)
+            .chain(&self.names)
+            .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+            .any(|n| match n.strip_prefix("*.") {
+                Some(parent) => name
+                    .split_once('.')
+                    .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+                None => n == name,
+            })
     }
 
     /// The status with ACM's failure reason, e.g. `FAILED (CAA_ERROR)`.
@@ -143,6 +162,7 @@ mod tests {
             arn: arn.into(),
             region: "eu-west-1".into(),
             domain: "origin.api.example.com".into(),
+            names: vec!["origin.api.example.com".into()],
             status: status.into(),
             failure_reason: None,
             validation_records: vec![],
@@ -185,5 +205,17 @@ mod tests {
         c.failure_reason = Some("CAA_ERROR".into());
         assert_eq!(c.status_text(), "FAILED (CAA_ERROR)");
         assert!(c.replaceable() && !c.issued());
+    }
+
+    #[test]
+    fn a_certificate_covers_its_names_and_one_label_under_a_wildcard() {
+        let mut c = cert("a", "ISSUED", false);
+        c.names = vec!["origin.api.example.com".into(), "*.Example.com".into()];
+        assert!(c.covers("origin.api.example.com"));
+        assert!(c.covers("ORIGIN.api.example.com."));
+        assert!(c.covers("api.example.com"));
+        assert!(!c.covers("example.com"));
+        assert!(!c.covers("a.api.example.com.evil"));
+        assert!(!c.covers("deep.api.example.com"));
     }
 }

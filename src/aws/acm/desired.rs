@@ -25,9 +25,30 @@ pub struct AcmInputs {
 pub struct Desired {
     /// The certificates to request and keep, in spec order, the edge one last.
     pub certificates: Vec<DesiredCertificate>,
-    /// The user's certificate for the edge (`spec.certificate.arn`): used,
-    /// never requested, owned or deleted.
-    pub provided_edge: Option<String>,
+    /// The user's certificates (`spec.regions[].certificateArn`,
+    /// `spec.certificate.arn` for the edge): used, never requested, owned
+    /// or deleted.
+    pub provided: Vec<ProvidedCertificate>,
+}
+
+/// A certificate the user brings for one purpose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvidedCertificate {
+    pub arn: String,
+    /// Where it must be: the region's own (regional), us-east-1 (edge).
+    pub region: String,
+    /// The name it must cover.
+    pub domain: String,
+    pub purpose: Purpose,
+    /// The spec field it comes from, as messages name it.
+    pub field: String,
+}
+
+impl Desired {
+    /// Every ARN the user brings.
+    pub fn provided_arns(&self) -> Vec<String> {
+        self.provided.iter().map(|p| p.arn.clone()).collect()
+    }
 }
 
 impl Desired {
@@ -44,22 +65,36 @@ impl Desired {
 }
 
 /// One certificate for the origin name in every region, plus the public
-/// name in us-east-1 for CloudFront unless the user brings one.
+/// name in us-east-1 for CloudFront, except where the user brings one.
 pub fn desired(target: &Target) -> Desired {
     let origin = target.origin_domain();
-    let mut certificates: Vec<DesiredCertificate> = target
-        .regions()
-        .map(|r| DesiredCertificate {
-            region: r.name.clone(),
-            domain: origin.clone(),
-            purpose: Purpose::Regional,
-        })
-        .collect();
-    let provided = target.spec.certificate.as_ref().and_then(|c| c.arn.clone());
-    let mut provided_edge = None;
+    let mut certificates = Vec::new();
+    let mut provided = Vec::new();
+    for (index, region) in target.regions().enumerate() {
+        match &region.certificate_arn {
+            Some(arn) => provided.push(ProvidedCertificate {
+                arn: arn.clone(),
+                region: region.name.clone(),
+                domain: origin.clone(),
+                purpose: Purpose::Regional,
+                field: format!("spec.regions[{index}].certificateArn"),
+            }),
+            None => certificates.push(DesiredCertificate {
+                region: region.name.clone(),
+                domain: origin.clone(),
+                purpose: Purpose::Regional,
+            }),
+        }
+    }
     if target.edge_enabled() {
-        match provided {
-            Some(arn) => provided_edge = Some(arn),
+        match target.spec.certificate.as_ref().and_then(|c| c.arn.clone()) {
+            Some(arn) => provided.push(ProvidedCertificate {
+                arn,
+                region: GLOBAL_REGION.to_owned(),
+                domain: target.spec.domain.clone(),
+                purpose: Purpose::Edge,
+                field: "spec.certificate.arn".to_owned(),
+            }),
             None => certificates.push(DesiredCertificate {
                 region: GLOBAL_REGION.to_owned(),
                 domain: target.spec.domain.clone(),
@@ -69,7 +104,7 @@ pub fn desired(target: &Target) -> Desired {
     }
     Desired {
         certificates,
-        provided_edge,
+        provided,
     }
 }
 
@@ -140,7 +175,7 @@ mod tests {
                 ("us-east-1".into(), "api.example.com".into(), Purpose::Edge),
             ]
         );
-        assert_eq!(d.provided_edge, None);
+        assert!(d.provided.is_empty());
         assert_eq!(d.regions(), ["us-east-1", "eu-west-1"]);
     }
 
@@ -175,7 +210,9 @@ mod tests {
             edge.origin_domain = Some("o.api.example.com".into());
         }
         let d = desired(&t);
-        assert_eq!(d.provided_edge.as_deref(), Some(arn));
+        assert_eq!(d.provided_arns(), [arn]);
+        assert_eq!(d.provided[0].purpose, Purpose::Edge);
+        assert_eq!(d.provided[0].domain, "api.example.com");
         assert_eq!(
             keys(&d),
             [
@@ -191,6 +228,36 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_region_with_its_own_certificate_requests_none_there() {
+        let mut t = target(LATENCY);
+        let arn = "arn:aws:acm:eu-west-1:123456789012:certificate/theirs";
+        t.spec.regions[1].certificate_arn = Some(arn.into());
+        let d = desired(&t);
+        assert_eq!(
+            keys(&d),
+            [
+                (
+                    "us-east-1".into(),
+                    "origin.api.example.com".into(),
+                    Purpose::Regional
+                ),
+                ("us-east-1".into(), "api.example.com".into(), Purpose::Edge),
+            ]
+        );
+        assert_eq!(
+            d.provided,
+            [ProvidedCertificate {
+                arn: arn.into(),
+                region: "eu-west-1".into(),
+                domain: "origin.api.example.com".into(),
+                purpose: Purpose::Regional,
+                field: "spec.regions[1].certificateArn".into(),
+            }]
+        );
+        assert_eq!(d.regions(), ["us-east-1"]);
     }
 
     #[test]

@@ -150,6 +150,7 @@ mod tests {
             arn: format!("arn:aws:acm:{}:123456789012:certificate/{id}", want.region),
             region: want.region.clone(),
             domain: want.domain.clone(),
+            names: vec![want.domain.clone()],
             status: status.into(),
             failure_reason: None,
             validation_records: vec![ValidationRecord {

@@ -42,7 +42,7 @@ pub use certificate::{
     CertificateState, DesiredCertificate, ISSUED, ObservedCertificate, PENDING_VALIDATION, Purpose,
     region_of_arn,
 };
-pub use desired::{AcmInputs, Desired};
+pub use desired::{AcmInputs, Desired, ProvidedCertificate};
 pub use diff::{CertificateOp, Verdict};
 use observe::Candidates;
 
@@ -142,11 +142,11 @@ pub(crate) async fn run_with(
     mode: Mode,
 ) -> Result<StepOutcome<AcmOutputs>> {
     let desired = desired::desired(target);
-    let provided = desired.provided_edge.clone();
+    let provided = desired.provided_arns();
     let previous: Vec<&String> = inputs
         .previous_arns
         .iter()
-        .filter(|arn| Some(arn.as_str()) != provided.as_deref())
+        .filter(|arn| !provided.contains(arn))
         .collect();
 
     // Regions an earlier reconcile used are visited too, to clean them up.
@@ -186,13 +186,12 @@ pub(crate) async fn run_with(
         let handle = tasks.spawn(async move { (index, step.run().await) });
         names.insert(handle.id(), region.clone());
     }
-    if let Some(arn) = &provided {
-        let region = region_of_arn(arn).unwrap_or(GLOBAL_REGION).to_owned();
-        let (client, arn) = (acm(&region), arn.clone());
-        let index = regions.len();
-        let task_region = region.clone();
+    for (offset, brought) in desired.provided.iter().enumerate() {
+        let (client, brought) = (acm(&brought.region), brought.clone());
+        let region = brought.region.clone();
+        let index = regions.len() + offset;
         let handle =
-            tasks.spawn(async move { (index, provided_edge(&client, &task_region, &arn).await) });
+            tasks.spawn(async move { (index, provided_certificate(&client, &brought).await) });
         names.insert(handle.id(), region);
     }
 
@@ -250,8 +249,8 @@ struct RegionStep {
     wanted: Vec<DesiredCertificate>,
     /// ARNs in this region an earlier reconcile reported.
     previous: Vec<String>,
-    /// The user's certificate, never touched even if tagged as ours.
-    provided: Option<String>,
+    /// The user's certificates, never touched even if tagged as ours.
+    provided: Vec<String>,
     mode: Mode,
 }
 
@@ -282,7 +281,7 @@ impl RegionStep {
         let ours: Vec<ObservedCertificate> = view
             .ours
             .into_iter()
-            .filter(|c| Some(c.arn.as_str()) != self.provided.as_deref())
+            .filter(|c| !self.provided.contains(&c.arn))
             .collect();
         let gone: Vec<String> = self
             .previous
@@ -396,28 +395,53 @@ impl RegionStep {
     }
 }
 
-/// The user's edge certificate: described, never changed.
-async fn provided_edge(client: &Client, region: &str, arn: &str) -> RegionOutcome {
+/// A certificate the user brings: described and checked (its region, that
+/// it covers the name it serves, its status), never changed.
+async fn provided_certificate(client: &Client, brought: &ProvidedCertificate) -> RegionOutcome {
     let mut out = RegionOutcome::default();
+    let ProvidedCertificate {
+        arn,
+        region,
+        domain,
+        purpose,
+        field,
+    } = brought;
+    if region_of_arn(arn) != Some(region.as_str()) {
+        out.errors.push(format!(
+            "{region}: {field}: certificate {arn} is not in {region}, where the {purpose} custom domain takes its certificate from"
+        ));
+        return out;
+    }
     match observe::describe(client, region, arn, false).await {
+        Ok(Some(cert)) if !cert.covers(domain) => out.errors.push(format!(
+            "{region}: {field}: certificate {arn} is for {}, which does not cover {domain}: bring one for {domain} or a wildcard of its parent",
+            cert_names(&cert)
+        )),
         Ok(Some(cert)) => {
             match diff::verdict(&cert) {
                 Verdict::Issued => {}
                 Verdict::Pending(line) => out.pending.push(line),
-                Verdict::Error(line) => out
-                    .errors
-                    .push(format!("{region}: spec.certificate.arn: {line}")),
+                Verdict::Error(line) => out.errors.push(format!("{region}: {field}: {line}")),
             }
-            out.kept.push((Purpose::Edge, cert));
+            out.kept.push((*purpose, cert));
         }
-        Ok(None) => out.errors.push(format!(
-            "{region}: spec.certificate.arn {arn} was not found in ACM"
-        )),
-        Err(e) => out
+        Ok(None) => out
             .errors
-            .push(format!("{region}: spec.certificate.arn {arn}: {e}")),
+            .push(format!("{region}: {field} {arn} was not found in ACM")),
+        Err(e) => {
+            let error = format!("{region}: {field} {arn}: {e}");
+            out.unknown = Some((region.clone(), error.clone()));
+            out.errors.push(error);
+        }
     }
     out
+}
+
+/// `a.example.com, *.example.com`: the names a certificate is for.
+fn cert_names(cert: &ObservedCertificate) -> String {
+    let mut names = vec![cert.domain.clone()];
+    names.extend(cert.names.iter().filter(|n| **n != cert.domain).cloned());
+    names.join(", ")
 }
 
 /// [`destroy`] with the ACM client of each region from `acm`.
@@ -432,7 +456,9 @@ pub(crate) async fn destroy_with(
     if !regions.iter().any(|r| r == GLOBAL_REGION) {
         regions.push(GLOBAL_REGION.to_owned());
     }
-    let provided = target.spec.certificate.as_ref().and_then(|c| c.arn.clone());
+    // The user's certificates, of every purpose, whatever the edge says.
+    let mut provided = desired::desired(target).provided_arns();
+    provided.extend(target.spec.certificate.as_ref().and_then(|c| c.arn.clone()));
     // With what a status reported, only certificates for our names or
     // reported earlier have their tags read: an account may hold thousands,
     // one call each. Without (the command line), every one is read, so that
@@ -465,7 +491,7 @@ pub(crate) async fn destroy_with(
                 &view,
                 &target,
                 &region_name,
-                provided.as_deref(),
+                &provided,
                 &candidates,
                 mode,
             )
@@ -503,7 +529,7 @@ async fn destroy_region(
     listing: &ListingView,
     target: &Target,
     region: &str,
-    provided: Option<&str>,
+    provided: &[String],
     candidates: &Candidates,
     mode: Mode,
 ) -> RegionOutcome {
@@ -518,7 +544,7 @@ async fn destroy_region(
     let ours: Vec<ObservedCertificate> = view
         .ours
         .into_iter()
-        .filter(|c| Some(c.arn.as_str()) != provided)
+        .filter(|c| !provided.contains(&c.arn))
         .collect();
     deleting(client, &ours, region, mode, &mut out).await;
     if mode == Mode::Apply && !ours.is_empty() {

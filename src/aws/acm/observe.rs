@@ -200,6 +200,7 @@ pub fn to_observed(
         arn: detail.certificate_arn().unwrap_or(arn).to_owned(),
         region: region.to_owned(),
         domain: detail.domain_name().unwrap_or_default().to_owned(),
+        names: detail.subject_alternative_names().to_vec(),
         status: detail
             .status()
             .map(|s| s.as_str().to_owned())

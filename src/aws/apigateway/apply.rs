@@ -17,7 +17,8 @@ use super::RegionClients;
 use super::desired::{deployment_description, parent_path, path_part, source_arn};
 use super::diff::{Op, OpKind, REGIONAL};
 use super::model::{
-    APIGATEWAY_PRINCIPAL, AUTHORIZATION_NONE, DomainInfo, INVOKE_ACTION, Integration, base_path_key,
+    APIGATEWAY_PRINCIPAL, AUTHORIZATION_NONE, DomainInfo, INVOKE_ACTION, Integration,
+    STAGE_METHODS, StageSettings, base_path_key,
 };
 use super::observe::ObservedRegion;
 
@@ -287,14 +288,14 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
                 .send()
                 .await
                 .map_err(|e| Error::aws("apigateway", "CreateStage", e))?;
-            if settings.metrics {
-                update_stage(
-                    clients,
-                    &rest,
-                    stage,
-                    vec![replace("/*/*/metrics/enabled", "true")],
-                )
-                .await?;
+            // A new stage has AWS's defaults; what differs from them, in one call.
+            let fresh = StageSettings {
+                tracing: settings.tracing,
+                ..StageSettings::default()
+            };
+            let patches = stage_patches(&fresh, settings);
+            if !patches.is_empty() {
+                update_stage(clients, &rest, stage, patches).await?;
             }
         }
         OpKind::UpdateStage {
@@ -303,14 +304,7 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
             desired,
         } => {
             let rest = state.rest_api_id(&None)?;
-            let mut patches = Vec::new();
-            if observed.tracing != desired.tracing {
-                patches.push(replace("/tracingEnabled", desired.tracing.to_string()));
-            }
-            if observed.metrics != desired.metrics {
-                patches.push(replace("/*/*/metrics/enabled", desired.metrics.to_string()));
-            }
-            update_stage(clients, &rest, stage, patches).await?;
+            update_stage(clients, &rest, stage, stage_patches(observed, desired)).await?;
         }
         OpKind::DeleteStage { stage } => {
             let rest = state.rest_api_id(&None)?;
@@ -444,6 +438,38 @@ async fn root_resource(c: &aws_sdk_apigateway::Client, rest_api_id: &str) -> Res
         .and_then(|r| r.id())
         .map(str::to_owned)
         .ok_or_else(|| Error::Invalid(format!("REST API {rest_api_id} has no root resource")))
+}
+
+/// The UpdateStage operations that take a stage from `observed` to
+/// `desired`: only what differs (throttling: only the keys `desired` sets).
+fn stage_patches(observed: &StageSettings, desired: &StageSettings) -> Vec<PatchOperation> {
+    let mut patches = Vec::new();
+    if observed.tracing != desired.tracing {
+        patches.push(replace("/tracingEnabled", desired.tracing.to_string()));
+    }
+    if observed.metrics != desired.metrics {
+        patches.push(replace(
+            format!("/{STAGE_METHODS}/metrics/enabled"),
+            desired.metrics.to_string(),
+        ));
+    }
+    if observed.logging != desired.logging {
+        patches.push(replace(
+            format!("/{STAGE_METHODS}/logging/loglevel"),
+            desired.logging.as_str(),
+        ));
+    }
+    for (key, _, limits) in desired.throttling_changes(observed) {
+        patches.push(replace(
+            format!("/{key}/throttling/rateLimit"),
+            limits.rate.clone(),
+        ));
+        patches.push(replace(
+            format!("/{key}/throttling/burstLimit"),
+            limits.burst.to_string(),
+        ));
+    }
+    patches
 }
 
 async fn update_stage(

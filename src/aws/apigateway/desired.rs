@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::api::{HttpMethod, RegionSpec};
+use crate::api::{ApiSpec, ExecutionLogging, HttpMethod, RegionSpec, ThrottlingSpec};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
 use super::model::{
-    AUTHORIZATION_NONE, AWS_PROXY, HTTP_PROXY, Integration, Method, Routes, StageSettings,
+    AUTHORIZATION_NONE, AWS_PROXY, HTTP_PROXY, Integration, LogLevel, Method, Routes,
+    STAGE_METHODS, StageSettings, Throttle, method_key,
 };
 
 /// Longest REST API name the operator chooses.
@@ -88,10 +89,7 @@ pub fn region(
         api_hash: api_hash(&routes),
         routes,
         stage_name: api.stage_name.clone(),
-        stage: StageSettings {
-            tracing: api.tracing,
-            metrics: api.metrics,
-        },
+        stage: stage_settings(api),
         domain: DesiredDomain {
             name: target.origin_domain(),
             certificate_arn: inputs.certificates.get(&spec.name).cloned(),
@@ -164,6 +162,39 @@ pub fn routes(target: &Target, region: &str, backend: &Backend<'_>) -> Routes {
             .insert("GET".into(), method(region, backend, &health, "GET"));
     }
     routes
+}
+
+/// The stage's settings: tracing, metrics, execution logging and the
+/// throttling the spec sets (for the stage, and for each route's methods).
+pub fn stage_settings(api: &ApiSpec) -> StageSettings {
+    let limits = |t: &ThrottlingSpec| {
+        Throttle::new(
+            f64::from(t.rate_limit),
+            i32::try_from(t.burst_limit).unwrap_or(i32::MAX),
+        )
+    };
+    let mut throttling = BTreeMap::new();
+    if let Some(stage) = &api.throttling {
+        throttling.insert(STAGE_METHODS.to_owned(), limits(stage));
+    }
+    for route in &api.routes {
+        if let Some(route_limits) = &route.throttling {
+            let path = normalize_path(&route.path);
+            for m in &route.methods {
+                throttling.insert(method_key(&path, verb(*m)), limits(route_limits));
+            }
+        }
+    }
+    StageSettings {
+        tracing: api.tracing,
+        metrics: api.metrics,
+        logging: match api.execution_logging {
+            ExecutionLogging::Disabled => LogLevel::Off,
+            ExecutionLogging::Error => LogLevel::Error,
+            ExecutionLogging::Info => LogLevel::Info,
+        },
+        throttling,
+    }
 }
 
 /// One method, integrated with the backend.

@@ -235,18 +235,8 @@ impl Op {
                 stage,
                 observed,
                 desired,
-            } => new(Action::Update, "stage", on_api(&format!("/{stage}"))).with_fields(fields([
-                (
-                    "TracingEnabled",
-                    Some(observed.tracing.to_string()),
-                    Some(desired.tracing.to_string()),
-                ),
-                (
-                    "MetricsEnabled",
-                    Some(observed.metrics.to_string()),
-                    Some(desired.metrics.to_string()),
-                ),
-            ])),
+            } => new(Action::Update, "stage", on_api(&format!("/{stage}")))
+                .with_fields(stage_fields(observed, desired)),
             OpKind::DeleteStage { stage } => {
                 new(Action::Delete, "stage", on_api(&format!("/{stage}")))
             }
@@ -348,6 +338,39 @@ fn fields<const N: usize>(pairs: [(&str, Option<String>, Option<String>); N]) ->
         .filter(|(_, o, d)| o != d)
         .map(|(f, o, d)| FieldChange::new(f, o, d))
         .collect()
+}
+
+fn stage_fields(observed: &StageSettings, desired: &StageSettings) -> Vec<FieldChange> {
+    let mut changes = fields([
+        (
+            "TracingEnabled",
+            Some(observed.tracing.to_string()),
+            Some(desired.tracing.to_string()),
+        ),
+        (
+            "MetricsEnabled",
+            Some(observed.metrics.to_string()),
+            Some(desired.metrics.to_string()),
+        ),
+        (
+            "LoggingLevel",
+            Some(observed.logging.as_str().to_owned()),
+            Some(desired.logging.as_str().to_owned()),
+        ),
+    ]);
+    changes.extend(
+        desired
+            .throttling_changes(observed)
+            .into_iter()
+            .map(|(key, found, want)| {
+                FieldChange::new(
+                    format!("Throttling {key}"),
+                    found.map(ToString::to_string),
+                    Some(want.to_string()),
+                )
+            }),
+    );
+    changes
 }
 
 fn method_fields(observed: &Method, desired: &Method) -> Vec<FieldChange> {
@@ -527,13 +550,13 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
     match stage {
         None => out.ops.push(op(OpKind::CreateStage {
             stage: d.stage_name.clone(),
-            settings: d.stage,
+            settings: d.stage.clone(),
             tags: d.tags.clone(),
         })),
-        Some(s) if s.settings != d.stage => out.ops.push(op(OpKind::UpdateStage {
+        Some(s) if !d.stage.met_by(&s.settings) => out.ops.push(op(OpKind::UpdateStage {
             stage: d.stage_name.clone(),
-            observed: s.settings,
-            desired: d.stage,
+            observed: s.settings.clone(),
+            desired: d.stage.clone(),
         })),
         Some(_) => {}
     }
@@ -793,7 +816,7 @@ mod tests {
                 stages: vec![ObservedStage {
                     name: d.stage_name.clone(),
                     deployment_id: Some("dep1".into()),
-                    settings: d.stage,
+                    settings: d.stage.clone(),
                     api_hash: Some(d.api_hash.clone()),
                 }],
             }),
@@ -880,6 +903,51 @@ mod tests {
         assert_eq!(
             lines(&diff(Some(&d2), &o))[0],
             "update apigateway stage us-east-1 gapi-payments-exchange/v1: MetricsEnabled false → true"
+        );
+    }
+
+    #[test]
+    fn logging_and_throttling_follow_the_spec_and_other_limits_stay() {
+        let mut t = target(FAILOVER);
+        t.spec.api.execution_logging = crate::api::ExecutionLogging::Error;
+        t.spec.api.throttling = Some(crate::api::ThrottlingSpec {
+            rate_limit: 100,
+            burst_limit: 200,
+        });
+        t.spec.api.routes = vec![crate::api::RouteSpec {
+            path: "/users/{id}".into(),
+            methods: vec![crate::api::HttpMethod::Get],
+            throttling: Some(crate::api::ThrottlingSpec {
+                rate_limit: 5,
+                burst_limit: 10,
+            }),
+        }];
+        let d =
+            desired::region(&t, &t.spec.regions[0], &ApiGatewayInputs::default()).expect("valid");
+        assert_eq!(
+            d.stage.throttling.keys().collect::<Vec<_>>(),
+            ["*/*", "~1users~1{id}/GET"]
+        );
+        let mut o = in_sync(&d);
+        // A limit the spec does not set (someone's override) is left alone.
+        api_mut(&mut o).stages[0].settings.throttling.insert(
+            "~1other/POST".into(),
+            crate::aws::apigateway::model::Throttle::new(1.0, 1),
+        );
+        assert_eq!(diff(Some(&d), &o), RegionDiff::default());
+
+        let stage = &mut api_mut(&mut o).stages[0].settings;
+        stage.logging = crate::aws::apigateway::model::LogLevel::Off;
+        stage.throttling.remove("~1users~1{id}/GET");
+        stage.throttling.insert(
+            "*/*".into(),
+            crate::aws::apigateway::model::Throttle::new(10000.0, 5000),
+        );
+        assert_eq!(
+            lines(&diff(Some(&d), &o)),
+            [
+                "update apigateway stage us-east-1 gapi-payments-exchange/v1: LoggingLevel OFF → ERROR, Throttling */* 10000/s burst 5000 → 100/s burst 200, Throttling ~1users~1{id}/GET (none) → 5/s burst 10"
+            ]
         );
     }
 

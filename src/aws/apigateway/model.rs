@@ -41,13 +41,104 @@ pub struct Method {
     pub integration: Option<Integration>,
 }
 
+/// The method settings key of every method of a stage.
+pub const STAGE_METHODS: &str = "*/*";
+
 /// The stage settings the spec decides.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StageSettings {
     /// X-Ray tracing (`tracingEnabled`).
     pub tracing: bool,
     /// CloudWatch detailed metrics (`methodSettings["*/*"].metricsEnabled`).
     pub metrics: bool,
+    /// Execution logging (`methodSettings["*/*"].loggingLevel`).
+    pub logging: LogLevel,
+    /// Throttling by method settings key: `*/*` for every method of the
+    /// stage, `~1users/GET` for one route's method. Desired: only the keys
+    /// the spec sets; observed: every key AWS shows.
+    pub throttling: BTreeMap<String, Throttle>,
+}
+
+impl StageSettings {
+    /// Whether `observed` already has everything these desired settings
+    /// ask for (keys the spec does not set are left as they are).
+    pub fn met_by(&self, observed: &StageSettings) -> bool {
+        self.tracing == observed.tracing
+            && self.metrics == observed.metrics
+            && self.logging == observed.logging
+            && self.throttling_changes(observed).is_empty()
+    }
+
+    /// The throttling keys whose observed limits differ from these.
+    pub fn throttling_changes<'a>(
+        &'a self,
+        observed: &'a StageSettings,
+    ) -> Vec<(&'a str, Option<&'a Throttle>, &'a Throttle)> {
+        self.throttling
+            .iter()
+            .filter(|(key, want)| observed.throttling.get(*key) != Some(want))
+            .map(|(key, want)| (key.as_str(), observed.throttling.get(key), want))
+            .collect()
+    }
+}
+
+/// Execution logging of a stage, as `loggingLevel` spells it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogLevel {
+    #[default]
+    Off,
+    Error,
+    Info,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Off => "OFF",
+            LogLevel::Error => "ERROR",
+            LogLevel::Info => "INFO",
+        }
+    }
+
+    /// AWS's value; absent (no `*/*` settings yet) is `OFF`.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("ERROR") => LogLevel::Error,
+            Some("INFO") => LogLevel::Info,
+            _ => LogLevel::Off,
+        }
+    }
+}
+
+/// A method's throttling limits: steady requests per second (AWS keeps a
+/// double; written as text so that settings compare with `==`) and burst.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    pub rate: String,
+    pub burst: i32,
+}
+
+impl Throttle {
+    pub fn new(rate: f64, burst: i32) -> Self {
+        Self {
+            rate: rate.to_string(),
+            burst,
+        }
+    }
+}
+
+impl std::fmt::Display for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s burst {}", self.rate, self.burst)
+    }
+}
+
+/// The method settings key of one route's method: the resource path as a
+/// JSON Pointer segment (`~` written `~0`, `/` written `~1`), then the
+/// method (`/users/{id}` GET → `~1users~1{id}/GET`), as UpdateStage's patch
+/// paths address it.
+pub fn method_key(path: &str, verb: &str) -> String {
+    format!("{}/{verb}", path.replace('~', "~0").replace('/', "~1"))
 }
 
 /// A base path mapping of a custom domain. The empty base path is the one

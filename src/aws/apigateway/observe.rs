@@ -17,7 +17,9 @@ use crate::target::{Target, UID_TAG};
 
 use super::RegionClients;
 use super::desired::{Backend, hash_of_description, lambda_of_uri, statement_id};
-use super::model::{Integration, Mapping, Method, Permission, StageSettings};
+use super::model::{
+    Integration, LogLevel, Mapping, Method, Permission, STAGE_METHODS, StageSettings, Throttle,
+};
 
 /// The largest page API Gateway serves.
 const PAGE: i32 = 500;
@@ -427,17 +429,30 @@ async fn stages(
         stages.push(ObservedStage {
             name: name.to_owned(),
             deployment_id,
-            settings: StageSettings {
-                tracing: stage.tracing_enabled(),
-                metrics: stage
-                    .method_settings()
-                    .and_then(|s| s.get("*/*"))
-                    .is_some_and(|s| s.metrics_enabled()),
-            },
+            settings: stage_settings(stage),
             api_hash,
         });
     }
     Ok(stages)
+}
+
+/// What a stage shows of the settings the spec decides.
+fn stage_settings(stage: &aws_sdk_apigateway::types::Stage) -> StageSettings {
+    let settings = stage.method_settings();
+    let all = settings.and_then(|s| s.get(STAGE_METHODS));
+    StageSettings {
+        tracing: stage.tracing_enabled(),
+        metrics: all.is_some_and(|s| s.metrics_enabled()),
+        logging: LogLevel::parse(all.and_then(|s| s.logging_level())),
+        throttling: settings
+            .into_iter()
+            .flatten()
+            .map(|(key, s)| {
+                let limits = Throttle::new(s.throttling_rate_limit(), s.throttling_burst_limit());
+                (key.clone(), limits)
+            })
+            .collect(),
+    }
 }
 
 async fn deployment_hash(

@@ -254,6 +254,26 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "this entry's region",
         },
         Bad {
+            what: "regional certificateArn not an ACM ARN",
+            manifest: with(
+                valid(),
+                "/spec/regions/1/certificateArn",
+                json!("arn:aws:iam::123456789012:server-certificate/x"),
+            ),
+            field: "spec.regions[1].certificateArn",
+            says: "ACM certificate ARN",
+        },
+        Bad {
+            what: "regional certificateArn in another region",
+            manifest: with(
+                valid(),
+                "/spec/regions/1/certificateArn",
+                json!("arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"),
+            ),
+            field: "spec.regions[1].certificateArn",
+            says: "certificate in this entry's region",
+        },
+        Bad {
             what: "httpUrl not https",
             manifest: with(
                 valid(),
@@ -280,6 +300,32 @@ pub fn bad_inputs() -> Vec<Bad> {
             manifest: with(valid(), "/spec/api/healthCheck/failureThreshold", json!(11)),
             field: "spec.api.healthCheck.failureThreshold",
             says: "less than or equal to 10",
+        },
+        Bad {
+            what: "stage rate limit above AWS's default account limit",
+            manifest: with(
+                valid(),
+                "/spec/api/throttling",
+                json!({"rateLimit": 20000, "burstLimit": 100}),
+            ),
+            field: "spec.api.throttling.rateLimit",
+            says: "less than or equal to 10000",
+        },
+        Bad {
+            what: "route burst limit 0",
+            manifest: with(
+                valid(),
+                "/spec/api/routes",
+                json!([{"path": "/users", "methods": ["GET"], "throttling": {"rateLimit": 5, "burstLimit": 0}}]),
+            ),
+            field: "spec.api.routes[0].throttling.burstLimit",
+            says: "greater than or equal to 1",
+        },
+        Bad {
+            what: "execution logging level unknown",
+            manifest: with(valid(), "/spec/api/executionLogging", json!("Debug")),
+            field: "spec.api.executionLogging",
+            says: "Unsupported value",
         },
         Bad {
             what: "health path without slash",

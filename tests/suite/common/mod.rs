@@ -153,13 +153,15 @@ impl TestEnv {
                 "crd/globalapis.globalapi.io",
                 "crd/globalapipolicies.globalapi.io",
             ]);
-            // Discovery can lag behind Established for a moment.
+            // Discovery, and the OpenAPI document `kubectl explain` reads,
+            // can lag behind Established for a moment.
             wait_until(Duration::from_secs(30), || {
                 self.kubectl(&["get", "globalapis", "-A"]).status.success()
                     && self
                         .kubectl(&["get", "globalapipolicies", "-A"])
                         .status
                         .success()
+                    && self.kubectl(&["explain", "globalapis.spec"]).status.success()
             });
         });
     }
