@@ -62,6 +62,8 @@ impl Memory {
         let database = status.database.as_ref().map(|d| RdsInputs {
             previous_regions: d.endpoints.iter().map(|e| e.region.clone()).collect(),
             previous_global_cluster_arn: d.global_cluster_arn.clone(),
+            previous_writer_region: d.writer_region.clone(),
+            failover_to: None,
         });
         Self {
             certificate_arns,
@@ -266,6 +268,18 @@ pub(crate) fn cut_off(
     pass
 }
 
+/// With `routing.followDatabaseWriter`, the target whose PRIMARY region is
+/// the database writer's as the last status saw it (a switchover or
+/// failover moves DNS once it has completed); `None`: the spec's as it is.
+fn following_the_writer(target: &Target, memory: &Memory) -> Option<Target> {
+    let writer = memory.database.previous_writer_region.as_deref();
+    let spec = crate::target::following_the_writer(&target.spec, writer)?;
+    Some(Target {
+        spec,
+        ..target.clone()
+    })
+}
+
 async fn reconcile_unbounded(
     clients: &AwsClients,
     target: &Target,
@@ -275,6 +289,8 @@ async fn reconcile_unbounded(
 ) -> Pass {
     let clients = &clients.observing_after(memory.last_sync);
     let mut pass = Pass::default();
+    let followed = following_the_writer(target, memory);
+    let target = followed.as_ref().unwrap_or(target);
 
     if let Some(previous) = &memory.adopt {
         // Until the previous owner's resources are the heir's, the pass

@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::{
     api::{
         ADOPT_ANNOTATION, CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus,
-        DriftAction, DriftEntry, EdgeStatus, GlobalApi, GlobalApiSpec, GlobalApiStatus,
-        PAUSED_ANNOTATION, RegionStatus,
+        DriftAction, DriftEntry, EdgeStatus, FAILOVER_ANNOTATION, GlobalApi, GlobalApiSpec,
+        GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -63,12 +63,29 @@ pub fn spec_digest(spec: &GlobalApiSpec) -> String {
         .collect()
 }
 
+/// The digest of what the object asks of AWS now: [`spec_digest`] of its
+/// spec as DNS follows it, the database writer the last status saw
+/// standing in for `routing.primaryRegion` under
+/// `routing.followDatabaseWriter`; so that the writer moving is a change
+/// to carry out, not drift to hold back.
+pub fn effective_digest(object: &GlobalApi) -> String {
+    let writer = object
+        .status
+        .as_ref()
+        .and_then(|s| s.database.as_ref())
+        .and_then(|d| d.writer_region.as_deref());
+    match crate::target::following_the_writer(&object.spec, writer) {
+        Some(followed) => spec_digest(&followed),
+        None => spec_digest(&object.spec),
+    }
+}
+
 /// Whether AWS was last made to follow this very spec (`driftPolicy` aside);
 /// for a status from before `appliedSpec` was kept, whether the spec is the
 /// one the last status described.
 pub fn spec_applied(object: &GlobalApi) -> bool {
     match object.status.as_ref().and_then(|s| s.applied_spec.as_ref()) {
-        Some(applied) => *applied == spec_digest(&object.spec),
+        Some(applied) => *applied == effective_digest(object),
         None => spec_unchanged(object),
     }
 }
@@ -82,7 +99,7 @@ pub fn spec_built(object: &GlobalApi) -> bool {
         return false;
     };
     match status.ready_spec.as_ref() {
-        Some(ready) => *ready == spec_digest(&object.spec),
+        Some(ready) => *ready == effective_digest(object),
         None => {
             spec_unchanged(object)
                 && spec_applied(object)
@@ -347,14 +364,14 @@ pub fn status(
     // rest is still the spec being carried out, not drift.
     let previous_applied = previous.and_then(|s| s.applied_spec.clone());
     let applied_spec = if drift_action == DriftAction::Corrected && pass.errors.is_empty() {
-        Some(spec_digest(spec))
+        Some(effective_digest(object))
     } else {
         previous_applied
     };
 
     // Kept while the spec stays the one that was Ready; a spec change
     // drops it until the new spec is Ready in turn.
-    let digest = spec_digest(spec);
+    let digest = effective_digest(object);
     let ready_spec = (ready || spec_built(object)).then_some(digest);
 
     GlobalApiStatus {
@@ -767,6 +784,14 @@ fn database(object: &GlobalApi, pass: &Pass) -> Component {
         )
     };
     match (&rds.global_cluster_arn, &rds.writer_region) {
+        (Some(arn), Some(writer)) if rds.failed_over_to.as_ref() == Some(writer) => (
+            kind,
+            Truth::True,
+            "FailedOver",
+            format!(
+                "global cluster {arn} is available, writer in {writer} after the failover the {FAILOVER_ANNOTATION} annotation asked for; {writer} stands in for spec.database.aurora.primaryRegion: set primaryRegion to {writer} and remove the annotation (removing it alone switches the writer back){also}"
+            ),
+        ),
         (Some(arn), Some(writer)) => (
             kind,
             Truth::True,
@@ -791,6 +816,7 @@ fn database_status(pass: &Pass) -> Option<DatabaseStatus> {
     Some(DatabaseStatus {
         global_cluster_arn: rds.global_cluster_arn.clone(),
         writer_region: rds.writer_region.clone(),
+        master_user_secret_arn: rds.master_user_secret_arn.clone(),
         endpoints: rds
             .endpoints
             .iter()

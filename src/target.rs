@@ -23,6 +23,23 @@ pub struct Target {
 /// How many fresh caller references a create tries before it gives up.
 pub const RENEWALS: u32 = 8;
 
+/// The spec as DNS follows it: with `routing.followDatabaseWriter` under
+/// Failover, `routing.primaryRegion` becomes the database `writer`'s
+/// region (one of the spec's). `None` when that changes nothing.
+pub fn following_the_writer(spec: &GlobalApiSpec, writer: Option<&str>) -> Option<GlobalApiSpec> {
+    let routing = &spec.routing;
+    let writer = writer?;
+    let follow = routing.follow_database_writer
+        && routing.policy == RoutingPolicy::Failover
+        && routing.primary_region.as_deref() != Some(writer)
+        && spec.regions.iter().any(|r| r.name == writer);
+    follow.then(|| {
+        let mut followed = spec.clone();
+        followed.routing.primary_region = Some(writer.to_owned());
+        followed
+    })
+}
+
 impl Target {
     /// The target of a GlobalApi object (from the cluster or a file).
     pub fn from_object(object: &GlobalApi) -> Result<Self> {

@@ -54,7 +54,11 @@ pub struct AuroraSpec {
     #[schemars(length(min = 1, max = 64))]
     pub engine_version: String,
 
-    /// The region of the writer cluster; one of `spec.regions`.
+    /// The region of the writer cluster; one of `spec.regions`. A change
+    /// is a planned switchover of the global cluster (no data loss): the
+    /// writer moves once the new region has caught up, step by step in the
+    /// DatabaseReady condition. For an unplanned failover see the
+    /// `globalapi.io/failover-to` annotation.
     #[schemars(length(min = 9, max = 32))]
     #[x_kube(validation = Rule::new(format!("self.matches('{REGION_RE}')"))
         .message("database.aurora.primaryRegion must be an AWS region code such as us-east-1"))]
@@ -79,6 +83,13 @@ pub struct AuroraSpec {
     /// final snapshot is kept.
     #[serde(default)]
     pub skip_final_snapshot: bool,
+
+    /// Let the secondary clusters take writes and forward them to the
+    /// writer (Aurora's global write forwarding: read local, write global).
+    /// Set on every cluster that is not the writer, also after a
+    /// switchover; the engine version must support it.
+    #[serde(default)]
+    pub write_forwarding: bool,
 }
 
 fn default_instances() -> u32 {

@@ -51,7 +51,29 @@ pub const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
 /// owns stays a conflict. Done once per value (`status.adoptedFrom`).
 pub const ADOPT_ANNOTATION: &str = "globalapi.io/adopt-from";
 
+/// The annotation that asks for an unplanned failover of the Aurora global
+/// database: its value names the region whose cluster becomes the writer
+/// (`FailoverGlobalCluster` with `AllowDataLoss`: writes not yet replicated
+/// there are lost). For a writer region that is down; a planned move
+/// without data loss is a change of `spec.database.aurora.primaryRegion`.
+/// An annotation rather than a field: it is a one-time act, not a desired
+/// state that a re-applied manifest should repeat, and the API server's
+/// audit log records who set it. While it names the writer's region, that
+/// region stands in for `primaryRegion` (nothing is switched back); set
+/// `primaryRegion` to it and remove the annotation.
+pub const FAILOVER_ANNOTATION: &str = "globalapi.io/failover-to";
+
 impl GlobalApi {
+    /// The region [`FAILOVER_ANNOTATION`] names, if set.
+    pub fn failover_to(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(FAILOVER_ANNOTATION))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
     /// The value of [`ADOPT_ANNOTATION`], if set.
     pub fn adopt_from(&self) -> Option<&str> {
         self.metadata

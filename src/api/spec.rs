@@ -47,6 +47,9 @@ pub(crate) const REGION_RE: &str = "^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-(nor
     validation = Rule::new("!has(self.routing.primaryRegion) || self.regions.exists(r, r.name == self.routing.primaryRegion)")
         .message("routing.primaryRegion must be the name of one of spec.regions")
         .field_path(".routing.primaryRegion"),
+    validation = Rule::new("!has(self.routing.followDatabaseWriter) || !self.routing.followDatabaseWriter || (self.routing.policy == 'Failover' && has(self.database) && has(self.database.aurora))")
+        .message("routing.followDatabaseWriter needs Failover routing and database.aurora: the PRIMARY record follows the database writer")
+        .field_path(".routing.followDatabaseWriter"),
     validation = Rule::new("self.routing.policy != 'Failover' || size(self.regions) == 2")
         .message("Failover routing needs exactly 2 regions: the primary and one secondary")
         .field_path(".regions"),
@@ -184,6 +187,13 @@ pub struct RoutingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub primary_region: Option<String>,
+
+    /// With `Failover` and a database: the PRIMARY record follows the
+    /// database writer's region (`status.database.writerRegion`) instead
+    /// of `primaryRegion`, so that the API serves where writes are taken.
+    /// It moves only once a switchover or failover has completed.
+    #[serde(default)]
+    pub follow_database_writer: bool,
 
     /// TTL of the records that are not aliases (certificate validation
     /// CNAMEs, ownership TXT records).

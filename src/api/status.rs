@@ -142,6 +142,10 @@ pub struct DatabaseStatus {
     /// The region of the writer cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_region: Option<String>,
+    /// The ARN of the Secrets Manager secret RDS keeps the master user's
+    /// password in (`ManageMasterUserPassword`); read it from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_user_secret_arn: Option<String>,
     /// The endpoints of each regional cluster.
     #[serde(default)]
     pub endpoints: Vec<DatabaseEndpoint>,

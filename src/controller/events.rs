@@ -135,6 +135,7 @@ pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<No
 /// resource: Events of one object, reason and action are one series that
 /// keeps the first note, and each of these must be read on its own.
 pub fn about_to(change: &Change) -> Notice {
+    let failover = change.fields.iter().any(|f| f.field == "Writer");
     let mut action = format!("{} {}", action_name(change), change.resource);
     if action.len() > 128 {
         let mut end = 128;
@@ -145,9 +146,25 @@ pub fn about_to(change: &Change) -> Notice {
     }
     Notice {
         warning: true,
-        reason: "DeletingDatabase",
+        reason: if failover {
+            "FailingOverDatabase"
+        } else {
+            "DeletingDatabase"
+        },
         action,
         note: bounded(format!("about to {change}")),
+    }
+}
+
+/// A change made because an annotation asked for it (a failover).
+pub fn requested(change: &Change) -> Notice {
+    Notice {
+        warning: true,
+        reason: "FailedOverDatabase",
+        action: "FailoverGlobalCluster".into(),
+        note: bounded(format!(
+            "{change}, as the globalapi.io/failover-to annotation asks"
+        )),
     }
 }
 

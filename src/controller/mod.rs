@@ -465,12 +465,12 @@ async fn lead(
 /// How often the failure counts of objects that are gone are dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
-/// Wakes the controller when the pause or adoption annotation is set,
+/// Wakes the controller when the pause, adoption or failover annotation is set,
 /// changed or removed (an annotation moves no generation).
 fn annotations_predicate(object: &GlobalApi) -> Option<u64> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
-    (object.paused(), object.adopt_from()).hash(&mut hasher);
+    (object.paused(), object.adopt_from(), object.failover_to()).hash(&mut hasher);
     Some(hasher.finish())
 }
 

@@ -217,10 +217,12 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         .for_object(&key, priority(object))
         .with_announcer(warnings_to_events(ctx, object));
     let paused = object.paused();
+    memory.database.failover_to = object.failover_to().map(str::to_owned);
+    let failover = requested_failover(object, ctx, aws, &target).await;
     let report_only =
         paused || (object.spec.drift_policy == DriftPolicy::Report && status::spec_applied(object));
     let mut applied = true;
-    let pass = if report_only {
+    let mut pass = if report_only {
         let planned = reconcile::reconcile(aws, &target, &memory, Mode::Plan).await;
         if !paused && status::drift_changes(object, &planned).is_empty() {
             reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
@@ -231,6 +233,18 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     } else {
         reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
     };
+    if let Some(failover) = failover {
+        // What the request could not do shows beside the pass; its change
+        // is not drift, so it stays out of the plan.
+        let note = |text: String| Note {
+            service: Service::Rds,
+            text,
+        };
+        pass.errors.extend(failover.errors.into_iter().map(note));
+        pass.pending.extend(failover.pending.into_iter().map(note));
+        pass.conflicts
+            .extend(failover.conflicts.into_iter().map(note));
+    }
 
     let drift = status::drift_changes(object, &pass);
     if !drift.is_empty() {
@@ -279,6 +293,45 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         &pass,
         pending_passes,
     )))
+}
+
+/// The unplanned failover the `globalapi.io/failover-to` annotation asks
+/// for, made before the pass unless paused or the last status shows the
+/// writer there already; `None` when nothing was asked or done. Its change
+/// is told in an Event (the announcement before it is a Warning).
+async fn requested_failover(
+    object: &GlobalApi,
+    ctx: &Arc<Context>,
+    aws: &crate::aws::AwsClients,
+    target: &Target,
+) -> Option<crate::plan::StepOutcome<()>> {
+    let to = object.failover_to()?;
+    let writer = object
+        .status
+        .as_ref()
+        .and_then(|s| s.database.as_ref())
+        .and_then(|d| d.writer_region.as_deref());
+    if object.paused() || writer == Some(to) {
+        return None;
+    }
+    let outcome = match crate::aws::rds::failover(aws, target, to).await {
+        Ok(outcome) => outcome,
+        Err(e) => crate::plan::StepOutcome {
+            errors: vec![format!("{to}: {e}")],
+            ..Default::default()
+        },
+    };
+    if !outcome.changes.is_empty() {
+        let done: Vec<&crate::plan::Change> = outcome.changes.iter().collect();
+        tracing::warn!(to, "failing over the database as the annotation asks");
+        events::publish(
+            ctx,
+            &object.object_ref(&()),
+            done.iter().map(|c| events::requested(c)).collect(),
+        )
+        .await;
+    }
+    Some(outcome)
 }
 
 /// Why the tenancy policies of the object's namespace refuse its spec

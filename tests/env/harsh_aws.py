@@ -1896,6 +1896,80 @@ def correct_moto_rds():
 
     responses.RDSResponse.modify_global_cluster = modify_global_cluster
 
+    # moto takes EnableGlobalWriteForwarding at CreateDBCluster only: at
+    # ModifyDBCluster it sets an attribute nothing reads.
+    original_modify_cluster = models.RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self, kwargs):
+        forwarding = kwargs.pop("enable_global_write_forwarding", None)
+        identifier = kwargs.get("new_db_cluster_identifier") or kwargs.get("db_cluster_identifier")
+        answer = original_modify_cluster(self, kwargs)
+        if forwarding is not None:
+            if isinstance(forwarding, str):
+                forwarding = forwarding.lower() == "true"
+            # moto answers with a copy of the cluster it keeps.
+            for cluster in (answer, self.clusters.get(identifier)):
+                if cluster is not None:
+                    cluster._global_write_forwarding_requested = bool(forwarding)
+        return answer
+
+    models.RDSBackend.modify_db_cluster = modify_db_cluster
+
+    # SwitchoverGlobalCluster and FailoverGlobalCluster are not implemented
+    # in moto (HTTP 500). As AWS does, the global cluster is `switching-over`
+    # (planned, the writer waits for the secondaries to catch up) or
+    # `failing-over` for a while, then the target cluster is the writer;
+    # HARSH_RDS_WRITER_MOVE_SECONDS sets the while (default 2).
+    move_seconds = float(os.environ.get("HARSH_RDS_WRITER_MOVE_SECONDS", "2"))
+
+    def move_writer(self, operation, status):
+        params = self.params
+        identifier = params.get("GlobalClusterIdentifier", "")
+        target_id = params.get("TargetDbClusterIdentifier", "")
+        global_cluster = None
+        for backend in backends():
+            global_cluster = backend.global_clusters.get(identifier)
+            if global_cluster is not None:
+                break
+        if global_cluster is None:
+            raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found.")
+        if global_cluster.status != "available":
+            raise RDSClientError(
+                "InvalidGlobalClusterStateFault",
+                f"Global cluster {identifier} is in {global_cluster.status} state; {operation} needs it available.",
+            )
+        target = next((m for m in global_cluster.members if matches(m, target_id)), None)
+        if target is None:
+            raise RDSClientError(
+                "DBClusterNotFoundFault",
+                f"DBCluster {target_id} is not a member of global cluster {identifier}.",
+            )
+        if target.is_writer:
+            raise RDSClientError(
+                "InvalidParameterValue",
+                f"DBCluster {target_id} is already the writer of global cluster {identifier}.",
+            )
+        global_cluster.status = status
+
+        def finish():
+            for member in global_cluster.members:
+                member.is_writer = member is target
+            global_cluster.status = "available"
+
+        timer = threading.Timer(move_seconds, finish)
+        timer.daemon = True
+        timer.start()
+        return ActionResult({"GlobalCluster": global_cluster})
+
+    def switchover_global_cluster(self):
+        return move_writer(self, "SwitchoverGlobalCluster", "switching-over")
+
+    def failover_global_cluster(self):
+        return move_writer(self, "FailoverGlobalCluster", "failing-over")
+
+    responses.RDSResponse.switchover_global_cluster = switchover_global_cluster
+    responses.RDSResponse.failover_global_cluster = failover_global_cluster
+
 
 def lighten_moto():
     """Two costs of moto that have nothing to do with what it answers, taken

@@ -810,3 +810,141 @@ async fn the_database_leaves_the_spec() {
     let again = step(Mode::Apply).await;
     assert!(again.changes.is_empty(), "{:?}", lines(&again));
 }
+
+/// Apply with `inputs` until a pass has nothing pending (at most a minute);
+/// every change of every pass, in order.
+async fn converge_with(clients: &AwsClients, t: &Target, inputs: &RdsInputs) -> Vec<String> {
+    let mut changes = Vec::new();
+    for _ in 0..60 {
+        let out = rds::run(clients, t, inputs, Mode::Apply)
+            .await
+            .expect("apply");
+        assert!(out.errors.is_empty(), "errors: {:?}", out.errors);
+        assert!(out.conflicts.is_empty(), "conflicts: {:?}", out.conflicts);
+        changes.extend(lines(&out));
+        if out.pending.is_empty() && out.changes.is_empty() {
+            return changes;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    panic!("not converged within a minute: {changes:?}");
+}
+
+#[tokio::test]
+async fn the_writer_moves_by_switchover_and_by_requested_failover() {
+    let env = common::env();
+    let clients = env.aws_clients().await;
+    let suffix = common::unique_suffix();
+    let mut t = target(
+        &suffix,
+        &["us-east-1", "eu-west-1"],
+        "    deletionProtection: false\n    skipFinalSnapshot: true\n    writeForwarding: true\n",
+    );
+    let global = format!("gdb-{suffix}");
+    let us = cluster_identifier(&t, "us-east-1");
+    let eu = cluster_identifier(&t, "eu-west-1");
+    let none = RdsInputs::default();
+    converge_with(&clients, &t, &none).await;
+    let out = clean(&clients, &t, Mode::Plan).await;
+    assert_eq!(out.outputs.writer_region.as_deref(), Some("us-east-1"));
+    assert!(out.outputs.master_user_secret_arn.is_some());
+    let forwarding = |id: String, region: &'static str| {
+        let client = clients.rds(region);
+        async move {
+            find_cluster(&client, &id)
+                .await
+                .and_then(|c| c.global_write_forwarding_requested())
+                .unwrap_or(false)
+        }
+    };
+    assert!(
+        forwarding(eu.clone(), "eu-west-1").await,
+        "the secondary forwards writes"
+    );
+    assert!(!forwarding(us.clone(), "us-east-1").await);
+
+    // A new primaryRegion: a planned switchover, under way for a while, then
+    // the old writer is a secondary that forwards writes too.
+    aurora_mut(&mut t).primary_region = "eu-west-1".into();
+    let started = run(&clients, &t, Mode::Apply).await;
+    assert_eq!(
+        lines(&started),
+        [format!(
+            "update rds global cluster {global} (switchover: no data loss): Writer us-east-1 → eu-west-1"
+        )]
+    );
+    assert!(
+        started
+            .pending
+            .iter()
+            .any(|p| p.contains("switching over its writer from us-east-1 to eu-west-1")),
+        "{:?}",
+        started.pending
+    );
+    let rest = converge_with(&clients, &t, &none).await;
+    assert_eq!(
+        rest,
+        [format!(
+            "update rds secondary cluster {us}: GlobalWriteForwarding false → true"
+        )]
+    );
+    let out = clean(&clients, &t, Mode::Plan).await;
+    assert_eq!(out.outputs.writer_region.as_deref(), Some("eu-west-1"));
+    assert!(
+        out.outputs.master_user_secret_arn.is_some(),
+        "the secret stays in status"
+    );
+    assert!(out.changes.is_empty(), "{:?}", lines(&out));
+
+    // An unplanned failover on request, back to us-east-1: made once, and
+    // us-east-1 stands in for primaryRegion while the request stays.
+    let failed_over = rds::failover(&clients, &t, "us-east-1")
+        .await
+        .expect("failover");
+    assert!(failed_over.errors.is_empty(), "{:?}", failed_over.errors);
+    assert_eq!(
+        lines(&failed_over),
+        [format!(
+            "update rds global cluster {global} (failover: writes not yet replicated to us-east-1 are lost): Writer eu-west-1 → us-east-1"
+        )]
+    );
+    let request = RdsInputs {
+        failover_to: Some("us-east-1".into()),
+        ..Default::default()
+    };
+    // eu-west-1 kept the forwarding it had as a secondary before.
+    let after = converge_with(&clients, &t, &request).await;
+    assert!(after.is_empty(), "{after:?}");
+    assert!(forwarding(eu.clone(), "eu-west-1").await);
+    let held = rds::run(&clients, &t, &request, Mode::Plan)
+        .await
+        .expect("plan");
+    assert!(held.changes.is_empty(), "{:?}", lines(&held));
+    assert_eq!(held.outputs.writer_region.as_deref(), Some("us-east-1"));
+    assert_eq!(held.outputs.failed_over_to.as_deref(), Some("us-east-1"));
+    let again = rds::failover(&clients, &t, "us-east-1")
+        .await
+        .expect("second failover");
+    assert!(again.changes.is_empty(), "done once: {:?}", lines(&again));
+    // Without the request the spec's primaryRegion wins again.
+    let back = clean(&clients, &t, Mode::Plan).await;
+    assert_eq!(
+        lines(&back),
+        [format!(
+            "update rds global cluster {global} (switchover: no data loss): Writer us-east-1 → eu-west-1"
+        )]
+    );
+
+    for _ in 0..10 {
+        let removed = destroy(&clients, &t, Mode::Apply).await;
+        assert!(removed.errors.is_empty(), "{:?}", removed.errors);
+        if removed.pending.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        find_global(&clients.rds("us-east-1"), &global)
+            .await
+            .is_none()
+    );
+}

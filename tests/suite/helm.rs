@@ -1180,6 +1180,8 @@ const GUARDS: &[(&str, Guard)] = &[
     ("rds:CreateDBInstance", Guard::CreateTagged),
     ("rds:AddTagsToResource", Guard::Unrestricted),
     ("rds:ModifyGlobalCluster", Guard::Owned),
+    ("rds:SwitchoverGlobalCluster", Guard::Owned),
+    ("rds:FailoverGlobalCluster", Guard::Owned),
     ("rds:ModifyDBCluster", Guard::Owned),
     ("rds:ModifyDBInstance", Guard::Owned),
     ("rds:RemoveFromGlobalCluster", Guard::Owned),

@@ -913,3 +913,74 @@ async fn the_operator_watches_the_namespaces_it_is_given_and_no_other() {
         operator.delete_and_wait_gone(env, namespace, "api", timeout);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requested_failover_moves_the_database_writer_and_dns_follows_it() {
+    const FOLLOWING: &str =
+        "{policy: Failover, primaryRegion: us-east-1, followDatabaseWriter: true}";
+    const DATABASE: &str = "  database:\n    aurora:\n      globalClusterIdentifier: DB\n      engine: aurora-postgresql\n      engineVersion: \"16.4\"\n      primaryRegion: us-east-1\n      instanceClass: db.r6g.large\n      deletionProtection: false\n      skipFinalSnapshot: true\n      writeForwarding: true\n";
+    let Setup {
+        env,
+        clients,
+        namespace,
+        zone,
+    } = setup("operator-failover", "dbfo").await;
+    let name = "ledger";
+    let database = DATABASE.replace("DB", &format!("gdb-{}", common::unique_suffix()));
+    let operator = start_operator(env, &namespace);
+    apply(
+        env,
+        &manifest_with(&namespace, name, &zone, FOLLOWING, &SERVING, &database),
+    );
+    let timeout = Duration::from_secs(180);
+    operator.wait_ready(env, &namespace, name, timeout);
+    let current = object(env, &namespace, name).expect("the object");
+    let db = &current["status"]["database"];
+    assert_eq!(db["writerRegion"], "us-east-1", "{current:#}");
+    assert!(
+        db["masterUserSecretArn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:secretsmanager:")),
+        "{current:#}"
+    );
+    let target = target_of(env, &namespace, name).await;
+    let zone_id = zone_id_of(&clients, &target).await;
+    assert_eq!(
+        origin_routing(&clients, &target, &zone_id).await,
+        ["eu-west-1 SECONDARY", "us-east-1 PRIMARY"]
+    );
+
+    // The annotation: the writer fails over to eu-west-1, the PRIMARY record
+    // follows once it has, and nothing switches the writer back.
+    env.kubectl_ok(&[
+        "annotate",
+        "globalapi",
+        name,
+        "-n",
+        &namespace,
+        "globalapi.io/failover-to=eu-west-1",
+    ]);
+    operator.wait_until("the writer in eu-west-1", timeout, || {
+        object(env, &namespace, name).is_some_and(|o| {
+            o["status"]["database"]["writerRegion"] == "eu-west-1"
+                && condition(&o, "DatabaseReady").is_some_and(|c| c["reason"] == "FailedOver")
+        })
+    });
+    operator.wait_until("DNS PRIMARY in eu-west-1", timeout, || {
+        block(origin_routing(&clients, &target, &zone_id))
+            == ["eu-west-1 PRIMARY", "us-east-1 SECONDARY"]
+    });
+    operator.wait_ready(env, &namespace, name, timeout);
+    let current = object(env, &namespace, name).expect("the object");
+    assert!(!is_true(&current, "Drifted"), "{current:#}");
+    assert_eq!(current["status"]["database"]["writerRegion"], "eu-west-1");
+    let told = event_notes(env, &namespace, name, "FailedOverDatabase");
+    assert!(
+        told.iter()
+            .any(|n| n.contains("Writer us-east-1 → eu-west-1") && n.contains("failover-to")),
+        "{told:?}"
+    );
+    assert!(!event_notes(env, &namespace, name, "FailingOverDatabase").is_empty());
+
+    operator.delete_and_wait_gone(env, &namespace, name, timeout);
+}

@@ -116,12 +116,16 @@ pub async fn execute(
     applied
 }
 
-/// Whether `op` deletes a database resource or takes a cluster out of the
-/// global database (it becomes a standalone cluster with its own writes).
+/// Whether `op` deletes a database resource, takes a cluster out of the
+/// global database (it becomes a standalone cluster with its own writes)
+/// or fails over (what was not yet replicated is lost).
 fn destroys(op: &Op) -> bool {
     matches!(
         op.kind,
-        OpKind::DeleteCluster { .. }
+        OpKind::MoveWriter {
+            unplanned: true,
+            ..
+        } | OpKind::DeleteCluster { .. }
             | OpKind::DeleteInstance { .. }
             | OpKind::DeleteGlobalCluster { .. }
             | OpKind::RemoveFromGlobalCluster { .. }
@@ -264,6 +268,7 @@ async fn step(
             engine,
             engine_version,
             deletion_protection,
+            write_forwarding,
         } => {
             if *role == Role::Secondary {
                 let writer_ready = state
@@ -292,6 +297,9 @@ async fn step(
                     .master_username(MASTER_USERNAME)
                     .manage_master_user_password(true);
             }
+            if *write_forwarding {
+                request = request.enable_global_write_forwarding(true);
+            }
             match request.send().await {
                 Ok(_) => {}
                 Err(e) => {
@@ -318,6 +326,74 @@ async fn step(
             );
             state.ready.insert(region.clone(), ready);
             Outcome::Done
+        }
+        OpKind::MoveWriter {
+            identifier,
+            from,
+            to,
+            target_arn,
+            unplanned,
+        } => {
+            let from = from.as_deref().unwrap_or("nowhere");
+            let client = rds(api_region);
+            let (result, operation) = if *unplanned {
+                let result = client
+                    .failover_global_cluster()
+                    .global_cluster_identifier(identifier)
+                    .target_db_cluster_identifier(target_arn)
+                    .allow_data_loss(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("rds", "FailoverGlobalCluster", e));
+                (result, "failing over")
+            } else {
+                let result = client
+                    .switchover_global_cluster()
+                    .global_cluster_identifier(identifier)
+                    .target_db_cluster_identifier(target_arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("rds", "SwitchoverGlobalCluster", e));
+                (result, "switching over")
+            };
+            match result {
+                Ok(()) => {
+                    // The writer is on its way: nothing that needs it runs in this pass.
+                    state.writer = None;
+                    Outcome::DoneWaiting(format!(
+                        "rds global cluster {identifier} is {operation} its writer from {from} to {to}"
+                    ))
+                }
+                Err(e) => waiting_or_failed(e, |e| {
+                    format!(
+                        "rds global cluster {identifier} cannot move its writer from {from} to {to} yet ({e})"
+                    )
+                }),
+            }
+        }
+        OpKind::SetWriteForwarding {
+            region,
+            identifier,
+            desired,
+            ..
+        } => {
+            let result = rds(region)
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .enable_global_write_forwarding(*desired)
+                .apply_immediately(true)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Outcome::Done,
+                Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
+                    format!(
+                        "rds cluster {identifier} in {region} is busy ({e}); GlobalWriteForwarding is set in a later pass"
+                    )
+                }),
+            }
         }
         OpKind::SetDeletionProtection {
             region,

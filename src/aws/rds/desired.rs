@@ -24,6 +24,12 @@ pub struct RdsInputs {
     pub previous_regions: Vec<String>,
     /// The global cluster ARN the last status showed.
     pub previous_global_cluster_arn: Option<String>,
+    /// The writer's region the last status showed.
+    pub previous_writer_region: Option<String>,
+    /// The region the `globalapi.io/failover-to` annotation names: it
+    /// stands in for `primaryRegion`, so that the writer is not switched
+    /// back after the failover.
+    pub failover_to: Option<String>,
 }
 
 impl RdsInputs {
@@ -101,21 +107,31 @@ pub fn final_snapshot_identifier(target: &Target, cluster: &str, resource_id: &s
     format!("{cluster}-final-{hash}")
 }
 
+/// The region a failover request names, when it is one of the spec's.
+pub fn failover_region<'a>(target: &Target, inputs: &'a RdsInputs) -> Option<&'a str> {
+    inputs
+        .failover_to
+        .as_deref()
+        .filter(|r| target.spec.regions.iter().any(|s| s.name == *r))
+}
+
 /// The global database the spec asks for; `None` without `database.aurora`.
-pub fn desired(target: &Target, _inputs: &RdsInputs) -> Option<Desired> {
+/// A failover request's region stands in for `primaryRegion`.
+pub fn desired(target: &Target, inputs: &RdsInputs) -> Option<Desired> {
     let aurora = aurora(target)?;
+    let primary = failover_region(target, inputs).unwrap_or(&aurora.primary_region);
     let global = DesiredGlobalCluster {
         identifier: aurora.global_cluster_identifier.clone(),
         engine: engine_name(aurora.engine).to_owned(),
         engine_version: aurora.engine_version.clone(),
         deletion_protection: aurora.deletion_protection,
     };
-    let mut regions: Vec<&str> = vec![aurora.primary_region.as_str()];
+    let mut regions: Vec<&str> = vec![primary];
     regions.extend(
         target
             .regions()
             .map(|r| r.name.as_str())
-            .filter(|r| *r != aurora.primary_region),
+            .filter(|r| *r != primary),
     );
     let clusters = regions
         .into_iter()
@@ -123,7 +139,7 @@ pub fn desired(target: &Target, _inputs: &RdsInputs) -> Option<Desired> {
             let identifier = cluster_identifier(target, region);
             DesiredCluster {
                 region: region.to_owned(),
-                role: if region == aurora.primary_region {
+                role: if region == primary {
                     Role::Primary
                 } else {
                     Role::Secondary
@@ -142,9 +158,10 @@ pub fn desired(target: &Target, _inputs: &RdsInputs) -> Option<Desired> {
         .collect();
     Some(Desired {
         global,
-        primary_region: aurora.primary_region.clone(),
+        primary_region: primary.to_owned(),
         clusters,
         skip_final_snapshot: aurora.skip_final_snapshot,
+        write_forwarding: aurora.write_forwarding,
     })
 }
 

@@ -55,6 +55,23 @@ pub enum OpKind {
     DeleteGlobalCluster {
         identifier: String,
     },
+    /// The writer moves to `to`: planned (`SwitchoverGlobalCluster`, no data
+    /// loss) or, on request, unplanned (`FailoverGlobalCluster` with
+    /// `AllowDataLoss`, for a writer region that is down).
+    MoveWriter {
+        identifier: String,
+        from: Option<String>,
+        to: String,
+        target_arn: String,
+        unplanned: bool,
+    },
+    /// Global write forwarding of a cluster that is not the writer.
+    SetWriteForwarding {
+        region: String,
+        identifier: String,
+        observed: bool,
+        desired: bool,
+    },
     /// A primary (with the master user) or a secondary (joins the writer).
     CreateCluster {
         region: String,
@@ -64,6 +81,8 @@ pub enum OpKind {
         engine: String,
         engine_version: String,
         deletion_protection: bool,
+        /// For a secondary: forward its writes to the writer.
+        write_forwarding: bool,
     },
     SetDeletionProtection {
         region: String,
@@ -116,8 +135,10 @@ impl Op {
         match &self.kind {
             OpKind::CreateGlobalCluster(_)
             | OpKind::SetGlobalDeletionProtection { .. }
-            | OpKind::DeleteGlobalCluster { .. } => None,
+            | OpKind::DeleteGlobalCluster { .. }
+            | OpKind::MoveWriter { .. } => None,
             OpKind::CreateCluster { region, .. }
+            | OpKind::SetWriteForwarding { region, .. }
             | OpKind::SetDeletionProtection { region, .. }
             | OpKind::RemoveFromGlobalCluster { region, .. }
             | OpKind::DeleteCluster { region, .. }
@@ -157,6 +178,32 @@ impl Op {
             OpKind::DeleteGlobalCluster { identifier } => {
                 change(Action::Delete, "global cluster", identifier)
             }
+            OpKind::MoveWriter {
+                identifier,
+                from,
+                to,
+                unplanned,
+                ..
+            } => {
+                let resource = if *unplanned {
+                    format!("{identifier} (failover: writes not yet replicated to {to} are lost)")
+                } else {
+                    format!("{identifier} (switchover: no data loss)")
+                };
+                change(Action::Update, "global cluster", &resource).with_fields(vec![
+                    FieldChange::new("Writer", from.clone(), Some(to.clone())),
+                ])
+            }
+            OpKind::SetWriteForwarding {
+                identifier,
+                observed,
+                desired,
+                ..
+            } => change(Action::Update, Role::Secondary.kind(), identifier).with_fields(flag(
+                "GlobalWriteForwarding",
+                *observed,
+                *desired,
+            )),
             OpKind::CreateCluster {
                 identifier, role, ..
             } => change(Action::Create, role.kind(), identifier),
@@ -361,10 +408,7 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
             if let Some(writer) = found.writer().and_then(|w| w.region.as_deref())
                 && writer != primary
             {
-                d.errors.push(format!(
-                    "{primary}: the writer of global cluster {} is in {writer} but spec.database.aurora.primaryRegion is {primary}: switch over by hand (switchover-global-cluster) or set primaryRegion to {writer}; nothing was changed for it",
-                    g.identifier
-                ));
+                switch_writer(&mut d, observed, found, writer, primary);
             }
             if found.deletion_protection != g.deletion_protection {
                 d.push(
@@ -403,6 +447,7 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
                     engine: engine.clone(),
                     engine_version: engine_version.clone(),
                     deletion_protection: want.deletion_protection,
+                    write_forwarding: role == Role::Secondary && desired.write_forwarding,
                 },
             );
             for instance in &want.instances {
@@ -456,6 +501,20 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
         }
         let role = observed.role_of(have, Some(primary));
         instance_ops(&mut d, want, have, &engine);
+        if role == Role::Secondary
+            && observed.is_member(have)
+            && have.write_forwarding != desired.write_forwarding
+        {
+            d.push(
+                STAGE_REGIONS,
+                OpKind::SetWriteForwarding {
+                    region: region.to_owned(),
+                    identifier: have.identifier.clone(),
+                    observed: have.write_forwarding,
+                    desired: desired.write_forwarding,
+                },
+            );
+        }
         if have.deletion_protection != want.deletion_protection {
             d.push(
                 STAGE_REGIONS,
@@ -485,8 +544,8 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
             continue;
         }
         if observed.role_of(have, Some(primary)) == Role::Primary && observed.is_member(have) {
-            d.errors.push(format!(
-                "{region}: rds cluster {} is the writer of global cluster {} but {region} is no longer in spec.regions: switch the writer to {primary} first (switchover-global-cluster); nothing was changed there",
+            d.wait(format!(
+                "rds cluster {} in {region} is the writer of global cluster {} and {region} is no longer in spec.regions: it is removed once the writer has moved to {primary}",
                 have.identifier, g.identifier
             ));
             continue;
@@ -508,6 +567,96 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
             snapshot,
         );
     }
+    d
+}
+
+/// The writer is in `writer`, the spec wants it in `primary`: a planned
+/// switchover once the global cluster and the cluster there are available
+/// members; until then a line says what it waits for.
+fn switch_writer(
+    d: &mut RdsDiff,
+    observed: &Observed,
+    global: &ObservedGlobalCluster,
+    writer: &str,
+    primary: &str,
+) {
+    let id = &global.identifier;
+    let target = match observed.regions.get(primary) {
+        Some(Some(c)) if c.ownership.is_ours() && observed.is_member(c) => c,
+        // Not read this pass: nothing is decided.
+        None => return,
+        _ => {
+            d.wait(format!(
+                "rds global cluster {id} switches its writer from {writer} to {primary} once the cluster in {primary} is a member"
+            ));
+            return;
+        }
+    };
+    if global.status != AVAILABLE || target.status != AVAILABLE {
+        d.wait(format!(
+            "rds global cluster {id} switches its writer from {writer} to {primary} once it and the cluster in {primary} are available"
+        ));
+        return;
+    }
+    d.push(
+        STAGE_GLOBAL,
+        OpKind::MoveWriter {
+            identifier: id.clone(),
+            from: Some(writer.to_owned()),
+            to: primary.to_owned(),
+            target_arn: target.arn.clone(),
+            unplanned: false,
+        },
+    );
+}
+
+/// The unplanned failover the `globalapi.io/failover-to` annotation asks
+/// for: the writer moves to `to`, accepting the loss of what was not yet
+/// replicated there. Nothing when the writer is there already.
+pub fn failover(target: &Target, observed: &Observed, to: &str) -> RdsDiff {
+    let mut d = RdsDiff::default();
+    let Some(global) = &observed.global else {
+        d.errors.push(format!(
+            "{to}: the globalapi.io/failover-to annotation asks for a failover, but there is no global cluster"
+        ));
+        return d;
+    };
+    if let Err(line) = global_ownership(target, global, observed) {
+        d.conflicts.push(line);
+        return d;
+    }
+    let writer = global.writer().and_then(|w| w.region.clone());
+    if writer.as_deref() == Some(to) {
+        return d;
+    }
+    let id = &global.identifier;
+    let cluster = match observed.regions.get(to) {
+        Some(Some(c)) if c.ownership.is_ours() && observed.is_member(c) => c,
+        None => return d,
+        _ => {
+            d.errors.push(format!(
+                "{to}: the globalapi.io/failover-to annotation names {to}, where global cluster {id} has no cluster of this GlobalApi: name a region of spec.regions whose cluster is a member"
+            ));
+            return d;
+        }
+    };
+    if global.status != AVAILABLE {
+        d.wait(format!(
+            "rds global cluster {id} is {}; the failover to {to} waits for it",
+            global.status
+        ));
+        return d;
+    }
+    d.push(
+        STAGE_GLOBAL,
+        OpKind::MoveWriter {
+            identifier: id.clone(),
+            from: writer,
+            to: to.to_owned(),
+            target_arn: cluster.arn.clone(),
+            unplanned: true,
+        },
+    );
     d
 }
 
@@ -842,6 +991,7 @@ mod tests {
                     )),
                     resource_id: Some(format!("cluster-{}", c.region)),
                     master_user_secret_arn: None,
+                    write_forwarding: false,
                     ownership: Ownership::Ours,
                     instances: c
                         .instances
@@ -887,6 +1037,168 @@ mod tests {
             .get_mut(region)
             .and_then(Option::as_mut)
             .expect("cluster observed")
+    }
+
+    /// `o` with the writer moved to `region`.
+    fn writer_in(mut o: Observed, region: &str) -> Observed {
+        if let Some(g) = o.global.as_mut() {
+            for m in &mut g.members {
+                m.is_writer = m.region.as_deref() == Some(region);
+            }
+        }
+        o
+    }
+
+    #[test]
+    fn a_new_primary_region_is_a_planned_switchover_once_both_are_available() {
+        let mut t = with_database("");
+        let now = converged(&t);
+        if let Some(a) = t.spec.database.as_mut().and_then(|d| d.aurora.as_mut()) {
+            a.primary_region = "eu-west-1".into();
+        }
+        let want = desired(&t, &RdsInputs::default()).expect("database");
+        let d = diff(&t, &want, &now);
+        assert_eq!(
+            lines(&d),
+            [
+                "update rds global cluster exchange (switchover: no data loss): Writer us-east-1 → eu-west-1"
+            ]
+        );
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        match &d.ops[0].kind {
+            OpKind::MoveWriter {
+                target_arn,
+                unplanned,
+                ..
+            } => {
+                assert_eq!(
+                    target_arn,
+                    &arn("eu-west-1", "gapi-payments-exchange-eu-west-1")
+                );
+                assert!(!unplanned);
+            }
+            other => panic!("not a writer move: {other:?}"),
+        }
+
+        // Under way: one line, no second request.
+        let mut moving = now.clone();
+        if let Some(g) = moving.global.as_mut() {
+            g.status = "switching-over".into();
+        }
+        let d = diff(&t, &want, &moving);
+        assert!(d.ops.is_empty(), "{:?}", lines(&d));
+        assert!(
+            d.pending
+                .iter()
+                .any(|p| p.contains("switches its writer from us-east-1 to eu-west-1")),
+            "{:?}",
+            d.pending
+        );
+
+        // Done: nothing left.
+        let moved = writer_in(now, "eu-west-1");
+        assert_eq!(diff(&t, &want, &moved), RdsDiff::default());
+    }
+
+    #[test]
+    fn a_writer_moved_by_hand_is_switched_back_and_a_failover_request_stands_in() {
+        let t = with_database("");
+        let want = desired(&t, &RdsInputs::default()).expect("database");
+        let moved = writer_in(converged(&t), "eu-west-1");
+        assert_eq!(
+            lines(&diff(&t, &want, &moved)),
+            [
+                "update rds global cluster exchange (switchover: no data loss): Writer eu-west-1 → us-east-1"
+            ]
+        );
+        // Asked for by the annotation: eu-west-1 stands in for primaryRegion.
+        let inputs = RdsInputs {
+            failover_to: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        let stand_in = desired(&t, &inputs).expect("database");
+        assert_eq!(stand_in.primary_region, "eu-west-1");
+        assert_eq!(diff(&t, &stand_in, &moved), RdsDiff::default());
+        // A region outside the spec is no stand-in.
+        let elsewhere = RdsInputs {
+            failover_to: Some("ap-south-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            desired(&t, &elsewhere).expect("database").primary_region,
+            "us-east-1"
+        );
+    }
+
+    #[test]
+    fn a_failover_request_moves_the_writer_accepting_data_loss() {
+        let t = with_database("");
+        let now = converged(&t);
+        let d = failover(&t, &now, "eu-west-1");
+        assert_eq!(
+            lines(&d),
+            [
+                "update rds global cluster exchange (failover: writes not yet replicated to eu-west-1 are lost): Writer us-east-1 → eu-west-1"
+            ]
+        );
+        assert!(matches!(
+            d.ops[0].kind,
+            OpKind::MoveWriter {
+                unplanned: true,
+                ..
+            }
+        ));
+        // Already there: nothing.
+        assert_eq!(
+            failover(&t, &writer_in(now.clone(), "eu-west-1"), "eu-west-1"),
+            RdsDiff::default()
+        );
+        // Busy: it waits.
+        let mut busy = now.clone();
+        if let Some(g) = busy.global.as_mut() {
+            g.status = "failing-over".into();
+        }
+        let d = failover(&t, &busy, "eu-west-1");
+        assert!(d.ops.is_empty() && d.pending.len() == 1, "{d:?}");
+        // No cluster of ours there: an error naming the annotation.
+        let mut without = now;
+        without.regions.insert("eu-west-1".into(), None);
+        let d = failover(&t, &without, "eu-west-1");
+        assert!(d.ops.is_empty());
+        assert!(
+            d.errors[0].contains("globalapi.io/failover-to"),
+            "{:?}",
+            d.errors
+        );
+    }
+
+    #[test]
+    fn write_forwarding_is_set_on_the_secondaries_only() {
+        let t = with_database("    writeForwarding: true\n");
+        let want = desired(&t, &RdsInputs::default()).expect("database");
+        assert!(want.write_forwarding);
+        let d = diff(&t, &want, &converged(&t));
+        assert_eq!(
+            lines(&d),
+            [
+                "update rds secondary cluster gapi-payments-exchange-eu-west-1: GlobalWriteForwarding false → true"
+            ]
+        );
+        // From nothing: the secondary is created forwarding, the primary not.
+        let d = diff(&t, &want, &empty(&t));
+        let forwarding: Vec<(&str, bool)> = d
+            .ops
+            .iter()
+            .filter_map(|op| match &op.kind {
+                OpKind::CreateCluster {
+                    region,
+                    write_forwarding,
+                    ..
+                } => Some((region.as_str(), *write_forwarding)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(forwarding, [("us-east-1", false), ("eu-west-1", true)]);
     }
 
     #[test]

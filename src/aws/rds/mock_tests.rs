@@ -638,7 +638,7 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
     let rds = regions(&us_rules, &[&eu_clusters, &eu_instances, &delete]);
     let inputs = RdsInputs {
         previous_regions: vec![US.into(), EU.into()],
-        previous_global_cluster_arn: None,
+        ..Default::default()
     };
     let out = run_with(&rds, &Announcer::default(), &t, &inputs, Mode::Apply)
         .await

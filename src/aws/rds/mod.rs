@@ -17,10 +17,14 @@
 //!
 //! Nothing waits: a cluster or instance that is not `available` is a
 //! pending line, a secondary waits for an available writer and a deletion
-//! for what must go before it, and the reconcile requeues. An engine or
-//! engine version change, a writer in another region than the spec's, and
-//! a member taken out of the global cluster by hand are reported, never
-//! acted on. Deletion (destroy, or `database` removed from the spec) goes
+//! for what must go before it, and the reconcile requeues. A writer in
+//! another region than the spec's is switched over there (planned, no data
+//! loss) once both are available; an unplanned failover happens only on
+//! request ([`failover`], the `globalapi.io/failover-to` annotation), whose
+//! region then stands in for the spec's. Secondaries forward writes when
+//! `writeForwarding` asks. An engine or engine version change and a member
+//! taken out of the global cluster by hand are reported, never acted on.
+//! Deletion (destroy, or `database` removed from the spec) goes
 //! secondaries first (out of the global cluster, instances, cluster), then
 //! the primary, then the global cluster, keeping a final snapshot of each
 //! cluster unless `skipFinalSnapshot`; `deletionProtection: true` refuses
@@ -78,6 +82,9 @@ pub struct RdsOutputs {
     pub unknown: Vec<String>,
     /// Ours, no longer in the spec, left as they are (`removal: Orphan`).
     pub orphaned: Vec<String>,
+    /// The region the `globalapi.io/failover-to` annotation moved the
+    /// writer to, while it stands in for `primaryRegion`.
+    pub failed_over_to: Option<String>,
 }
 
 impl RdsOutputs {
@@ -86,6 +93,8 @@ impl RdsOutputs {
         RdsInputs {
             previous_regions: self.endpoints.iter().map(|e| e.region.clone()).collect(),
             previous_global_cluster_arn: self.global_cluster_arn.clone(),
+            previous_writer_region: self.writer_region.clone(),
+            failover_to: None,
         }
     }
 }
@@ -204,8 +213,76 @@ pub async fn run_with(
     outcome.outputs = RdsOutputs {
         unknown,
         orphaned: plan.orphaned.clone(),
+        failed_over_to: desired::failover_region(target, inputs)
+            .filter(|r| desired::aurora(target).is_some_and(|a| a.primary_region != *r))
+            .map(str::to_owned),
         ..outputs(target, &observed, &order)
     };
+    Ok(outcome)
+}
+
+/// The unplanned failover the `globalapi.io/failover-to` annotation asks
+/// for: observes the global cluster and the cluster in `to` and, unless the
+/// writer is there already, fails over to it (`AllowDataLoss`), announced
+/// first. A one-time act beside the reconcile, in Apply only: it is a
+/// request, not drift, and `driftPolicy: Report` does not hold it back.
+pub async fn failover(clients: &AwsClients, target: &Target, to: &str) -> Result<StepOutcome<()>> {
+    failover_with(
+        |region| clients.rds(region),
+        clients.announcer(),
+        target,
+        to,
+    )
+    .await
+}
+
+/// [`failover`] with the RDS client of each region from `rds`.
+pub async fn failover_with(
+    rds: impl Fn(&str) -> Client,
+    announcer: &Announcer,
+    target: &Target,
+    to: &str,
+) -> Result<StepOutcome<()>> {
+    let Some(aurora) = desired::aurora(target) else {
+        return Ok(StepOutcome {
+            errors: vec![format!(
+                "{to}: the globalapi.io/failover-to annotation asks for a failover, but spec.database.aurora is not set: remove the annotation"
+            )],
+            ..Default::default()
+        });
+    };
+    if !target.spec.regions.iter().any(|r| r.name == to) {
+        return Ok(StepOutcome {
+            errors: vec![format!(
+                "{to}: the globalapi.io/failover-to annotation names {to}, which is not one of spec.regions: name the region whose cluster should take the writes"
+            )],
+            ..Default::default()
+        });
+    }
+    // Called in the region that takes over: the writer's may be down.
+    let regions = [to.to_owned()];
+    let scope = observe::Scope {
+        api_region: Some(to),
+        global: Some(&aurora.global_cluster_identifier),
+        remembered_global: None,
+        regions: &regions,
+    };
+    let found = observe::observe(&rds, target, scope).await?;
+    let plan = diff::failover(target, &found.observed, to);
+    let mut outcome = StepOutcome::<()> {
+        conflicts: plan.conflicts.clone(),
+        pending: plan.pending.clone(),
+        errors: found.errors.clone(),
+        ..Default::default()
+    };
+    outcome.errors.extend(plan.errors.iter().cloned());
+    if found.errors.is_empty() && !plan.ops.is_empty() {
+        let applied = apply::execute(&rds, announcer, target, to, &plan, &found.observed).await;
+        outcome.changes = applied.changes;
+        outcome.pending.extend(applied.pending);
+        outcome.errors.extend(applied.errors);
+        outcome.conflicts.extend(applied.conflicts);
+    }
     Ok(outcome)
 }
 
@@ -359,7 +436,11 @@ fn outputs(target: &Target, observed: &Observed, order: &[String]) -> RdsOutputs
         let writer = global
             .and_then(|g| g.member(&cluster.region, &cluster.identifier))
             .is_some_and(|m| m.is_writer);
-        if writer {
+        // The secret stays with the cluster made as the first writer, also
+        // after the writer moved.
+        if cluster.master_user_secret_arn.is_some()
+            && (writer || out.master_user_secret_arn.is_none())
+        {
             out.master_user_secret_arn = cluster.master_user_secret_arn.clone();
         }
         out.endpoints.push(RdsEndpoint {

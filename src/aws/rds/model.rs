@@ -110,6 +110,8 @@ pub struct Desired {
     /// The primary region's cluster first, then the others in spec order.
     pub clusters: Vec<DesiredCluster>,
     pub skip_final_snapshot: bool,
+    /// Global write forwarding on every cluster that is not the writer.
+    pub write_forwarding: bool,
 }
 
 /// One member of a global cluster, as the global cluster lists it.
@@ -197,6 +199,8 @@ pub struct ObservedCluster {
     /// Unique per incarnation of the identifier; names the final snapshot.
     pub resource_id: Option<String>,
     pub master_user_secret_arn: Option<String>,
+    /// Global write forwarding requested (`GlobalWriteForwardingRequested`).
+    pub write_forwarding: bool,
     pub ownership: Ownership,
     pub instances: Vec<ObservedInstance>,
 }

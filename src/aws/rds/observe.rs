@@ -251,6 +251,7 @@ pub fn to_cluster(uid: &str, region: &str, c: &DbCluster) -> ObservedCluster {
             .master_user_secret()
             .and_then(|s| s.secret_arn())
             .map(str::to_owned),
+        write_forwarding: c.global_write_forwarding_requested().unwrap_or(false),
         ownership: Ownership::from_tags(uid, tags(c.tag_list())),
         instances: Vec::new(),
     }

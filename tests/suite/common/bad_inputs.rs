@@ -328,6 +328,16 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "Unsupported value",
         },
         Bad {
+            what: "followDatabaseWriter under Latency routing",
+            manifest: with(
+                valid(),
+                "/spec/routing",
+                json!({"policy": "Latency", "followDatabaseWriter": true}),
+            ),
+            field: "spec.routing.followDatabaseWriter",
+            says: "needs Failover routing and database.aurora",
+        },
+        Bad {
             what: "health path without slash",
             manifest: with(valid(), "/spec/api/healthCheck/path", json!("health")),
             field: "spec.api.healthCheck.path",

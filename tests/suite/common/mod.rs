@@ -161,7 +161,10 @@ impl TestEnv {
                         .kubectl(&["get", "globalapipolicies", "-A"])
                         .status
                         .success()
-                    && self.kubectl(&["explain", "globalapis.spec"]).status.success()
+                    && self
+                        .kubectl(&["explain", "globalapis.spec"])
+                        .status
+                        .success()
             });
         });
     }
