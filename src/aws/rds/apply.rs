@@ -379,21 +379,10 @@ async fn step(
             desired,
             ..
         } => {
-            let result = rds(region)
+            let request = rds(region)
                 .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .enable_global_write_forwarding(*desired)
-                .apply_immediately(true)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
-                    format!(
-                        "rds cluster {identifier} in {region} is busy ({e}); GlobalWriteForwarding is set in a later pass"
-                    )
-                }),
-            }
+                .enable_global_write_forwarding(*desired);
+            modify_cluster(request, region, identifier, "GlobalWriteForwarding").await
         }
         OpKind::SetDeletionProtection {
             region,
@@ -401,21 +390,10 @@ async fn step(
             desired,
             ..
         } => {
-            let result = rds(region)
+            let request = rds(region)
                 .modify_db_cluster()
-                .db_cluster_identifier(identifier)
-                .deletion_protection(*desired)
-                .apply_immediately(true)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
-                    format!(
-                        "rds cluster {identifier} in {region} is busy ({e}); DeletionProtection is set in a later pass"
-                    )
-                }),
-            }
+                .deletion_protection(*desired);
+            modify_cluster(request, region, identifier, "DeletionProtection").await
         }
         OpKind::RemoveFromGlobalCluster {
             region,
@@ -560,6 +538,28 @@ async fn step(
 }
 
 /// `Some` (wait, or gone) while the global cluster still lists members.
+/// Sends one ModifyDBCluster of `identifier`, which sets `field`, at once.
+async fn modify_cluster(
+    request: aws_sdk_rds::operation::modify_db_cluster::builders::ModifyDBClusterFluentBuilder,
+    region: &str,
+    identifier: &str,
+    field: &str,
+) -> Outcome {
+    let result = request
+        .db_cluster_identifier(identifier)
+        .apply_immediately(true)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Outcome::Done,
+        Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
+            format!(
+                "rds cluster {identifier} in {region} is busy ({e}); {field} is set in a later pass"
+            )
+        }),
+    }
+}
+
 async fn global_not_empty(
     rds: &impl Fn(&str) -> Client,
     target: &Target,

@@ -165,13 +165,8 @@ pub async fn run_with(
     };
     let found = observe::observe(&rds, target, scope).await?;
     let plan = diff::diff(target, &want, &found.observed);
-    let mut outcome = StepOutcome::<RdsOutputs> {
-        conflicts: plan.conflicts.clone(),
-        pending: plan.pending.clone(),
-        errors: found.errors.clone(),
-        ..Default::default()
-    };
-    outcome.errors.extend(plan.errors.iter().cloned());
+    let mut outcome = StepOutcome::<RdsOutputs>::default();
+    begin(&mut outcome, &found, &plan);
     let unknown = found.errors.clone();
     let observed = match mode {
         Mode::Plan => {
@@ -269,13 +264,8 @@ pub async fn failover_with(
     };
     let found = observe::observe(&rds, target, scope).await?;
     let plan = diff::failover(target, &found.observed, to);
-    let mut outcome = StepOutcome::<()> {
-        conflicts: plan.conflicts.clone(),
-        pending: plan.pending.clone(),
-        errors: found.errors.clone(),
-        ..Default::default()
-    };
-    outcome.errors.extend(plan.errors.iter().cloned());
+    let mut outcome = StepOutcome::<()>::default();
+    begin(&mut outcome, &found, &plan);
     if found.errors.is_empty() && !plan.ops.is_empty() {
         let applied = apply::execute(&rds, announcer, target, to, &plan, &found.observed).await;
         outcome.changes = applied.changes;
@@ -284,6 +274,15 @@ pub async fn failover_with(
         outcome.conflicts.extend(applied.conflicts);
     }
     Ok(outcome)
+}
+
+/// What a step reports before it applies anything: the read errors, then
+/// what the diff waits for, refuses and finds to be someone else's.
+fn begin<O>(outcome: &mut StepOutcome<O>, found: &Observation, plan: &RdsDiff) {
+    outcome.conflicts = plan.conflicts.clone();
+    outcome.pending = plan.pending.clone();
+    outcome.errors = found.errors.clone();
+    outcome.errors.extend(plan.errors.iter().cloned());
 }
 
 /// A spec without `aurora` under `removal: Orphan`: what is ours is only
@@ -353,13 +352,8 @@ async fn teardown(
     let scope = teardown_scope(target, inputs, &regions);
     let found = observe::observe(rds, target, scope).await?;
     let plan = diff::teardown(target, &found.observed, !found.errors.is_empty());
-    let mut outcome = StepOutcome::<()> {
-        conflicts: plan.conflicts.clone(),
-        pending: plan.pending.clone(),
-        errors: found.errors.clone(),
-        ..Default::default()
-    };
-    outcome.errors.extend(plan.errors.iter().cloned());
+    let mut outcome = StepOutcome::<()>::default();
+    begin(&mut outcome, &found, &plan);
     let observed = match mode {
         Mode::Plan => {
             outcome.changes = plan.ops.iter().map(Op::change).collect();
