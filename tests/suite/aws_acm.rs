@@ -282,13 +282,29 @@ async fn certificates_follow_the_spec_and_only_ours_are_touched() {
         theirs.certificate().and_then(|c| c.domain_name()),
         Some(origin.as_str())
     );
-    clients
-        .acm("eu-west-1")
-        .delete_certificate()
-        .certificate_arn(&foreign)
-        .send()
-        .await
-        .expect("cleaning up the foreign certificate");
+    clean_up(&clients, "eu-west-1", &foreign).await;
+}
+
+/// Deletes a certificate a test made itself. Not what the test checks, so
+/// a transient failure of the emulator is retried (and printed) before it
+/// fails the test.
+async fn clean_up(clients: &AwsClients, region: &str, arn: &str) {
+    for attempt in 1..=5 {
+        match clients
+            .acm(region)
+            .delete_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => return,
+            Err(e) if attempt < 5 => {
+                eprintln!("cleaning up {arn} (attempt {attempt}): {e:?}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("cleaning up {arn}: {e:?}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -457,12 +473,6 @@ async fn a_users_regional_certificate_replaces_ours_and_is_never_touched() {
             .send()
             .await
             .expect("the user's certificates survive");
-        clients
-            .acm("eu-west-1")
-            .delete_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-            .expect("cleaning up the user's certificate");
+        clean_up(&clients, "eu-west-1", arn).await;
     }
 }
