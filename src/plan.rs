@@ -7,6 +7,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
     Acm,
+    /// CloudWatch Logs: the access log groups of the stages.
+    Logs,
     ApiGateway,
     Route53,
     CloudFront,
@@ -17,6 +19,7 @@ impl Service {
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Acm => "acm",
+            Service::Logs => "logs",
             Service::ApiGateway => "apigateway",
             Service::Route53 => "route53",
             Service::CloudFront => "cloudfront",

@@ -20,6 +20,7 @@ use crate::aws::{
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
+    logs::{self, LogsOutputs},
     rds::{self, RdsInputs, RdsOutputs},
     route53::{self, Route53Inputs, Route53Outputs},
 };
@@ -33,6 +34,8 @@ use crate::target::Target;
 pub struct Memory {
     pub certificate_arns: Vec<String>,
     pub regions: Vec<String>,
+    /// Regions whose access log group the last status showed.
+    pub log_group_regions: Vec<String>,
     /// The database's regions and global cluster, from `status.database`.
     pub database: RdsInputs,
     /// When the previous pass ended (`status.lastSyncTime`).
@@ -68,6 +71,12 @@ impl Memory {
         Self {
             certificate_arns,
             regions: status.regions.iter().map(|r| r.name.clone()).collect(),
+            log_group_regions: status
+                .regions
+                .iter()
+                .filter(|r| r.access_log_group.is_some())
+                .map(|r| r.name.clone())
+                .collect(),
             database: database.unwrap_or_default(),
             last_sync: status
                 .last_sync_time
@@ -82,6 +91,7 @@ impl Memory {
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     pub acm: AcmOutputs,
+    pub logs: LogsOutputs,
     pub apigateway: ApiGatewayOutputs,
     pub cloudfront: CloudFrontOutputs,
     pub route53: Route53Outputs,
@@ -249,6 +259,7 @@ pub(crate) fn cut_off(
     });
     for service in [
         Service::Acm,
+        Service::Logs,
         Service::ApiGateway,
         Service::CloudFront,
         Service::Route53,
@@ -264,6 +275,12 @@ pub(crate) fn cut_off(
     }
     pass.outputs.acm.unknown = regions.iter().map(|r| (r.clone(), text.clone())).collect();
     pass.outputs.apigateway = ApiGatewayOutputs::unknown_in(&regions, &text);
+    pass.outputs.logs.unknown = memory
+        .log_group_regions
+        .iter()
+        .chain(target.spec.api.access_logs.iter().flat_map(|_| &regions))
+        .map(|r| (r.clone(), text.clone()))
+        .collect();
     pass.outputs.rds.unknown = vec![text];
     pass
 }
@@ -334,7 +351,37 @@ async fn reconcile_unbounded(
             ..Default::default()
         });
 
+    // Without access logs in the spec or a group in the last status there
+    // is nothing to look at: no calls.
+    let logs = if target.spec.api.access_logs.is_some() || !memory.log_group_regions.is_empty() {
+        pass.absorb_known(
+            Service::Logs,
+            in_flight
+                .step(
+                    Service::Logs,
+                    logs::run(clients, target, &memory.log_group_regions, mode),
+                )
+                .await,
+        )
+        .unwrap_or_else(|error| LogsOutputs {
+            unknown: target
+                .region_names()
+                .into_iter()
+                .chain(memory.log_group_regions.iter().cloned())
+                .map(|r| (r, error.clone()))
+                .collect(),
+            ..Default::default()
+        })
+    } else {
+        LogsOutputs::default()
+    };
+    for error in logs.unknown.values() {
+        pass.unknown(Service::Logs, error);
+    }
+
     let api_inputs = ApiGatewayInputs {
+        log_groups: logs.groups.clone(),
+        log_groups_unknown: logs.unknown.keys().cloned().collect(),
         certificates: acm
             .regional
             .iter()
@@ -559,6 +606,7 @@ async fn reconcile_unbounded(
 
     pass.outputs = Outputs {
         acm,
+        logs,
         apigateway: api,
         cloudfront: edge,
         route53: dns,
@@ -642,6 +690,22 @@ async fn destroy_unbounded(
             )
             .await,
     );
+    // Access log groups: where the spec or the last status has one.
+    let mut log_regions = memory.log_group_regions.clone();
+    if target.spec.api.access_logs.is_some() {
+        log_regions.extend(regions.iter().cloned());
+    }
+    if !log_regions.is_empty() {
+        pass.absorb(
+            Service::Logs,
+            in_flight
+                .step(
+                    Service::Logs,
+                    logs::destroy(clients, target, &log_regions, mode),
+                )
+                .await,
+        );
+    }
     pass
 }
 

@@ -863,6 +863,13 @@ fn serving(spec: &GlobalApiSpec, regions: &[RegionStatus]) -> String {
 fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
     let outputs = &pass.outputs;
     let troubled = |name: &str| mentions(&pass.errors, name) || mentions(&pass.pending, name);
+    let previous_group = |name: &str| {
+        object
+            .status
+            .as_ref()
+            .and_then(|s| s.regions.iter().find(|r| r.name == name))
+            .and_then(|r| r.access_log_group.clone())
+    };
     let region = |name: &str, maintenance: bool| {
         let api = outputs.apigateway.regions.get(name);
         let custom_domain = api.and_then(|a| a.custom_domain.clone());
@@ -877,6 +884,11 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
                 .and_then(|a| a.endpoint.as_ref())
                 .map(|e| e.regional_domain_name.clone()),
             certificate_arn: outputs.acm.regional.get(name).map(|c| c.arn.clone()),
+            access_log_group: match outputs.logs.unknown.contains_key(name) {
+                // Not read: what the last pass saw, to be looked at again.
+                true => previous_group(name),
+                false => outputs.logs.groups.get(name).cloned(),
+            },
             health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
             maintenance,
         }
@@ -907,7 +919,8 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
         .apigateway
         .regions
         .keys()
-        .chain(outputs.apigateway.unknown.keys());
+        .chain(outputs.apigateway.unknown.keys())
+        .chain(outputs.logs.unknown.keys());
     for name in left_regions {
         if !object.spec.regions.iter().any(|r| &r.name == name)
             && !list.iter().any(|r| &r.name == name)

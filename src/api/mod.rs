@@ -22,7 +22,8 @@ pub use edge::{
 };
 pub use policy::{DatabaseAllowance, GlobalApiPolicy, GlobalApiPolicySpec};
 pub use rest_api::{
-    ApiSpec, ExecutionLogging, HealthCheckSpec, HttpMethod, RouteSpec, ThrottlingSpec,
+    AccessLogSpec, ApiSpec, ExecutionLogging, HealthCheckSpec, HttpMethod, RouteSpec,
+    ThrottlingSpec,
 };
 pub use spec::{
     BackendSpec, CertificateSpec, DeletionPolicy, DriftPolicy, GlobalApi, GlobalApiSpec,

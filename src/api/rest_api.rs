@@ -53,6 +53,46 @@ pub struct ApiSpec {
     /// limits are not managed: the account's apply unless set by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttling: Option<ThrottlingSpec>,
+
+    /// Access logs of the stage, a line per request, to a CloudWatch Logs
+    /// group in each region that the operator creates, tags and owns:
+    /// `/aws/apigateway/gapi-<namespace>-<name>`. Taken out (or a region
+    /// taken out of the spec), the group and its lines are deleted, as
+    /// with the GlobalApi unless `deletionPolicy: Retain`. AWS needs the
+    /// account's API Gateway CloudWatch role, as for execution logging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogSpec>,
+}
+
+/// Where and how long the access log lines are kept.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLogSpec {
+    /// One line per request with `$context` variables; API Gateway needs
+    /// `$context.requestId` or `$context.extendedRequestId` in it. Default:
+    /// a JSON line with the request id, client address, time, method,
+    /// path, status, latency and response length.
+    #[serde(default = "default_access_log_format")]
+    #[schemars(length(min = 1, max = 3000))]
+    #[x_kube(validation = Rule::new("self.contains('$context.requestId') || self.contains('$context.extendedRequestId')")
+        .message("accessLogs.format must contain $context.requestId or $context.extendedRequestId (API Gateway refuses a format without one)"))]
+    pub format: String,
+
+    /// Days CloudWatch Logs keeps the lines: 1, 3, 5, 7, 14, 30, 60, 90,
+    /// 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    /// 3288 or 3653.
+    #[serde(default = "default_retention_days")]
+    #[x_kube(validation = Rule::new("self in [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]")
+        .message("accessLogs.retentionDays must be one of the periods CloudWatch Logs offers: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"))]
+    pub retention_days: u32,
+}
+
+fn default_access_log_format() -> String {
+    r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime","method":"$context.httpMethod","path":"$context.path","status":"$context.status","latencyMs":"$context.responseLatency","length":"$context.responseLength"}"#.to_owned()
+}
+
+fn default_retention_days() -> u32 {
+    30
 }
 
 /// How much API Gateway writes to the execution log.
@@ -91,6 +131,7 @@ impl Default for ApiSpec {
             metrics: false,
             execution_logging: ExecutionLogging::Disabled,
             throttling: None,
+            access_logs: None,
         }
     }
 }

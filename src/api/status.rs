@@ -103,6 +103,9 @@ pub struct RegionStatus {
     /// The certificate of the regional custom domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
+    /// The CloudWatch Logs group (ARN) of the stage's access logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_group: Option<String>,
     /// The Route 53 health check probing this region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_id: Option<String>,

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod cloudfront;
 pub mod fence;
 pub mod limits;
+pub mod logs;
 pub mod observed;
 pub mod pace;
 pub mod rds;

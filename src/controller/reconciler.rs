@@ -174,7 +174,7 @@ fn pending_requeue(pending: &[Note], passes: u32) -> Duration {
             Service::Acm => Duration::from_secs(300),
             Service::Rds => Duration::from_secs(120),
             Service::CloudFront => Duration::from_secs(60),
-            Service::ApiGateway | Service::Route53 => Duration::from_secs(15),
+            Service::Logs | Service::ApiGateway | Service::Route53 => Duration::from_secs(15),
         })
         .min()
         .unwrap_or(PENDING_REQUEUE);

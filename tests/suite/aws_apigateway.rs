@@ -55,6 +55,7 @@ fn inputs(regions: &[&str], previous: &[&str]) -> ApiGatewayInputs {
         retire_old_domains: true,
         certificates: regions.iter().map(|r| ((*r).to_owned(), cert(r))).collect(),
         previous_regions: previous.iter().map(|r| (*r).to_owned()).collect(),
+        ..Default::default()
     }
 }
 

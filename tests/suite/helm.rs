@@ -554,14 +554,23 @@ fn deploy_manifest_is_the_default_render() {
 // The IAM policy against the AWS calls of the source.
 
 /// The SDK crates the code uses, by the module of src/aws that owns them.
-const SERVICES: [&str; 6] = [
+const SERVICES: [&str; 7] = [
     "acm",
     "apigateway",
     "cloudfront",
+    "cloudwatchlogs",
     "lambda",
     "rds",
     "route53",
 ];
+
+/// The SDK crate (`aws-sdk-<service>`) of a module of src/aws.
+fn service_of_module(module: &str) -> &str {
+    match module {
+        "logs" => "cloudwatchlogs",
+        other => other,
+    }
+}
 
 /// IAM actions that AWS authorizes in addition to the one an operation is
 /// named after (documented per service): (required action, implied action, why).
@@ -570,6 +579,11 @@ const IMPLIED: &[(&str, &str, &str)] = &[
         "acm:RequestCertificate",
         "acm:AddTagsToCertificate",
         "the request carries the ownership tags",
+    ),
+    (
+        "logs:CreateLogGroup",
+        "logs:TagResource",
+        "CreateLogGroup with tags (tag-on-create)",
     ),
     (
         "apigateway:POST",
@@ -640,6 +654,8 @@ fn actions_of(
             "cloudfront:CreateDistribution".into(),
             "cloudfront:TagResource".into(),
         ],
+        // CloudWatch Logs' IAM prefix is not its crate's name.
+        ("cloudwatchlogs", op) => vec![format!("logs:{}", pascal(op))],
         (service, op) => vec![format!("{service}:{}", pascal(op))],
     }
 }
@@ -951,10 +967,10 @@ fn operations_called() -> BTreeMap<(String, String), BTreeSet<String>> {
             let service = match candidates.as_slice() {
                 [] => continue,
                 [one] => *one,
-                many if many.contains(&module.as_str()) => SERVICES
+                many if many.contains(&service_of_module(&module)) => SERVICES
                     .iter()
                     .copied()
-                    .find(|s| *s == module)
+                    .find(|s| *s == service_of_module(&module))
                     .expect("module service"),
                 many => panic!(
                     "{}: `.{call}()` is an operation of {many:?}; cannot tell which client calls it",
@@ -1179,6 +1195,12 @@ const GUARDS: &[(&str, Guard)] = &[
     ("rds:CreateDBCluster", Guard::CreateTagged),
     ("rds:CreateDBInstance", Guard::CreateTagged),
     ("rds:AddTagsToResource", Guard::Unrestricted),
+    ("logs:DescribeLogGroups", Guard::Read),
+    ("logs:ListTagsForResource", Guard::Read),
+    ("logs:CreateLogGroup", Guard::CreateTagged),
+    ("logs:TagResource", Guard::Unrestricted),
+    ("logs:PutRetentionPolicy", Guard::Owned),
+    ("logs:DeleteLogGroup", Guard::Owned),
     ("rds:ModifyGlobalCluster", Guard::Owned),
     ("rds:SwitchoverGlobalCluster", Guard::Owned),
     ("rds:FailoverGlobalCluster", Guard::Owned),

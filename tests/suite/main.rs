@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access_logs;
 mod admission;
 mod adoption;
 mod aws_acm;

@@ -459,6 +459,23 @@ fn stage_patches(observed: &StageSettings, desired: &StageSettings) -> Vec<Patch
             desired.logging.as_str(),
         ));
     }
+    if desired.access_log_changes(observed) {
+        match &desired.access_log {
+            Some(log) => {
+                patches.push(replace(
+                    "/accessLogSettings/destinationArn",
+                    log.destination_arn.clone(),
+                ));
+                patches.push(replace("/accessLogSettings/format", log.format.clone()));
+            }
+            None => patches.push(
+                PatchOperation::builder()
+                    .op(PatchOp::Remove)
+                    .path("/accessLogSettings")
+                    .build(),
+            ),
+        }
+    }
     for (key, _, limits) in desired.throttling_changes(observed) {
         patches.push(replace(
             format!("/{key}/throttling/rateLimit"),

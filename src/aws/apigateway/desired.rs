@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::target::Target;
 
 use super::model::{
-    AUTHORIZATION_NONE, AWS_PROXY, HTTP_PROXY, Integration, LogLevel, Method, Routes,
+    AUTHORIZATION_NONE, AWS_PROXY, AccessLog, HTTP_PROXY, Integration, LogLevel, Method, Routes,
     STAGE_METHODS, StageSettings, Throttle, method_key,
 };
 
@@ -27,6 +27,11 @@ pub struct ApiGatewayInputs {
     /// The ISSUED ACM certificate of each region, by region. A region
     /// without one gets everything but its custom domain (reported pending).
     pub certificates: BTreeMap<String, String>,
+    /// The access log group of each region that has one (ARN).
+    pub log_groups: BTreeMap<String, String>,
+    /// Regions whose log group could not be read: their stages' access log
+    /// settings are left as they are.
+    pub log_groups_unknown: BTreeSet<String>,
     /// Regions where an earlier reconcile built something (the regions of
     /// `status.regions`). Those no longer in the spec are emptied.
     pub previous_regions: Vec<String>,
@@ -89,7 +94,7 @@ pub fn region(
         api_hash: api_hash(&routes),
         routes,
         stage_name: api.stage_name.clone(),
-        stage: stage_settings(api),
+        stage: stage_settings(api, &spec.name, inputs),
         domain: DesiredDomain {
             name: target.origin_domain(),
             certificate_arn: inputs.certificates.get(&spec.name).cloned(),
@@ -166,7 +171,7 @@ pub fn routes(target: &Target, region: &str, backend: &Backend<'_>) -> Routes {
 
 /// The stage's settings: tracing, metrics, execution logging and the
 /// throttling the spec sets (for the stage, and for each route's methods).
-pub fn stage_settings(api: &ApiSpec) -> StageSettings {
+pub fn stage_settings(api: &ApiSpec, region: &str, inputs: &ApiGatewayInputs) -> StageSettings {
     let limits = |t: &ThrottlingSpec| {
         Throttle::new(
             f64::from(t.rate_limit),
@@ -194,6 +199,17 @@ pub fn stage_settings(api: &ApiSpec) -> StageSettings {
             ExecutionLogging::Info => LogLevel::Info,
         },
         throttling,
+        access_log: match &api.access_logs {
+            Some(logs) => inputs.log_groups.get(region).map(|arn| AccessLog {
+                destination_arn: arn.clone(),
+                format: logs.format.clone(),
+            }),
+            None => None,
+        },
+        // Until the group is made (or while it cannot be read), what the
+        // stage has stays.
+        access_log_decided: !inputs.log_groups_unknown.contains(region)
+            && (api.access_logs.is_none() || inputs.log_groups.contains_key(region)),
     }
 }
 
@@ -422,6 +438,7 @@ mod tests {
             .into_iter()
             .collect(),
             previous_regions: vec![],
+            ..Default::default()
         }
     }
 

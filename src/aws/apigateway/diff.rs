@@ -358,6 +358,14 @@ fn stage_fields(observed: &StageSettings, desired: &StageSettings) -> Vec<FieldC
             Some(desired.logging.as_str().to_owned()),
         ),
     ]);
+    if desired.access_log_changes(observed) {
+        let arn = |s: &StageSettings| s.access_log.as_ref().map(|l| l.destination_arn.clone());
+        let format = |s: &StageSettings| s.access_log.as_ref().map(|l| l.format.clone());
+        changes.extend(fields([
+            ("AccessLogDestination", arn(observed), arn(desired)),
+            ("AccessLogFormat", format(observed), format(desired)),
+        ]));
+    }
     changes.extend(
         desired
             .throttling_changes(observed)
@@ -773,6 +781,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             previous_regions: vec![],
+            ..Default::default()
         };
         desired::regions(&target(spec), &inputs)
             .remove(0)
@@ -1038,6 +1047,7 @@ mod tests {
                     .into_iter()
                     .collect(),
                 previous_regions: vec![],
+                ..Default::default()
             },
         )
         .expect("valid");

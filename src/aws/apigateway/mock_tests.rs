@@ -76,6 +76,7 @@ fn wanted(t: &Target, certificate: Option<&str>) -> DesiredRegion {
             .into_iter()
             .collect(),
         previous_regions: vec![],
+        ..Default::default()
     };
     desired::region(t, &t.spec.regions[0], &inputs).expect("valid region")
 }

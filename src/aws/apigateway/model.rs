@@ -57,6 +57,20 @@ pub struct StageSettings {
     /// stage, `~1users/GET` for one route's method. Desired: only the keys
     /// the spec sets; observed: every key AWS shows.
     pub throttling: BTreeMap<String, Throttle>,
+    /// Where access logs go (`accessLogSettings`); `None`: nowhere.
+    pub access_log: Option<AccessLog>,
+    /// Desired only: whether `access_log` is decided. Not while the log
+    /// group could not be read or is not made yet: the stage's settings
+    /// are left as they are.
+    pub access_log_decided: bool,
+}
+
+/// A stage's access log settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLog {
+    /// The log group's ARN (without `:*`).
+    pub destination_arn: String,
+    pub format: String,
 }
 
 impl StageSettings {
@@ -67,6 +81,12 @@ impl StageSettings {
             && self.metrics == observed.metrics
             && self.logging == observed.logging
             && self.throttling_changes(observed).is_empty()
+            && !self.access_log_changes(observed)
+    }
+
+    /// Whether the access log settings must change to these.
+    pub fn access_log_changes(&self, observed: &StageSettings) -> bool {
+        self.access_log_decided && self.access_log != observed.access_log
     }
 
     /// The throttling keys whose observed limits differ from these.

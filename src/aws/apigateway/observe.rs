@@ -18,7 +18,8 @@ use crate::target::{Target, UID_TAG};
 use super::RegionClients;
 use super::desired::{Backend, hash_of_description, lambda_of_uri, statement_id};
 use super::model::{
-    Integration, LogLevel, Mapping, Method, Permission, STAGE_METHODS, StageSettings, Throttle,
+    AccessLog, Integration, LogLevel, Mapping, Method, Permission, STAGE_METHODS, StageSettings,
+    Throttle,
 };
 
 /// The largest page API Gateway serves.
@@ -452,6 +453,13 @@ fn stage_settings(stage: &aws_sdk_apigateway::types::Stage) -> StageSettings {
                 (key.clone(), limits)
             })
             .collect(),
+        access_log: stage.access_log_settings().and_then(|s| {
+            s.destination_arn().map(|arn| AccessLog {
+                destination_arn: arn.to_owned(),
+                format: s.format().unwrap_or_default().to_owned(),
+            })
+        }),
+        access_log_decided: true,
     }
 }
 

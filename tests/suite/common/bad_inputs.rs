@@ -338,6 +338,22 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "needs Failover routing and database.aurora",
         },
         Bad {
+            what: "access log format without a request id",
+            manifest: with(
+                valid(),
+                "/spec/api/accessLogs",
+                json!({"format": "$context.status"}),
+            ),
+            field: "spec.api.accessLogs.format",
+            says: "must contain $context.requestId",
+        },
+        Bad {
+            what: "access log retention CloudWatch Logs does not offer",
+            manifest: with(valid(), "/spec/api/accessLogs", json!({"retentionDays": 2})),
+            field: "spec.api.accessLogs.retentionDays",
+            says: "one of the periods CloudWatch Logs offers",
+        },
+        Bad {
             what: "health path without slash",
             manifest: with(valid(), "/spec/api/healthCheck/path", json!("health")),
             field: "spec.api.healthCheck.path",

@@ -190,6 +190,11 @@ impl Ground {
                 self.memory.regions.push(region.clone());
             }
         }
+        for region in pass.outputs.logs.groups.keys() {
+            if !self.memory.log_group_regions.contains(region) {
+                self.memory.log_group_regions.push(region.clone());
+            }
+        }
         pass
     }
 
