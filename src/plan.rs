@@ -13,6 +13,8 @@ pub enum Service {
     Route53,
     CloudFront,
     Rds,
+    /// DynamoDB global tables.
+    DynamoDb,
 }
 
 impl Service {
@@ -24,6 +26,7 @@ impl Service {
             Service::Route53 => "route53",
             Service::CloudFront => "cloudfront",
             Service::Rds => "rds",
+            Service::DynamoDb => "dynamodb",
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::aws::{
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
+    dynamodb::{self, DynamoInputs, DynamoOutputs},
     logs::{self, LogsOutputs},
     rds::{self, RdsInputs, RdsOutputs},
     route53::{self, Route53Inputs, Route53Outputs},
@@ -38,6 +39,8 @@ pub struct Memory {
     pub log_group_regions: Vec<String>,
     /// The database's regions and global cluster, from `status.database`.
     pub database: RdsInputs,
+    /// The DynamoDB tables and their regions, from `status.database.tables`.
+    pub tables: DynamoInputs,
     /// When the previous pass ended (`status.lastSyncTime`).
     pub last_sync: Option<SystemTime>,
     /// A previous owner whose resources the pass adopts first.
@@ -78,6 +81,20 @@ impl Memory {
                 .map(|r| r.name.clone())
                 .collect(),
             database: database.unwrap_or_default(),
+            tables: status
+                .database
+                .as_ref()
+                .map(|d| DynamoInputs {
+                    previous_tables: d.tables.iter().map(|t| t.name.clone()).collect(),
+                    previous_regions: d
+                        .tables
+                        .iter()
+                        .flat_map(|t| t.replicas.iter().map(|r| r.region.clone()))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                })
+                .unwrap_or_default(),
             last_sync: status
                 .last_sync_time
                 .as_ref()
@@ -96,6 +113,7 @@ pub struct Outputs {
     pub cloudfront: CloudFrontOutputs,
     pub route53: Route53Outputs,
     pub rds: RdsOutputs,
+    pub dynamodb: DynamoOutputs,
     /// The adoption the pass completed (Apply), as the annotation named it.
     pub adopted: Option<String>,
 }
@@ -264,6 +282,7 @@ pub(crate) fn cut_off(
         Service::CloudFront,
         Service::Route53,
         Service::Rds,
+        Service::DynamoDb,
     ] {
         pass.unknown(service, &text);
     }
@@ -581,7 +600,13 @@ async fn reconcile_unbounded(
 
     // Without a database in the spec or in the last status there is nothing
     // to observe: skip the reads.
-    let database = if target.spec.database.is_some() || memory.database != RdsInputs::default() {
+    // (A database section with only DynamoDB tables asks nothing of RDS.)
+    let rds_wanted = target
+        .spec
+        .database
+        .as_ref()
+        .is_some_and(|d| d.aurora.is_some() || d.dynamodb.is_none());
+    let database = if rds_wanted || memory.database != RdsInputs::default() {
         match pass.absorb_known(
             Service::Rds,
             in_flight
@@ -604,6 +629,35 @@ async fn reconcile_unbounded(
         pass.unknown(Service::Rds, error);
     }
 
+    // Tables in the spec or the last status: otherwise no calls.
+    let wants_tables = target
+        .spec
+        .database
+        .as_ref()
+        .is_some_and(|d| d.dynamodb.is_some());
+    let tables = if wants_tables || !memory.tables.is_empty() {
+        match pass.absorb_known(
+            Service::DynamoDb,
+            in_flight
+                .step(
+                    Service::DynamoDb,
+                    dynamodb::run(clients, target, &memory.tables, mode),
+                )
+                .await,
+        ) {
+            Ok(tables) => tables,
+            Err(error) => DynamoOutputs {
+                unknown: vec![error],
+                ..DynamoOutputs::default()
+            },
+        }
+    } else {
+        DynamoOutputs::default()
+    };
+    for error in &tables.unknown {
+        pass.unknown(Service::DynamoDb, error);
+    }
+
     pass.outputs = Outputs {
         acm,
         logs,
@@ -611,6 +665,7 @@ async fn reconcile_unbounded(
         cloudfront: edge,
         route53: dns,
         rds: database,
+        dynamodb: tables,
         adopted: pass.outputs.adopted.take(),
     };
     pass
@@ -633,6 +688,22 @@ async fn destroy_unbounded(
     in_flight: &InFlight,
 ) -> Pass {
     let mut pass = Pass::default();
+    let wants_tables = target
+        .spec
+        .database
+        .as_ref()
+        .is_some_and(|d| d.dynamodb.is_some());
+    if wants_tables || !memory.tables.is_empty() {
+        pass.absorb(
+            Service::DynamoDb,
+            in_flight
+                .step(
+                    Service::DynamoDb,
+                    dynamodb::destroy(clients, target, &memory.tables, mode),
+                )
+                .await,
+        );
+    }
     pass.absorb(
         Service::Rds,
         in_flight

@@ -15,7 +15,7 @@ use crate::{
     api::{
         ADOPT_ANNOTATION, CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus,
         DriftAction, DriftEntry, EdgeStatus, FAILOVER_ANNOTATION, GlobalApi, GlobalApiSpec,
-        GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus,
+        GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus, TableReplicaStatus, TableStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -388,7 +388,7 @@ pub fn status(
         conditions,
         regions,
         edge: edge_status(object, pass),
-        database: database_status(pass).or_else(|| previous.and_then(|s| s.database.clone())),
+        database: database_status(object, pass),
         drift,
         cleanup: cleanup(object, pass),
         last_sync_time: Some(now.clone()),
@@ -746,6 +746,80 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
 
 fn database(object: &GlobalApi, pass: &Pass) -> Component {
     let kind = ConditionType::DatabaseReady;
+    let aurora = aurora(object, pass);
+    if aurora.1 == Truth::False && aurora.2 == "AwsError" {
+        return aurora;
+    }
+    if let Some(c) = service_notes(kind, pass, Service::DynamoDb) {
+        return c;
+    }
+    let Some((ready, tables)) = tables(object, pass) else {
+        return aurora;
+    };
+    if aurora.2 == "NotRequested" {
+        let (truth, reason) = if ready {
+            (Truth::True, "Available")
+        } else {
+            (Truth::False, "Missing")
+        };
+        return (kind, truth, reason, tables);
+    }
+    let truth = if aurora.1 == Truth::True && ready {
+        Truth::True
+    } else {
+        Truth::False
+    };
+    (kind, truth, aurora.2, format!("{}; {tables}", aurora.3))
+}
+
+/// Whether every table of the spec has a replica in every region of the
+/// spec, and the line saying so; `None` without tables in the spec or in
+/// AWS.
+fn tables(object: &GlobalApi, pass: &Pass) -> Option<(bool, String)> {
+    let found = &pass.outputs.dynamodb;
+    let wanted: Vec<&str> = object
+        .spec
+        .database
+        .as_ref()
+        .and_then(|d| d.dynamodb.as_ref())
+        .map(|d| d.tables.iter().map(|t| t.name.as_str()).collect())
+        .unwrap_or_default();
+    if wanted.is_empty() && found.tables.is_empty() && found.orphaned.is_empty() {
+        return None;
+    }
+    let mut ready = true;
+    let mut parts = Vec::new();
+    for name in &wanted {
+        let regions: Vec<&str> = found
+            .tables
+            .iter()
+            .find(|t| t.name == *name)
+            .map(|t| t.replicas.iter().map(|r| r.region.as_str()).collect())
+            .unwrap_or_default();
+        ready &= object
+            .spec
+            .regions
+            .iter()
+            .all(|r| regions.contains(&r.name.as_str()));
+        parts.push(format!("{name} ({})", regions.join(", ")));
+    }
+    let mut line = if parts.is_empty() {
+        "no DynamoDB table is wanted".to_owned()
+    } else {
+        format!("DynamoDB global tables {}", parts.join(", "))
+    };
+    if !found.orphaned.is_empty() {
+        line.push_str(&format!(
+            "; no longer in the spec and left as they are: {}. {ORPHAN_HINT}",
+            found.orphaned.join(", ")
+        ));
+    }
+    Some((ready, line))
+}
+
+/// The Aurora part of DatabaseReady.
+fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
+    let kind = ConditionType::DatabaseReady;
     let orphaned = &pass.outputs.rds.orphaned;
     let no_aurora = object
         .spec
@@ -809,24 +883,59 @@ fn database(object: &GlobalApi, pass: &Pass) -> Component {
 
 const ORPHAN_HINT: &str = "spec.database.removal is Orphan: delete them by hand, or set it to Delete to have the operator delete them";
 
-/// The database outputs of a pass, when it observed one.
-fn database_status(pass: &Pass) -> Option<DatabaseStatus> {
+/// The database outputs of a pass: the Aurora part when it observed one
+/// (else the last status's), the tables unless they could not be read.
+fn database_status(object: &GlobalApi, pass: &Pass) -> Option<DatabaseStatus> {
+    let previous = object
+        .status
+        .as_ref()
+        .and_then(|s| s.database.clone())
+        .unwrap_or_default();
     let rds = &pass.outputs.rds;
-    rds.global_cluster_arn.as_ref()?;
-    Some(DatabaseStatus {
-        global_cluster_arn: rds.global_cluster_arn.clone(),
-        writer_region: rds.writer_region.clone(),
-        master_user_secret_arn: rds.master_user_secret_arn.clone(),
-        endpoints: rds
-            .endpoints
+    let mut status = match &rds.global_cluster_arn {
+        Some(_) => DatabaseStatus {
+            global_cluster_arn: rds.global_cluster_arn.clone(),
+            writer_region: rds.writer_region.clone(),
+            master_user_secret_arn: rds.master_user_secret_arn.clone(),
+            endpoints: rds
+                .endpoints
+                .iter()
+                .map(|e| DatabaseEndpoint {
+                    region: e.region.clone(),
+                    writer: e.writer.clone(),
+                    reader: e.reader.clone(),
+                })
+                .collect(),
+            tables: Vec::new(),
+        },
+        None => DatabaseStatus {
+            tables: Vec::new(),
+            ..previous.clone()
+        },
+    };
+    let dynamodb = &pass.outputs.dynamodb;
+    status.tables = if dynamodb.unknown.is_empty() {
+        dynamodb
+            .tables
             .iter()
-            .map(|e| DatabaseEndpoint {
-                region: e.region.clone(),
-                writer: e.writer.clone(),
-                reader: e.reader.clone(),
+            .map(|t| TableStatus {
+                name: t.name.clone(),
+                replicas: t
+                    .replicas
+                    .iter()
+                    .map(|r| TableReplicaStatus {
+                        region: r.region.clone(),
+                        arn: r.arn.clone(),
+                        stream_arn: r.stream_arn.clone(),
+                        status: Some(r.status.clone()),
+                    })
+                    .collect(),
             })
-            .collect(),
-    })
+            .collect()
+    } else {
+        previous.tables
+    };
+    (status != DatabaseStatus::default()).then_some(status)
 }
 
 /// The Ready message: which regions answer for the domain. A region in
@@ -1226,6 +1335,54 @@ resyncSeconds: 30
             Some("false".into()),
             Some("true".into()),
         )])
+    }
+
+    #[test]
+    fn tables_are_in_the_database_status_and_kept_while_unreadable() {
+        use crate::aws::dynamodb::{Replica, TableReplicas};
+        let mut spec_object = object(1, None);
+        spec_object.spec.database = serde_yaml::from_str(
+            "{dynamodb: {tables: [{name: rates, partitionKey: {name: pair, type: String}}]}}",
+        )
+        .expect("database");
+        let mut pass = converged();
+        pass.outputs.dynamodb.tables = vec![TableReplicas {
+            name: "rates".into(),
+            replicas: ["us-east-1", "eu-west-1"]
+                .iter()
+                .map(|r| Replica {
+                    region: (*r).into(),
+                    arn: format!("arn:aws:dynamodb:{r}:1:table/rates"),
+                    stream_arn: Some(format!("arn:aws:dynamodb:{r}:1:table/rates/stream/x")),
+                    status: "ACTIVE".into(),
+                })
+                .collect(),
+        }];
+        let seen = status(&spec_object, &pass, DriftAction::Corrected, &at(1));
+        let database = seen.database.clone().expect("database status");
+        assert_eq!(database.tables.len(), 1);
+        assert_eq!(database.tables[0].replicas.len(), 2);
+        let c = get(&seen, ConditionType::DatabaseReady);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "Available")
+        );
+        assert!(
+            c.message.contains("rates (us-east-1, eu-west-1)"),
+            "{}",
+            c.message
+        );
+
+        // Unreadable this pass: the last status's tables stay.
+        let mut unread = converged();
+        unread.outputs.dynamodb.unknown = vec!["eu-west-1: throttled".into()];
+        let later = status(
+            &object(1, Some(seen)),
+            &unread,
+            DriftAction::Corrected,
+            &at(2),
+        );
+        assert_eq!(later.database.expect("kept").tables, database.tables);
     }
 
     #[test]

@@ -148,6 +148,24 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
         ));
     }
 
+    let tables = spec
+        .database
+        .as_ref()
+        .and_then(|d| d.dynamodb.as_ref())
+        .map_or(0, |d| d.tables.len());
+    if tables > 0 {
+        match &p.database {
+            None => out.push(format!("spec.database.dynamodb: {id} allows no database")),
+            Some(allowance) => {
+                let max = allowance.max_tables.unwrap_or(0);
+                if tables > max as usize {
+                    out.push(format!(
+                        "spec.database.dynamodb.tables: {tables} tables, but {id} allows at most {max}"
+                    ));
+                }
+            }
+        }
+    }
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
         match &p.database {
             None => out.push(format!("spec.database.aurora: {id} allows no database")),

@@ -1,4 +1,5 @@
-//! The optional Aurora Global Database.
+//! The optional data layer: an Aurora Global Database and DynamoDB global
+//! tables.
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -14,8 +15,14 @@ pub struct DatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aurora: Option<AuroraSpec>,
 
-    /// What a spec edit does to clusters it stops asking for (a region
-    /// taken out of `spec.regions`, or `aurora` taken out of this section):
+    /// DynamoDB global tables, each replicated to every region of the spec
+    /// (global tables version 2019.11.21: every replica takes writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamodb: Option<DynamoDbSpec>,
+
+    /// What a spec edit does to clusters and tables it stops asking for (a
+    /// region taken out of `spec.regions`, `aurora` or a table taken out of
+    /// this section):
     /// `Orphan` (the default) leaves them exactly as they are and says so in
     /// the DatabaseReady condition; `Delete` deletes them (final snapshot
     /// unless `skipFinalSnapshot`, refused while `deletionProtection`). To
@@ -108,4 +115,109 @@ pub enum AuroraEngine {
     AuroraPostgresql,
     /// Aurora MySQL.
     AuroraMysql,
+}
+
+/// DynamoDB global tables.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoDbSpec {
+    /// The tables, each name once.
+    #[schemars(length(min = 1, max = 20))]
+    #[x_kube(
+        validation = Rule::new("self.all(a, self.exists_one(b, b.name == a.name))")
+            .message("dynamodb.tables must be unique: each table name may appear only once")
+            .reason(Reason::FieldValueDuplicate),
+        merge_strategy = ListMerge::Map(vec!["name".into()])
+    )]
+    pub tables: Vec<TableSpec>,
+}
+
+/// One table, the same in every region.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.billingMode != 'Provisioned' || (has(self.readCapacityUnits) && has(self.writeCapacityUnits))")
+        .message("readCapacityUnits and writeCapacityUnits are required with billingMode Provisioned")
+        .field_path(".billingMode")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.billingMode == 'Provisioned' || (!has(self.readCapacityUnits) && !has(self.writeCapacityUnits))")
+        .message("readCapacityUnits and writeCapacityUnits are only for billingMode Provisioned; remove them for PayPerRequest")
+        .field_path(".billingMode")
+        .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("!has(self.sortKey) || self.sortKey.name != self.partitionKey.name")
+        .message("sortKey must be another attribute than partitionKey")
+        .field_path(".sortKey.name"),
+)]
+pub struct TableSpec {
+    /// The table's name in every region: 3 to 255 letters, digits, `_`,
+    /// `-` or `.`. A table of that name that is not this GlobalApi's is a
+    /// conflict, left alone.
+    #[schemars(length(min = 3, max = 255))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_.-]+$')")
+        .message("a table name may only hold letters, digits, '_', '-' and '.'"))]
+    pub name: String,
+
+    /// The partition (hash) key. Keys cannot change once the table exists.
+    pub partition_key: KeySpec,
+
+    /// The sort (range) key, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<KeySpec>,
+
+    /// `PayPerRequest` (on demand, the default) or `Provisioned` with
+    /// `readCapacityUnits` and `writeCapacityUnits` for every replica.
+    #[serde(default)]
+    pub billing_mode: BillingMode,
+
+    /// Read capacity units of every replica (Provisioned only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 40000))]
+    pub read_capacity_units: Option<u32>,
+
+    /// Write capacity units of every replica (Provisioned only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 40000))]
+    pub write_capacity_units: Option<u32>,
+
+    /// Continuous backups with point-in-time recovery in every region.
+    #[serde(default = "default_true")]
+    pub point_in_time_recovery: bool,
+
+    /// Refuse deletion of the replicas while true.
+    #[serde(default = "default_true")]
+    pub deletion_protection: bool,
+}
+
+/// A key attribute.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySpec {
+    /// The attribute name.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// `String`, `Number` or `Binary` (DynamoDB's `S`, `N`, `B`; spelt out
+    /// because YAML reads a bare `N` as `false`).
+    #[serde(rename = "type")]
+    pub kind: KeyType,
+}
+
+/// The scalar types a key can have.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// A string (`S`).
+    String,
+    /// A number (`N`).
+    Number,
+    /// Binary data (`B`).
+    Binary,
+}
+
+/// How a table is billed.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BillingMode {
+    /// On demand: per request.
+    #[default]
+    PayPerRequest,
+    /// Capacity units set in the spec.
+    Provisioned,
 }

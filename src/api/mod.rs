@@ -15,7 +15,10 @@ mod status;
 
 pub use conditions::ConditionType;
 pub use crd::{crd, crds};
-pub use database::{AuroraEngine, AuroraSpec, DatabaseRemoval, DatabaseSpec};
+pub use database::{
+    AuroraEngine, AuroraSpec, BillingMode, DatabaseRemoval, DatabaseSpec, DynamoDbSpec, KeySpec,
+    KeyType, TableSpec,
+};
 pub use edge::{
     EdgeLambdaAssociation, EdgeSpec, GeoRestriction, GeoRestrictionType, LambdaEventType,
     PriceClass,
@@ -31,7 +34,7 @@ pub use spec::{
 };
 pub use status::{
     CleanupEntry, DatabaseEndpoint, DatabaseStatus, DriftAction, DriftEntry, EdgeStatus,
-    GlobalApiStatus, RegionStatus,
+    GlobalApiStatus, RegionStatus, TableReplicaStatus, TableStatus,
 };
 
 /// The API group of every resource this operator serves.

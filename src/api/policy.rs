@@ -94,13 +94,13 @@ pub struct GlobalApiPolicySpec {
         .message("regions: each entry must be an AWS region code such as us-east-1"))]
     pub regions: Option<Vec<String>>,
 
-    /// Whether, and which, Aurora databases the GlobalApis may have.
-    /// Absent: none (`spec.database.aurora` is refused).
+    /// Whether, and which, databases the GlobalApis may have. Absent: none
+    /// (`spec.database.aurora` and `spec.database.dynamodb` are refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseAllowance>,
 }
 
-/// The Aurora databases a policy allows.
+/// The databases a policy allows.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseAllowance {
@@ -116,4 +116,10 @@ pub struct DatabaseAllowance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 15))]
     pub max_instances_per_region: Option<u32>,
+
+    /// At most this many DynamoDB global tables per GlobalApi. Absent:
+    /// none (`spec.database.dynamodb` is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_tables: Option<u32>,
 }

@@ -152,6 +152,36 @@ pub struct DatabaseStatus {
     /// The endpoints of each regional cluster.
     #[serde(default)]
     pub endpoints: Vec<DatabaseEndpoint>,
+    /// The DynamoDB global tables and their replicas of this GlobalApi.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableStatus>,
+}
+
+/// A DynamoDB global table.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableStatus {
+    /// The table's name.
+    pub name: String,
+    /// Its replica in each region.
+    #[serde(default)]
+    pub replicas: Vec<TableReplicaStatus>,
+}
+
+/// One replica of a global table.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableReplicaStatus {
+    /// The region.
+    pub region: String,
+    /// The table's ARN there.
+    pub arn: String,
+    /// The ARN of its stream (new and old images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// DynamoDB's status, e.g. `ACTIVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// The endpoints of one regional Aurora cluster.

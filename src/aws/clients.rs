@@ -296,6 +296,19 @@ impl AwsClients {
         aws_sdk_lambda::Client::from_conf(config.build())
     }
 
+    pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
+        config.set_retry_partition(self.partition("dynamodb", region));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("dynamodb", region));
+        aws_sdk_dynamodb::Client::from_conf(config.build())
+    }
+
     pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
         let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())

@@ -173,6 +173,7 @@ fn pending_requeue(pending: &[Note], passes: u32) -> Duration {
         .map(|n| match n.service {
             Service::Acm => Duration::from_secs(300),
             Service::Rds => Duration::from_secs(120),
+            Service::DynamoDb => Duration::from_secs(30),
             Service::CloudFront => Duration::from_secs(60),
             Service::Logs | Service::ApiGateway | Service::Route53 => Duration::from_secs(15),
         })

@@ -1733,6 +1733,134 @@ def acm_describe_certificate(front, call):
     return response
 
 
+# -- DynamoDB --------------------------------------------------------------------
+
+
+def dynamodb_backend(account, region):
+    return _backends("moto.dynamodb.models", "dynamodb_backends", account)[region]
+
+
+REPLICA_LOCK = threading.Lock()
+# (account, table name) -> the regions of one global table (2019.11.21).
+REPLICA_GROUPS = {}
+
+
+def replica_group(account, name, region):
+    """The regions of the global table `name` that `region` belongs to; empty
+    for a table that is not global."""
+    with REPLICA_LOCK:
+        group = REPLICA_GROUPS.get((account, name), set())
+        return set(group) if region in group else set()
+
+
+def _json_response(front, call, document):
+    # moto's descriptions hold datetimes; AWS's JSON protocols send epoch seconds.
+    body = json.dumps(document, default=lambda o: o.timestamp() if hasattr(o, "timestamp") else str(o)).encode("utf-8")
+    return Response(200, [("Content-Type", "application/x-amz-json-1.0")], body)
+
+
+@strict("dynamodb", "UpdateTable")
+def dynamodb_update_table(front, call):
+    """DynamoDB developer guide, global tables version 2019.11.21: UpdateTable
+    with ReplicaUpdates adds (Create) or removes (Delete) a replica in another
+    region. moto has no replicas: a Create copies the table (keys, billing,
+    stream) into that region, a Delete deletes it there (refused while its
+    deletion protection is on). Strict or not: it is a moto gap."""
+    body = call.json_body()
+    updates = body.get("ReplicaUpdates")
+    if not updates:
+        return front.forward(call.environ)
+    name = body.get("TableName", "")
+    table = dynamodb_backend(call.account, call.region).tables.get(name)
+    if table is None:
+        return front.reject(call, "ResourceNotFoundException", 400, f"Requested resource not found: Table: {name} not found")
+    for update in updates:
+        if "Create" in update:
+            region = update["Create"].get("RegionName", "")
+            target = dynamodb_backend(call.account, region)
+            if name in target.tables:
+                return front.reject(
+                    call,
+                    "ValidationException",
+                    400,
+                    f"Failed to create a the new replica of table with name: '{name}' because one or more replicas already existed as tables.",
+                )
+            target.create_table(
+                name,
+                schema=copy.deepcopy(table.schema),
+                throughput=copy.deepcopy(table.throughput) if table.billing_mode == "PROVISIONED" else None,
+                attr=copy.deepcopy(table.attr),
+                global_indexes=None,
+                indexes=None,
+                streams=copy.deepcopy(table.stream_specification),
+                billing_mode=table.billing_mode,
+                sse_specification=None,
+                tags=[],
+                deletion_protection_enabled=False,
+                warm_throughput=None,
+            )
+            with REPLICA_LOCK:
+                group = REPLICA_GROUPS.setdefault((call.account, name), set())
+                group.update({call.region, region})
+        elif "Delete" in update:
+            region = update["Delete"].get("RegionName", "")
+            target = dynamodb_backend(call.account, region)
+            replica = target.tables.get(name)
+            if replica is None:
+                return front.reject(call, "ValidationException", 400, f"Replica {region} of table {name} does not exist.")
+            if replica.deletion_protection_enabled:
+                return front.reject(
+                    call,
+                    "ValidationException",
+                    400,
+                    f"Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+                )
+            target.tables.pop(name, None)
+            with REPLICA_LOCK:
+                REPLICA_GROUPS.get((call.account, name), set()).discard(region)
+    document = table.describe()
+    document["TableDescription"]["Replicas"] = _replicas(call.account, name, call.region)
+    return _json_response(front, call, document)
+
+
+def _replicas(account, name, region):
+    return [
+        {"RegionName": other, "ReplicaStatus": "ACTIVE"}
+        for other in sorted(replica_group(account, name, region) - {region})
+    ]
+
+
+@strict("dynamodb", "DescribeTable")
+def dynamodb_describe_table(front, call):
+    """TableDescription.Replicas: the other regions of a global table, which
+    moto never lists."""
+    response = front.forward(call.environ)
+    if not response.ok():
+        return response
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        return response
+    table = document.get("Table")
+    if isinstance(table, dict):
+        replicas = _replicas(call.account, table.get("TableName", ""), call.region)
+        if replicas:
+            table["Replicas"] = replicas
+            response.body = json.dumps(document).encode("utf-8")
+    return response
+
+
+@strict("dynamodb", "DeleteTable")
+def dynamodb_delete_table(front, call):
+    """Deleting one replica leaves the others a global table without it."""
+    response = front.forward(call.environ)
+    if response.ok():
+        name = call.json_body().get("TableName", "")
+        with REPLICA_LOCK:
+            REPLICA_GROUPS.get((call.account, name), set()).discard(call.region)
+    return response
+
+
 # -- API Gateway ---------------------------------------------------------------
 
 

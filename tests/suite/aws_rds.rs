@@ -764,6 +764,7 @@ async fn the_database_leaves_the_spec() {
     let mut gone = t.clone();
     gone.spec.database = Some(globalapi::api::DatabaseSpec {
         aurora: None,
+        dynamodb: None,
         removal: globalapi::api::DatabaseRemoval::Delete,
     });
     let step = |mode| {

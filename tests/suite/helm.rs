@@ -554,11 +554,12 @@ fn deploy_manifest_is_the_default_render() {
 // The IAM policy against the AWS calls of the source.
 
 /// The SDK crates the code uses, by the module of src/aws that owns them.
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "acm",
     "apigateway",
     "cloudfront",
     "cloudwatchlogs",
+    "dynamodb",
     "lambda",
     "rds",
     "route53",
@@ -584,6 +585,26 @@ const IMPLIED: &[(&str, &str, &str)] = &[
         "logs:CreateLogGroup",
         "logs:TagResource",
         "CreateLogGroup with tags (tag-on-create)",
+    ),
+    (
+        "dynamodb:CreateTable",
+        "dynamodb:TagResource",
+        "CreateTable with tags (tag-on-create)",
+    ),
+    (
+        "dynamodb:UpdateTable",
+        "dynamodb:CreateTableReplica",
+        "UpdateTable with ReplicaUpdates Create (global tables 2019.11.21)",
+    ),
+    (
+        "dynamodb:UpdateTable",
+        "dynamodb:DeleteTableReplica",
+        "UpdateTable with ReplicaUpdates Delete",
+    ),
+    (
+        "dynamodb:UpdateTable",
+        "iam:CreateServiceLinkedRole",
+        "the first replica makes DynamoDB's replication role (replication.dynamodb.amazonaws.com)",
     ),
     (
         "apigateway:POST",
@@ -1195,6 +1216,16 @@ const GUARDS: &[(&str, Guard)] = &[
     ("rds:CreateDBCluster", Guard::CreateTagged),
     ("rds:CreateDBInstance", Guard::CreateTagged),
     ("rds:AddTagsToResource", Guard::Unrestricted),
+    ("dynamodb:DescribeTable", Guard::Read),
+    ("dynamodb:ListTagsOfResource", Guard::Read),
+    ("dynamodb:DescribeContinuousBackups", Guard::Read),
+    ("dynamodb:CreateTable", Guard::CreateTagged),
+    ("dynamodb:CreateTableReplica", Guard::Create),
+    ("dynamodb:TagResource", Guard::Unrestricted),
+    ("dynamodb:UpdateTable", Guard::Owned),
+    ("dynamodb:UpdateContinuousBackups", Guard::Owned),
+    ("dynamodb:DeleteTableReplica", Guard::Owned),
+    ("dynamodb:DeleteTable", Guard::Owned),
     ("logs:DescribeLogGroups", Guard::Read),
     ("logs:ListTagsForResource", Guard::Read),
     ("logs:CreateLogGroup", Guard::CreateTagged),

@@ -10,6 +10,7 @@ mod adoption;
 mod aws_acm;
 mod aws_apigateway;
 mod aws_cloudfront;
+mod aws_dynamodb;
 mod aws_rds;
 mod aws_route53;
 mod cli_end_to_end;

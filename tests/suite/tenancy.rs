@@ -81,7 +81,7 @@ spec:
   backendHosts: [{backend_hosts}]
   maxRegions: 2
   regions: [us-east-1, eu-west-1, ap-southeast-2]
-  database: {{instanceClasses: [db.r6g.large], maxInstancesPerRegion: 2}}
+  database: {{instanceClasses: [db.r6g.large], maxInstancesPerRegion: 2, maxTables: 1}}
 "#
     )
 }
@@ -178,6 +178,14 @@ async fn admission_and_the_operator_refuse_the_same_specs_with_the_same_words() 
             format!("{base}  database: {{aurora: {{globalClusterIdentifier: orders, engine: aurora-postgresql, engineVersion: \"16.4\", primaryRegion: us-east-1, instanceClass: db.r5.24xlarge}}}}\n"),
         ),
         (
+            "an allowed table",
+            format!("{base}  database: {{dynamodb: {{tables: [{{name: rates, partitionKey: {{name: pair, type: String}}}}]}}}}\n"),
+        ),
+        (
+            "a table too many",
+            format!("{base}  database: {{dynamodb: {{tables: [{{name: rates, partitionKey: {{name: pair, type: String}}}}, {{name: fees, partitionKey: {{name: id, type: String}}}}]}}}}\n"),
+        ),
+        (
             "a database with too many instances",
             format!("{base}  database: {{aurora: {{globalClusterIdentifier: orders, engine: aurora-postgresql, engineVersion: \"16.4\", primaryRegion: us-east-1, instanceClass: db.r6g.large, instancesPerRegion: 5}}}}\n"),
         ),
@@ -220,8 +228,8 @@ async fn admission_and_the_operator_refuse_the_same_specs_with_the_same_words() 
         }
     }
     assert_eq!(
-        refused, 10,
-        "every case but the four allowed ones is refused"
+        refused, 11,
+        "every case but the five allowed ones is refused"
     );
 
     // A namespace without a policy gets nothing, at admission and in the operator.

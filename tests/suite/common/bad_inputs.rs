@@ -354,6 +354,39 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "one of the periods CloudWatch Logs offers",
         },
         Bad {
+            what: "a provisioned table without capacity",
+            manifest: with(
+                valid(),
+                "/spec/database/dynamodb",
+                json!({"tables": [{"name": "rates", "partitionKey": {"name": "pair", "type": "String"}, "billingMode": "Provisioned"}]}),
+            ),
+            field: "spec.database.dynamodb.tables[0].billingMode",
+            says: "readCapacityUnits and writeCapacityUnits are required",
+        },
+        Bad {
+            what: "two tables of one name",
+            manifest: with(
+                valid(),
+                "/spec/database/dynamodb",
+                json!({"tables": [
+                    {"name": "rates", "partitionKey": {"name": "pair", "type": "String"}},
+                    {"name": "rates", "partitionKey": {"name": "id", "type": "String"}}
+                ]}),
+            ),
+            field: "spec.database.dynamodb.tables[1]",
+            says: "Duplicate value",
+        },
+        Bad {
+            what: "a key of an unknown type",
+            manifest: with(
+                valid(),
+                "/spec/database/dynamodb",
+                json!({"tables": [{"name": "rates", "partitionKey": {"name": "pair", "type": "Bool"}}]}),
+            ),
+            field: "spec.database.dynamodb.tables[0].partitionKey.type",
+            says: "Unsupported value",
+        },
+        Bad {
             what: "health path without slash",
             manifest: with(valid(), "/spec/api/healthCheck/path", json!("health")),
             field: "spec.api.healthCheck.path",
