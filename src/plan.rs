@@ -11,6 +11,8 @@ pub enum Service {
     Logs,
     ApiGateway,
     Route53,
+    /// CloudWatch: the health alarms.
+    CloudWatch,
     CloudFront,
     Rds,
     /// DynamoDB global tables.
@@ -26,6 +28,7 @@ impl Service {
             Service::Route53 => "route53",
             Service::CloudFront => "cloudfront",
             Service::Rds => "rds",
+            Service::CloudWatch => "cloudwatch",
             Service::DynamoDb => "dynamodb",
         }
     }

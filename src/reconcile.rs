@@ -20,6 +20,7 @@ use crate::aws::{
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
+    cloudwatch::{self, AlarmOutputs},
     dynamodb::{self, DynamoInputs, DynamoOutputs},
     logs::{self, LogsOutputs},
     rds::{self, RdsInputs, RdsOutputs},
@@ -37,6 +38,8 @@ pub struct Memory {
     pub regions: Vec<String>,
     /// Regions whose access log group the last status showed.
     pub log_group_regions: Vec<String>,
+    /// Whether the last status showed a health alarm.
+    pub alarms: bool,
     /// The database's regions and global cluster, from `status.database`.
     pub database: RdsInputs,
     /// The DynamoDB tables and their regions, from `status.database.tables`.
@@ -80,6 +83,7 @@ impl Memory {
                 .filter(|r| r.access_log_group.is_some())
                 .map(|r| r.name.clone())
                 .collect(),
+            alarms: status.regions.iter().any(|r| r.alarm_state.is_some()),
             database: database.unwrap_or_default(),
             tables: status
                 .database
@@ -112,6 +116,7 @@ pub struct Outputs {
     pub apigateway: ApiGatewayOutputs,
     pub cloudfront: CloudFrontOutputs,
     pub route53: Route53Outputs,
+    pub alarms: AlarmOutputs,
     pub rds: RdsOutputs,
     pub dynamodb: DynamoOutputs,
     /// The adoption the pass completed (Apply), as the annotation named it.
@@ -281,11 +286,13 @@ pub(crate) fn cut_off(
         Service::ApiGateway,
         Service::CloudFront,
         Service::Route53,
+        Service::CloudWatch,
         Service::Rds,
         Service::DynamoDb,
     ] {
         pass.unknown(service, &text);
     }
+    pass.outputs.alarms.unknown = Some(text.clone());
     let mut regions = target.region_names();
     for region in memory.regions.iter().chain([&GLOBAL_REGION.to_owned()]) {
         if !regions.contains(region) {
@@ -598,6 +605,34 @@ async fn reconcile_unbounded(
         }
     }
 
+    // Health alarms, where the spec asks for them or the last status had one.
+    let alarms = if target.spec.api.health_check.alarm.is_some() || memory.alarms {
+        let checks = dns.health_check_ids.clone();
+        let unread: std::collections::BTreeSet<String> = target
+            .region_names()
+            .into_iter()
+            .filter(|r| !checks.contains_key(r))
+            .collect();
+        pass.absorb_known(
+            Service::CloudWatch,
+            in_flight
+                .step(
+                    Service::CloudWatch,
+                    cloudwatch::run(clients, target, &checks, &unread, mode),
+                )
+                .await,
+        )
+        .unwrap_or_else(|error| AlarmOutputs {
+            unknown: Some(error),
+            ..Default::default()
+        })
+    } else {
+        AlarmOutputs::default()
+    };
+    if let Some(error) = &alarms.unknown {
+        pass.unknown(Service::CloudWatch, error);
+    }
+
     // Without a database in the spec or in the last status there is nothing
     // to observe: skip the reads.
     // (A database section with only DynamoDB tables asks nothing of RDS.)
@@ -664,6 +699,7 @@ async fn reconcile_unbounded(
         apigateway: api,
         cloudfront: edge,
         route53: dns,
+        alarms,
         rds: database,
         dynamodb: tables,
         adopted: pass.outputs.adopted.take(),
@@ -761,6 +797,17 @@ async fn destroy_unbounded(
             )
             .await,
     );
+    if target.spec.api.health_check.alarm.is_some() || memory.alarms {
+        pass.absorb(
+            Service::CloudWatch,
+            in_flight
+                .step(
+                    Service::CloudWatch,
+                    cloudwatch::destroy(clients, target, mode),
+                )
+                .await,
+        );
+    }
     // Access log groups: where the spec or the last status has one.
     let mut log_regions = memory.log_group_regions.clone();
     if target.spec.api.access_logs.is_some() {

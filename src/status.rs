@@ -979,6 +979,13 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
             .and_then(|s| s.regions.iter().find(|r| r.name == name))
             .and_then(|r| r.access_log_group.clone())
     };
+    let previous_alarm = |name: &str| {
+        object
+            .status
+            .as_ref()
+            .and_then(|s| s.regions.iter().find(|r| r.name == name))
+            .and_then(|r| r.alarm_state.clone())
+    };
     let region = |name: &str, maintenance: bool| {
         let api = outputs.apigateway.regions.get(name);
         let custom_domain = api.and_then(|a| a.custom_domain.clone());
@@ -997,6 +1004,10 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
                 // Not read: what the last pass saw, to be looked at again.
                 true => previous_group(name),
                 false => outputs.logs.groups.get(name).cloned(),
+            },
+            alarm_state: match outputs.alarms.unknown {
+                Some(_) => previous_alarm(name),
+                None => outputs.alarms.states.get(name).cloned(),
             },
             health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
             maintenance,

@@ -25,8 +25,8 @@ pub use edge::{
 };
 pub use policy::{DatabaseAllowance, GlobalApiPolicy, GlobalApiPolicySpec};
 pub use rest_api::{
-    AccessLogSpec, ApiSpec, ExecutionLogging, HealthCheckSpec, HttpMethod, RouteSpec,
-    ThrottlingSpec,
+    AccessLogSpec, ApiSpec, ExecutionLogging, HealthAlarmSpec, HealthCheckSpec, HttpMethod,
+    RouteSpec, ThrottlingSpec,
 };
 pub use spec::{
     BackendSpec, CertificateSpec, DeletionPolicy, DriftPolicy, GlobalApi, GlobalApiSpec,

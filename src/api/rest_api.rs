@@ -203,6 +203,35 @@ pub struct HealthCheckSpec {
     #[serde(default = "default_failure_threshold")]
     #[schemars(range(min = 1, max = 10))]
     pub failure_threshold: u32,
+
+    /// A CloudWatch alarm per region on this health check, telling an SNS
+    /// topic of yours when a region goes down and when it is back; each
+    /// region's alarm state is in `status.regions[].alarmState`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<HealthAlarmSpec>,
+}
+
+/// Where a region's health alarm goes.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthAlarmSpec {
+    /// The SNS topic told of every change of the alarm's state. In
+    /// us-east-1: Route 53 publishes health check metrics there, so the
+    /// alarms live there, and an alarm notifies topics of its own region.
+    #[schemars(length(max = 512))]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:sns:us-east-1:[0-9]{12}:[A-Za-z0-9_-]{1,256}$')")
+        .message("alarm.topicArn must be an SNS topic ARN in us-east-1 such as arn:aws:sns:us-east-1:123456789012:api-alerts (the alarms live in us-east-1, where Route 53 publishes health check metrics)"))]
+    pub topic_arn: String,
+
+    /// Minutes in a row a region's health check must report it down before
+    /// the alarm goes off, 1 to 10.
+    #[serde(default = "default_alarm_minutes")]
+    #[schemars(range(min = 1, max = 10))]
+    pub minutes: u32,
+}
+
+fn default_alarm_minutes() -> u32 {
+    1
 }
 
 impl Default for HealthCheckSpec {
@@ -211,6 +240,7 @@ impl Default for HealthCheckSpec {
             path: default_health_path(),
             interval_seconds: default_interval_seconds(),
             failure_threshold: default_failure_threshold(),
+            alarm: None,
         }
     }
 }

@@ -106,6 +106,10 @@ pub struct RegionStatus {
     /// The CloudWatch Logs group (ARN) of the stage's access logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log_group: Option<String>,
+    /// The state of the region's health alarm: `OK`, `ALARM` or
+    /// `INSUFFICIENT_DATA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_state: Option<String>,
     /// The Route 53 health check probing this region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_id: Option<String>,

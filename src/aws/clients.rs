@@ -296,6 +296,19 @@ impl AwsClients {
         aws_sdk_lambda::Client::from_conf(config.build())
     }
 
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let mut config = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+            .timeout_config(self.timeouts.config())
+            .region(Region::new(region.to_owned()))
+            .interceptor(self.calls.clone())
+            .interceptor(self.fence.clone());
+        config.set_retry_partition(self.partition("cloudwatch", region));
+        let config = config
+            .http_client(self.http_client())
+            .interceptor(self.pacer("cloudwatch", region));
+        aws_sdk_cloudwatch::Client::from_conf(config.build())
+    }
+
     pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
         let mut config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
             .timeout_config(self.timeouts.config())

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod calls;
 pub mod clients;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod fence;
 pub mod limits;

@@ -175,7 +175,9 @@ fn pending_requeue(pending: &[Note], passes: u32) -> Duration {
             Service::Rds => Duration::from_secs(120),
             Service::DynamoDb => Duration::from_secs(30),
             Service::CloudFront => Duration::from_secs(60),
-            Service::Logs | Service::ApiGateway | Service::Route53 => Duration::from_secs(15),
+            Service::Logs | Service::ApiGateway | Service::Route53 | Service::CloudWatch => {
+                Duration::from_secs(15)
+            }
         })
         .min()
         .unwrap_or(PENDING_REQUEUE);

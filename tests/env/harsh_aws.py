@@ -285,6 +285,9 @@ class Call:
         target = self.environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.rsplit(".", 1)[-1]
+        # Smithy RPC v2 CBOR: POST /service/<service>/operation/<operation>.
+        if self.environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
+            return self.path.rsplit("/operation/", 1)[-1] or None
         if self.protocol in ("rest-xml", "rest-json"):
             name, self.labels = self.ops.match(self.method, self.path, self.query)
             if name is None:
@@ -968,6 +971,8 @@ class HarshFront:
 
     def answer(self, call):
         """moto's answer, through the strict behaviour of the operation if any."""
+        if call.service == "monitoring" and call.header("smithy-protocol") == "rpc-v2-cbor":
+            return cloudwatch_cbor(self, call)
         handler = STRICT.get((call.service, call.operation))
         if handler is None:
             return self.forward(call.environ)
@@ -1731,6 +1736,228 @@ def acm_describe_certificate(front, call):
         certificate["InUseBy"] = sorted(users)
         response.body = json.dumps(document).encode("utf-8")
     return response
+
+
+# -- CloudWatch over Smithy RPC v2 CBOR ---------------------------------------------
+#
+# The AWS SDKs speak CBOR to CloudWatch (smithy-rpc-v2-cbor); moto 5.2.5 only
+# the query and JSON protocols. The front answers the alarm operations the
+# operator calls from moto's CloudWatch backend itself, with a small CBOR codec
+# (RFC 8949: the major types, definite and indefinite lengths, tag 1 times).
+
+
+def cbor_decode(data):
+    value, end = _cbor_item(data, 0)
+    return value
+
+
+def _cbor_length(data, at, info):
+    if info < 24:
+        return info, at
+    size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+    return int.from_bytes(data[at : at + size], "big"), at + size
+
+
+def _cbor_item(data, at):
+    initial = data[at]
+    at += 1
+    major, info = initial >> 5, initial & 0x1F
+    if major == 7:
+        if info == 20:
+            return False, at
+        if info == 21:
+            return True, at
+        if info in (22, 23):
+            return None, at
+        import struct
+
+        if info == 25:
+            bits = int.from_bytes(data[at : at + 2], "big")
+            sign = -1.0 if bits & 0x8000 else 1.0
+            exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
+            if exponent == 0:
+                value = fraction * 2.0**-24
+            elif exponent == 31:
+                value = math.inf if fraction == 0 else math.nan
+            else:
+                value = (1 + fraction / 1024.0) * 2.0 ** (exponent - 15)
+            return sign * value, at + 2
+        if info == 26:
+            return struct.unpack(">f", data[at : at + 4])[0], at + 4
+        if info == 27:
+            return struct.unpack(">d", data[at : at + 8])[0], at + 8
+        raise ValueError(f"CBOR simple value {info}")
+    if info == 31:  # indefinite length
+        if major in (2, 3):
+            parts = []
+            while data[at] != 0xFF:
+                part, at = _cbor_item(data, at)
+                parts.append(part)
+            joined = b"".join(parts) if major == 2 else "".join(parts)
+            return joined, at + 1
+        if major == 4:
+            items = []
+            while data[at] != 0xFF:
+                item, at = _cbor_item(data, at)
+                items.append(item)
+            return items, at + 1
+        if major == 5:
+            mapping = {}
+            while data[at] != 0xFF:
+                key, at = _cbor_item(data, at)
+                mapping[key], at = _cbor_item(data, at)
+            return mapping, at + 1
+        raise ValueError("CBOR indefinite length of a scalar")
+    length, at = _cbor_length(data, at, info)
+    if major == 0:
+        return length, at
+    if major == 1:
+        return -1 - length, at
+    if major == 2:
+        return bytes(data[at : at + length]), at + length
+    if major == 3:
+        return data[at : at + length].decode("utf-8"), at + length
+    if major == 4:
+        items = []
+        for _ in range(length):
+            item, at = _cbor_item(data, at)
+            items.append(item)
+        return items, at
+    if major == 5:
+        mapping = {}
+        for _ in range(length):
+            key, at = _cbor_item(data, at)
+            mapping[key], at = _cbor_item(data, at)
+        return mapping, at
+    # major 6: a tag; its value stands for it (tag 1: epoch seconds).
+    return _cbor_item(data, at)
+
+
+def _cbor_head(major, length):
+    if length < 24:
+        return bytes([(major << 5) | length])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if length < 1 << (8 * size):
+            return bytes([(major << 5) | info]) + length.to_bytes(size, "big")
+    raise ValueError("CBOR length too large")
+
+
+def cbor_encode(value):
+    import struct
+
+    if value is None:
+        return b"\xf6"
+    if value is True:
+        return b"\xf5"
+    if value is False:
+        return b"\xf4"
+    if isinstance(value, int):
+        return _cbor_head(0, value) if value >= 0 else _cbor_head(1, -1 - value)
+    if isinstance(value, float):
+        return b"\xfb" + struct.pack(">d", value)
+    if isinstance(value, bytes):
+        return _cbor_head(2, len(value)) + value
+    if isinstance(value, str):
+        encoded = value.encode("utf-8")
+        return _cbor_head(3, len(encoded)) + encoded
+    if isinstance(value, (list, tuple)):
+        return _cbor_head(4, len(value)) + b"".join(cbor_encode(v) for v in value)
+    if isinstance(value, dict):
+        return _cbor_head(5, len(value)) + b"".join(cbor_encode(k) + cbor_encode(v) for k, v in value.items())
+    if hasattr(value, "timestamp"):
+        return b"\xc1" + cbor_encode(float(value.timestamp()))
+    raise TypeError(f"no CBOR for {type(value).__name__}")
+
+
+def _cbor_response(status, document):
+    headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+    return Response(status, headers, cbor_encode(document))
+
+
+def _cbor_error(code, message, status=400):
+    response = _cbor_response(status, {"__type": f"com.amazonaws.cloudwatch#{code}", "message": message})
+    response.headers.append(("x-harsh-strict", "1"))
+    return response
+
+
+def _alarm_document(alarm):
+    document = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm.alarm_arn,
+        "Namespace": alarm.namespace,
+        "MetricName": alarm.metric_name,
+        "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions],
+        "Statistic": alarm.statistic,
+        "Period": int(alarm.period),
+        "EvaluationPeriods": int(alarm.evaluation_periods),
+        "Threshold": float(alarm.threshold),
+        "ComparisonOperator": alarm.comparison_operator,
+        "ActionsEnabled": bool(alarm.actions_enabled),
+        "AlarmActions": list(alarm.alarm_actions or []),
+        "OKActions": list(alarm.ok_actions or []),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
+        "StateValue": alarm.state_value,
+        "StateReason": alarm.state_reason,
+        "StateUpdatedTimestamp": alarm.state_updated_timestamp,
+        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp,
+    }
+    if alarm.description:
+        document["AlarmDescription"] = alarm.description
+    if alarm.treat_missing_data:
+        document["TreatMissingData"] = alarm.treat_missing_data
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def cloudwatch_cbor(front, call):
+    """PutMetricAlarm, DescribeAlarms, DeleteAlarms, ListTagsForResource and
+    TagResource of CloudWatch, answered in CBOR from moto's backend."""
+    backend = _backends("moto.cloudwatch.models", "cloudwatch_backends", call.account)[call.region]
+    try:
+        request = cbor_decode(call.body) if call.body else {}
+    except (ValueError, IndexError, KeyError) as err:
+        return _cbor_error("SerializationException", f"not CBOR: {err}")
+    operation = call.operation
+    with front.aws_lock:
+        if operation == "PutMetricAlarm":
+            backend.put_metric_alarm(
+                name=request.get("AlarmName", ""),
+                namespace=request.get("Namespace", ""),
+                metric_name=request.get("MetricName", ""),
+                comparison_operator=request.get("ComparisonOperator", ""),
+                evaluation_periods=int(request.get("EvaluationPeriods", 1)),
+                period=int(request.get("Period", 60)),
+                threshold=float(request.get("Threshold", 0)),
+                statistic=request.get("Statistic", ""),
+                description=request.get("AlarmDescription", ""),
+                dimensions=request.get("Dimensions", []),
+                alarm_actions=request.get("AlarmActions", []),
+                ok_actions=request.get("OKActions", []),
+                insufficient_data_actions=request.get("InsufficientDataActions", []),
+                treat_missing_data=request.get("TreatMissingData"),
+                actions_enabled=request.get("ActionsEnabled", True),
+                tags=request.get("Tags", []),
+            )
+            return _cbor_response(200, {})
+        if operation == "DescribeAlarms":
+            names = request.get("AlarmNames")
+            prefix = request.get("AlarmNamePrefix")
+            alarms = list(backend.describe_alarms())
+            if names:
+                alarms = [a for a in alarms if a.name in names]
+            if prefix:
+                alarms = [a for a in alarms if a.name.startswith(prefix)]
+            alarms.sort(key=lambda a: a.name)
+            return _cbor_response(200, {"MetricAlarms": [_alarm_document(a) for a in alarms], "CompositeAlarms": []})
+        if operation == "DeleteAlarms":
+            backend.delete_alarms(request.get("AlarmNames", []))
+            return _cbor_response(200, {})
+        if operation == "ListTagsForResource":
+            tags = backend.list_tags_for_resource(request.get("ResourceARN", ""))
+            return _cbor_response(200, {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+        if operation == "TagResource":
+            backend.tag_resource(request.get("ResourceARN", ""), request.get("Tags", []))
+            return _cbor_response(200, {})
+    return _cbor_error("InvalidAction", f"the harsh front does not answer CloudWatch {operation} in CBOR")
 
 
 # -- DynamoDB --------------------------------------------------------------------

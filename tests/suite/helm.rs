@@ -554,10 +554,11 @@ fn deploy_manifest_is_the_default_render() {
 // The IAM policy against the AWS calls of the source.
 
 /// The SDK crates the code uses, by the module of src/aws that owns them.
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "acm",
     "apigateway",
     "cloudfront",
+    "cloudwatch",
     "cloudwatchlogs",
     "dynamodb",
     "lambda",
@@ -585,6 +586,11 @@ const IMPLIED: &[(&str, &str, &str)] = &[
         "logs:CreateLogGroup",
         "logs:TagResource",
         "CreateLogGroup with tags (tag-on-create)",
+    ),
+    (
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:TagResource",
+        "PutMetricAlarm with tags (tag-on-create)",
     ),
     (
         "dynamodb:CreateTable",
@@ -1216,6 +1222,11 @@ const GUARDS: &[(&str, Guard)] = &[
     ("rds:CreateDBCluster", Guard::CreateTagged),
     ("rds:CreateDBInstance", Guard::CreateTagged),
     ("rds:AddTagsToResource", Guard::Unrestricted),
+    ("cloudwatch:DescribeAlarms", Guard::Read),
+    ("cloudwatch:ListTagsForResource", Guard::Read),
+    ("cloudwatch:PutMetricAlarm", Guard::Unrestricted),
+    ("cloudwatch:TagResource", Guard::Unrestricted),
+    ("cloudwatch:DeleteAlarms", Guard::Owned),
     ("dynamodb:DescribeTable", Guard::Read),
     ("dynamodb:ListTagsOfResource", Guard::Read),
     ("dynamodb:DescribeContinuousBackups", Guard::Read),

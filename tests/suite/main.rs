@@ -7,6 +7,7 @@ mod common;
 mod access_logs;
 mod admission;
 mod adoption;
+mod alarms;
 mod aws_acm;
 mod aws_apigateway;
 mod aws_cloudfront;

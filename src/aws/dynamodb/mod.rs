@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::api::DatabaseRemoval;
 use crate::aws::AwsClients;
+use crate::aws::rds::desired::removal;
 use crate::error::Result;
 use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
@@ -86,15 +87,6 @@ impl DynamoOutputs {
             previous_regions: regions,
         }
     }
-}
-
-fn removal(target: &Target) -> DatabaseRemoval {
-    target
-        .spec
-        .database
-        .as_ref()
-        .map(|d| d.removal)
-        .unwrap_or_default()
 }
 
 /// Every table of the spec or of the last status, and where to look.

@@ -387,6 +387,16 @@ pub fn bad_inputs() -> Vec<Bad> {
             says: "Unsupported value",
         },
         Bad {
+            what: "an alarm topic outside us-east-1",
+            manifest: with(
+                valid(),
+                "/spec/api/healthCheck/alarm",
+                json!({"topicArn": "arn:aws:sns:eu-west-1:123456789012:alerts"}),
+            ),
+            field: "spec.api.healthCheck.alarm.topicArn",
+            says: "SNS topic ARN in us-east-1",
+        },
+        Bad {
             what: "health path without slash",
             manifest: with(valid(), "/spec/api/healthCheck/path", json!("health")),
             field: "spec.api.healthCheck.path",

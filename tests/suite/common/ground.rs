@@ -190,6 +190,7 @@ impl Ground {
                 self.memory.regions.push(region.clone());
             }
         }
+        self.memory.alarms |= !pass.outputs.alarms.states.is_empty();
         for region in pass.outputs.logs.groups.keys() {
             if !self.memory.log_group_regions.contains(region) {
                 self.memory.log_group_regions.push(region.clone());
