@@ -253,6 +253,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The stack of each runtime thread.
+const RUNTIME_STACK: usize = 16 * 1024 * 1024;
+
 fn run_cli() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -270,7 +273,13 @@ fn run_cli() -> anyhow::Result<ExitCode> {
         print!("{}", texts.join("---\n"));
         return Ok(ExitCode::SUCCESS);
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A reconcile pass is a deep future over every service; unoptimised
+    // builds poll it with large frames, past the 2 MiB default.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(RUNTIME_STACK)
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(run(cli.command, cli.bounds.timeouts(), cli.rates.budget()))
 }
 

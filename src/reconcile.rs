@@ -233,12 +233,18 @@ pub async fn reconcile(clients: &AwsClients, target: &Target, memory: &Memory, m
 struct InFlight(Mutex<Option<Service>>);
 
 impl InFlight {
-    /// Runs one service's step (boxed: the steps are large futures).
-    async fn step<T>(&self, service: Service, step: impl Future<Output = T>) -> T {
+    /// Runs one service's step, made by `make` here and boxed: the steps
+    /// are large futures, and made in the caller they would each take room
+    /// in its (unoptimised) stack frame.
+    async fn step<T, F: Future<Output = T>>(
+        &self,
+        service: Service,
+        make: impl FnOnce() -> F,
+    ) -> T {
         if let Ok(mut current) = self.0.lock() {
             *current = Some(service);
         }
-        Box::pin(step).await
+        Box::pin(make()).await
     }
 
     fn current(&self) -> Option<Service> {
@@ -339,10 +345,9 @@ async fn reconcile_unbounded(
         // Until the previous owner's resources are the heir's, the pass
         // would take them for someone else's and make twins.
         match in_flight
-            .step(
-                Service::Route53,
-                adoption::run(clients, target, previous, mode),
-            )
+            .step(Service::Route53, || {
+                adoption::run(clients, target, previous, mode)
+            })
             .await
         {
             Ok(changes) => {
@@ -365,7 +370,9 @@ async fn reconcile_unbounded(
         .absorb_known(
             Service::Acm,
             in_flight
-                .step(Service::Acm, acm::run(clients, target, &acm_inputs, mode))
+                .step(Service::Acm, || {
+                    acm::run(clients, target, &acm_inputs, mode)
+                })
                 .await,
         )
         .unwrap_or_else(|error| AcmOutputs {
@@ -383,10 +390,9 @@ async fn reconcile_unbounded(
         pass.absorb_known(
             Service::Logs,
             in_flight
-                .step(
-                    Service::Logs,
-                    logs::run(clients, target, &memory.log_group_regions, mode),
-                )
+                .step(Service::Logs, || {
+                    logs::run(clients, target, &memory.log_group_regions, mode)
+                })
                 .await,
         )
         .unwrap_or_else(|error| LogsOutputs {
@@ -421,10 +427,9 @@ async fn reconcile_unbounded(
         .absorb_known(
             Service::ApiGateway,
             in_flight
-                .step(
-                    Service::ApiGateway,
-                    apigateway::run(clients, target, &api_inputs, mode),
-                )
+                .step(Service::ApiGateway, || {
+                    apigateway::run(clients, target, &api_inputs, mode)
+                })
                 .await,
         )
         .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error));
@@ -451,10 +456,9 @@ async fn reconcile_unbounded(
         pass.absorb_known(
             Service::CloudFront,
             in_flight
-                .step(
-                    Service::CloudFront,
-                    cloudfront::run(clients, target, &edge_inputs, mode),
-                )
+                .step(Service::CloudFront, || {
+                    cloudfront::run(clients, target, &edge_inputs, mode)
+                })
                 .await,
         )
     } else {
@@ -486,10 +490,9 @@ async fn reconcile_unbounded(
     let dns = pass.absorb_known(
         Service::Route53,
         in_flight
-            .step(
-                Service::Route53,
-                route53::run(clients, target, &dns_inputs, mode),
-            )
+            .step(Service::Route53, || {
+                route53::run(clients, target, &dns_inputs, mode)
+            })
             .await,
     );
     let dns_written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
@@ -504,19 +507,17 @@ async fn reconcile_unbounded(
         pass.absorb(
             Service::CloudFront,
             in_flight
-                .step(
-                    Service::CloudFront,
-                    cloudfront::run(clients, target, &edge_inputs, mode),
-                )
+                .step(Service::CloudFront, || {
+                    cloudfront::run(clients, target, &edge_inputs, mode)
+                })
                 .await,
         )
     } else {
         // Only look: what a removal would do waits for DNS to move.
         let planned = in_flight
-            .step(
-                Service::CloudFront,
-                cloudfront::run(clients, target, &edge_inputs, Mode::Plan),
-            )
+            .step(Service::CloudFront, || {
+                cloudfront::run(clients, target, &edge_inputs, Mode::Plan)
+            })
             .await;
         if let Ok(planned) = planned
             && !planned.changes.is_empty()
@@ -549,10 +550,9 @@ async fn reconcile_unbounded(
         pass.absorb(
             Service::CloudFront,
             in_flight
-                .step(
-                    Service::CloudFront,
-                    cloudfront::run(clients, target, &after_dns, mode),
-                )
+                .step(Service::CloudFront, || {
+                    cloudfront::run(clients, target, &after_dns, mode)
+                })
                 .await,
         );
     }
@@ -587,10 +587,9 @@ async fn reconcile_unbounded(
             pass.absorb(
                 Service::ApiGateway,
                 in_flight
-                    .step(
-                        Service::ApiGateway,
-                        apigateway::run(clients, target, &retire, mode),
-                    )
+                    .step(Service::ApiGateway, || {
+                        apigateway::run(clients, target, &retire, mode)
+                    })
                     .await,
             );
         } else {
@@ -616,10 +615,9 @@ async fn reconcile_unbounded(
         pass.absorb_known(
             Service::CloudWatch,
             in_flight
-                .step(
-                    Service::CloudWatch,
-                    cloudwatch::run(clients, target, &checks, &unread, mode),
-                )
+                .step(Service::CloudWatch, || {
+                    cloudwatch::run(clients, target, &checks, &unread, mode)
+                })
                 .await,
         )
         .unwrap_or_else(|error| AlarmOutputs {
@@ -645,10 +643,9 @@ async fn reconcile_unbounded(
         match pass.absorb_known(
             Service::Rds,
             in_flight
-                .step(
-                    Service::Rds,
-                    rds::run(clients, target, &memory.database, mode),
-                )
+                .step(Service::Rds, || {
+                    rds::run(clients, target, &memory.database, mode)
+                })
                 .await,
         ) {
             Ok(database) => database,
@@ -674,10 +671,9 @@ async fn reconcile_unbounded(
         match pass.absorb_known(
             Service::DynamoDb,
             in_flight
-                .step(
-                    Service::DynamoDb,
-                    dynamodb::run(clients, target, &memory.tables, mode),
-                )
+                .step(Service::DynamoDb, || {
+                    dynamodb::run(clients, target, &memory.tables, mode)
+                })
                 .await,
         ) {
             Ok(tables) => tables,
@@ -733,41 +729,38 @@ async fn destroy_unbounded(
         pass.absorb(
             Service::DynamoDb,
             in_flight
-                .step(
-                    Service::DynamoDb,
-                    dynamodb::destroy(clients, target, &memory.tables, mode),
-                )
+                .step(Service::DynamoDb, || {
+                    dynamodb::destroy(clients, target, &memory.tables, mode)
+                })
                 .await,
         );
     }
     pass.absorb(
         Service::Rds,
         in_flight
-            .step(
-                Service::Rds,
+            .step(Service::Rds, || {
                 rds::destroy_with(
                     |region| clients.rds(region),
                     clients.announcer(),
                     target,
                     &memory.database,
                     mode,
-                ),
-            )
+                )
+            })
             .await,
     );
     pass.absorb(
         Service::Route53,
         in_flight
-            .step(Service::Route53, route53::destroy(clients, target, mode))
+            .step(Service::Route53, || route53::destroy(clients, target, mode))
             .await,
     );
     pass.absorb(
         Service::CloudFront,
         in_flight
-            .step(
-                Service::CloudFront,
-                cloudfront::destroy(clients, target, mode),
-            )
+            .step(Service::CloudFront, || {
+                cloudfront::destroy(clients, target, mode)
+            })
             .await,
     );
     let mut regions = target.region_names();
@@ -782,29 +775,26 @@ async fn destroy_unbounded(
     pass.absorb(
         Service::ApiGateway,
         in_flight
-            .step(
-                Service::ApiGateway,
-                apigateway::destroy_regions(clients, target, &regions, mode),
-            )
+            .step(Service::ApiGateway, || {
+                apigateway::destroy_regions(clients, target, &regions, mode)
+            })
             .await,
     );
     pass.absorb(
         Service::Acm,
         in_flight
-            .step(
-                Service::Acm,
-                acm::destroy(clients, target, &memory.certificate_arns, mode),
-            )
+            .step(Service::Acm, || {
+                acm::destroy(clients, target, &memory.certificate_arns, mode)
+            })
             .await,
     );
     if target.spec.api.health_check.alarm.is_some() || memory.alarms {
         pass.absorb(
             Service::CloudWatch,
             in_flight
-                .step(
-                    Service::CloudWatch,
-                    cloudwatch::destroy(clients, target, mode),
-                )
+                .step(Service::CloudWatch, || {
+                    cloudwatch::destroy(clients, target, mode)
+                })
                 .await,
         );
     }
@@ -817,10 +807,9 @@ async fn destroy_unbounded(
         pass.absorb(
             Service::Logs,
             in_flight
-                .step(
-                    Service::Logs,
-                    logs::destroy(clients, target, &log_regions, mode),
-                )
+                .step(Service::Logs, || {
+                    logs::destroy(clients, target, &log_regions, mode)
+                })
                 .await,
         );
     }

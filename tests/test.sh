@@ -13,7 +13,12 @@
 #   builds; both have long single-threaded stretches that the other fills.
 #
 # TEST_THREADS tests run at a time; KEEP_ENV=1 leaves the servers up.
+#
+# Tests run reconcile passes in their own threads; an unoptimised build
+# polls that deep future with large frames, past the 2 MiB default stack
+# (the operator binary sizes its runtime's threads itself).
 set -euo pipefail
+export RUST_MIN_STACK=${RUST_MIN_STACK:-16777216}
 cd "$(dirname "$0")/.."
 
 CARGO=${CARGO:-cargo}
