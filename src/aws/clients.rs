@@ -19,6 +19,26 @@ use super::fence::Fence;
 use super::pace::{PacedHttpClient, Pacer};
 use super::shared::{AccountListings, ListingView};
 
+/// One service's client: this process's SDK config with its timeouts,
+/// call counter, fence, retry partition, HTTP client and pacer, in `region`,
+/// plus the builder calls given after it.
+macro_rules! sdk_client {
+    ($self:ident, $sdk:ident, $service:literal, $region:expr $(, $method:ident($arg:expr))*) => {{
+        let region: &str = $region;
+        let mut config = $sdk::config::Builder::from(&$self.sdk)
+            .timeout_config($self.timeouts.config())
+            .region(Region::new(region.to_owned()))
+            .interceptor($self.calls.clone())
+            .interceptor($self.fence.clone());
+        config.set_retry_partition($self.partition($service, region));
+        let config = config
+            .http_client($self.http_client())
+            .interceptor($self.pacer($service, region))
+            $(.$method($arg))*;
+        $sdk::Client::from_conf(config.build())
+    }};
+}
+
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
 pub const GLOBAL_REGION: &str = "us-east-1";
 
@@ -231,121 +251,45 @@ impl AwsClients {
     }
 
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        let mut config = aws_sdk_route53::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("route53", GLOBAL_REGION));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("route53", GLOBAL_REGION));
-        aws_sdk_route53::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_route53, "route53", GLOBAL_REGION)
     }
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
-        let mut config = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(GLOBAL_REGION))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("cloudfront", GLOBAL_REGION));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("cloudfront", GLOBAL_REGION));
-        aws_sdk_cloudfront::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_cloudfront, "cloudfront", GLOBAL_REGION)
     }
 
     pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
-        let mut config = aws_sdk_acm::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("acm", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("acm", region));
-        aws_sdk_acm::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_acm, "acm", region)
     }
 
     pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
-        let mut config = aws_sdk_apigateway::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("apigateway", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("apigateway", region))
-            .retry_classifier(super::limits::HardLimitClassifier);
-        aws_sdk_apigateway::Client::from_conf(config.build())
+        sdk_client!(
+            self,
+            aws_sdk_apigateway,
+            "apigateway",
+            region,
+            retry_classifier(super::limits::HardLimitClassifier)
+        )
     }
 
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
-        let mut config = aws_sdk_lambda::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("lambda", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("lambda", region));
-        aws_sdk_lambda::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_lambda, "lambda", region)
     }
 
     pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
-        let mut config = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("cloudwatch", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("cloudwatch", region));
-        aws_sdk_cloudwatch::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_cloudwatch, "cloudwatch", region)
     }
 
     pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("dynamodb", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("dynamodb", region));
-        aws_sdk_dynamodb::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_dynamodb, "dynamodb", region)
     }
 
     pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-        let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("logs", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("logs", region));
-        aws_sdk_cloudwatchlogs::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_cloudwatchlogs, "logs", region)
     }
 
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let mut config = aws_sdk_rds::config::Builder::from(&self.sdk)
-            .timeout_config(self.timeouts.config())
-            .region(Region::new(region.to_owned()))
-            .interceptor(self.calls.clone())
-            .interceptor(self.fence.clone());
-        config.set_retry_partition(self.partition("rds", region));
-        let config = config
-            .http_client(self.http_client())
-            .interceptor(self.pacer("rds", region));
-        aws_sdk_rds::Client::from_conf(config.build())
+        sdk_client!(self, aws_sdk_rds, "rds", region)
     }
 }
 

@@ -138,7 +138,7 @@ fn differences(want: &DesiredAlarm, have: &ObservedAlarm) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::rds::Ownership;
+    use crate::aws::ownership::Ownership;
 
     fn want(region: &str) -> DesiredAlarm {
         DesiredAlarm {

@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudwatch::Client;
 
-use crate::aws::rds::Ownership;
+use crate::aws::ownership::Ownership;
 use crate::error::{Error, Result};
 
 use super::desired::DIMENSION;

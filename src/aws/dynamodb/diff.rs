@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::DatabaseRemoval;
-use crate::aws::rds::Ownership;
+use crate::aws::ownership::Ownership;
 use crate::plan::{Action, Change, FieldChange, Service};
 
 use super::desired::{Billing, DesiredTable};

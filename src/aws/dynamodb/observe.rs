@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
     types::{BillingMode, KeyType, TableDescription},
 };
 
-use crate::aws::rds::Ownership;
+use crate::aws::ownership::Ownership;
 use crate::error::{Error, Result};
 
 use super::desired::{Billing, Key};
