@@ -22,6 +22,58 @@ struct Cli {
     bounds: Bounds,
     #[command(flatten)]
     rates: Rates,
+    #[command(flatten)]
+    logging: Logging,
+}
+
+/// How the process logs, on stderr. The filter is `RUST_LOG` (e.g.
+/// `info,globalapi=debug`); without it, `run` logs at info and the other
+/// commands at warn (their output is the plan on stdout).
+#[derive(clap::Args)]
+struct Logging {
+    /// `text` (lines for people) or `json` (one object per line, for a log
+    /// pipeline).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "GLOBALAPI_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Starts logging as `logging` and `RUST_LOG` say; a filter that does not
+/// parse is refused with its error, not ignored.
+fn start_logging(logging: &Logging, command: &Command) -> anyhow::Result<()> {
+    let default = if matches!(command, Command::Run(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(text) if !text.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&text)
+            .with_context(|| {
+                format!("RUST_LOG={text:?} is not a log filter: write levels such as info or directives such as info,globalapi=debug")
+            })?,
+        _ => tracing_subscriber::EnvFilter::new(default),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match logging.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+    Ok(())
 }
 
 /// The account's AWS request rates, which every call is paced into.
@@ -257,12 +309,8 @@ fn main() -> ExitCode {
 const RUNTIME_STACK: usize = 16 * 1024 * 1024;
 
 fn run_cli() -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    start_logging(&cli.logging, &cli.command)?;
     if let Command::Crd = cli.command {
         let crds = globalapi::api::crds().context("building the CRDs")?;
         let texts = crds

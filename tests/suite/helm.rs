@@ -279,6 +279,10 @@ fn lint_and_render_defaults_and_every_option() {
     assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
     assert_eq!(env_var(deployment, "RUST_LOG").as_deref(), Some("info"));
     assert_eq!(
+        env_var(deployment, "GLOBALAPI_LOG_FORMAT").as_deref(),
+        Some("text")
+    );
+    assert_eq!(
         env_var(deployment, "AWS_REGION").as_deref(),
         Some("us-east-1")
     );
@@ -320,6 +324,8 @@ fn lint_and_render_defaults_and_every_option() {
         "aws.region=eu-west-1",
         "--set",
         "logLevel=info\\,globalapi=debug",
+        "--set",
+        "logFormat=json",
         "--set",
         "replicas=2",
         "--set",
@@ -404,6 +410,10 @@ fn lint_and_render_defaults_and_every_option() {
     assert_eq!(
         env_var(deployment, "RUST_LOG").as_deref(),
         Some("info,globalapi=debug")
+    );
+    assert_eq!(
+        env_var(deployment, "GLOBALAPI_LOG_FORMAT").as_deref(),
+        Some("json")
     );
     let sa = find(&docs, "ServiceAccount", "ga-globalapi-operator");
     assert_eq!(

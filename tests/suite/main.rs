@@ -24,6 +24,7 @@ mod harsh_front;
 mod helm;
 mod leader_election;
 mod leader_liveness;
+mod logging;
 mod operator;
 mod ownership_race;
 mod pause;
