@@ -173,13 +173,19 @@ impl Bounds {
 enum Command {
     /// Print the GlobalApi CustomResourceDefinition as YAML.
     Crd,
-    /// Show every change a reconcile would make against live AWS; change nothing.
-    /// Exits 0 when AWS equals the manifest, 2 when there are changes.
-    Plan(FileArgs),
-    /// Reconcile AWS with the manifest once (or until converged with --wait).
+    /// Show every change a reconcile (or, with --destroy, a destroy) would
+    /// make against live AWS; change nothing. Exits 0 when AWS equals the
+    /// manifest, 2 when there are changes, 1 on an error.
+    Plan(PlanArgs),
+    /// Reconcile AWS with the manifest once (or until converged with
+    /// --wait). Exits 0 when converged, 2 when work is still pending
+    /// (certificates issuing, distributions deploying), 1 on an error or a
+    /// conflict.
     Apply(WaitArgs),
-    /// Remove everything the manifest's GlobalApis own in AWS, and nothing else.
-    Destroy(WaitArgs),
+    /// Remove everything the manifest's GlobalApis own in AWS, and nothing
+    /// else. Asks first when stdin is a terminal (--yes does not). Exits
+    /// like apply.
+    Destroy(DestroyArgs),
     /// Run the operator: watch GlobalApis and keep AWS equal to them, until
     /// SIGTERM or SIGINT. Uses the kubeconfig ($KUBECONFIG) or the in-cluster
     /// service account, and the standard AWS configuration chain.
@@ -276,12 +282,31 @@ impl RunArgs {
 
 #[derive(clap::Args)]
 struct FileArgs {
-    /// The manifest: the same YAML you would `kubectl apply`.
+    /// The manifest: the same YAML you would `kubectl apply`; `-` reads it
+    /// from stdin.
     #[arg(short = 'f', long = "filename")]
     file: PathBuf,
     /// Namespace for GlobalApis that name none (it is part of the owner tag).
     #[arg(short, long)]
     namespace: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    /// Plan the removal of what the GlobalApis own instead.
+    #[arg(long)]
+    destroy: bool,
+}
+
+#[derive(clap::Args)]
+struct DestroyArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// Do not ask, also on a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 #[derive(clap::Args)]
@@ -359,9 +384,18 @@ async fn run(
     // Read the manifest before touching AWS: a bad one is refused first.
     let targets = match &command {
         Command::Crd | Command::Run(_) => Vec::new(),
-        Command::Plan(args) => read(args)?,
-        Command::Apply(args) | Command::Destroy(args) => read(&args.file)?,
+        Command::Plan(args) => read(&args.file)?,
+        Command::Apply(args) => read(&args.file)?,
+        Command::Destroy(args) => read(&args.wait.file)?,
     };
+    if let Command::Destroy(args) = &command
+        && !args.yes
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && !confirmed(&targets)?
+    {
+        eprintln!("globalapi: nothing was destroyed");
+        return Ok(ExitCode::FAILURE);
+    }
     let clients = AwsClients::from_env()
         .await
         .with_timeouts(timeouts)
@@ -375,12 +409,16 @@ async fn run(
         .context("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a web identity")?;
     let code = match command {
         Command::Crd | Command::Run(_) => ExitCode::SUCCESS,
-        Command::Plan(_) => {
+        Command::Plan(args) => {
             let mut changed = false;
             let mut failed = false;
             for target in &targets {
-                let pass =
-                    reconcile::reconcile(&clients, target, &Memory::default(), Mode::Plan).await;
+                let memory = Memory::default();
+                let pass = if args.destroy {
+                    reconcile::destroy(&clients, target, &memory, Mode::Plan).await
+                } else {
+                    reconcile::reconcile(&clients, target, &memory, Mode::Plan).await
+                };
                 print_pass(target, &pass);
                 changed |= !pass.plan.is_empty();
                 failed |= !pass.errors.is_empty();
@@ -394,10 +432,25 @@ async fn run(
             }
         }
         Command::Apply(args) => passes(&clients, &targets, args.wait, false).await,
-        Command::Destroy(args) => passes(&clients, &targets, args.wait, true).await,
+        Command::Destroy(args) => passes(&clients, &targets, args.wait.wait, true).await,
     };
-    print!("{}", clients.calls().snapshot());
+    // The summary goes beside the logs: stdout is the plan.
+    eprint!("{}", clients.calls().snapshot());
     Ok(code)
+}
+
+/// Asks on the terminal whether to destroy what `targets` own.
+fn confirmed(targets: &[Target]) -> anyhow::Result<bool> {
+    let owners: Vec<String> = targets.iter().map(Target::owner).collect();
+    eprint!(
+        "Destroy every AWS resource that {} own(s)? Type yes: ",
+        owners.join(", ")
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(answer.trim() == "yes")
 }
 
 fn read(args: &FileArgs) -> anyhow::Result<Vec<Target>> {
@@ -413,7 +466,7 @@ async fn passes(
     destroy: bool,
 ) -> ExitCode {
     let deadline = wait.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
-    let mut ok = true;
+    let (mut failed, mut pending) = (false, false);
     for target in targets {
         let mut memory = Memory::default();
         loop {
@@ -427,17 +480,19 @@ async fn passes(
             let settled = pass.pending.is_empty() || !pass.errors.is_empty();
             let waiting = deadline.is_some_and(|d| tokio::time::Instant::now() < d);
             if settled || !waiting {
-                ok &=
-                    pass.errors.is_empty() && pass.conflicts.is_empty() && pass.pending.is_empty();
+                failed |= !pass.errors.is_empty() || !pass.conflicts.is_empty();
+                pending |= !pass.pending.is_empty();
                 break;
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
+    if failed {
         ExitCode::FAILURE
+    } else if pending {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -463,6 +518,23 @@ fn remember(memory: &Memory, pass: &Pass) -> Memory {
             next.regions.push(region.clone());
         }
     }
+    for region in pass.outputs.logs.groups.keys() {
+        if !next.log_group_regions.contains(region) {
+            next.log_group_regions.push(region.clone());
+        }
+    }
+    let tables = pass.outputs.dynamodb.remembered();
+    for table in tables.previous_tables {
+        if !next.tables.previous_tables.contains(&table) {
+            next.tables.previous_tables.push(table);
+        }
+    }
+    for region in tables.previous_regions {
+        if !next.tables.previous_regions.contains(&region) {
+            next.tables.previous_regions.push(region);
+        }
+    }
+    next.alarms |= !pass.outputs.alarms.states.is_empty();
     next
 }
 

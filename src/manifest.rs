@@ -13,8 +13,15 @@ use crate::target::Target;
 /// documents of other kinds are skipped. A GlobalApi the API server would
 /// refuse is refused here with the same field and message.
 pub fn read(path: &Path, namespace: Option<&str>) -> Result<Vec<Target>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Invalid(format!("reading {}: {e}", path.display())))?;
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::Invalid(format!("reading the manifest from stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Invalid(format!("reading {}: {e}", path.display())))?
+    };
     parse(&text, namespace)
 }
 

@@ -203,7 +203,62 @@ async fn apply_plan_drift_correct_destroy() {
     let plan = cli.run(&["plan"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     assert!(text(&plan).contains("no changes"), "{}", text(&plan));
-    assert!(text(&plan).contains("(0 mutating)"), "{}", text(&plan));
+    // The call summary is beside the logs, not in the plan.
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr),
+    );
+    assert!(stderr.contains("(0 mutating)"), "{stderr}");
+    assert!(!stdout.contains("AWS calls"), "{stdout}");
+
+    // The same manifest from stdin; a destroy planned changes nothing.
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_globalapi"));
+    piped
+        .args(["plan", "--destroy", "-f", "-"])
+        .envs(env.aws.iter())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = piped.spawn().expect("globalapi plan --destroy -f -");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(&std::fs::read(&cli.manifest).expect("manifest"))
+            .expect("writing the manifest");
+    }
+    let destroy_plan = child.wait_with_output().expect("plan --destroy");
+    assert_eq!(
+        destroy_plan.status.code(),
+        Some(2),
+        "{}",
+        text(&destroy_plan)
+    );
+    let deletions = change_lines(&destroy_plan);
+    for kind in [
+        "delete acm certificate",
+        "delete apigateway rest api",
+        "delete route53 health check",
+        "delete cloudfront distribution",
+    ] {
+        assert!(
+            deletions.iter().any(|l| l.starts_with(kind)),
+            "no {kind}: {deletions:#?}"
+        );
+    }
+    assert!(
+        deletions.iter().all(|l| !l.starts_with("create ")),
+        "{deletions:#?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&destroy_plan.stderr).contains("(0 mutating)"),
+        "{}",
+        text(&destroy_plan)
+    );
+    assert_eq!(
+        common::owned::owned(&clients, &target, &REGIONS).await,
+        expected
+    );
 
     // Three changes behind the operator's back: a record, a health check threshold, a stage setting.
     let records = observe::records(&clients.route53(), &zone_id)
@@ -385,6 +440,9 @@ async fn three_regions_with_edge_and_a_database_written_in_eu_west_1_converge_an
         .expect("manifest")
         .remove(0);
 
+    // One pass from nothing leaves certificates issuing: pending, exit 2.
+    let first = cli.run(&["apply"]);
+    assert_eq!(first.status.code(), Some(2), "{}", text(&first));
     let applied = cli.run(&["apply", "--wait", "120"]);
     assert!(
         applied.status.success(),
