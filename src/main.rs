@@ -298,6 +298,19 @@ struct PlanArgs {
     /// Plan the removal of what the GlobalApis own instead.
     #[arg(long)]
     destroy: bool,
+    /// `text` for people, or `json`: one document,
+    /// `{"apiVersion": "globalapi.io/plan/v1", "globalApis": [{"owner",
+    /// "changes": [{"service", "region", "action", "kind", "resource",
+    /// "fields": [{"field", "observed", "desired"}]}], "conflicts",
+    /// "pending", "errors": [{"service", "message"}]}]}`.
+    #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
+    output: PlanOutput,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PlanOutput {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -412,6 +425,7 @@ async fn run(
         Command::Plan(args) => {
             let mut changed = false;
             let mut failed = false;
+            let mut documents = Vec::new();
             for target in &targets {
                 let memory = Memory::default();
                 let pass = if args.destroy {
@@ -419,9 +433,19 @@ async fn run(
                 } else {
                     reconcile::reconcile(&clients, target, &memory, Mode::Plan).await
                 };
-                print_pass(target, &pass);
+                match args.output {
+                    PlanOutput::Text => print_pass(target, &pass),
+                    PlanOutput::Json => documents.push(plan_document(target, &pass)),
+                }
                 changed |= !pass.plan.is_empty();
                 failed |= !pass.errors.is_empty();
+            }
+            if args.output == PlanOutput::Json {
+                let document = serde_json::json!({
+                    "apiVersion": PLAN_API_VERSION,
+                    "globalApis": documents,
+                });
+                println!("{document:#}");
             }
             if failed {
                 ExitCode::FAILURE
@@ -536,6 +560,46 @@ fn remember(memory: &Memory, pass: &Pass) -> Memory {
     }
     next.alarms |= !pass.outputs.alarms.states.is_empty();
     next
+}
+
+/// The version of `plan -o json`'s shape; a change that is not an addition
+/// gets a new one.
+const PLAN_API_VERSION: &str = "globalapi.io/plan/v1";
+
+/// One GlobalApi's part of `plan -o json`.
+fn plan_document(target: &Target, pass: &Pass) -> serde_json::Value {
+    let notes = |notes: &[reconcile::Note]| -> Vec<serde_json::Value> {
+        notes
+            .iter()
+            .map(|n| serde_json::json!({"service": n.service.as_str(), "message": n.text}))
+            .collect()
+    };
+    let changes: Vec<serde_json::Value> = pass
+        .plan
+        .changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "service": c.service.as_str(),
+                "region": c.region,
+                "action": c.action.to_string(),
+                "kind": c.kind,
+                "resource": c.resource,
+                "fields": c.fields.iter().map(|f| serde_json::json!({
+                    "field": f.field,
+                    "observed": f.observed,
+                    "desired": f.desired,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "owner": target.owner(),
+        "changes": changes,
+        "conflicts": notes(&pass.conflicts),
+        "pending": notes(&pass.pending),
+        "errors": notes(&pass.errors),
+    })
 }
 
 fn print_pass(target: &Target, pass: &Pass) {

@@ -259,6 +259,30 @@ async fn apply_plan_drift_correct_destroy() {
         common::owned::owned(&clients, &target, &REGIONS).await,
         expected
     );
+    // The same as JSON, in its versioned shape.
+    let json = cli.run(&["plan", "--destroy", "-o", "json"]);
+    assert_eq!(json.status.code(), Some(2), "{}", text(&json));
+    let document: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("plan -o json is one JSON document");
+    assert_eq!(document["apiVersion"], "globalapi.io/plan/v1");
+    let object = &document["globalApis"][0];
+    assert_eq!(object["owner"], target.owner());
+    let changes = object["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), deletions.len(), "{document:#}");
+    let health_check = changes
+        .iter()
+        .find(|c| c["service"] == "route53" && c["kind"] == "health check")
+        .expect("a health check deletion");
+    assert_eq!(health_check["action"], "delete");
+    assert!(health_check["region"].is_null(), "{health_check}");
+    let disable = changes
+        .iter()
+        .find(|c| c["service"] == "cloudfront" && c["action"] == "update")
+        .expect("the distribution disabled first");
+    assert_eq!(disable["fields"][0]["field"], "Enabled");
+    assert_eq!(disable["fields"][0]["observed"], "true");
+    assert_eq!(disable["fields"][0]["desired"], "false");
+    assert!(object["errors"].as_array().is_some_and(Vec::is_empty));
 
     // Three changes behind the operator's back: a record, a health check threshold, a stage setting.
     let records = observe::records(&clients.route53(), &zone_id)
