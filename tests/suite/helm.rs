@@ -481,7 +481,7 @@ fn values_schema_refuses_wrong_types_and_more_than_one_namespace() {
     let env = common::env();
     let chart = chart();
     let chart = common::path_str(&chart);
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--set", "replicas=two"],
             "at '/replicas': got string, want integer",
@@ -503,6 +503,7 @@ fn values_schema_refuses_wrong_types_and_more_than_one_namespace() {
             &["--set", "replica=1"],
             "additional properties 'replica' not allowed",
         ),
+        (&["--set", "image.digest=latest"], "at '/image/digest'"),
         (
             &[
                 "--set",
@@ -534,6 +535,105 @@ fn values_schema_refuses_wrong_types_and_more_than_one_namespace() {
             );
         }
     }
+}
+
+/// The options beyond the operator's flags: a pinned digest, extra
+/// arguments, spreading, the grace period, the container's security
+/// context, the NetworkPolicy and a parent's `enabled`; rendered, then
+/// applied to the real API server in a dry run.
+#[test]
+fn the_pod_options_render_and_the_api_server_takes_them() {
+    let env = common::env();
+    let chart = chart();
+    let chart = common::path_str(&chart);
+    let digest = format!("image.digest=sha256:{}", "a".repeat(64));
+    let namespace = env.namespace("chart-options");
+    let options = [
+        "--set",
+        digest.as_str(),
+        "--set-string",
+        "extraArgs[0]=--stuck-reconcile-seconds",
+        "--set-string",
+        "extraArgs[1]=300",
+        "--set",
+        "terminationGracePeriodSeconds=90",
+        "--set-json",
+        r#"topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]"#,
+        "--set",
+        "containerSecurityContext.runAsUser=1000",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set-json",
+        r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]"#,
+        "--set",
+        "enabled=true",
+    ];
+    let mut lint_args = vec!["lint", "--strict", chart];
+    lint_args.extend_from_slice(&options);
+    helm_ok(env, &lint_args);
+    let mut template = vec!["template", "ga", chart, "--namespace", namespace.as_str()];
+    template.extend_from_slice(&options);
+    let text = helm_ok(env, &template);
+    let docs = documents(&text);
+    let deployment = find(&docs, "Deployment", "ga-globalapi-operator");
+    let c = container(deployment);
+    assert_eq!(
+        c["image"],
+        format!(
+            "ghcr.io/globalapi/globalapi-operator@sha256:{}",
+            "a".repeat(64)
+        )
+    );
+    let run_args = args(deployment);
+    assert_eq!(
+        run_args[run_args.len() - 2..],
+        ["--stuck-reconcile-seconds", "300"]
+    );
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["terminationGracePeriodSeconds"], 90);
+    assert_eq!(pod["topologySpreadConstraints"][0]["maxSkew"], 1);
+    assert_eq!(c["securityContext"]["runAsUser"], 1000);
+    assert_eq!(
+        c["securityContext"]["readOnlyRootFilesystem"], true,
+        "the defaults stay beside an override"
+    );
+    let policy = find(&docs, "NetworkPolicy", "ga-globalapi-operator");
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "metrics");
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["name"],
+        "monitoring"
+    );
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    let dry_run = env.kubectl_with_input(
+        &["apply", "--dry-run=server", "-n", &namespace, "-f", "-"],
+        Some(&text),
+    );
+    assert!(
+        dry_run.status.success(),
+        "the API server refused the render: {}",
+        String::from_utf8_lossy(&dry_run.stderr)
+    );
+
+    // A grace period the shutdown grace does not fit in is refused.
+    let out = helm(
+        env,
+        &[
+            "template",
+            chart,
+            "--set",
+            "terminationGracePeriodSeconds=10",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("terminationGracePeriodSeconds must be above shutdownGraceSeconds"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

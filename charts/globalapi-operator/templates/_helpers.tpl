@@ -47,7 +47,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The image reference; the tag defaults to the chart's appVersion. */}}
 {{- define "globalapi-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*
