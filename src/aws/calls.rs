@@ -17,6 +17,15 @@ use aws_smithy_runtime_api::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
+/// The SDK's service name as a metric label: lower case, no spaces
+/// (`API Gateway` → `apigateway`, `Route 53` → `route53`).
+pub fn service_id(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Counts of AWS requests sent (retries included), by service and operation.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
@@ -27,7 +36,7 @@ impl CallCounter {
     fn record(&self, service: &str, operation: &str) {
         if let Ok(mut counts) = self.counts.lock() {
             *counts
-                .entry((service.to_owned(), operation.to_owned()))
+                .entry((service_id(service), operation.to_owned()))
                 .or_default() += 1;
         }
     }

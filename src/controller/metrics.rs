@@ -234,7 +234,7 @@ mod tests {
         let mut calls = CallCounts::default();
         calls
             .0
-            .insert(("API Gateway".into(), "GetRestApis".into()), 4);
+            .insert(("apigateway".into(), "GetRestApis".into()), 4);
         let text = metrics.render(&calls);
         for line in [
             "globalapi_leader 1",
@@ -248,7 +248,7 @@ mod tests {
             "globalapi_reconcile_duration_seconds_count 2",
             "globalapi_drift_found_total 3",
             "globalapi_drift_corrected_total 2",
-            "globalapi_aws_calls_total{service=\"API Gateway\",operation=\"GetRestApis\"} 4",
+            "globalapi_aws_calls_total{service=\"apigateway\",operation=\"GetRestApis\"} 4",
             "# TYPE globalapi_reconcile_duration_seconds histogram",
         ] {
             assert!(

@@ -245,7 +245,7 @@ async fn ready_then_spec_change_drift_and_deletion() {
     );
     assert!(
         metrics.contains(
-            "globalapi_aws_calls_total{service=\"API Gateway\",operation=\"GetRestApis\"}"
+            "globalapi_aws_calls_total{service=\"apigateway\",operation=\"GetRestApis\"}"
         ),
         "{metrics}"
     );
