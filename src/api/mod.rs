@@ -40,6 +40,9 @@ pub use status::{
 /// The API group of every resource this operator serves.
 pub const GROUP: &str = "globalapi.io";
 
+/// The version of the API this operator serves.
+pub const VERSION: &str = "v1alpha1";
+
 /// The annotation that pauses a GlobalApi: with the value `"true"` the
 /// operator observes AWS and reports what it would change, in status and
 /// Events, and writes nothing to AWS (no correction, no spec change, no

@@ -22,6 +22,8 @@ const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120
 #[derive(Debug, Default)]
 pub struct Metrics {
     leader: AtomicBool,
+    /// Whether the served CRD has every field: `None` until compared.
+    crd_current: Mutex<Option<bool>>,
     reconciles: AtomicU64,
     drift_found: AtomicU64,
     drift_corrected: AtomicU64,
@@ -41,6 +43,13 @@ impl Metrics {
     /// This replica now holds (or no longer holds) the leader Lease.
     pub fn set_leader(&self, leading: bool) {
         self.leader.store(leading, Ordering::Relaxed);
+    }
+
+    /// Whether the served CRD has every field this operator writes.
+    pub fn set_crd_current(&self, current: bool) {
+        if let Ok(mut crd) = self.crd_current.lock() {
+            *crd = Some(current);
+        }
     }
 
     /// One reconcile finished after `elapsed`.
@@ -92,6 +101,15 @@ impl Metrics {
             "globalapi_leader {}",
             u8::from(self.leader.load(Ordering::Relaxed))
         );
+        if let Some(current) = self.crd_current.lock().ok().and_then(|c| *c) {
+            header(
+                &mut out,
+                "globalapi_crd_current",
+                "1 when the served GlobalApi CRD has every field this operator writes, 0 when it is older (apply this version's CRD).",
+                "gauge",
+            );
+            let _ = writeln!(out, "globalapi_crd_current {}", u8::from(current));
+        }
         counter(
             &mut out,
             "globalapi_reconciles_total",

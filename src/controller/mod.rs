@@ -20,6 +20,7 @@
 //! what is still running then is cut (a pass is safe to cut anywhere), and
 //! the Lease is released so that the next leader starts at once.
 
+pub mod crd_check;
 mod events;
 pub mod health;
 pub mod http;
@@ -311,6 +312,7 @@ pub async fn run(config: Config) -> Result<()> {
     for (_, api) in &apis {
         api.list(&probe).await?;
     }
+    let crd = crd_check::check(&client).await;
 
     let listener = http::bind(config.metrics_addr).await?;
     let health = Health::new(config.stuck_bound());
@@ -332,6 +334,19 @@ pub async fn run(config: Config) -> Result<()> {
         identity = %identity,
         "operator started"
     );
+    match &crd {
+        crd_check::CrdCheck::Current => ctx.metrics.set_crd_current(true),
+        crd_check::CrdCheck::Older(missing) => {
+            ctx.metrics.set_crd_current(false);
+            tracing::warn!(
+                missing = %missing.join(", "),
+                "the installed GlobalApi CRD is older than this operator: the API server drops these fields from every write; apply this version's CRD (kubectl apply --server-side -f crds/globalapi.yaml), which Helm does not upgrade"
+            );
+        }
+        crd_check::CrdCheck::Unread(why) => {
+            tracing::info!(%why, "the served GlobalApi schema could not be compared with this operator's");
+        }
+    }
     // A waiting replica is ready too: it is up and can take over.
     ctx.health.set_ready();
     let stopping = shutdown_signal().boxed().shared();

@@ -237,6 +237,11 @@ async fn ready_then_spec_change_drift_and_deletion() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(reconciles >= 3, "{metrics}");
+    // The served CRD is this version's: every field it writes is served.
+    assert!(
+        metrics.lines().any(|l| l == "globalapi_crd_current 1"),
+        "{metrics}"
+    );
     assert!(
         metrics
             .lines()
