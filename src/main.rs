@@ -293,8 +293,18 @@ struct FileArgs {
 
 #[derive(clap::Args)]
 struct PlanArgs {
-    #[command(flatten)]
-    file: FileArgs,
+    /// The manifest: the same YAML you would `kubectl apply`; `-` reads it
+    /// from stdin.
+    #[arg(short = 'f', long = "filename", required_unless_present = "object")]
+    file: Option<PathBuf>,
+    /// Namespace for GlobalApis that name none (it is part of the owner tag).
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// Plan a GlobalApi of the cluster instead of a manifest:
+    /// NAMESPACE/NAME, read with its uid (the one its resources are tagged
+    /// with) and its last status, through the kubeconfig ($KUBECONFIG).
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "file")]
+    object: Option<String>,
     /// Plan the removal of what the GlobalApis own instead.
     #[arg(long)]
     destroy: bool,
@@ -395,9 +405,20 @@ async fn run(
         return Ok(ExitCode::SUCCESS);
     }
     // Read the manifest before touching AWS: a bad one is refused first.
+    let mut memories = Vec::new();
     let targets = match &command {
         Command::Crd | Command::Run(_) => Vec::new(),
-        Command::Plan(args) => read(&args.file)?,
+        Command::Plan(PlanArgs {
+            object: Some(key), ..
+        }) => {
+            let (target, memory) = cluster_object(key).await?;
+            memories.push(memory);
+            vec![target]
+        }
+        Command::Plan(args) => {
+            let file = args.file.as_deref().context("-f/--filename is required")?;
+            manifest::read(file, args.namespace.as_deref())?
+        }
         Command::Apply(args) => read(&args.file)?,
         Command::Destroy(args) => read(&args.wait.file)?,
     };
@@ -426,8 +447,8 @@ async fn run(
             let mut changed = false;
             let mut failed = false;
             let mut documents = Vec::new();
-            for target in &targets {
-                let memory = Memory::default();
+            for (index, target) in targets.iter().enumerate() {
+                let memory = memories.get(index).cloned().unwrap_or_default();
                 let pass = if args.destroy {
                     reconcile::destroy(&clients, target, &memory, Mode::Plan).await
                 } else {
@@ -479,6 +500,26 @@ fn confirmed(targets: &[Target]) -> anyhow::Result<bool> {
 
 fn read(args: &FileArgs) -> anyhow::Result<Vec<Target>> {
     Ok(manifest::read(&args.file, args.namespace.as_deref())?)
+}
+
+/// The GlobalApi `namespace/name` of the cluster, and what its status
+/// remembers.
+async fn cluster_object(key: &str) -> anyhow::Result<(Target, Memory)> {
+    let (namespace, name) = key
+        .split_once('/')
+        .context("--object takes NAMESPACE/NAME")?;
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the cluster ($KUBECONFIG)")?;
+    let api: kube::Api<globalapi::api::GlobalApi> = kube::Api::namespaced(client, namespace);
+    let object = api
+        .get(name)
+        .await
+        .with_context(|| format!("reading GlobalApi {key}"))?;
+    let target = Target::from_object(&object)?;
+    let mut memory = Memory::from_status(object.status.as_ref());
+    memory.database.failover_to = object.failover_to().map(str::to_owned);
+    Ok((target, memory))
 }
 
 /// Apply or destroy passes for every GlobalApi of the file; with --wait,

@@ -47,3 +47,18 @@ fn every_bad_input_is_refused_naming_the_field() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn every_command_has_help() {
+    for command in ["crd", "plan", "apply", "destroy", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_globalapi"))
+            .args([command, "--help"])
+            .output()
+            .expect("globalapi --help");
+        assert!(
+            out.status.success(),
+            "{command} --help: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -195,6 +195,22 @@ async fn ready_then_spec_change_drift_and_deletion() {
         [("eu-west-1".to_owned(), 3), ("us-east-1".to_owned(), 3)]
     );
 
+    // The command line plans the object itself, under its real uid: nothing to do.
+    let key = format!("{namespace}/{name}");
+    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_globalapi"))
+        .args(["plan", "--object", &key])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .envs(env.aws.iter())
+        .output()
+        .expect("globalapi plan --object");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert_eq!(plan.status.code(), Some(0), "{said}");
+    assert!(said.contains("no changes"), "{said}");
+
     // (2) A spec change reaches the health checks.
     set_failure_threshold(env, &namespace, name, 5);
     operator.wait_until("health checks with threshold 5", timeout, || {
