@@ -30,6 +30,22 @@ pub struct Metrics {
     events_failed: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     duration: Mutex<Histogram>,
+    /// The last status of each GlobalApi, by (namespace, name).
+    objects: Mutex<BTreeMap<(String, String), ObjectState>>,
+}
+
+/// A per-object gauge: its name, help text and value.
+type ObjectGauge = (&'static str, &'static str, fn(&ObjectState) -> i64);
+
+/// What the last status of one GlobalApi said.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectState {
+    pub ready: bool,
+    pub drifted: bool,
+    pub degraded: bool,
+    pub conflict: bool,
+    /// Unix seconds of the last pass that wrote its status.
+    pub last_sync: i64,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +95,20 @@ impl Metrics {
         self.drift_found.fetch_add(n as u64, Ordering::Relaxed);
         if corrected {
             self.drift_corrected.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The status just written for `namespace/name`.
+    pub fn object(&self, namespace: &str, name: &str, state: ObjectState) {
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.insert((namespace.to_owned(), name.to_owned()), state);
+        }
+    }
+
+    /// `namespace/name` is gone: its series go too.
+    pub fn forget_object(&self, namespace: &str, name: &str) {
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.remove(&(namespace.to_owned(), name.to_owned()));
         }
     }
 
@@ -174,6 +204,47 @@ impl Metrics {
             "Kubernetes Events the API server did not take (RBAC, quota, …).",
             self.events_failed.load(Ordering::Relaxed),
         );
+        if let Ok(objects) = self.objects.lock() {
+            let gauges: [ObjectGauge; 5] = [
+                (
+                    "globalapi_object_ready",
+                    "1 while the GlobalApi's Ready condition is True.",
+                    |s| i64::from(s.ready),
+                ),
+                (
+                    "globalapi_object_drifted",
+                    "1 while the GlobalApi's Drifted condition is True.",
+                    |s| i64::from(s.drifted),
+                ),
+                (
+                    "globalapi_object_degraded",
+                    "1 while the GlobalApi's Degraded condition is True.",
+                    |s| i64::from(s.degraded),
+                ),
+                (
+                    "globalapi_object_conflict",
+                    "1 while resources the GlobalApi needs belong to someone else.",
+                    |s| i64::from(s.conflict),
+                ),
+                (
+                    "globalapi_object_last_sync_timestamp_seconds",
+                    "When a pass last wrote the GlobalApi's status (Unix seconds).",
+                    |s| s.last_sync,
+                ),
+            ];
+            for (name, help, value) in gauges {
+                header(&mut out, name, help, "gauge");
+                for ((namespace, object), state) in objects.iter() {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{namespace=\"{}\",name=\"{}\"}} {}",
+                        escape(namespace),
+                        escape(object),
+                        value(state)
+                    );
+                }
+            }
+        }
         header(
             &mut out,
             "globalapi_aws_calls_total",

@@ -268,6 +268,11 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     };
     let new = status::status(object, &pass, action, &now());
     write_status(api, object, &new).await?;
+    ctx.metrics.object(
+        &object.namespace().unwrap_or_default(),
+        &object.name_any(),
+        object_state(&new),
+    );
 
     if pass.only_invalid() {
         // Status says what to fix; retrying sooner cannot help.
@@ -335,6 +340,26 @@ async fn requested_failover(
         .await;
     }
     Some(outcome)
+}
+
+/// What the metrics show of a status just written.
+fn object_state(status: &GlobalApiStatus) -> super::metrics::ObjectState {
+    let holds = |kind: &str| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == kind && c.status == "True")
+    };
+    super::metrics::ObjectState {
+        ready: holds("Ready"),
+        drifted: holds("Drifted"),
+        degraded: holds("Degraded"),
+        conflict: holds("Conflict"),
+        last_sync: status
+            .last_sync_time
+            .as_ref()
+            .map_or(0, |t| t.0.as_second()),
+    }
 }
 
 /// Why the tenancy policies of the object's namespace refuse its spec
@@ -481,7 +506,12 @@ fn until(turn: tokio::time::Instant) -> Duration {
 /// `deletionPolicy: Retain`). Returning `Ok` lets the finalizer go.
 async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> Result<Action> {
     let reference = object.object_ref(&());
+    let forget = || {
+        ctx.metrics
+            .forget_object(&object.namespace().unwrap_or_default(), &object.name_any());
+    };
     if object.spec.deletion_policy == DeletionPolicy::Retain {
+        forget();
         let notice = events::Notice {
             warning: false,
             reason: "Retained",
@@ -518,6 +548,7 @@ async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -
     events::publish(ctx, &reference, events::notices(&pass, true, &[], false)).await;
     if pass.errors.is_empty() && pass.pending.is_empty() {
         tracing::info!("every AWS resource removed");
+        forget();
         return Ok(Action::await_change());
     }
     write_status(api, object, &status::deleting(object, &pass, &now())).await?;

@@ -2099,3 +2099,120 @@ fn tenancy_brings_the_admission_policy_the_flag_and_the_rbac_together() {
         "Deny"
     );
 }
+
+/// The metric families the operator serves, as `/metrics` names them
+/// (a histogram's samples too).
+fn served_metric_names() -> BTreeSet<String> {
+    use globalapi::controller::metrics::{self, Metrics, ObjectState};
+    let served = Metrics::default();
+    served.set_crd_current(true);
+    served.object("ns", "name", ObjectState::default());
+    let text = served.render(&Default::default())
+        + &metrics::budget(&globalapi::aws::budget::Budget::default());
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (name, kind) = (parts.next().unwrap_or_default(), parts.next());
+            names.insert(name.to_owned());
+            if kind == Some("histogram") {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{name}{suffix}"));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The `globalapi_…` metric names a PromQL expression reads, after
+/// checking that it parses.
+fn metrics_of(expr: &str) -> BTreeSet<String> {
+    if let Err(e) = promql_parser::parser::parse(expr) {
+        panic!("{expr:?} is not PromQL: {e}");
+    }
+    let mut names = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("globalapi_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// The alert rules and the dashboard parse as PromQL and read only metrics
+/// the operator serves; each alert says what to do.
+#[test]
+fn alert_rules_and_dashboard_are_valid_promql_on_the_operators_metrics() {
+    let env = common::env();
+    let served = served_metric_names();
+    let docs = render(
+        env,
+        "ga",
+        "ops",
+        &[
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.dashboard.enabled=true",
+        ],
+    );
+    let rule = find(&docs, "PrometheusRule", "ga-globalapi-operator");
+    let rules = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules");
+    let alerts: BTreeSet<&str> = rules.iter().filter_map(|r| r["alert"].as_str()).collect();
+    for wanted in [
+        "GlobalApiOperatorDown",
+        "GlobalApiNotReady",
+        "GlobalApiDriftedTooLong",
+        "GlobalApiDegraded",
+        "GlobalApiReconcileErrorsRising",
+        "GlobalApiAwsBudgetDeferring",
+    ] {
+        assert!(alerts.contains(wanted), "no {wanted}: {alerts:?}");
+    }
+    for r in rules {
+        let expr = r["expr"].as_str().expect("expr");
+        let names = metrics_of(expr);
+        assert!(!names.is_empty(), "{expr} reads no operator metric");
+        for name in names {
+            assert!(
+                served.contains(&name),
+                "{expr}: the operator serves no {name}"
+            );
+        }
+        assert!(
+            r["annotations"]["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{r}"
+        );
+    }
+
+    let config_map = find(&docs, "ConfigMap", "ga-globalapi-operator-dashboard");
+    assert_eq!(config_map["metadata"]["labels"]["grafana_dashboard"], "1");
+    let dashboard: Value = serde_json::from_str(
+        config_map["data"]["globalapi-operator.json"]
+            .as_str()
+            .expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 8);
+    for panel in panels {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for name in metrics_of(expr) {
+                assert!(
+                    served.contains(&name),
+                    "{expr}: the operator serves no {name}"
+                );
+            }
+        }
+    }
+}

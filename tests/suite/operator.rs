@@ -253,6 +253,19 @@ async fn ready_then_spec_change_drift_and_deletion() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(reconciles >= 3, "{metrics}");
+    // Per object: Ready, and when it was last compared with AWS.
+    assert!(
+        metrics.contains(&format!(
+            "globalapi_object_ready{{namespace=\"{namespace}\",name=\"{name}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "globalapi_object_last_sync_timestamp_seconds{{namespace=\"{namespace}\",name=\"{name}\"}}"
+        )),
+        "{metrics}"
+    );
     // The served CRD is this version's: every field it writes is served.
     assert!(
         metrics.lines().any(|l| l == "globalapi_crd_current 1"),
