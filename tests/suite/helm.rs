@@ -2216,3 +2216,66 @@ fn alert_rules_and_dashboard_are_valid_promql_on_the_operators_metrics() {
         }
     }
 }
+
+/// The keys of values.yaml, as dotted paths: every mapping key at any depth.
+fn value_paths(value: &serde_yaml::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    if let serde_yaml::Value::Mapping(map) = value {
+        for (key, child) in map {
+            let Some(key) = key.as_str() else { continue };
+            let path = if prefix.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            out.insert(path.clone());
+            value_paths(child, &path, out);
+        }
+    }
+}
+
+/// The chart README's values table and values.yaml name the same keys: each
+/// value is documented (itself or through a documented parent, for maps
+/// such as `resources`), and each documented key exists.
+#[test]
+fn the_values_table_documents_every_value_and_only_values() {
+    let chart = chart();
+    let values: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart.join("values.yaml")).expect("values.yaml"),
+    )
+    .expect("values.yaml parses");
+    let mut paths = BTreeSet::new();
+    value_paths(&values, "", &mut paths);
+    let readme = std::fs::read_to_string(chart.join("README.md")).expect("README.md");
+    let table = readme
+        .split("## Values")
+        .nth(1)
+        .expect("a Values section")
+        .split("\n\n")
+        .find(|block| block.trim_start().starts_with("| key"))
+        .expect("the values table");
+    let mut documented = BTreeSet::new();
+    for row in table.lines().skip(2) {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        for key in first.split('`').skip(1).step_by(2) {
+            documented.insert(key.to_owned());
+        }
+    }
+    let unknown: Vec<&String> = documented.iter().filter(|k| !paths.contains(*k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "documented but not in values.yaml: {unknown:?}"
+    );
+    // Documented itself, through a parent (a free-form map such as
+    // `resources`) or through its children (a section such as `aws`).
+    let covered = |path: &str| {
+        documented.contains(path)
+            || documented
+                .iter()
+                .any(|d| path.starts_with(&format!("{d}.")) || d.starts_with(&format!("{path}.")))
+    };
+    let undocumented: Vec<&String> = paths.iter().filter(|p| !covered(p)).collect();
+    assert!(
+        undocumented.is_empty(),
+        "in values.yaml but not in the README's table: {undocumented:?}"
+    );
+}
