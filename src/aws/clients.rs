@@ -16,6 +16,7 @@ use super::announce::Announcer;
 use super::budget::{Budget, Priority};
 use super::calls::CallCounter;
 use super::fence::Fence;
+use super::outcomes::OutcomeRecorder;
 use super::pace::{PacedHttpClient, Pacer};
 use super::shared::{AccountListings, ListingView};
 
@@ -29,6 +30,7 @@ macro_rules! sdk_client {
             .timeout_config($self.timeouts.config())
             .region(Region::new(region.to_owned()))
             .interceptor($self.calls.clone())
+            .interceptor($self.outcomes.clone())
             .interceptor($self.fence.clone());
         config.set_retry_partition($self.partition($service, region));
         let config = config
@@ -47,6 +49,7 @@ pub const GLOBAL_REGION: &str = "us-east-1";
 pub struct AwsClients {
     sdk: SdkConfig,
     calls: CallCounter,
+    outcomes: OutcomeRecorder,
     /// Checked before every attempt of every call: a replica that lost the
     /// leader Lease sends nothing.
     fence: Fence,
@@ -87,6 +90,7 @@ impl AwsClients {
         Self {
             sdk,
             calls: CallCounter::default(),
+            outcomes: OutcomeRecorder::default(),
             fence: Fence::default(),
             listings: Arc::default(),
             timeouts: AwsTimeouts::default(),
@@ -232,6 +236,11 @@ impl AwsClients {
                 ),
             ),
         }
+    }
+
+    /// How AWS answered: latency and error codes.
+    pub fn outcomes(&self) -> &OutcomeRecorder {
+        &self.outcomes
     }
 
     pub fn calls(&self) -> &CallCounter {

@@ -16,6 +16,7 @@ pub mod fence;
 pub mod limits;
 pub mod logs;
 pub mod observed;
+pub mod outcomes;
 pub mod ownership;
 pub mod pace;
 pub mod rds;

@@ -171,7 +171,7 @@ async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
     let mut parts = text.lines().next().unwrap_or_default().split_whitespace();
     let method = parts.next().unwrap_or_default();
     let path = parts.next().unwrap_or_default();
-    let response = route(
+    let mut response = route(
         method,
         path,
         &ctx.health,
@@ -179,6 +179,9 @@ async fn answer(mut stream: TcpStream, ctx: &Context) -> std::io::Result<()> {
         ctx.aws.calls(),
         ctx.aws.budget(),
     );
+    if response.status == "200 OK" && path.split('?').next() == Some("/metrics") {
+        response.body += &super::metrics::outcomes(&ctx.aws.outcomes().snapshot());
+    }
     let content_type = if path.starts_with("/metrics") {
         "text/plain; version=0.0.4; charset=utf-8"
     } else {

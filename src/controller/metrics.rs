@@ -263,6 +263,59 @@ impl Metrics {
     }
 }
 
+/// How AWS answered: each attempt's latency and the failed ones by AWS's
+/// error code (see [`crate::aws::outcomes`]).
+pub fn outcomes(outcomes: &crate::aws::outcomes::Outcomes) -> String {
+    use crate::aws::outcomes::LATENCY_BUCKETS;
+    let mut out = String::new();
+    header(
+        &mut out,
+        "globalapi_aws_call_duration_seconds",
+        "How long AWS took to answer an attempt, by service and operation.",
+        "histogram",
+    );
+    for ((service, operation), latency) in &outcomes.latency {
+        let (service, operation) = (escape(service), escape(operation));
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(latency.buckets.iter()) {
+            let _ = writeln!(
+                out,
+                "globalapi_aws_call_duration_seconds_bucket{{service=\"{service}\",operation=\"{operation}\",le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "globalapi_aws_call_duration_seconds_bucket{{service=\"{service}\",operation=\"{operation}\",le=\"+Inf\"}} {}",
+            latency.count
+        );
+        let _ = writeln!(
+            out,
+            "globalapi_aws_call_duration_seconds_sum{{service=\"{service}\",operation=\"{operation}\"}} {}",
+            latency.sum
+        );
+        let _ = writeln!(
+            out,
+            "globalapi_aws_call_duration_seconds_count{{service=\"{service}\",operation=\"{operation}\"}} {}",
+            latency.count
+        );
+    }
+    header(
+        &mut out,
+        "globalapi_aws_errors_total",
+        "AWS attempts that failed, by service, operation and AWS's error code (http-<status> where the code is only in the body).",
+        "counter",
+    );
+    for ((service, operation, code), n) in &outcomes.errors {
+        let _ = writeln!(
+            out,
+            "globalapi_aws_errors_total{{service=\"{}\",operation=\"{}\",code=\"{}\"}} {n}",
+            escape(service),
+            escape(operation),
+            escape(code)
+        );
+    }
+    out
+}
+
 /// The budgets' admissions: how often calls went at once, waited for their
 /// turn, were deferred to a later pass, or came back on a held turn.
 pub fn budget(budget: &crate::aws::budget::Budget) -> String {

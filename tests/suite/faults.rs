@@ -106,6 +106,17 @@ async fn fault_case(faulty: Faulty, action: &str) {
         "the pass hit its bound instead of ending on its own: {:?}",
         pass.errors
     );
+    // The answers AWS gave are in the error metrics, by AWS's code.
+    if action != "hang" {
+        let errors = ground.clients.outcomes().snapshot().errors;
+        let service = faulty.front_name().replace('-', "");
+        assert!(
+            errors
+                .keys()
+                .any(|(s, _, code)| *s == service && !code.is_empty()),
+            "no {action} of {service} among the recorded AWS errors: {errors:?}"
+        );
+    }
     assert!(
         pass.errors.iter().any(|n| n.service == faulty.service()
             && n.text.to_lowercase().contains(faulty.front_name())),

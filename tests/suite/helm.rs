@@ -2108,7 +2108,8 @@ fn served_metric_names() -> BTreeSet<String> {
     served.set_crd_current(true);
     served.object("ns", "name", ObjectState::default());
     let text = served.render(&Default::default())
-        + &metrics::budget(&globalapi::aws::budget::Budget::default());
+        + &metrics::budget(&globalapi::aws::budget::Budget::default())
+        + &metrics::outcomes(&Default::default());
     let mut names = BTreeSet::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -2173,6 +2174,7 @@ fn alert_rules_and_dashboard_are_valid_promql_on_the_operators_metrics() {
         "GlobalApiDegraded",
         "GlobalApiReconcileErrorsRising",
         "GlobalApiAwsBudgetDeferring",
+        "GlobalApiAwsThrottling",
     ] {
         assert!(alerts.contains(wanted), "no {wanted}: {alerts:?}");
     }

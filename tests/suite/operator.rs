@@ -253,6 +253,13 @@ async fn ready_then_spec_change_drift_and_deletion() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(reconciles >= 3, "{metrics}");
+    // How long AWS took, by service and operation.
+    assert!(
+        metrics.contains(
+            "globalapi_aws_call_duration_seconds_count{service=\"apigateway\",operation=\"GetRestApis\"}"
+        ),
+        "{metrics}"
+    );
     // Per object: Ready, and when it was last compared with AWS.
     assert!(
         metrics.contains(&format!(
