@@ -123,7 +123,8 @@ pub fn route(
             status: "200 OK",
             body: metrics.render(&calls.snapshot())
                 + &super::metrics::budget(budget)
-                + &health_metrics(health),
+                + &health_metrics(health)
+                + &super::metrics::process(),
         },
         _ => Response {
             status: "404 Not Found",

@@ -263,6 +263,81 @@ impl Metrics {
     }
 }
 
+/// The build, and the process as Linux's /proc shows it: resident memory,
+/// CPU time, open file descriptors and start time (the conventional
+/// `process_*` names); what cannot be read is left out.
+pub fn process() -> String {
+    let mut out = String::new();
+    header(
+        &mut out,
+        "globalapi_build_info",
+        "The operator's version, as a label; always 1.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "globalapi_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    // /proc reports times in USER_HZ, 100 on Linux.
+    const TICKS: f64 = 100.0;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(kb) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        header(
+            &mut out,
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            "gauge",
+        );
+        let _ = writeln!(out, "process_resident_memory_bytes {}", kb * 1024);
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    if let (Some(user), Some(system)) = (field(14), field(15)) {
+        header(
+            &mut out,
+            "process_cpu_seconds_total",
+            "User and system CPU time in seconds.",
+            "counter",
+        );
+        let _ = writeln!(out, "process_cpu_seconds_total {}", (user + system) / TICKS);
+    }
+    let boot = std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    if let (Some(boot), Some(start)) = (boot, field(22)) {
+        header(
+            &mut out,
+            "process_start_time_seconds",
+            "Start time of the process since the Unix epoch in seconds.",
+            "gauge",
+        );
+        let _ = writeln!(out, "process_start_time_seconds {}", boot + start / TICKS);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        header(
+            &mut out,
+            "process_open_fds",
+            "Open file descriptors.",
+            "gauge",
+        );
+        let _ = writeln!(out, "process_open_fds {}", fds.count());
+    }
+    out
+}
+
 /// How AWS answered: each attempt's latency and the failed ones by AWS's
 /// error code (see [`crate::aws::outcomes`]).
 pub fn outcomes(outcomes: &crate::aws::outcomes::Outcomes) -> String {
@@ -399,5 +474,21 @@ mod tests {
             );
         }
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn the_process_reads_itself_from_proc() {
+        let text = process();
+        assert!(text.contains(&format!(
+            "globalapi_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )));
+        let rss: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .expect("the resident memory");
+        assert!(rss > 1024 * 1024, "{rss}");
+        assert!(text.contains("process_open_fds "), "{text}");
     }
 }

@@ -253,6 +253,16 @@ async fn ready_then_spec_change_drift_and_deletion() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(reconciles >= 3, "{metrics}");
+    // The build and the process.
+    for family in [
+        "globalapi_build_info{version=",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_start_time_seconds ",
+        "process_open_fds ",
+    ] {
+        assert!(metrics.contains(family), "no {family}: {metrics}");
+    }
     // How long AWS took, by service and operation.
     assert!(
         metrics.contains(
