@@ -363,7 +363,7 @@ fn run_cli() -> anyhow::Result<ExitCode> {
         let crds = globalapi::api::crds().context("building the CRDs")?;
         let texts = crds
             .iter()
-            .map(serde_yaml::to_string)
+            .map(serde_norway::to_string)
             .collect::<Result<Vec<_>, _>>()
             .context("rendering the CRDs")?;
         print!("{}", texts.join("---\n"));

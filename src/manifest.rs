@@ -28,11 +28,11 @@ pub fn read(path: &Path, namespace: Option<&str>) -> Result<Vec<Target>> {
 /// [`read`] from text.
 pub fn parse(text: &str, namespace: Option<&str>) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = serde_yaml::Value::deserialize(document)
+    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let value = serde_norway::Value::deserialize(document)
             .map_err(|e| Error::Invalid(format!("document {}: {e}", index + 1)))?;
         if value.is_null()
-            || value.get("kind").and_then(serde_yaml::Value::as_str) != Some("GlobalApi")
+            || value.get("kind").and_then(serde_norway::Value::as_str) != Some("GlobalApi")
         {
             continue;
         }
@@ -52,7 +52,7 @@ pub fn parse(text: &str, namespace: Option<&str>) -> Result<Vec<Target>> {
                 index + 1
             ))
         })?;
-        let mut object: GlobalApi = serde_yaml::from_value(value)
+        let mut object: GlobalApi = serde_norway::from_value(value)
             .map_err(|e| Error::Invalid(format!("document {}: {e}", index + 1)))?;
         if let Some(ns) = namespace {
             object.metadata.namespace = Some(ns.to_owned());

@@ -1163,7 +1163,7 @@ resyncSeconds: 30
 "#;
 
     fn object(generation: i64, status: Option<GlobalApiStatus>) -> GlobalApi {
-        let spec: GlobalApiSpec = serde_yaml::from_str(SPEC).expect("spec");
+        let spec: GlobalApiSpec = serde_norway::from_str(SPEC).expect("spec");
         let mut object = GlobalApi::new("exchange", spec);
         object.metadata.namespace = Some("payments".into());
         object.metadata.generation = Some(generation);
@@ -1352,7 +1352,7 @@ resyncSeconds: 30
     fn tables_are_in_the_database_status_and_kept_while_unreadable() {
         use crate::aws::dynamodb::{Replica, TableReplicas};
         let mut spec_object = object(1, None);
-        spec_object.spec.database = serde_yaml::from_str(
+        spec_object.spec.database = serde_norway::from_str(
             "{dynamodb: {tables: [{name: rates, partitionKey: {name: pair, type: String}}]}}",
         )
         .expect("database");

@@ -186,7 +186,7 @@ pub(crate) mod fixtures {
 
     /// A target from YAML spec text, as a test fixture.
     pub fn target(spec_yaml: &str) -> Target {
-        let spec: GlobalApiSpec = serde_yaml::from_str(spec_yaml).expect("fixture spec parses");
+        let spec: GlobalApiSpec = serde_norway::from_str(spec_yaml).expect("fixture spec parses");
         Target {
             namespace: "payments".into(),
             name: "exchange".into(),

@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn requeue_follows_resync_unless_pending() {
-        let spec: GlobalApiSpec = serde_yaml::from_str(
+        let spec: GlobalApiSpec = serde_norway::from_str(
             r#"
 domain: api.example.com
 hostedZone: {name: example.com}

@@ -64,7 +64,7 @@ async fn access_logs_go_to_a_group_of_ours_per_region_and_leave_with_the_spec() 
     let mut ground = Ground::converged(false).await;
     let name = log_group_name(&ground.target);
     ground.target.spec.api.access_logs =
-        Some(serde_yaml::from_str("{retentionDays: 14}").expect("access logs"));
+        Some(serde_norway::from_str("{retentionDays: 14}").expect("access logs"));
     converge(&mut ground).await;
     let view = ground.view_clients().await;
     for region in REGIONS {

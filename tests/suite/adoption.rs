@@ -261,7 +261,7 @@ async fn a_stack_of_the_command_line_is_adopted_by_the_operator() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let stack: GlobalApi = serde_yaml::from_str(&plain).expect("the manifest");
+    let stack: GlobalApi = serde_norway::from_str(&plain).expect("the manifest");
     let previous = Target::from_object(&stack).expect("the CLI's target");
     let left = Left::now(&clients, previous, &owner).await;
 

@@ -41,7 +41,7 @@ async fn alarm(clients: &AwsClients, name: &str) -> Option<aws_sdk_cloudwatch::t
 async fn each_region_gets_an_alarm_on_its_health_check() {
     let mut ground = Ground::converged(false).await;
     ground.target.spec.api.health_check.alarm = Some(
-        serde_yaml::from_str(&format!("{{topicArn: \"{TOPIC}\", minutes: 2}}")).expect("alarm"),
+        serde_norway::from_str(&format!("{{topicArn: \"{TOPIC}\", minutes: 2}}")).expect("alarm"),
     );
     converge(&mut ground).await;
     let pass = ground.plan().await;
@@ -143,7 +143,7 @@ async fn someone_elses_alarm_under_our_name_is_a_conflict() {
         .await
         .expect("their alarm");
     ground.target.spec.api.health_check.alarm =
-        Some(serde_yaml::from_str(&format!("{{topicArn: \"{TOPIC}\"}}")).expect("alarm"));
+        Some(serde_norway::from_str(&format!("{{topicArn: \"{TOPIC}\"}}")).expect("alarm"));
     let pass = ground.apply().await;
     assert!(
         pass.conflicts.iter().any(|c| c.text.contains(&name)),

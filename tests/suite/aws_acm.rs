@@ -30,7 +30,7 @@ edge: {{enabled: true}}
         namespace: "acm-test".into(),
         name: format!("api-{suffix}"),
         uid: format!("acm-test-{suffix}"),
-        spec: serde_yaml::from_str(&spec).expect("test spec parses"),
+        spec: serde_norway::from_str(&spec).expect("test spec parses"),
     }
 }
 

@@ -24,7 +24,7 @@ fn cert(region: &str) -> String {
 }
 
 fn target(suffix: &str, regions: &str, api: &str) -> Target {
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: api-{suffix}.example.com
 hostedZone: {{name: example.com}}

@@ -27,7 +27,7 @@ const OTHER_CERT: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000002";
 
 fn target(suffix: &str) -> Target {
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: api-{suffix}.example.com
 hostedZone: {{name: example.com}}

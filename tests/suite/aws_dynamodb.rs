@@ -21,7 +21,7 @@ fn target(suffix: &str, regions: &[&str], protection: bool) -> Target {
         .iter()
         .map(|r| format!("  - {{name: {r}, backend: {{httpUrl: \"https://{r}.example.com\"}}}}\n"))
         .collect();
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: api-{suffix}.example.com
 hostedZone: {{name: example.com}}

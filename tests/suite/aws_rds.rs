@@ -29,7 +29,7 @@ fn target(suffix: &str, regions: &[&str], aurora: &str) -> Target {
         .iter()
         .map(|r| format!("  - {{name: {r}, backend: {{httpUrl: \"https://{r}.example.com\"}}}}\n"))
         .collect();
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: api-{suffix}.example.com
 hostedZone: {{name: example.com}}

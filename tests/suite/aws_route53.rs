@@ -28,7 +28,7 @@ fn uid(prefix: &str) -> String {
 }
 
 fn target(zone: &str, uid: &str) -> Target {
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: api.{zone}
 hostedZone: {{name: {zone}}}

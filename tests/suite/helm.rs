@@ -59,7 +59,7 @@ fn helm_ok(env: &common::TestEnv, args: &[&str]) -> String {
 /// The documents of a multi-document YAML stream, as JSON values.
 fn documents(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .filter_map(|doc| {
             let value = Value::deserialize(doc).expect("rendered YAML parses");
             (!value.is_null()).then_some(value)
@@ -171,7 +171,7 @@ fn env_var(deployment: &Value, name: &str) -> Option<String> {
 }
 
 fn app_version() -> String {
-    let chart: serde_yaml::Value = serde_yaml::from_str(
+    let chart: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(chart().join("Chart.yaml")).expect("Chart.yaml"),
     )
     .expect("Chart.yaml parses");
@@ -1716,9 +1716,10 @@ fn service_account_kubeconfig(
         namespace,
         "--duration=1h",
     ]);
-    let admin: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&env.kubeconfig).expect("admin kubeconfig"))
-            .expect("admin kubeconfig parses");
+    let admin: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(&env.kubeconfig).expect("admin kubeconfig"),
+    )
+    .expect("admin kubeconfig parses");
     let cluster = &admin["clusters"][0]["cluster"];
     let server = cluster["server"].as_str().expect("server");
     let ca = cluster["certificate-authority-data"]
@@ -1735,7 +1736,7 @@ fn service_account_kubeconfig(
     let dir = env.root.join("target/helm-test");
     std::fs::create_dir_all(&dir).expect("target/helm-test");
     let path = dir.join(format!("{namespace}-{serviceaccount}.kubeconfig"));
-    std::fs::write(&path, serde_yaml::to_string(&config).expect("yaml")).expect("kubeconfig");
+    std::fs::write(&path, serde_norway::to_string(&config).expect("yaml")).expect("kubeconfig");
     path
 }
 
@@ -2220,8 +2221,8 @@ fn alert_rules_and_dashboard_are_valid_promql_on_the_operators_metrics() {
 }
 
 /// The keys of values.yaml, as dotted paths: every mapping key at any depth.
-fn value_paths(value: &serde_yaml::Value, prefix: &str, out: &mut BTreeSet<String>) {
-    if let serde_yaml::Value::Mapping(map) = value {
+fn value_paths(value: &serde_norway::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    if let serde_norway::Value::Mapping(map) = value {
         for (key, child) in map {
             let Some(key) = key.as_str() else { continue };
             let path = if prefix.is_empty() {
@@ -2241,7 +2242,7 @@ fn value_paths(value: &serde_yaml::Value, prefix: &str, out: &mut BTreeSet<Strin
 #[test]
 fn the_values_table_documents_every_value_and_only_values() {
     let chart = chart();
-    let values: serde_yaml::Value = serde_yaml::from_str(
+    let values: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(chart.join("values.yaml")).expect("values.yaml"),
     )
     .expect("values.yaml parses");

@@ -451,7 +451,7 @@ async fn a_foreign_record_is_a_conflict_and_an_operator_killed_mid_way_converges
             namespace: namespace.clone(),
             name: "lookup".into(),
             uid: "lookup".into(),
-            spec: serde_yaml::from_str(&format!(
+            spec: serde_norway::from_str(&format!(
                 "{{domain: api.{taken_zone}, hostedZone: {{name: {taken_zone}}}, routing: {{policy: Latency}}, regions: [{{name: us-east-1, backend: {{httpUrl: \"https://x.example.com\"}}}}]}}"
             ))
             .expect("spec"),

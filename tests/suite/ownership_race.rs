@@ -20,7 +20,7 @@ use globalapi::{
 use crate::common::{self, harsh::HarshScope, objects, operator::Operator, owned};
 
 fn claimant(zone: &str, label: &str, name: &str, uid_prefix: &str) -> Target {
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: {label}.{zone}
 hostedZone: {{name: {zone}}}

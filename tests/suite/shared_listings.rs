@@ -20,7 +20,7 @@ use globalapi::{
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
 fn target(zone: &str, name: &str, uid_prefix: &str) -> Target {
-    let spec: GlobalApiSpec = serde_yaml::from_str(&format!(
+    let spec: GlobalApiSpec = serde_norway::from_str(&format!(
         r#"
 domain: {name}.{zone}
 hostedZone: {{name: {zone}}}

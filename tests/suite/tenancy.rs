@@ -98,7 +98,7 @@ fn admitted(env: &TestEnv, manifest: &str) -> Result<(), String> {
 }
 
 fn spec_of(manifest: &str) -> globalapi::api::GlobalApiSpec {
-    serde_yaml::from_str::<GlobalApi>(manifest)
+    serde_norway::from_str::<GlobalApi>(manifest)
         .expect("a GlobalApi manifest")
         .spec
 }

@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn explicit_routes_get_the_health_route_added() {
         let mut t = target(FAILOVER);
-        t.spec.api.routes = serde_yaml::from_str(
+        t.spec.api.routes = serde_norway::from_str(
             "[{path: /users, methods: [GET, POST]}, {path: '/users/{id}/', methods: [GET]}]",
         )
         .expect("routes parse");
@@ -569,13 +569,13 @@ mod tests {
         );
 
         t.spec.api.routes =
-            serde_yaml::from_str("[{path: /health, methods: [ANY]}]").expect("routes parse");
+            serde_norway::from_str("[{path: /health, methods: [ANY]}]").expect("routes parse");
         assert_eq!(
             keys(&super::routes(&t, "us-east-1", &backend)),
             ["ANY /health"]
         );
         t.spec.api.routes =
-            serde_yaml::from_str("[{path: /health, methods: [POST]}]").expect("routes parse");
+            serde_norway::from_str("[{path: /health, methods: [POST]}]").expect("routes parse");
         assert_eq!(
             keys(&super::routes(&t, "us-east-1", &backend)),
             ["GET /health", "POST /health"]
@@ -638,7 +638,7 @@ mod tests {
             "stage settings are not deployed"
         );
         t.spec.api.routes =
-            serde_yaml::from_str("[{path: /x, methods: [GET]}]").expect("routes parse");
+            serde_norway::from_str("[{path: /x, methods: [GET]}]").expect("routes parse");
         let changed = regions(&t, &inputs());
         assert_ne!(
             changed[0].1.as_ref().expect("valid").api_hash,

@@ -1036,7 +1036,7 @@ mod tests {
         let d = wanted(FAILOVER);
         let o = in_sync(&d);
         let mut t = target(FAILOVER);
-        t.spec.api.routes = serde_yaml::from_str("[{path: '/{proxy+}', methods: [ANY]}, {path: /, methods: [ANY]}, {path: '/users/{id}', methods: [GET]}]")
+        t.spec.api.routes = serde_norway::from_str("[{path: '/{proxy+}', methods: [ANY]}, {path: /, methods: [ANY]}, {path: '/users/{id}', methods: [GET]}]")
             .expect("routes parse");
         let d2 = desired::region(
             &t,

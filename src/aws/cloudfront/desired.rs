@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn edge_options_come_from_the_spec() {
         let mut t = target(LATENCY);
-        let edge: crate::api::EdgeSpec = serde_yaml::from_str(
+        let edge: crate::api::EdgeSpec = serde_norway::from_str(
             r#"
 originDomain: regions.api.example.com
 priceClass: PriceClass_All

@@ -43,7 +43,7 @@ mod tests {
     fn a_group_per_region_only_when_asked() {
         let mut t = target(LATENCY);
         assert!(desired(&t).is_empty());
-        t.spec.api.access_logs = serde_yaml::from_str("{retentionDays: 14}").expect("spec");
+        t.spec.api.access_logs = serde_norway::from_str("{retentionDays: 14}").expect("spec");
         let groups = desired(&t);
         assert_eq!(
             groups
