@@ -70,12 +70,14 @@ fn documents(yaml: &str) -> Vec<Value> {
 /// `helm template` of the chart as parsed documents.
 fn render(env: &common::TestEnv, release: &str, namespace: &str, extra: &[&str]) -> Vec<Value> {
     let chart = chart();
+    // What `helm install` creates: the `helm test` pod only runs on `helm test`.
     let mut args = vec![
         "template",
         release,
         common::path_str(&chart),
         "--namespace",
         namespace,
+        "--skip-tests",
     ];
     args.extend_from_slice(extra);
     documents(&helm_ok(env, &args))
@@ -571,7 +573,14 @@ fn the_pod_options_render_and_the_api_server_takes_them() {
     let mut lint_args = vec!["lint", "--strict", chart];
     lint_args.extend_from_slice(&options);
     helm_ok(env, &lint_args);
-    let mut template = vec!["template", "ga", chart, "--namespace", namespace.as_str()];
+    let mut template = vec![
+        "template",
+        "ga",
+        chart,
+        "--namespace",
+        namespace.as_str(),
+        "--skip-tests",
+    ];
     template.extend_from_slice(&options);
     let text = helm_ok(env, &template);
     let docs = documents(&text);
@@ -649,6 +658,7 @@ fn deploy_manifest_is_the_default_render() {
             "--namespace",
             DEPLOY_NAMESPACE,
             "--include-crds",
+            "--skip-tests",
         ],
     );
     let file = root().join("deploy/globalapi-operator.yaml");
@@ -656,7 +666,7 @@ fn deploy_manifest_is_the_default_render() {
     assert!(
         kept == rendered,
         "deploy/globalapi-operator.yaml is not the default render of the chart; regenerate it:\n  \
-         helm template {DEPLOY_RELEASE} {CHART} --namespace {DEPLOY_NAMESPACE} --include-crds > deploy/globalapi-operator.yaml"
+         helm template {DEPLOY_RELEASE} {CHART} --namespace {DEPLOY_NAMESPACE} --include-crds --skip-tests > deploy/globalapi-operator.yaml"
     );
 }
 
@@ -2280,5 +2290,53 @@ fn the_values_table_documents_every_value_and_only_values() {
     assert!(
         undocumented.is_empty(),
         "in values.yaml but not in the README's table: {undocumented:?}"
+    );
+}
+
+/// `helm test`'s pod asks the operator's /readyz through the Service (Ready
+/// means the CRD is served and watched with the chart's RBAC); the API
+/// server takes it (dry run: this environment has no kubelet to run it).
+#[test]
+fn helm_test_asks_the_operator_for_readyz_through_its_service() {
+    let env = common::env();
+    let chart = chart();
+    let namespace = env.namespace("chart-test");
+    let text = helm_ok(
+        env,
+        &[
+            "template",
+            "ga",
+            common::path_str(&chart),
+            "--namespace",
+            &namespace,
+            "--show-only",
+            "templates/tests/readyz.yaml",
+        ],
+    );
+    let docs = documents(&text);
+    let pod = find(&docs, "Pod", "ga-globalapi-operator-test-readyz");
+    assert_eq!(pod["metadata"]["annotations"]["helm.sh/hook"], "test");
+    let command = pod["spec"]["containers"][0]["command"]
+        .as_array()
+        .expect("command");
+    assert_eq!(
+        command.last().and_then(Value::as_str),
+        Some(format!("http://ga-globalapi-operator-metrics.{namespace}.svc:8080/readyz").as_str())
+    );
+    let service = render(env, "ga", &namespace, &[])
+        .into_iter()
+        .find(|d| d["kind"] == "Service")
+        .expect("the metrics Service");
+    assert_eq!(service["metadata"]["name"], "ga-globalapi-operator-metrics");
+    // What a cluster's controller-manager would have made.
+    env.kubectl_ok(&["create", "serviceaccount", "default", "-n", &namespace]);
+    let dry_run = env.kubectl_with_input(
+        &["apply", "--dry-run=server", "-n", &namespace, "-f", "-"],
+        Some(&text),
+    );
+    assert!(
+        dry_run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry_run.stderr)
     );
 }
