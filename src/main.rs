@@ -434,7 +434,7 @@ async fn run(
         .await
         .with_timeouts(timeouts)
         .with_budget(budget)
-        .with_announcer(Announcer::new(|change| {
+        .with_announcer(Announcer::new(|_, change| {
             Box::pin(async move { eprintln!("warning: about to {change}") })
         }));
     clients

@@ -23,7 +23,7 @@ pub mod rds;
 pub mod route53;
 pub mod shared;
 
-pub use announce::Announcer;
+pub use announce::{Announcer, Loss};
 pub use calls::{CallCounter, CallCounts};
 pub use clients::AwsClients;
 pub use fence::Fence;

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 
 use super::Context;
 use crate::{
+    aws::Loss,
     plan::{Action, Change},
     reconcile::{Note, Pass},
 };
@@ -134,8 +135,7 @@ pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<No
 /// The Warning before a destructive database call. Its action names the
 /// resource: Events of one object, reason and action are one series that
 /// keeps the first note, and each of these must be read on its own.
-pub fn about_to(change: &Change) -> Notice {
-    let failover = change.fields.iter().any(|f| f.field == "Writer");
+pub fn about_to(loss: Loss, change: &Change) -> Notice {
     let mut action = format!("{} {}", action_name(change), change.resource);
     if action.len() > 128 {
         let mut end = 128;
@@ -146,10 +146,9 @@ pub fn about_to(change: &Change) -> Notice {
     }
     Notice {
         warning: true,
-        reason: if failover {
-            "FailingOverDatabase"
-        } else {
-            "DeletingDatabase"
+        reason: match loss {
+            Loss::UnreplicatedWrites => "FailingOverDatabase",
+            Loss::Deletion => "DeletingDatabase",
         },
         action,
         note: bounded(format!("about to {change}")),

@@ -457,11 +457,11 @@ async fn refused(
 fn warnings_to_events(ctx: &Arc<Context>, object: &GlobalApi) -> Announcer {
     let ctx = ctx.clone();
     let reference = object.object_ref(&());
-    Announcer::new(move |change| {
+    Announcer::new(move |loss, change| {
         let ctx = ctx.clone();
         let reference = reference.clone();
         Box::pin(async move {
-            events::publish(&ctx, &reference, vec![events::about_to(&change)]).await;
+            events::publish(&ctx, &reference, vec![events::about_to(loss, &change)]).await;
         })
     })
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_rds::{Client, types::Tag};
 
-use crate::aws::Announcer;
+use crate::aws::{Announcer, Loss};
 use crate::error::Error;
 use crate::target::Target;
 
@@ -86,8 +86,8 @@ pub async fn execute(
         if state.blocked.contains(&key) {
             continue;
         }
-        if destroys(op) {
-            announcer.warn(op.change()).await;
+        if let Some(loss) = loss(op) {
+            announcer.warn(loss, op.change()).await;
         }
         let outcome = step(rds, target, api_region, op, &mut state).await;
         let mut block = true;
@@ -119,17 +119,18 @@ pub async fn execute(
 /// Whether `op` deletes a database resource, takes a cluster out of the
 /// global database (it becomes a standalone cluster with its own writes)
 /// or fails over (what was not yet replicated is lost).
-fn destroys(op: &Op) -> bool {
-    matches!(
-        op.kind,
+/// What `op` can lose, when it is destructive.
+fn loss(op: &Op) -> Option<Loss> {
+    match op.kind {
         OpKind::MoveWriter {
-            unplanned: true,
-            ..
-        } | OpKind::DeleteCluster { .. }
-            | OpKind::DeleteInstance { .. }
-            | OpKind::DeleteGlobalCluster { .. }
-            | OpKind::RemoveFromGlobalCluster { .. }
-    )
+            unplanned: true, ..
+        } => Some(Loss::UnreplicatedWrites),
+        OpKind::DeleteCluster { .. }
+        | OpKind::DeleteInstance { .. }
+        | OpKind::DeleteGlobalCluster { .. }
+        | OpKind::RemoveFromGlobalCluster { .. } => Some(Loss::Deletion),
+        _ => None,
+    }
 }
 
 fn push_once(lines: &mut Vec<String>, line: String) {
