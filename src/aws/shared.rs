@@ -113,10 +113,10 @@ impl<T> SharedListing<T> {
 
 /// Answers that do not change once given, by key, as last read, and read
 /// again after `keep` (in case they did): the uid tag of each certificate
-/// (our tags are set when it is requested), and the spec hash in the
-/// description of each deployment (a deployment is a snapshot). A kept
-/// answer saves a `ListTagsForCertificate` or a `GetDeployment` per object,
-/// region and pass.
+/// and of each of our alarms (our tags are set when they are created), and
+/// the spec hash in the description of each deployment (a deployment is a
+/// snapshot). A kept answer saves a `ListTagsForCertificate`, a
+/// `ListTagsForResource` or a `GetDeployment` per object, region and pass.
 #[derive(Debug)]
 pub struct KeptAnswers {
     keep: Duration,
@@ -168,6 +168,8 @@ pub struct AccountListings {
     pub route53: Route53Listings,
     pub certificates: SharedListing<Vec<CertificateSummary>>,
     pub certificate_owners: KeptAnswers,
+    /// Keyed `alarm-arn@configuration-updated-time`; only our own alarms are kept.
+    pub alarm_owners: KeptAnswers,
     pub rest_apis: SharedListing<Vec<RestApi>>,
     pub domain_names: SharedListing<Vec<DomainName>>,
     pub distributions: SharedListing<Vec<DistributionSummary>>,
@@ -182,6 +184,7 @@ impl AccountListings {
             route53: Route53Listings::new(max_age),
             certificates: SharedListing::new(max_age),
             certificate_owners: KeptAnswers::new(max_age * TAG_REREAD_FACTOR),
+            alarm_owners: KeptAnswers::new(max_age * TAG_REREAD_FACTOR),
             rest_apis: SharedListing::new(max_age),
             domain_names: SharedListing::new(max_age),
             distributions: SharedListing::new(max_age),

@@ -6,11 +6,13 @@
 
 use crate::common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::ground::{Ground, REGIONS};
-use globalapi::aws::{AwsClients, cloudwatch::alarm_name};
-use globalapi::target::UID_TAG;
+use globalapi::aws::{AwsClients, cloudwatch, cloudwatch::alarm_name};
+use globalapi::plan::Mode;
+use globalapi::target::{Target, UID_TAG};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:api-alerts";
 
@@ -35,6 +37,25 @@ async fn alarm(clients: &AwsClients, name: &str) -> Option<aws_sdk_cloudwatch::t
         .metric_alarms()
         .first()
         .cloned()
+}
+
+/// The tag reads of one planning look at the alarms.
+async fn owner_reads(
+    clients: &AwsClients,
+    target: &Target,
+    health_checks: &BTreeMap<String, String>,
+) -> u64 {
+    let before = clients.calls().snapshot();
+    let outcome = cloudwatch::run(clients, target, health_checks, &BTreeSet::new(), Mode::Plan)
+        .await
+        .expect("planning the alarms");
+    assert!(outcome.conflicts.is_empty(), "{outcome:?}");
+    let calls = clients.calls().snapshot().since(&before);
+    calls
+        .0
+        .get(&("cloudwatch".to_owned(), "ListTagsForResource".to_owned()))
+        .copied()
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,6 +104,19 @@ async fn each_region_gets_an_alarm_on_its_health_check() {
         );
     }
 
+    // Our alarms' owners are read once and kept, as the operator's shared
+    // listings keep them.
+    let kept = ground
+        .view_clients()
+        .await
+        .with_shared_listings(Duration::from_secs(600));
+    let checks = &pass.outputs.route53.health_check_ids;
+    assert_eq!(
+        owner_reads(&kept, &ground.target, checks).await,
+        REGIONS.len() as u64
+    );
+    assert_eq!(owner_reads(&kept, &ground.target, checks).await, 0);
+
     // Changed by hand: put back.
     let eu = alarm_name(&ground.target, "eu-west-1");
     view.cloudwatch("us-east-1")
@@ -98,6 +132,8 @@ async fn each_region_gets_an_alarm_on_its_health_check() {
         .send()
         .await
         .expect("changing the alarm by hand");
+    // Put again, by anyone: its owner is read again.
+    assert_eq!(owner_reads(&kept, &ground.target, checks).await, 1);
     let drift = ground.plan().await;
     let lines: Vec<String> = drift.plan.changes.iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");

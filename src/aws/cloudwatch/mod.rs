@@ -47,7 +47,13 @@ pub async fn run(
 ) -> Result<StepOutcome<AlarmOutputs>> {
     let client = clients.cloudwatch(GLOBAL_REGION);
     let wanted = desired::desired(target, health_checks);
-    let found = observe::alarms(&client, &target.uid, &desired::name_prefix(target)).await?;
+    let found = observe::alarms(
+        &client,
+        &target.uid,
+        &desired::name_prefix(target),
+        &clients.listings().alarm_owners,
+    )
+    .await?;
     let kept: BTreeSet<String> = unread.iter().map(|r| alarm_name(target, r)).collect();
     let plan = diff::diff(&wanted, &found, |name| kept.contains(name));
     let mut outcome = StepOutcome::<AlarmOutputs> {
@@ -69,7 +75,13 @@ pub async fn run(
         }
     }
     let found = if changed {
-        observe::alarms(&client, &target.uid, &desired::name_prefix(target)).await?
+        observe::alarms(
+            &client,
+            &target.uid,
+            &desired::name_prefix(target),
+            &clients.listings().alarm_owners,
+        )
+        .await?
     } else {
         found
     };
@@ -87,7 +99,13 @@ pub async fn run(
 /// Deletes every alarm of ours.
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
     let client = clients.cloudwatch(GLOBAL_REGION);
-    let found = observe::alarms(&client, &target.uid, &desired::name_prefix(target)).await?;
+    let found = observe::alarms(
+        &client,
+        &target.uid,
+        &desired::name_prefix(target),
+        &clients.listings().alarm_owners,
+    )
+    .await?;
     let plan = diff::diff(&[], &found, |_| false);
     let mut outcome = StepOutcome::<()>::default();
     for op in plan.ops {

@@ -3,6 +3,7 @@
 use aws_sdk_cloudwatch::Client;
 
 use crate::aws::ownership::Ownership;
+use crate::aws::shared::KeptAnswers;
 use crate::error::{Error, Result};
 
 use super::desired::DIMENSION;
@@ -36,8 +37,17 @@ pub fn shape(
     format!("{statistic}({namespace}/{metric}, {period}s) {comparison} {threshold}")
 }
 
-/// Every alarm whose name starts with `prefix`, with its tags read.
-pub async fn alarms(client: &Client, uid: &str, prefix: &str) -> Result<Vec<ObservedAlarm>> {
+/// Every alarm whose name starts with `prefix`, with its owner: read from
+/// its tags, or kept in `owners` from an earlier read that found it ours.
+/// An alarm's ARN is its name, so the same ARN can be someone else's alarm
+/// made again under that name: the kept answer is keyed by the ARN and the
+/// time its configuration last changed, which every `PutMetricAlarm` sets.
+pub async fn alarms(
+    client: &Client,
+    uid: &str,
+    prefix: &str,
+    owners: &KeptAnswers,
+) -> Result<Vec<ObservedAlarm>> {
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -50,12 +60,21 @@ pub async fn alarms(client: &Client, uid: &str, prefix: &str) -> Result<Vec<Obse
             .map_err(|e| Error::aws("cloudwatch", "DescribeAlarms", e))?;
         for alarm in page.metric_alarms() {
             let arn = alarm.alarm_arn().unwrap_or_default().to_owned();
-            let tags = client
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| Error::aws("cloudwatch", "ListTagsForResource", e))?;
+            let kept = alarm
+                .alarm_configuration_updated_timestamp()
+                .map(|at| format!("{arn}@{at}"));
+            let ownership = match &kept {
+                Some(key) if owners.get(key).flatten().as_deref() == Some(uid) => Ownership::Ours,
+                _ => {
+                    let ownership = owner(client, uid, &arn).await?;
+                    if let Some(key) = &kept
+                        && ownership.is_ours()
+                    {
+                        owners.found(key, Some(uid.to_owned()));
+                    }
+                    ownership
+                }
+            };
             found.push(ObservedAlarm {
                 name: alarm.alarm_name().unwrap_or_default().to_owned(),
                 arn,
@@ -83,12 +102,7 @@ pub async fn alarms(client: &Client, uid: &str, prefix: &str) -> Result<Vec<Obse
                     .state_value()
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default(),
-                ownership: Ownership::from_tags(
-                    uid,
-                    tags.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value()?))),
-                ),
+                ownership,
             });
         }
         token = page.next_token().map(str::to_owned);
@@ -96,4 +110,19 @@ pub async fn alarms(client: &Client, uid: &str, prefix: &str) -> Result<Vec<Obse
             return Ok(found);
         }
     }
+}
+
+async fn owner(client: &Client, uid: &str, arn: &str) -> Result<Ownership> {
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("cloudwatch", "ListTagsForResource", e))?;
+    Ok(Ownership::from_tags(
+        uid,
+        tags.tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?))),
+    ))
 }
