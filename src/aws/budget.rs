@@ -202,6 +202,11 @@ pub struct BudgetConfig {
     /// of two or more is kept in reserve for the same reason: a burst sent
     /// whole meets AWS's bucket exactly empty.
     pub headroom: f64,
+    /// The least time between two calls of a bucket of one token beyond
+    /// its rate, when `headroom` is below 1: the network's jitter does not
+    /// shrink with the interval, and a call that overtakes the one before
+    /// it on the way finds the bucket empty.
+    pub jitter: Duration,
 }
 
 impl Default for BudgetConfig {
@@ -213,6 +218,7 @@ impl Default for BudgetConfig {
             max_inline_wait: Duration::from_secs(5),
             resync_share: 0.5,
             headroom: 0.9,
+            jitter: Duration::from_millis(500),
         }
     }
 }
@@ -256,6 +262,10 @@ impl BudgetConfig {
         for b in &mut buckets {
             b.requests *= self.scale.max(1e-3) * share * headroom;
             b.burst = (b.burst * share - reserve).max(1.0);
+            if headroom < 1.0 && b.burst <= 1.0 {
+                let spaced = b.interval().as_secs_f64() * headroom + self.jitter.as_secs_f64();
+                b.requests = b.requests.min(b.per_seconds / spaced);
+            }
         }
         buckets
     }
@@ -785,6 +795,19 @@ mod tests {
             .expect("domain bucket");
         assert_eq!(domain.interval().as_secs(), 33);
         assert_eq!(domain.burst, 1.0);
+        // Ten times faster, the same jitter is a larger part of the interval.
+        let fast = BudgetConfig {
+            scale: 10.0,
+            ..Default::default()
+        }
+        .buckets();
+        let interval = |name: &str| {
+            fast.iter()
+                .find(|b| b.operations.as_deref() == Some(&[name.to_owned()][..]))
+                .map(|b| b.interval().as_millis())
+        };
+        assert_eq!(interval("CreateDomainName"), Some(3500));
+        assert_eq!(interval("CreateRestApi"), Some(800));
         let route53 = buckets
             .iter()
             .find(|b| b.service == "route53")
