@@ -26,6 +26,7 @@ pub mod health;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod queue;
 mod reconciler;
 
 use std::{
@@ -38,7 +39,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::{
     Api, Client, ResourceExt,
     api::ListParams,
@@ -55,6 +56,7 @@ use crate::{
 };
 
 use health::{ALL_NAMESPACES, Health};
+use reconciler::key_of;
 
 pub use reconciler::{backoff, error_policy, reconcile};
 
@@ -150,6 +152,8 @@ pub struct Context {
     pub metrics: metrics::Metrics,
     /// Health and readiness.
     pub health: Health,
+    /// When each object's next pass is due (the queue in the metrics).
+    pub queue: queue::Queue,
     /// Consecutive failures per `namespace/name`, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Pending passes in a row per `namespace/name`, with the generation
@@ -185,6 +189,7 @@ impl Context {
             aws,
             metrics: metrics::Metrics::default(),
             health,
+            queue: queue::Queue::default(),
             failures: Mutex::default(),
             pending: Mutex::default(),
             stopping: AtomicBool::new(false),
@@ -512,7 +517,11 @@ async fn run_controller(
                 .combine(predicates::finalizers)
                 .combine(annotations_predicate),
             Default::default(),
-        );
+        )
+        .inspect_ok({
+            let ctx = ctx.clone();
+            move |o| ctx.queue.changed(&key_of(o))
+        });
     let scope = (namespace != ALL_NAMESPACES).then(|| format!("{namespace}/"));
     let mut forgotten_at = tokio::time::Instant::now();
     let mut controller = Controller::for_stream(changes, reader)
@@ -526,6 +535,7 @@ async fn run_controller(
             Api::namespaced(ctx.client.clone(), &namespace)
         };
         let objects = store.clone();
+        let queue_ctx = ctx.clone();
         controller = controller.watches(
             policies,
             watcher::Config::default().timeout(WATCH_SECONDS),
@@ -535,7 +545,10 @@ async fn run_controller(
                     .state()
                     .iter()
                     .filter(|o| o.namespace() == governed)
-                    .map(|o| ObjectRef::from_obj(o.as_ref()))
+                    .map(|o| {
+                        queue_ctx.queue.changed(&key_of(o));
+                        ObjectRef::from_obj(o.as_ref())
+                    })
                     .collect::<Vec<_>>()
             },
         );
@@ -556,11 +569,14 @@ async fn run_controller(
             }
             if forgotten_at.elapsed() >= FORGET_EVERY {
                 forgotten_at = tokio::time::Instant::now();
-                let live = store
+                let live: HashSet<String> = store
                     .state()
                     .iter()
-                    .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+                    .map(|o| key_of(o))
                     .collect();
+                ctx.queue.retain(|key| {
+                    scope.as_deref().is_some_and(|s| !key.starts_with(s)) || live.contains(key)
+                });
                 ctx.forget_failures_except(scope.as_deref(), &live);
             }
             futures::future::ready(())

@@ -62,6 +62,7 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
         generation = object.metadata.generation.unwrap_or_default()
     );
     let key = format!("{namespace}/{name}");
+    ctx.queue.started(&key);
     if ctx.is_stopping() {
         // Stopping: what is in flight may finish, nothing new starts.
         return Ok(Action::await_change());
@@ -73,7 +74,7 @@ pub async fn reconcile(object: Arc<GlobalApi>, ctx: Arc<Context>) -> Result<Acti
                 Err(_) => {
                     // Every resync slot is taken: the slot this pass holds goes
                     // to work that is not a resync; the resync comes back soon.
-                    return Ok(Action::requeue(jittered(RESYNC_POSTPONED, &key, 1)));
+                    return Ok(ctx.queue.requeue(&key, jittered(RESYNC_POSTPONED, &key, 1)));
                 }
             }
         } else {
@@ -115,17 +116,20 @@ pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) ->
     if object.paused() && matches!(error.inner(), Error::CleanupPending(_)) {
         // Removing the annotation wakes the controller; until then a look
         // now and then keeps status current.
-        return Action::requeue(Duration::from_secs(u64::from(object.spec.resync_seconds)));
+        return ctx.queue.requeue(
+            &key,
+            Duration::from_secs(u64::from(object.spec.resync_seconds)),
+        );
     }
     let turn = ctx.aws.budget().ticket_of(&key).map(until);
     match error.inner() {
         // A deletion under way, perhaps waiting for its turn in the budget.
-        Error::CleanupPending(_) => Action::requeue(turn.unwrap_or(PENDING_REQUEUE)),
+        Error::CleanupPending(_) => ctx.queue.requeue(&key, turn.unwrap_or(PENDING_REQUEUE)),
         _ => {
             let failures = ctx.failed(&key);
             let wait = jittered(backoff(failures), &key, failures);
             // A turn held in the budget is not given away by waiting longer.
-            Action::requeue(turn.map_or(wait, |t| t.min(wait)))
+            ctx.queue.requeue(&key, turn.map_or(wait, |t| t.min(wait)))
         }
     }
 }
@@ -277,7 +281,7 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     if pass.only_invalid() {
         // Status says what to fix; retrying sooner cannot help.
         tracing::info!(errors = %summary(&pass.errors), "the spec needs a change");
-        return Ok(Action::requeue(requeue_after(object, &pass, 0)));
+        return Ok(ctx.queue.requeue(&key, requeue_after(object, &pass, 0)));
     }
     if only_deferred(&pass.errors)
         && let Some(turn) = ctx.aws.budget().ticket_of(&key)
@@ -286,7 +290,7 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         // account's budget is due.
         tracing::info!(errors = %summary(&pass.errors), "waiting for the AWS budget");
         ctx.succeeded(&key);
-        return Ok(Action::requeue(until(turn)));
+        return Ok(ctx.queue.requeue(&key, until(turn)));
     }
     if !pass.errors.is_empty() {
         return Err(Error::Incomplete(summary(&pass.errors)));
@@ -296,11 +300,9 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         object.metadata.generation.unwrap_or_default(),
         !pass.pending.is_empty(),
     );
-    Ok(Action::requeue(requeue_after(
-        object,
-        &pass,
-        pending_passes,
-    )))
+    Ok(ctx
+        .queue
+        .requeue(&key, requeue_after(object, &pass, pending_passes)))
 }
 
 /// The unplanned failover the `globalapi.io/failover-to` annotation asks
@@ -447,10 +449,12 @@ async fn refused(
         events::publish(ctx, &reference, vec![notice]).await;
     }
     write_status(api, object, &new).await?;
-    ctx.succeeded(&key_of(object));
-    Ok(Action::requeue(Duration::from_secs(u64::from(
-        object.spec.resync_seconds,
-    ))))
+    let key = key_of(object);
+    ctx.succeeded(&key);
+    Ok(ctx.queue.requeue(
+        &key,
+        Duration::from_secs(u64::from(object.spec.resync_seconds)),
+    ))
 }
 
 /// A Warning Event on the object before each destructive database call.
@@ -466,7 +470,7 @@ fn warnings_to_events(ctx: &Arc<Context>, object: &GlobalApi) -> Announcer {
     })
 }
 
-fn key_of(object: &GlobalApi) -> String {
+pub(super) fn key_of(object: &GlobalApi) -> String {
     format!(
         "{}/{}",
         object.namespace().unwrap_or_default(),

@@ -263,6 +263,14 @@ async fn ready_then_spec_change_drift_and_deletion() {
     ] {
         assert!(metrics.contains(family), "no {family}: {metrics}");
     }
+    // The queue: the Ready object's next resync is scheduled.
+    let scheduled: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("globalapi_queue_scheduled "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(scheduled >= 1, "{metrics}");
+    assert!(metrics.contains("\nglobalapi_queue_depth "), "{metrics}");
     // How long AWS took, by service and operation.
     assert!(
         metrics.contains(
