@@ -6,7 +6,7 @@ ENV := tests/env/env.sh
 
 TEST_THREADS ?= 8
 
-.PHONY: demo test bench lint env-up env-down env-status tools crd chart-crd
+.PHONY: demo test bench lint env-up env-down env-status tools crd chart-crd chart-docs
 
 ## demo: build, start the local environment, run the operator on examples/demo.yaml end to end
 ## (Ready, AWS contents, drift reported and put back, deletion); the environment stays up
@@ -49,6 +49,10 @@ tools:
 ## crd: regenerate crds/globalapi.yaml from the Rust types
 crd:
 	$(CARGO) run --quiet -- crd > crds/globalapi.yaml
+
+## chart-docs: write the chart README's values table from values.yaml's `# --` comments
+chart-docs:
+	WRITE_VALUES_TABLE=1 $(CARGO) test --locked --test suite -- --exact helm::the_values_table_is_made_from_values_yaml_and_documents_every_value
 
 ## chart-crd: copy crds/globalapi.yaml into the Helm chart (a test keeps them equal)
 chart-crd:

@@ -2258,51 +2258,154 @@ fn value_paths(value: &serde_norway::Value, prefix: &str, out: &mut BTreeSet<Str
     }
 }
 
-/// The chart README's values table and values.yaml name the same keys: each
-/// value is documented (itself or through a documented parent, for maps
-/// such as `resources`), and each documented key exists.
-#[test]
-fn the_values_table_documents_every_value_and_only_values() {
-    let chart = chart();
-    let values: serde_norway::Value = serde_norway::from_str(
-        &std::fs::read_to_string(chart.join("values.yaml")).expect("values.yaml"),
-    )
-    .expect("values.yaml parses");
-    let mut paths = BTreeSet::new();
-    value_paths(&values, "", &mut paths);
-    let readme = std::fs::read_to_string(chart.join("README.md")).expect("README.md");
-    let table = readme
-        .split("## Values")
-        .nth(1)
-        .expect("a Values section")
-        .split("\n\n")
-        .find(|block| block.trim_start().starts_with("| key"))
-        .expect("the values table");
-    let mut documented = BTreeSet::new();
-    for row in table.lines().skip(2) {
-        let first = row.split('|').nth(1).unwrap_or_default();
-        for key in first.split('`').skip(1).step_by(2) {
-            documented.insert(key.to_owned());
+/// The keys of values.yaml that carry a `# --` comment, in file order,
+/// with that comment as one line. Plain `#` comments are not documentation.
+fn documented_values(text: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut comment: Option<String> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        if let Some(start) = trimmed.strip_prefix("# --") {
+            comment = Some(start.trim().to_owned());
+            continue;
+        }
+        if let Some(more) = trimmed.strip_prefix('#') {
+            if let Some(c) = comment.as_mut() {
+                c.push(' ');
+                c.push_str(more.trim());
+            }
+            continue;
+        }
+        let key = trimmed
+            .split_once(':')
+            .map(|(k, _)| k)
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        let Some(key) = key else {
+            comment = None;
+            continue;
+        };
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key.to_owned()));
+        if let Some(c) = comment.take() {
+            let path: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).collect();
+            rows.push((path.join("."), c));
         }
     }
-    let unknown: Vec<&String> = documented.iter().filter(|k| !paths.contains(*k)).collect();
-    assert!(
-        unknown.is_empty(),
-        "documented but not in values.yaml: {unknown:?}"
-    );
-    // Documented itself, through a parent (a free-form map such as
-    // `resources`) or through its children (a section such as `aws`).
+    rows
+}
+
+/// A schema's type for the table: `A`/`B` for an enum, a range when bounded.
+fn schema_type(schema: &Value) -> String {
+    if let Some(values) = schema["enum"].as_array() {
+        let names: Vec<String> = values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map_or_else(|| v.to_string(), |s| format!("`{s}`"))
+            })
+            .collect();
+        return names.join("/");
+    }
+    let kind = match &schema["type"] {
+        Value::String(s) => s.clone(),
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => String::new(),
+    };
+    match (schema["minimum"].as_f64(), schema["maximum"].as_f64()) {
+        (Some(min), Some(max)) => format!("{kind} {min}–{max}"),
+        (Some(min), None) => format!("{kind} ≥ {min}"),
+        _ if schema["exclusiveMinimum"].is_number() => format!(
+            "{kind} ({}, {}]",
+            schema["exclusiveMinimum"], schema["maximum"]
+        ),
+        _ => kind,
+    }
+}
+
+/// The chart README's values table, made from values.yaml: a row per key
+/// with a `# --` comment (its default, its type in values.schema.json).
+fn values_table(values_text: &str, schema: &Value) -> String {
+    let values: Value = serde_norway::from_str(values_text).expect("values.yaml parses");
+    let mut table =
+        String::from("| key | type | default | description |\n| --- | --- | --- | --- |\n");
+    for (path, comment) in documented_values(values_text) {
+        let mut value = &values;
+        let mut node = schema;
+        for key in path.split('.') {
+            value = &value[key];
+            node = &node["properties"][key];
+        }
+        let default = serde_json::to_string(value).expect("a default");
+        table.push_str(&format!(
+            "| `{path}` | {} | `{default}` | {} |\n",
+            schema_type(node),
+            comment.replace('|', "\\|")
+        ));
+    }
+    table
+}
+
+const TABLE_START: &str = "<!-- values table: made from values.yaml by `make chart-docs` -->\n";
+const TABLE_END: &str = "<!-- end of values table -->";
+
+/// The chart README's values table is made from values.yaml's `# --`
+/// comments, and every value is documented (itself or through a documented
+/// parent, for maps such as `resources`). `make chart-docs` writes it.
+#[test]
+fn the_values_table_is_made_from_values_yaml_and_documents_every_value() {
+    let chart = chart();
+    let values_text = std::fs::read_to_string(chart.join("values.yaml")).expect("values.yaml");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(chart.join("values.schema.json")).expect("the schema"),
+    )
+    .expect("the schema parses");
+    let values: serde_norway::Value =
+        serde_norway::from_str(&values_text).expect("values.yaml parses");
+    let mut paths = BTreeSet::new();
+    value_paths(&values, "", &mut paths);
+    let documented: BTreeSet<String> = documented_values(&values_text)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
     let covered = |path: &str| {
         documented.contains(path)
             || documented
                 .iter()
-                .any(|d| path.starts_with(&format!("{d}.")) || d.starts_with(&format!("{path}.")))
+                .any(|d| path.starts_with(&format!("{d}.")))
     };
-    let undocumented: Vec<&String> = paths.iter().filter(|p| !covered(p)).collect();
+    let undocumented: Vec<&String> = paths
+        .iter()
+        .filter(|p| !covered(p) && !documented.iter().any(|d| d.starts_with(&format!("{p}."))))
+        .collect();
     assert!(
         undocumented.is_empty(),
-        "in values.yaml but not in the README's table: {undocumented:?}"
+        "values.yaml keys without a `# --` comment (on them or a parent): {undocumented:?}"
     );
+
+    let table = values_table(&values_text, &schema);
+    let readme_path = chart.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("README.md");
+    let (before, rest) = readme
+        .split_once(TABLE_START)
+        .expect("the table's start marker");
+    let (_, after) = rest.split_once(TABLE_END).expect("the table's end marker");
+    let made = format!("{before}{TABLE_START}{table}{TABLE_END}{after}");
+    if std::env::var_os("WRITE_VALUES_TABLE").is_some() {
+        std::fs::write(&readme_path, &made).expect("writing README.md");
+    } else {
+        assert!(
+            made == readme,
+            "the chart README's values table differs from values.yaml: run `make chart-docs`\n{table}"
+        );
+    }
 }
 
 /// `helm test`'s pod asks the operator's /readyz through the Service (Ready
