@@ -1645,7 +1645,7 @@ fn installed(env: &common::TestEnv, release: &Release, namespaces: &[&str]) -> B
     for ns in namespaces {
         lists.push(env.kubectl_ok(&[
             "get",
-            "serviceaccounts,deployments,services,roles,rolebindings,poddisruptionbudgets",
+            "serviceaccounts,deployments,services,roles,rolebindings,poddisruptionbudgets,networkpolicies",
             "-n",
             ns,
             "-l",
@@ -1671,11 +1671,29 @@ fn installed(env: &common::TestEnv, release: &Release, namespaces: &[&str]) -> B
 #[test]
 fn install_creates_every_object_and_uninstall_removes_them_but_not_the_crd() {
     let env = common::env();
+    let digest = format!("image.digest=sha256:{}", "b".repeat(64));
+    // The pod options too: installed, not only rendered.
     let values = [
         "--set",
         "podDisruptionBudget.enabled=true",
         "--set",
         "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/globalapi",
+        "--set",
+        digest.as_str(),
+        "--set-string",
+        "extraArgs[0]=--stuck-reconcile-seconds",
+        "--set-string",
+        "extraArgs[1]=300",
+        "--set",
+        "terminationGracePeriodSeconds=90",
+        "--set-json",
+        r#"topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]"#,
+        "--set",
+        "containerSecurityContext.runAsUser=1000",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set-json",
+        r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]"#,
     ];
     let mut release = Release::install(env, "helm-install", &values);
     let expected = names(&render(env, &release.name, &release.namespace, &values));
@@ -1702,6 +1720,29 @@ fn install_creates_every_object_and_uninstall_removes_them_but_not_the_crd() {
         "jsonpath={.metadata.annotations.eks\\.amazonaws\\.com/role-arn}",
     ]);
     assert_eq!(annotation, "arn:aws:iam::123456789012:role/globalapi");
+    let deployment: Value = serde_json::from_str(&env.kubectl_ok(&[
+        "get",
+        "deployment",
+        &release.fullname(),
+        "-n",
+        &namespace,
+        "-o",
+        "json",
+    ]))
+    .expect("the Deployment as json");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["terminationGracePeriodSeconds"], 90);
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["topologyKey"],
+        "topology.kubernetes.io/zone"
+    );
+    assert_eq!(pod["containers"][0]["securityContext"]["runAsUser"], 1000);
+    assert!(
+        pod["containers"][0]["image"]
+            .as_str()
+            .is_some_and(|i| i.ends_with(&"b".repeat(64))),
+        "{pod:#}"
+    );
 
     release.uninstall();
     assert_eq!(installed(env, &release, &[&namespace]), BTreeSet::new());
