@@ -539,20 +539,12 @@ fn values_schema_refuses_wrong_types_and_more_than_one_namespace() {
     }
 }
 
-/// The options beyond the operator's flags: a pinned digest, extra
-/// arguments, spreading, the grace period, the container's security
-/// context, the NetworkPolicy and a parent's `enabled`; rendered, then
-/// applied to the real API server in a dry run.
-#[test]
-fn the_pod_options_render_and_the_api_server_takes_them() {
-    let env = common::env();
-    let chart = chart();
-    let chart = common::path_str(&chart);
-    let digest = format!("image.digest=sha256:{}", "a".repeat(64));
-    let namespace = env.namespace("chart-options");
-    let options = [
+/// The pod options of the chart, set all at once (the image pinned by a
+/// digest of "a"s).
+fn pod_options() -> Vec<String> {
+    [
         "--set",
-        digest.as_str(),
+        &format!("image.digest=sha256:{}", "a".repeat(64)),
         "--set-string",
         "extraArgs[0]=--stuck-reconcile-seconds",
         "--set-string",
@@ -569,7 +561,23 @@ fn the_pod_options_render_and_the_api_server_takes_them() {
         r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]"#,
         "--set",
         "enabled=true",
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// The options beyond the operator's flags: a pinned digest, extra
+/// arguments, spreading, the grace period, the container's security
+/// context, the NetworkPolicy and a parent's `enabled`; rendered, then
+/// applied to the real API server in a dry run.
+#[test]
+fn the_pod_options_render_and_the_api_server_takes_them() {
+    let env = common::env();
+    let chart = chart();
+    let chart = common::path_str(&chart);
+    let namespace = env.namespace("chart-options");
+    let options = pod_options();
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let mut lint_args = vec!["lint", "--strict", chart];
     lint_args.extend_from_slice(&options);
     helm_ok(env, &lint_args);
@@ -1671,30 +1679,15 @@ fn installed(env: &common::TestEnv, release: &Release, namespaces: &[&str]) -> B
 #[test]
 fn install_creates_every_object_and_uninstall_removes_them_but_not_the_crd() {
     let env = common::env();
-    let digest = format!("image.digest=sha256:{}", "b".repeat(64));
     // The pod options too: installed, not only rendered.
-    let values = [
-        "--set",
-        "podDisruptionBudget.enabled=true",
-        "--set",
-        "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/globalapi",
-        "--set",
-        digest.as_str(),
-        "--set-string",
-        "extraArgs[0]=--stuck-reconcile-seconds",
-        "--set-string",
-        "extraArgs[1]=300",
-        "--set",
-        "terminationGracePeriodSeconds=90",
-        "--set-json",
-        r#"topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]"#,
-        "--set",
-        "containerSecurityContext.runAsUser=1000",
-        "--set",
-        "networkPolicy.enabled=true",
-        "--set-json",
-        r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]"#,
+    let mut values = vec![
+        "--set".to_owned(),
+        "podDisruptionBudget.enabled=true".to_owned(),
+        "--set".to_owned(),
+        "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/globalapi".to_owned(),
     ];
+    values.extend(pod_options());
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
     let mut release = Release::install(env, "helm-install", &values);
     let expected = names(&render(env, &release.name, &release.namespace, &values));
     let namespace = release.namespace.clone();
@@ -1740,7 +1733,7 @@ fn install_creates_every_object_and_uninstall_removes_them_but_not_the_crd() {
     assert!(
         pod["containers"][0]["image"]
             .as_str()
-            .is_some_and(|i| i.ends_with(&"b".repeat(64))),
+            .is_some_and(|i| i.ends_with(&"a".repeat(64))),
         "{pod:#}"
     );
 
