@@ -178,13 +178,9 @@ impl Pass {
         });
     }
 
-    /// Folds one step's outcome in; a failed step becomes an error note.
-    fn absorb<O: Default>(&mut self, service: Service, step: Result<StepOutcome<O>>) -> O {
-        self.absorb_known(service, step).unwrap_or_default()
-    }
-
-    /// [`Self::absorb`], saying whether the step's outputs are known: `Err`
-    /// with the error when the step failed as a whole.
+    /// Folds one step's outcome in, saying whether the step's outputs are
+    /// known: `Err` with the error when the step failed as a whole (an
+    /// error note).
     fn absorb_known<O>(
         &mut self,
         service: Service,
@@ -337,80 +333,21 @@ async fn reconcile_unbounded(
     in_flight: &InFlight,
 ) -> Pass {
     let clients = &clients.observing_after(memory.last_sync);
-    let mut pass = Pass::default();
     let followed = following_the_writer(target, memory);
     let target = followed.as_ref().unwrap_or(target);
-
-    if let Some(previous) = &memory.adopt {
-        // Until the previous owner's resources are the heir's, the pass
-        // would take them for someone else's and make twins.
-        match in_flight
-            .step(Service::Route53, || {
-                adoption::run(clients, target, previous, mode)
-            })
-            .await
-        {
-            Ok(changes) => {
-                pass.plan.extend(changes);
-                if mode == Mode::Apply {
-                    pass.outputs.adopted = Some(previous.annotation());
-                }
-            }
-            Err((service, error)) => {
-                pass.absorb::<()>(service, Err(error));
-                return pass;
-            }
-        }
-    }
-
-    let acm_inputs = AcmInputs {
-        previous_arns: memory.certificate_arns.clone(),
+    let mut steps = Steps {
+        clients,
+        target,
+        memory,
+        mode,
+        in_flight,
+        pass: Pass::default(),
     };
-    let acm = pass
-        .absorb_known(
-            Service::Acm,
-            in_flight
-                .step(Service::Acm, || {
-                    acm::run(clients, target, &acm_inputs, mode)
-                })
-                .await,
-        )
-        .unwrap_or_else(|error| AcmOutputs {
-            unknown: target
-                .region_names()
-                .into_iter()
-                .map(|r| (r, error.clone()))
-                .collect(),
-            ..Default::default()
-        });
-
-    // Without access logs in the spec or a group in the last status there
-    // is nothing to look at: no calls.
-    let logs = if target.spec.api.access_logs.is_some() || !memory.log_group_regions.is_empty() {
-        pass.absorb_known(
-            Service::Logs,
-            in_flight
-                .step(Service::Logs, || {
-                    logs::run(clients, target, &memory.log_group_regions, mode)
-                })
-                .await,
-        )
-        .unwrap_or_else(|error| LogsOutputs {
-            unknown: target
-                .region_names()
-                .into_iter()
-                .chain(memory.log_group_regions.iter().cloned())
-                .map(|r| (r, error.clone()))
-                .collect(),
-            ..Default::default()
-        })
-    } else {
-        LogsOutputs::default()
-    };
-    for error in logs.unknown.values() {
-        pass.unknown(Service::Logs, error);
+    if !steps.adoption().await {
+        return steps.pass;
     }
-
+    let acm = steps.certificates().await;
+    let logs = steps.access_logs().await;
     let api_inputs = ApiGatewayInputs {
         log_groups: logs.groups.clone(),
         log_groups_unknown: logs.unknown.keys().cloned().collect(),
@@ -423,17 +360,7 @@ async fn reconcile_unbounded(
         previous_regions: memory.regions.clone(),
         retire_old_domains: false,
     };
-    let api = pass
-        .absorb_known(
-            Service::ApiGateway,
-            in_flight
-                .step(Service::ApiGateway, || {
-                    apigateway::run(clients, target, &api_inputs, mode)
-                })
-                .await,
-        )
-        .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error));
-
+    let api = steps.rest_apis(&api_inputs).await;
     let edge_inputs = CloudFrontInputs {
         certificate_arn: acm
             .edge
@@ -443,40 +370,9 @@ async fn reconcile_unbounded(
         retire_left_names: false,
         origin_served: false,
     };
-    for error in acm.unknown.values() {
-        pass.unknown(Service::Acm, error);
-    }
-    for error in api.unknown.values() {
-        pass.unknown(Service::ApiGateway, error);
-    }
-
-    // Without the edge, a distribution of ours is removed only after the
-    // record batch has moved the public name off it (below).
-    let edge = if target.edge_enabled() {
-        pass.absorb_known(
-            Service::CloudFront,
-            in_flight
-                .step(Service::CloudFront, || {
-                    cloudfront::run(clients, target, &edge_inputs, mode)
-                })
-                .await,
-        )
-    } else {
-        Ok(CloudFrontOutputs::default())
-    };
-    let cloudfront_domain = match &edge {
-        // The public name moves to a distribution only once it serves.
-        Ok(edge) if edge.status.as_deref() == Some("Deployed") => {
-            Observed::from_option(edge.domain_name.clone())
-        }
-        Ok(_) => Observed::Absent,
-        Err(error) => {
-            pass.unknown(Service::CloudFront, error);
-            Observed::Unknown(error.clone())
-        }
-    };
-    let edge = edge.unwrap_or_default();
-
+    steps.unknown_regions(Service::Acm, acm.unknown.values());
+    steps.unknown_regions(Service::ApiGateway, api.unknown.values());
+    let (edge, cloudfront_domain) = steps.distribution(&edge_inputs).await;
     let edge_settled = edge.status.as_deref() == Some("Deployed") && !edge.origin_held;
     let dns_inputs = Route53Inputs {
         endpoints: api.endpoints(),
@@ -487,220 +383,397 @@ async fn reconcile_unbounded(
             None => Observed::Known(acm.validation_records.clone()),
         },
     };
-    let dns = pass.absorb_known(
-        Service::Route53,
-        in_flight
-            .step(Service::Route53, || {
-                route53::run(clients, target, &dns_inputs, mode)
-            })
-            .await,
-    );
-    let dns_written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
-    let dns_switched = dns_written
-        && !dns_inputs.hold_left_names
-        && route53::switch::public_name_complete(target, &dns_inputs);
-    let dns = dns.unwrap_or_default();
+    let dns = steps.records(&dns_inputs).await;
+    let edge = steps
+        .distribution_after_dns(edge, &edge_inputs, &dns_inputs, &dns)
+        .await;
+    steps
+        .custom_domains_after_dns(&api, &api_inputs, dns.switched)
+        .await;
+    let alarms = steps.alarms(&dns.outputs).await;
+    let database = steps.aurora().await;
+    let tables = steps.tables().await;
 
-    let edge = if target.edge_enabled() {
-        edge
-    } else if dns_switched {
-        pass.absorb(
-            Service::CloudFront,
-            in_flight
-                .step(Service::CloudFront, || {
-                    cloudfront::run(clients, target, &edge_inputs, mode)
-                })
-                .await,
-        )
-    } else {
-        // Only look: what a removal would do waits for DNS to move.
-        let planned = in_flight
-            .step(Service::CloudFront, || {
-                cloudfront::run(clients, target, &edge_inputs, Mode::Plan)
-            })
-            .await;
-        if let Ok(planned) = planned
-            && !planned.changes.is_empty()
-        {
-            pass.pending.push(Note {
-                service: Service::CloudFront,
-                text: format!(
-                    "the distribution of {} stays until DNS no longer leads to it",
-                    target.spec.domain
-                ),
-            });
-        }
-        edge
-    };
-
-    // After the record batch, in the same pass and in one CloudFront step:
-    // the distribution moves to a new origin name once the batch has given
-    // that name its records (the old name's stay until it has deployed), and
-    // the distribution of a name the spec left (an old `domain`) goes once
-    // DNS has moved off it.
-    let move_origin =
-        edge.origin_held && dns_written && route53::switch::regions_complete(target, &dns_inputs);
-    let retire = !edge.retiring.is_empty() && dns_switched && mode == Mode::Apply;
-    if move_origin || retire {
-        let after_dns = CloudFrontInputs {
-            origin_served: move_origin,
-            retire_left_names: retire,
-            ..edge_inputs.clone()
-        };
-        pass.absorb(
-            Service::CloudFront,
-            in_flight
-                .step(Service::CloudFront, || {
-                    cloudfront::run(clients, target, &after_dns, mode)
-                })
-                .await,
-        );
-    }
-    if edge.origin_held && !move_origin {
-        pass.pending.push(Note {
-            service: Service::CloudFront,
-            text: format!(
-                "the distribution moves to origin {} once every region serves it",
-                target.origin_domain()
-            ),
-        });
-    }
-    if !retire {
-        for id in &edge.retiring {
-            pass.pending.push(Note {
-                service: Service::CloudFront,
-                text: format!(
-                    "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
-                ),
-            });
-        }
-    }
-
-    // Custom domains for a name the spec left go only once DNS has moved
-    // off them: after the record batch, in the same pass.
-    if !api.retained_domains.is_empty() {
-        if dns_switched && mode == Mode::Apply {
-            let retire = ApiGatewayInputs {
-                retire_old_domains: true,
-                ..api_inputs.clone()
-            };
-            pass.absorb(
-                Service::ApiGateway,
-                in_flight
-                    .step(Service::ApiGateway, || {
-                        apigateway::run(clients, target, &retire, mode)
-                    })
-                    .await,
-            );
-        } else {
-            for (region, name) in &api.retained_domains {
-                pass.pending.push(Note {
-                    service: Service::ApiGateway,
-                    text: format!(
-                        "{region}: custom domain {name} stays until DNS no longer leads to it"
-                    ),
-                });
-            }
-        }
-    }
-
-    // Health alarms, where the spec asks for them or the last status had one.
-    let alarms = if target.spec.api.health_check.alarm.is_some() || memory.alarms {
-        let checks = dns.health_check_ids.clone();
-        let unread: std::collections::BTreeSet<String> = target
-            .region_names()
-            .into_iter()
-            .filter(|r| !checks.contains_key(r))
-            .collect();
-        pass.absorb_known(
-            Service::CloudWatch,
-            in_flight
-                .step(Service::CloudWatch, || {
-                    cloudwatch::run(clients, target, &checks, &unread, mode)
-                })
-                .await,
-        )
-        .unwrap_or_else(|error| AlarmOutputs {
-            unknown: Some(error),
-            ..Default::default()
-        })
-    } else {
-        AlarmOutputs::default()
-    };
-    if let Some(error) = &alarms.unknown {
-        pass.unknown(Service::CloudWatch, error);
-    }
-
-    // Without a database in the spec or in the last status there is nothing
-    // to observe: skip the reads.
-    // (A database section with only DynamoDB tables asks nothing of RDS.)
-    let rds_wanted = target
-        .spec
-        .database
-        .as_ref()
-        .is_some_and(|d| d.aurora.is_some() || d.dynamodb.is_none());
-    let database = if rds_wanted || memory.database != RdsInputs::default() {
-        match pass.absorb_known(
-            Service::Rds,
-            in_flight
-                .step(Service::Rds, || {
-                    rds::run(clients, target, &memory.database, mode)
-                })
-                .await,
-        ) {
-            Ok(database) => database,
-            Err(error) => RdsOutputs {
-                unknown: vec![error],
-                ..RdsOutputs::default()
-            },
-        }
-    } else {
-        RdsOutputs::default()
-    };
-    for error in &database.unknown {
-        pass.unknown(Service::Rds, error);
-    }
-
-    // Tables in the spec or the last status: otherwise no calls.
-    let wants_tables = target
-        .spec
-        .database
-        .as_ref()
-        .is_some_and(|d| d.dynamodb.is_some());
-    let tables = if wants_tables || !memory.tables.is_empty() {
-        match pass.absorb_known(
-            Service::DynamoDb,
-            in_flight
-                .step(Service::DynamoDb, || {
-                    dynamodb::run(clients, target, &memory.tables, mode)
-                })
-                .await,
-        ) {
-            Ok(tables) => tables,
-            Err(error) => DynamoOutputs {
-                unknown: vec![error],
-                ..DynamoOutputs::default()
-            },
-        }
-    } else {
-        DynamoOutputs::default()
-    };
-    for error in &tables.unknown {
-        pass.unknown(Service::DynamoDb, error);
-    }
-
+    let mut pass = steps.pass;
     pass.outputs = Outputs {
         acm,
         logs,
         apigateway: api,
         cloudfront: edge,
-        route53: dns,
+        route53: dns.outputs,
         alarms,
         rds: database,
         dynamodb: tables,
         adopted: pass.outputs.adopted.take(),
     };
     pass
+}
+
+/// The record batch's step, and what it did for the steps after it.
+struct DnsStep {
+    outputs: Route53Outputs,
+    /// The batch was written (its safety valve did not hold it back).
+    written: bool,
+    /// The public name has moved to what the spec asks for.
+    switched: bool,
+}
+
+/// One Apply or Plan pass in the making: what every service's step needs,
+/// and what they found so far.
+struct Steps<'a> {
+    clients: &'a AwsClients,
+    target: &'a Target,
+    memory: &'a Memory,
+    mode: Mode,
+    in_flight: &'a InFlight,
+    pass: Pass,
+}
+
+impl Steps<'_> {
+    /// Runs one service's step (see [`InFlight::step`]) and folds its
+    /// outcome into the pass: `Err` with the error when it failed as a whole.
+    async fn step<O, F>(&mut self, service: Service, make: impl FnOnce() -> F) -> Result<O, String>
+    where
+        F: Future<Output = Result<StepOutcome<O>>>,
+    {
+        let outcome = self.in_flight.step(service, make).await;
+        self.pass.absorb_known(service, outcome)
+    }
+
+    /// [`Self::step`] whose outputs no later step reads.
+    async fn run<O, F>(&mut self, service: Service, make: impl FnOnce() -> F)
+    where
+        F: Future<Output = Result<StepOutcome<O>>>,
+    {
+        let _ = self.step(service, make).await;
+    }
+
+    /// Adopts what a previous owner left, when the memory names one. Until
+    /// its resources are the heir's, the pass would take them for someone
+    /// else's and make twins: `false` when adoption failed and the pass
+    /// stops here.
+    async fn adoption(&mut self) -> bool {
+        let Some(previous) = &self.memory.adopt else {
+            return true;
+        };
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        match self
+            .in_flight
+            .step(Service::Route53, || {
+                adoption::run(clients, target, previous, mode)
+            })
+            .await
+        {
+            Ok(changes) => {
+                self.pass.plan.extend(changes);
+                if mode == Mode::Apply {
+                    self.pass.outputs.adopted = Some(previous.annotation());
+                }
+                true
+            }
+            Err((service, error)) => {
+                let _ = self.pass.absorb_known::<()>(service, Err(error));
+                false
+            }
+        }
+    }
+
+    async fn certificates(&mut self) -> AcmOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let inputs = AcmInputs {
+            previous_arns: self.memory.certificate_arns.clone(),
+        };
+        self.step(Service::Acm, || acm::run(clients, target, &inputs, mode))
+            .await
+            .unwrap_or_else(|error| AcmOutputs {
+                unknown: target
+                    .region_names()
+                    .into_iter()
+                    .map(|r| (r, error.clone()))
+                    .collect(),
+                ..Default::default()
+            })
+    }
+
+    async fn access_logs(&mut self) -> LogsOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let previous = &self.memory.log_group_regions;
+        // Without access logs in the spec or a group in the last status
+        // there is nothing to look at: no calls.
+        let logs = if target.spec.api.access_logs.is_some() || !previous.is_empty() {
+            self.step(Service::Logs, || logs::run(clients, target, previous, mode))
+                .await
+                .unwrap_or_else(|error| LogsOutputs {
+                    unknown: target
+                        .region_names()
+                        .into_iter()
+                        .chain(previous.iter().cloned())
+                        .map(|r| (r, error.clone()))
+                        .collect(),
+                    ..Default::default()
+                })
+        } else {
+            LogsOutputs::default()
+        };
+        self.unknown_regions(Service::Logs, logs.unknown.values());
+        logs
+    }
+
+    async fn rest_apis(&mut self, inputs: &ApiGatewayInputs) -> ApiGatewayOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        self.step(Service::ApiGateway, || {
+            apigateway::run(clients, target, inputs, mode)
+        })
+        .await
+        .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error))
+    }
+
+    /// The distribution with the edge on, and the name it offers DNS.
+    /// Without the edge, a distribution of ours is removed only after the
+    /// record batch has moved the public name off it
+    /// ([`Self::distribution_after_dns`]).
+    async fn distribution(
+        &mut self,
+        inputs: &CloudFrontInputs,
+    ) -> (CloudFrontOutputs, Observed<String>) {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let edge = if target.edge_enabled() {
+            self.step(Service::CloudFront, || {
+                cloudfront::run(clients, target, inputs, mode)
+            })
+            .await
+        } else {
+            Ok(CloudFrontOutputs::default())
+        };
+        let domain = match &edge {
+            // The public name moves to a distribution only once it serves.
+            Ok(edge) if edge.status.as_deref() == Some("Deployed") => {
+                Observed::from_option(edge.domain_name.clone())
+            }
+            Ok(_) => Observed::Absent,
+            Err(error) => {
+                self.pass.unknown(Service::CloudFront, error);
+                Observed::Unknown(error.clone())
+            }
+        };
+        (edge.unwrap_or_default(), domain)
+    }
+
+    async fn records(&mut self, inputs: &Route53Inputs) -> DnsStep {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let dns = self
+            .step(Service::Route53, || {
+                route53::run(clients, target, inputs, mode)
+            })
+            .await;
+        let written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
+        DnsStep {
+            switched: written
+                && !inputs.hold_left_names
+                && route53::switch::public_name_complete(target, inputs),
+            written,
+            outputs: dns.unwrap_or_default(),
+        }
+    }
+
+    /// What of CloudFront waits for the record batch: without the edge, our
+    /// distribution goes once DNS has moved off it; with it, the
+    /// distribution moves to a new origin name once the batch has given
+    /// that name its records (the old name's stay until it has deployed),
+    /// and the distribution of a name the spec left (an old `domain`) goes
+    /// once DNS has moved off it.
+    async fn distribution_after_dns(
+        &mut self,
+        edge: CloudFrontOutputs,
+        inputs: &CloudFrontInputs,
+        dns_inputs: &Route53Inputs,
+        dns: &DnsStep,
+    ) -> CloudFrontOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let edge = if target.edge_enabled() {
+            edge
+        } else if dns.switched {
+            self.step(Service::CloudFront, || {
+                cloudfront::run(clients, target, inputs, mode)
+            })
+            .await
+            .unwrap_or_default()
+        } else {
+            // Only look: what a removal would do waits for DNS to move.
+            let planned = self
+                .in_flight
+                .step(Service::CloudFront, || {
+                    cloudfront::run(clients, target, inputs, Mode::Plan)
+                })
+                .await;
+            if let Ok(planned) = planned
+                && !planned.changes.is_empty()
+            {
+                self.pending(
+                    Service::CloudFront,
+                    format!(
+                        "the distribution of {} stays until DNS no longer leads to it",
+                        target.spec.domain
+                    ),
+                );
+            }
+            edge
+        };
+
+        let move_origin = edge.origin_held
+            && dns.written
+            && route53::switch::regions_complete(target, dns_inputs);
+        let retire = !edge.retiring.is_empty() && dns.switched && mode == Mode::Apply;
+        if move_origin || retire {
+            let after_dns = CloudFrontInputs {
+                origin_served: move_origin,
+                retire_left_names: retire,
+                ..inputs.clone()
+            };
+            self.run(Service::CloudFront, || {
+                cloudfront::run(clients, target, &after_dns, mode)
+            })
+            .await;
+        }
+        if edge.origin_held && !move_origin {
+            self.pending(
+                Service::CloudFront,
+                format!(
+                    "the distribution moves to origin {} once every region serves it",
+                    target.origin_domain()
+                ),
+            );
+        }
+        if !retire {
+            for id in &edge.retiring {
+                self.pending(
+                    Service::CloudFront,
+                    format!(
+                        "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
+                    ),
+                );
+            }
+        }
+        edge
+    }
+
+    /// Custom domains for a name the spec left go only once DNS has moved
+    /// off them: after the record batch, in the same pass.
+    async fn custom_domains_after_dns(
+        &mut self,
+        api: &ApiGatewayOutputs,
+        inputs: &ApiGatewayInputs,
+        dns_switched: bool,
+    ) {
+        if api.retained_domains.is_empty() {
+            return;
+        }
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        if dns_switched && mode == Mode::Apply {
+            let retire = ApiGatewayInputs {
+                retire_old_domains: true,
+                ..inputs.clone()
+            };
+            self.run(Service::ApiGateway, || {
+                apigateway::run(clients, target, &retire, mode)
+            })
+            .await;
+        } else {
+            for (region, name) in &api.retained_domains {
+                self.pending(
+                    Service::ApiGateway,
+                    format!("{region}: custom domain {name} stays until DNS no longer leads to it"),
+                );
+            }
+        }
+    }
+
+    /// Health alarms, where the spec asks for them or the last status had one.
+    async fn alarms(&mut self, dns: &Route53Outputs) -> AlarmOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let alarms = if target.spec.api.health_check.alarm.is_some() || self.memory.alarms {
+            let checks = dns.health_check_ids.clone();
+            let unread: std::collections::BTreeSet<String> = target
+                .region_names()
+                .into_iter()
+                .filter(|r| !checks.contains_key(r))
+                .collect();
+            self.step(Service::CloudWatch, || {
+                cloudwatch::run(clients, target, &checks, &unread, mode)
+            })
+            .await
+            .unwrap_or_else(|error| AlarmOutputs {
+                unknown: Some(error),
+                ..Default::default()
+            })
+        } else {
+            AlarmOutputs::default()
+        };
+        if let Some(error) = &alarms.unknown {
+            self.pass.unknown(Service::CloudWatch, error);
+        }
+        alarms
+    }
+
+    /// The Aurora database, when the spec or the last status has one (a
+    /// database section with only DynamoDB tables asks nothing of RDS).
+    async fn aurora(&mut self) -> RdsOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let wanted = target
+            .spec
+            .database
+            .as_ref()
+            .is_some_and(|d| d.aurora.is_some() || d.dynamodb.is_none());
+        let previous = &self.memory.database;
+        let database = if wanted || *previous != RdsInputs::default() {
+            self.step(Service::Rds, || rds::run(clients, target, previous, mode))
+                .await
+                .unwrap_or_else(|error| RdsOutputs {
+                    unknown: vec![error],
+                    ..RdsOutputs::default()
+                })
+        } else {
+            RdsOutputs::default()
+        };
+        self.unknown_regions(Service::Rds, database.unknown.iter());
+        database
+    }
+
+    /// DynamoDB tables, when the spec or the last status has some.
+    async fn tables(&mut self) -> DynamoOutputs {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let wanted = target
+            .spec
+            .database
+            .as_ref()
+            .is_some_and(|d| d.dynamodb.is_some());
+        let previous = &self.memory.tables;
+        let tables = if wanted || !previous.is_empty() {
+            self.step(Service::DynamoDb, || {
+                dynamodb::run(clients, target, previous, mode)
+            })
+            .await
+            .unwrap_or_else(|error| DynamoOutputs {
+                unknown: vec![error],
+                ..DynamoOutputs::default()
+            })
+        } else {
+            DynamoOutputs::default()
+        };
+        self.unknown_regions(Service::DynamoDb, tables.unknown.iter());
+        tables
+    }
+
+    /// Each of `errors` as an unknown part of `service`.
+    fn unknown_regions<'e>(&mut self, service: Service, errors: impl Iterator<Item = &'e String>) {
+        for error in errors {
+            self.pass.unknown(service, error);
+        }
+    }
+
+    fn pending(&mut self, service: Service, text: String) {
+        self.pass.pending.push(Note { service, text });
+    }
 }
 
 /// One pass that removes everything the target owns, in reverse order.
@@ -719,50 +792,45 @@ async fn destroy_unbounded(
     mode: Mode,
     in_flight: &InFlight,
 ) -> Pass {
-    let mut pass = Pass::default();
+    let mut steps = Steps {
+        clients,
+        target,
+        memory,
+        mode,
+        in_flight,
+        pass: Pass::default(),
+    };
     let wants_tables = target
         .spec
         .database
         .as_ref()
         .is_some_and(|d| d.dynamodb.is_some());
     if wants_tables || !memory.tables.is_empty() {
-        pass.absorb(
-            Service::DynamoDb,
-            in_flight
-                .step(Service::DynamoDb, || {
-                    dynamodb::destroy(clients, target, &memory.tables, mode)
-                })
-                .await,
-        );
+        steps
+            .run(Service::DynamoDb, || {
+                dynamodb::destroy(clients, target, &memory.tables, mode)
+            })
+            .await;
     }
-    pass.absorb(
-        Service::Rds,
-        in_flight
-            .step(Service::Rds, || {
-                rds::destroy_with(
-                    |region| clients.rds(region),
-                    clients.announcer(),
-                    target,
-                    &memory.database,
-                    mode,
-                )
-            })
-            .await,
-    );
-    pass.absorb(
-        Service::Route53,
-        in_flight
-            .step(Service::Route53, || route53::destroy(clients, target, mode))
-            .await,
-    );
-    pass.absorb(
-        Service::CloudFront,
-        in_flight
-            .step(Service::CloudFront, || {
-                cloudfront::destroy(clients, target, mode)
-            })
-            .await,
-    );
+    steps
+        .run(Service::Rds, || {
+            rds::destroy_with(
+                |region| clients.rds(region),
+                clients.announcer(),
+                target,
+                &memory.database,
+                mode,
+            )
+        })
+        .await;
+    steps
+        .run(Service::Route53, || route53::destroy(clients, target, mode))
+        .await;
+    steps
+        .run(Service::CloudFront, || {
+            cloudfront::destroy(clients, target, mode)
+        })
+        .await;
     let mut regions = target.region_names();
     regions.extend(
         memory
@@ -772,31 +840,22 @@ async fn destroy_unbounded(
             .cloned()
             .collect::<Vec<_>>(),
     );
-    pass.absorb(
-        Service::ApiGateway,
-        in_flight
-            .step(Service::ApiGateway, || {
-                apigateway::destroy_regions(clients, target, &regions, mode)
-            })
-            .await,
-    );
-    pass.absorb(
-        Service::Acm,
-        in_flight
-            .step(Service::Acm, || {
-                acm::destroy(clients, target, &memory.certificate_arns, mode)
-            })
-            .await,
-    );
+    steps
+        .run(Service::ApiGateway, || {
+            apigateway::destroy_regions(clients, target, &regions, mode)
+        })
+        .await;
+    steps
+        .run(Service::Acm, || {
+            acm::destroy(clients, target, &memory.certificate_arns, mode)
+        })
+        .await;
     if target.spec.api.health_check.alarm.is_some() || memory.alarms {
-        pass.absorb(
-            Service::CloudWatch,
-            in_flight
-                .step(Service::CloudWatch, || {
-                    cloudwatch::destroy(clients, target, mode)
-                })
-                .await,
-        );
+        steps
+            .run(Service::CloudWatch, || {
+                cloudwatch::destroy(clients, target, mode)
+            })
+            .await;
     }
     // Access log groups: where the spec or the last status has one.
     let mut log_regions = memory.log_group_regions.clone();
@@ -804,16 +863,13 @@ async fn destroy_unbounded(
         log_regions.extend(regions.iter().cloned());
     }
     if !log_regions.is_empty() {
-        pass.absorb(
-            Service::Logs,
-            in_flight
-                .step(Service::Logs, || {
-                    logs::destroy(clients, target, &log_regions, mode)
-                })
-                .await,
-        );
+        steps
+            .run(Service::Logs, || {
+                logs::destroy(clients, target, &log_regions, mode)
+            })
+            .await;
     }
-    pass
+    steps.pass
 }
 
 /// Everything a pass has to say, for people: changes grouped by service

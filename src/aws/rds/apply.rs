@@ -74,6 +74,11 @@ pub async fn execute(
         blocked: BTreeSet::new(),
         unsettled: diff.held.clone(),
     };
+    let calls = Calls {
+        rds,
+        target,
+        api_region,
+    };
     let mut applied = Applied::default();
     for op in &diff.ops {
         if state.unsettled.iter().any(|s| *s < op.stage) {
@@ -89,7 +94,7 @@ pub async fn execute(
         if let Some(loss) = loss(op) {
             announcer.warn(loss, op.change()).await;
         }
-        let outcome = step(rds, target, api_region, op, &mut state).await;
+        let outcome = step(&calls, op, &mut state).await;
         let mut block = true;
         match outcome {
             Outcome::Done => {
@@ -187,78 +192,47 @@ fn waiting_or_failed(e: Error, busy: impl FnOnce(&Error) -> String) -> Outcome {
     }
 }
 
-async fn step(
-    rds: &impl Fn(&str) -> Client,
-    target: &Target,
-    api_region: &str,
-    op: &Op,
-    state: &mut State,
-) -> Outcome {
+/// What every operation's call needs.
+struct Calls<'a, R> {
+    rds: &'a R,
+    target: &'a Target,
+    /// Where the global cluster's API is called.
+    api_region: &'a str,
+}
+
+/// The cluster a `CreateCluster` makes.
+struct NewCluster<'a> {
+    region: &'a str,
+    identifier: &'a str,
+    role: Role,
+    global: &'a str,
+    engine: &'a str,
+    engine_version: &'a str,
+    deletion_protection: bool,
+    write_forwarding: bool,
+}
+
+async fn step<R: Fn(&str) -> Client>(calls: &Calls<'_, R>, op: &Op, state: &mut State) -> Outcome {
     match &op.kind {
-        OpKind::CreateGlobalCluster(g) => {
-            let result = rds(api_region)
-                .create_global_cluster()
-                .global_cluster_identifier(&g.identifier)
-                .engine(&g.engine)
-                .engine_version(&g.engine_version)
-                .deletion_protection(g.deletion_protection)
-                .set_tags(Some(tags(target)))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => {
-                    let e = Error::aws("rds", "CreateGlobalCluster", e);
-                    if e.aws_code() == Some("GlobalClusterAlreadyExistsFault") {
-                        Outcome::Waiting(format!(
-                            "rds global cluster {} appeared meanwhile; the next pass examines whose it is",
-                            g.identifier
-                        ))
-                    } else {
-                        Outcome::Failed(e)
-                    }
-                }
-            }
-        }
+        OpKind::CreateGlobalCluster(g) => calls.create_global_cluster(g).await,
         OpKind::SetGlobalDeletionProtection {
             identifier,
             desired,
             ..
         } => {
             if op.stage == STAGE_GLOBAL_DELETE
-                && let Some(wait) = global_not_empty(rds, target, api_region, identifier).await
+                && let Some(wait) = calls.global_not_empty(identifier).await
             {
                 return wait;
             }
-            let result = rds(api_region)
-                .modify_global_cluster()
-                .global_cluster_identifier(identifier)
-                .deletion_protection(*desired)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "ModifyGlobalCluster", e), |e| {
-                    format!(
-                        "rds global cluster {identifier} is busy ({e}); DeletionProtection is set in a later pass"
-                    )
-                }),
-            }
+            calls
+                .set_global_deletion_protection(identifier, *desired)
+                .await
         }
         OpKind::DeleteGlobalCluster { identifier } => {
-            if let Some(wait) = global_not_empty(rds, target, api_region, identifier).await {
-                return wait;
-            }
-            let result = rds(api_region)
-                .delete_global_cluster()
-                .global_cluster_identifier(identifier)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "DeleteGlobalCluster", e), |e| {
-                    format!("rds global cluster {identifier} cannot be deleted yet ({e})")
-                }),
+            match calls.global_not_empty(identifier).await {
+                Some(wait) => wait,
+                None => calls.delete_global_cluster(identifier).await,
             }
         }
         OpKind::CreateCluster {
@@ -271,62 +245,17 @@ async fn step(
             deletion_protection,
             write_forwarding,
         } => {
-            if *role == Role::Secondary {
-                let writer_ready = state
-                    .writer
-                    .as_ref()
-                    .is_some_and(|w| state.ready.get(w).copied().unwrap_or(false));
-                if !writer_ready {
-                    let writer = state.writer.as_deref().unwrap_or("its region");
-                    return Outcome::Waiting(format!(
-                        "rds secondary cluster {identifier} in {region} is created once the primary cluster in {writer} is available"
-                    ));
-                }
-            }
-            let client = rds(region);
-            let mut request = client
-                .create_db_cluster()
-                .db_cluster_identifier(identifier)
-                .global_cluster_identifier(global)
-                .engine(engine)
-                .engine_version(engine_version)
-                .deletion_protection(*deletion_protection)
-                .set_tags(Some(tags(target)));
-            if *role == Role::Primary {
-                // RDS makes the password and keeps it in Secrets Manager.
-                request = request
-                    .master_username(MASTER_USERNAME)
-                    .manage_master_user_password(true);
-            }
-            if *write_forwarding {
-                request = request.enable_global_write_forwarding(true);
-            }
-            match request.send().await {
-                Ok(_) => {}
-                Err(e) => {
-                    let e = Error::aws("rds", "CreateDBCluster", e);
-                    return match e.aws_code() {
-                        Some("DBClusterAlreadyExistsFault") => Outcome::Waiting(format!(
-                            "rds cluster {identifier} in {region} appeared meanwhile; the next pass examines whose it is"
-                        )),
-                        _ => waiting_or_failed(e, |e| {
-                            format!(
-                                "rds cluster {identifier} in {region} cannot be created yet ({e})"
-                            )
-                        }),
-                    };
-                }
-            }
-            if *role == Role::Primary {
-                state.writer = Some(region.clone());
-            }
-            // A fresh read: RDS answers `creating` for a while, the emulator at once `available`.
-            let ready = matches!(
-                observe::cluster_status(&client, identifier).await,
-                Ok(Some(status)) if status == AVAILABLE
-            );
-            state.ready.insert(region.clone(), ready);
-            Outcome::Done
+            let cluster = NewCluster {
+                region,
+                identifier,
+                role: *role,
+                global,
+                engine,
+                engine_version,
+                deletion_protection: *deletion_protection,
+                write_forwarding: *write_forwarding,
+            };
+            calls.create_cluster(&cluster, state).await
         }
         OpKind::MoveWriter {
             identifier,
@@ -336,43 +265,9 @@ async fn step(
             unplanned,
         } => {
             let from = from.as_deref().unwrap_or("nowhere");
-            let client = rds(api_region);
-            let (result, operation) = if *unplanned {
-                let result = client
-                    .failover_global_cluster()
-                    .global_cluster_identifier(identifier)
-                    .target_db_cluster_identifier(target_arn)
-                    .allow_data_loss(true)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Error::aws("rds", "FailoverGlobalCluster", e));
-                (result, "failing over")
-            } else {
-                let result = client
-                    .switchover_global_cluster()
-                    .global_cluster_identifier(identifier)
-                    .target_db_cluster_identifier(target_arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Error::aws("rds", "SwitchoverGlobalCluster", e));
-                (result, "switching over")
-            };
-            match result {
-                Ok(()) => {
-                    // The writer is on its way: nothing that needs it runs in this pass.
-                    state.writer = None;
-                    Outcome::DoneWaiting(format!(
-                        "rds global cluster {identifier} is {operation} its writer from {from} to {to}"
-                    ))
-                }
-                Err(e) => waiting_or_failed(e, |e| {
-                    format!(
-                        "rds global cluster {identifier} cannot move its writer from {from} to {to} yet ({e})"
-                    )
-                }),
-            }
+            calls
+                .move_writer(identifier, from, to, target_arn, *unplanned, state)
+                .await
         }
         OpKind::SetWriteForwarding {
             region,
@@ -380,7 +275,7 @@ async fn step(
             desired,
             ..
         } => {
-            let request = rds(region)
+            let request = (calls.rds)(region)
                 .modify_db_cluster()
                 .enable_global_write_forwarding(*desired);
             modify_cluster(request, region, identifier, "GlobalWriteForwarding").await
@@ -391,7 +286,7 @@ async fn step(
             desired,
             ..
         } => {
-            let request = rds(region)
+            let request = (calls.rds)(region)
                 .modify_db_cluster()
                 .deletion_protection(*desired);
             modify_cluster(request, region, identifier, "DeletionProtection").await
@@ -403,20 +298,9 @@ async fn step(
             global,
             ..
         } => {
-            let result = rds(region)
-                .remove_from_global_cluster()
-                .global_cluster_identifier(global)
-                .db_cluster_identifier(arn)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "RemoveFromGlobalCluster", e), |e| {
-                    format!(
-                        "rds cluster {identifier} in {region} cannot leave global cluster {global} yet ({e})"
-                    )
-                }),
-            }
+            calls
+                .remove_from_global_cluster(region, identifier, arn, global)
+                .await
         }
         OpKind::DeleteCluster {
             region,
@@ -424,41 +308,9 @@ async fn step(
             final_snapshot,
             ..
         } => {
-            let client = rds(region);
-            // A cluster goes only after its instances; they take minutes in AWS.
-            match observe::instances(&client, &target.uid, identifier).await {
-                Ok(left) if !left.is_empty() => {
-                    let names: Vec<String> = left
-                        .iter()
-                        .map(|i| format!("{} ({})", i.identifier, i.status))
-                        .collect();
-                    return Outcome::Waiting(format!(
-                        "rds cluster {identifier} in {region} is deleted once its instances are gone: {}",
-                        names.join(", ")
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return Outcome::Failed(e),
-            }
-            let request = client.delete_db_cluster().db_cluster_identifier(identifier);
-            let request = match final_snapshot {
-                Some(snapshot) => request
-                    .skip_final_snapshot(false)
-                    .final_db_snapshot_identifier(snapshot),
-                None => request.skip_final_snapshot(true),
-            };
-            if let Err(e) = request.send().await {
-                return classify(Error::aws("rds", "DeleteDBCluster", e), |e| {
-                    format!("rds cluster {identifier} in {region} cannot be deleted yet ({e})")
-                });
-            }
-            match observe::cluster_status(&client, identifier).await {
-                Ok(None) => Outcome::Done,
-                Ok(Some(status)) => Outcome::DoneWaiting(format!(
-                    "rds cluster {identifier} in {region} is {status}"
-                )),
-                Err(e) => Outcome::Failed(e),
-            }
+            calls
+                .delete_cluster(region, identifier, final_snapshot.as_deref())
+                .await
         }
         OpKind::CreateInstance {
             region,
@@ -472,73 +324,337 @@ async fn step(
                     "rds instance {identifier} in {region} is created once cluster {cluster} is available"
                 ));
             }
-            let result = rds(region)
-                .create_db_instance()
-                .db_instance_identifier(identifier)
-                .db_cluster_identifier(cluster)
-                .db_instance_class(class)
-                .engine(engine)
-                .set_tags(Some(tags(target)))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => {
-                    let e = Error::aws("rds", "CreateDBInstance", e);
-                    match e.aws_code() {
-                        Some("DBInstanceAlreadyExists") => Outcome::Conflict(format!(
-                            "rds instance {identifier} in {region} exists outside cluster {cluster}: the name is taken by someone else"
-                        )),
-                        _ => waiting_or_failed(e, |e| {
-                            format!(
-                                "rds instance {identifier} in {region} cannot be created yet ({e})"
-                            )
-                        }),
-                    }
-                }
-            }
+            calls
+                .create_instance(region, cluster, identifier, class, engine)
+                .await
         }
         OpKind::SetInstanceClass {
             region,
             identifier,
             desired,
             ..
-        } => {
-            let result = rds(region)
-                .modify_db_instance()
-                .db_instance_identifier(identifier)
-                .db_instance_class(desired)
-                .apply_immediately(true)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "ModifyDBInstance", e), |e| {
-                    format!(
-                        "rds instance {identifier} in {region} is busy ({e}); its class is set in a later pass"
-                    )
-                }),
-            }
-        }
+        } => calls.set_instance_class(region, identifier, desired).await,
         OpKind::DeleteInstance {
             region, identifier, ..
-        } => {
-            let result = rds(region)
-                .delete_db_instance()
-                .db_instance_identifier(identifier)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Outcome::Done,
-                Err(e) => classify(Error::aws("rds", "DeleteDBInstance", e), |e| {
-                    format!("rds instance {identifier} in {region} cannot be deleted yet ({e})")
-                }),
+        } => calls.delete_instance(region, identifier).await,
+    }
+}
+
+impl<R: Fn(&str) -> Client> Calls<'_, R> {
+    async fn create_global_cluster(&self, g: &super::model::DesiredGlobalCluster) -> Outcome {
+        let result = (self.rds)(self.api_region)
+            .create_global_cluster()
+            .global_cluster_identifier(&g.identifier)
+            .engine(&g.engine)
+            .engine_version(&g.engine_version)
+            .deletion_protection(g.deletion_protection)
+            .set_tags(Some(tags(self.target)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => {
+                let e = Error::aws("rds", "CreateGlobalCluster", e);
+                if e.aws_code() == Some("GlobalClusterAlreadyExistsFault") {
+                    Outcome::Waiting(format!(
+                        "rds global cluster {} appeared meanwhile; the next pass examines whose it is",
+                        g.identifier
+                    ))
+                } else {
+                    Outcome::Failed(e)
+                }
             }
+        }
+    }
+
+    async fn set_global_deletion_protection(&self, identifier: &str, desired: bool) -> Outcome {
+        let result = (self.rds)(self.api_region)
+            .modify_global_cluster()
+            .global_cluster_identifier(identifier)
+            .deletion_protection(desired)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => classify(Error::aws("rds", "ModifyGlobalCluster", e), |e| {
+                format!(
+                    "rds global cluster {identifier} is busy ({e}); DeletionProtection is set in a later pass"
+                )
+            }),
+        }
+    }
+
+    async fn delete_global_cluster(&self, identifier: &str) -> Outcome {
+        let result = (self.rds)(self.api_region)
+            .delete_global_cluster()
+            .global_cluster_identifier(identifier)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => classify(Error::aws("rds", "DeleteGlobalCluster", e), |e| {
+                format!("rds global cluster {identifier} cannot be deleted yet ({e})")
+            }),
+        }
+    }
+
+    async fn create_cluster(&self, cluster: &NewCluster<'_>, state: &mut State) -> Outcome {
+        let NewCluster {
+            region, identifier, ..
+        } = *cluster;
+        if cluster.role == Role::Secondary {
+            let writer_ready = state
+                .writer
+                .as_ref()
+                .is_some_and(|w| state.ready.get(w).copied().unwrap_or(false));
+            if !writer_ready {
+                let writer = state.writer.as_deref().unwrap_or("its region");
+                return Outcome::Waiting(format!(
+                    "rds secondary cluster {identifier} in {region} is created once the primary cluster in {writer} is available"
+                ));
+            }
+        }
+        let client = (self.rds)(region);
+        let mut request = client
+            .create_db_cluster()
+            .db_cluster_identifier(identifier)
+            .global_cluster_identifier(cluster.global)
+            .engine(cluster.engine)
+            .engine_version(cluster.engine_version)
+            .deletion_protection(cluster.deletion_protection)
+            .set_tags(Some(tags(self.target)));
+        if cluster.role == Role::Primary {
+            // RDS makes the password and keeps it in Secrets Manager.
+            request = request
+                .master_username(MASTER_USERNAME)
+                .manage_master_user_password(true);
+        }
+        if cluster.write_forwarding {
+            request = request.enable_global_write_forwarding(true);
+        }
+        if let Err(e) = request.send().await {
+            let e = Error::aws("rds", "CreateDBCluster", e);
+            return match e.aws_code() {
+                Some("DBClusterAlreadyExistsFault") => Outcome::Waiting(format!(
+                    "rds cluster {identifier} in {region} appeared meanwhile; the next pass examines whose it is"
+                )),
+                _ => waiting_or_failed(e, |e| {
+                    format!("rds cluster {identifier} in {region} cannot be created yet ({e})")
+                }),
+            };
+        }
+        if cluster.role == Role::Primary {
+            state.writer = Some(region.to_owned());
+        }
+        // A fresh read: RDS answers `creating` for a while, the emulator at once `available`.
+        let ready = matches!(
+            observe::cluster_status(&client, identifier).await,
+            Ok(Some(status)) if status == AVAILABLE
+        );
+        state.ready.insert(region.to_owned(), ready);
+        Outcome::Done
+    }
+
+    /// A planned switchover, or an unplanned failover (what was not yet
+    /// replicated is lost).
+    async fn move_writer(
+        &self,
+        identifier: &str,
+        from: &str,
+        to: &str,
+        target_arn: &str,
+        unplanned: bool,
+        state: &mut State,
+    ) -> Outcome {
+        let client = (self.rds)(self.api_region);
+        let (result, operation) = if unplanned {
+            let result = client
+                .failover_global_cluster()
+                .global_cluster_identifier(identifier)
+                .target_db_cluster_identifier(target_arn)
+                .allow_data_loss(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("rds", "FailoverGlobalCluster", e));
+            (result, "failing over")
+        } else {
+            let result = client
+                .switchover_global_cluster()
+                .global_cluster_identifier(identifier)
+                .target_db_cluster_identifier(target_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("rds", "SwitchoverGlobalCluster", e));
+            (result, "switching over")
+        };
+        match result {
+            Ok(()) => {
+                // The writer is on its way: nothing that needs it runs in this pass.
+                state.writer = None;
+                Outcome::DoneWaiting(format!(
+                    "rds global cluster {identifier} is {operation} its writer from {from} to {to}"
+                ))
+            }
+            Err(e) => waiting_or_failed(e, |e| {
+                format!(
+                    "rds global cluster {identifier} cannot move its writer from {from} to {to} yet ({e})"
+                )
+            }),
+        }
+    }
+
+    async fn remove_from_global_cluster(
+        &self,
+        region: &str,
+        identifier: &str,
+        arn: &str,
+        global: &str,
+    ) -> Outcome {
+        let result = (self.rds)(region)
+            .remove_from_global_cluster()
+            .global_cluster_identifier(global)
+            .db_cluster_identifier(arn)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => classify(Error::aws("rds", "RemoveFromGlobalCluster", e), |e| {
+                format!(
+                    "rds cluster {identifier} in {region} cannot leave global cluster {global} yet ({e})"
+                )
+            }),
+        }
+    }
+
+    /// A cluster goes only after its instances; they take minutes in AWS.
+    async fn delete_cluster(
+        &self,
+        region: &str,
+        identifier: &str,
+        final_snapshot: Option<&str>,
+    ) -> Outcome {
+        let client = (self.rds)(region);
+        match observe::instances(&client, &self.target.uid, identifier).await {
+            Ok(left) if !left.is_empty() => {
+                let names: Vec<String> = left
+                    .iter()
+                    .map(|i| format!("{} ({})", i.identifier, i.status))
+                    .collect();
+                return Outcome::Waiting(format!(
+                    "rds cluster {identifier} in {region} is deleted once its instances are gone: {}",
+                    names.join(", ")
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Outcome::Failed(e),
+        }
+        let request = client.delete_db_cluster().db_cluster_identifier(identifier);
+        let request = match final_snapshot {
+            Some(snapshot) => request
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(snapshot),
+            None => request.skip_final_snapshot(true),
+        };
+        if let Err(e) = request.send().await {
+            return classify(Error::aws("rds", "DeleteDBCluster", e), |e| {
+                format!("rds cluster {identifier} in {region} cannot be deleted yet ({e})")
+            });
+        }
+        match observe::cluster_status(&client, identifier).await {
+            Ok(None) => Outcome::Done,
+            Ok(Some(status)) => {
+                Outcome::DoneWaiting(format!("rds cluster {identifier} in {region} is {status}"))
+            }
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    async fn create_instance(
+        &self,
+        region: &str,
+        cluster: &str,
+        identifier: &str,
+        class: &str,
+        engine: &str,
+    ) -> Outcome {
+        let result = (self.rds)(region)
+            .create_db_instance()
+            .db_instance_identifier(identifier)
+            .db_cluster_identifier(cluster)
+            .db_instance_class(class)
+            .engine(engine)
+            .set_tags(Some(tags(self.target)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => {
+                let e = Error::aws("rds", "CreateDBInstance", e);
+                match e.aws_code() {
+                    Some("DBInstanceAlreadyExists") => Outcome::Conflict(format!(
+                        "rds instance {identifier} in {region} exists outside cluster {cluster}: the name is taken by someone else"
+                    )),
+                    _ => waiting_or_failed(e, |e| {
+                        format!("rds instance {identifier} in {region} cannot be created yet ({e})")
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn set_instance_class(&self, region: &str, identifier: &str, desired: &str) -> Outcome {
+        let result = (self.rds)(region)
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .db_instance_class(desired)
+            .apply_immediately(true)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => classify(Error::aws("rds", "ModifyDBInstance", e), |e| {
+                format!(
+                    "rds instance {identifier} in {region} is busy ({e}); its class is set in a later pass"
+                )
+            }),
+        }
+    }
+
+    async fn delete_instance(&self, region: &str, identifier: &str) -> Outcome {
+        let result = (self.rds)(region)
+            .delete_db_instance()
+            .db_instance_identifier(identifier)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => classify(Error::aws("rds", "DeleteDBInstance", e), |e| {
+                format!("rds instance {identifier} in {region} cannot be deleted yet ({e})")
+            }),
+        }
+    }
+
+    /// `Some` (wait, or gone) while the global cluster still lists members.
+    async fn global_not_empty(&self, identifier: &str) -> Option<Outcome> {
+        match observe::global_cluster(&(self.rds)(self.api_region), &self.target.uid, identifier)
+            .await
+        {
+            Ok(None) => Some(Outcome::Gone),
+            Ok(Some(g)) if !g.members.is_empty() => {
+                let arns: Vec<&str> = g.members.iter().map(|m| m.arn.as_str()).collect();
+                Some(Outcome::Waiting(format!(
+                    "rds global cluster {identifier} is deleted once it has no members; it still lists {}",
+                    arns.join(", ")
+                )))
+            }
+            Ok(Some(_)) => None,
+            Err(e) => Some(Outcome::Failed(e)),
         }
     }
 }
 
-/// `Some` (wait, or gone) while the global cluster still lists members.
 /// Sends one ModifyDBCluster of `identifier`, which sets `field`, at once.
 async fn modify_cluster(
     request: aws_sdk_rds::operation::modify_db_cluster::builders::ModifyDBClusterFluentBuilder,
@@ -558,25 +674,5 @@ async fn modify_cluster(
                 "rds cluster {identifier} in {region} is busy ({e}); {field} is set in a later pass"
             )
         }),
-    }
-}
-
-async fn global_not_empty(
-    rds: &impl Fn(&str) -> Client,
-    target: &Target,
-    api_region: &str,
-    identifier: &str,
-) -> Option<Outcome> {
-    match observe::global_cluster(&rds(api_region), &target.uid, identifier).await {
-        Ok(None) => Some(Outcome::Gone),
-        Ok(Some(g)) if !g.members.is_empty() => {
-            let arns: Vec<&str> = g.members.iter().map(|m| m.arn.as_str()).collect();
-            Some(Outcome::Waiting(format!(
-                "rds global cluster {identifier} is deleted once it has no members; it still lists {}",
-                arns.join(", ")
-            )))
-        }
-        Ok(Some(_)) => None,
-        Err(e) => Some(Outcome::Failed(e)),
     }
 }
