@@ -140,85 +140,18 @@ fn endpoint_patches(observed: &[String]) -> Vec<PatchOperation> {
 async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<()> {
     let c = &clients.apigateway;
     match &op.kind {
-        OpKind::CreateRestApi { tags } => {
-            let owner = tags.get(OWNER_TAG).map(String::as_str).unwrap_or_default();
-            let out = c
-                .create_rest_api()
-                .name(&op.api)
-                .description(format!("GlobalApi {owner}"))
-                .endpoint_configuration(regional())
-                .set_tags(Some(hash_map(tags)))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateRestApi", e))?;
-            let id = out
-                .id()
-                .ok_or_else(|| Error::Invalid("CreateRestApi returned no id".into()))?
-                .to_owned();
-            state.resources.clear();
-            let root = match out.root_resource_id() {
-                Some(root) => root.to_owned(),
-                None => root_resource(c, &id).await?,
-            };
-            state.resources.insert("/".into(), root);
-            state.rest_api_id = Some(id);
-        }
+        OpKind::CreateRestApi { tags } => create_rest_api(c, state, &op.api, tags).await,
         OpKind::UpdateRestApi {
             id, observed_types, ..
-        } => {
-            let mut patches = vec![replace("/name", &op.api)];
-            patches.extend(endpoint_patches(observed_types));
-            c.update_rest_api()
-                .rest_api_id(id)
-                .set_patch_operations(Some(patches))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "UpdateRestApi", e))?;
-        }
-        OpKind::DeleteRestApi { id } => {
-            gone(
-                c.delete_rest_api().rest_api_id(id).send().await,
-                "DeleteRestApi",
-            )?;
-            if state.rest_api_id.as_deref() == Some(id.as_str()) {
-                state.rest_api_id = None;
-                state.resources.clear();
-            }
-        }
-        OpKind::CreateResource { path } => {
-            let rest = state.rest_api_id(&None)?;
-            let parent = state.resource_id(parent_path(path))?;
-            let out = c
-                .create_resource()
-                .rest_api_id(rest)
-                .parent_id(parent)
-                .path_part(path_part(path))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateResource", e))?;
-            let id = out
-                .id()
-                .ok_or_else(|| Error::Invalid(format!("CreateResource {path} returned no id")))?;
-            state.resources.insert(path.clone(), id.to_owned());
-        }
-        OpKind::DeleteResource { path, id } => {
-            let rest = state.rest_api_id(&None)?;
-            gone(
-                c.delete_resource()
-                    .rest_api_id(rest)
-                    .resource_id(id)
-                    .send()
-                    .await,
-                "DeleteResource",
-            )?;
-            if state.resources.get(path) == Some(id) {
-                state.resources.remove(path);
-            }
-        }
+        } => update_rest_api(c, &op.api, id, observed_types).await,
+        OpKind::DeleteRestApi { id } => delete_rest_api(c, state, id).await,
+        OpKind::CreateResource { path } => create_resource(c, state, path).await,
+        OpKind::DeleteResource { path, id } => delete_resource(c, state, path, id).await,
         OpKind::PutMethod { path, verb, method } => {
             put_method(clients, state, path, verb, &method.request_parameters).await?;
-            if let Some(integration) = &method.integration {
-                put_integration(clients, state, path, verb, integration).await?;
+            match &method.integration {
+                Some(integration) => put_integration(clients, state, path, verb, integration).await,
+                None => Ok(()),
             }
         }
         OpKind::ReplaceMethod {
@@ -229,8 +162,9 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
         } => {
             delete_method(clients, state, path, verb).await?;
             put_method(clients, state, path, verb, &desired.request_parameters).await?;
-            if let Some(integration) = &desired.integration {
-                put_integration(clients, state, path, verb, integration).await?;
+            match &desired.integration {
+                Some(integration) => put_integration(clients, state, path, verb, integration).await,
+                None => Ok(()),
             }
         }
         OpKind::PutIntegration {
@@ -238,73 +172,26 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
             verb,
             desired,
             ..
-        } => put_integration(clients, state, path, verb, desired).await?,
-        OpKind::DeleteMethod { path, verb } => delete_method(clients, state, path, verb).await?,
+        } => put_integration(clients, state, path, verb, desired).await,
+        OpKind::DeleteMethod { path, verb } => delete_method(clients, state, path, verb).await,
         OpKind::CreateDeployment {
             stage,
             desired_hash,
             stage_exists,
             ..
-        } => {
-            let rest = state.rest_api_id(&None)?;
-            let out = c
-                .create_deployment()
-                .rest_api_id(&rest)
-                .description(deployment_description(desired_hash))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateDeployment", e))?;
-            let id = out
-                .id()
-                .ok_or_else(|| Error::Invalid("CreateDeployment returned no id".into()))?
-                .to_owned();
-            if *stage_exists {
-                c.update_stage()
-                    .rest_api_id(&rest)
-                    .stage_name(stage)
-                    .patch_operations(replace("/deploymentId", &id))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("apigateway", "UpdateStage", e))?;
-            }
-            state.deployment_id = Some(id);
-        }
+        } => create_deployment(c, state, stage, desired_hash, *stage_exists).await,
         OpKind::CreateStage {
             stage,
             settings,
             tags,
-        } => {
-            let rest = state.rest_api_id(&None)?;
-            let deployment = state
-                .deployment_id
-                .clone()
-                .ok_or_else(|| Error::Invalid(format!("stage {stage} needs a deployment first")))?;
-            c.create_stage()
-                .rest_api_id(&rest)
-                .stage_name(stage)
-                .deployment_id(deployment)
-                .tracing_enabled(settings.tracing)
-                .set_tags(Some(hash_map(tags)))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateStage", e))?;
-            // A new stage has AWS's defaults; what differs from them, in one call.
-            let fresh = StageSettings {
-                tracing: settings.tracing,
-                ..StageSettings::default()
-            };
-            let patches = stage_patches(&fresh, settings);
-            if !patches.is_empty() {
-                update_stage(clients, &rest, stage, patches).await?;
-            }
-        }
+        } => create_stage(clients, state, stage, settings, tags).await,
         OpKind::UpdateStage {
             stage,
             observed,
             desired,
         } => {
             let rest = state.rest_api_id(&None)?;
-            update_stage(clients, &rest, stage, stage_patches(observed, desired)).await?;
+            update_stage(clients, &rest, stage, stage_patches(observed, desired)).await
         }
         OpKind::DeleteStage { stage } => {
             let rest = state.rest_api_id(&None)?;
@@ -315,93 +202,53 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
                     .send()
                     .await,
                 "DeleteStage",
-            )?;
+            )
         }
         OpKind::CreateDomain {
             domain,
             certificate_arn,
             tags,
-        } => {
-            let out = c
-                .create_domain_name()
-                .domain_name(domain)
-                .regional_certificate_arn(certificate_arn)
-                .endpoint_configuration(regional())
-                .security_policy(SecurityPolicy::Tls12)
-                .set_tags(Some(hash_map(tags)))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateDomainName", e))?;
-            state.domain = Some(DomainInfo {
-                name: domain.clone(),
-                regional_domain_name: out.regional_domain_name().map(str::to_owned),
-                regional_zone_id: out.regional_hosted_zone_id().map(str::to_owned),
-            });
-        }
+        } => create_domain(c, state, domain, certificate_arn, tags).await,
         OpKind::UpdateDomain {
             domain,
             observed_certificate,
             desired_certificate,
             observed_types,
         } => {
-            let mut patches = Vec::new();
-            if let Some(certificate) = desired_certificate
+            let certificate = desired_certificate
                 .as_ref()
-                .filter(|c| Some(*c) != observed_certificate.as_ref())
-            {
-                patches.push(replace("/regionalCertificateArn", certificate));
-            }
-            patches.extend(endpoint_patches(observed_types));
-            let out = c
-                .update_domain_name()
-                .domain_name(domain)
-                .set_patch_operations(Some(patches))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "UpdateDomainName", e))?;
-            state.domain = Some(DomainInfo {
-                name: domain.clone(),
-                regional_domain_name: out.regional_domain_name().map(str::to_owned),
-                regional_zone_id: out.regional_hosted_zone_id().map(str::to_owned),
-            });
+                .filter(|c| Some(*c) != observed_certificate.as_ref());
+            update_domain(c, state, domain, certificate, observed_types).await
         }
-        OpKind::DeleteDomain { domain } => {
-            gone(
-                c.delete_domain_name().domain_name(domain).send().await,
-                "DeleteDomainName",
-            )?;
-            if state.domain.as_ref().is_some_and(|d| d.name == *domain) {
-                state.domain = None;
-            }
-        }
+        OpKind::DeleteDomain { domain } => delete_domain(c, state, domain).await,
         OpKind::CreateMapping {
             domain,
             rest_api_id,
             stage,
-        } => {
-            c.create_base_path_mapping()
-                .domain_name(domain)
-                .rest_api_id(state.rest_api_id(rest_api_id)?)
-                .stage(stage)
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "CreateBasePathMapping", e))?;
-        }
+        } => c
+            .create_base_path_mapping()
+            .domain_name(domain)
+            .rest_api_id(state.rest_api_id(rest_api_id)?)
+            .stage(stage)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("apigateway", "CreateBasePathMapping", e)),
         OpKind::UpdateMapping {
             domain,
             observed,
             rest_api_id,
             stage,
-        } => {
-            c.update_base_path_mapping()
-                .domain_name(domain)
-                .base_path(observed.base_path_key())
-                .patch_operations(replace("/restapiId", state.rest_api_id(rest_api_id)?))
-                .patch_operations(replace("/stage", stage))
-                .send()
-                .await
-                .map_err(|e| Error::aws("apigateway", "UpdateBasePathMapping", e))?;
-        }
+        } => c
+            .update_base_path_mapping()
+            .domain_name(domain)
+            .base_path(observed.base_path_key())
+            .patch_operations(replace("/restapiId", state.rest_api_id(rest_api_id)?))
+            .patch_operations(replace("/stage", stage))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("apigateway", "UpdateBasePathMapping", e)),
         OpKind::DeleteMapping { domain, mapping } => gone(
             c.delete_base_path_mapping()
                 .domain_name(domain)
@@ -409,23 +256,251 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
                 .send()
                 .await,
             "DeleteBasePathMapping",
-        )?,
+        ),
         OpKind::AddPermission {
             function,
             statement_id,
             rest_api_id,
         } => {
             let arn = source_arn(function, &op.region, &state.rest_api_id(rest_api_id)?);
-            add_permission(clients, function, statement_id, &arn).await?;
+            add_permission(clients, function, statement_id, &arn).await
         }
         OpKind::RemovePermission { permission } => {
-            remove_permission(clients, &permission.function, &permission.statement_id).await?
+            remove_permission(clients, &permission.function, &permission.statement_id).await
         }
+    }
+}
+
+type ApiClient = aws_sdk_apigateway::Client;
+
+async fn create_rest_api(
+    c: &ApiClient,
+    state: &mut ApiState,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    let owner = tags.get(OWNER_TAG).map(String::as_str).unwrap_or_default();
+    let out = c
+        .create_rest_api()
+        .name(name)
+        .description(format!("GlobalApi {owner}"))
+        .endpoint_configuration(regional())
+        .set_tags(Some(hash_map(tags)))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "CreateRestApi", e))?;
+    let id = out
+        .id()
+        .ok_or_else(|| Error::Invalid("CreateRestApi returned no id".into()))?
+        .to_owned();
+    state.resources.clear();
+    let root = match out.root_resource_id() {
+        Some(root) => root.to_owned(),
+        None => root_resource(c, &id).await?,
+    };
+    state.resources.insert("/".into(), root);
+    state.rest_api_id = Some(id);
+    Ok(())
+}
+
+async fn update_rest_api(
+    c: &ApiClient,
+    name: &str,
+    id: &str,
+    observed_types: &[String],
+) -> Result<()> {
+    let mut patches = vec![replace("/name", name)];
+    patches.extend(endpoint_patches(observed_types));
+    c.update_rest_api()
+        .rest_api_id(id)
+        .set_patch_operations(Some(patches))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "UpdateRestApi", e))?;
+    Ok(())
+}
+
+async fn delete_rest_api(c: &ApiClient, state: &mut ApiState, id: &str) -> Result<()> {
+    gone(
+        c.delete_rest_api().rest_api_id(id).send().await,
+        "DeleteRestApi",
+    )?;
+    if state.rest_api_id.as_deref() == Some(id) {
+        state.rest_api_id = None;
+        state.resources.clear();
     }
     Ok(())
 }
 
-async fn root_resource(c: &aws_sdk_apigateway::Client, rest_api_id: &str) -> Result<String> {
+async fn create_resource(c: &ApiClient, state: &mut ApiState, path: &str) -> Result<()> {
+    let rest = state.rest_api_id(&None)?;
+    let parent = state.resource_id(parent_path(path))?;
+    let out = c
+        .create_resource()
+        .rest_api_id(rest)
+        .parent_id(parent)
+        .path_part(path_part(path))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "CreateResource", e))?;
+    let id = out
+        .id()
+        .ok_or_else(|| Error::Invalid(format!("CreateResource {path} returned no id")))?;
+    state.resources.insert(path.to_owned(), id.to_owned());
+    Ok(())
+}
+
+async fn delete_resource(c: &ApiClient, state: &mut ApiState, path: &str, id: &str) -> Result<()> {
+    let rest = state.rest_api_id(&None)?;
+    gone(
+        c.delete_resource()
+            .rest_api_id(rest)
+            .resource_id(id)
+            .send()
+            .await,
+        "DeleteResource",
+    )?;
+    if state.resources.get(path).map(String::as_str) == Some(id) {
+        state.resources.remove(path);
+    }
+    Ok(())
+}
+
+/// A deployment of the REST API as it is now, and the stage moved to it
+/// when the stage exists (a new stage is made on it next).
+async fn create_deployment(
+    c: &ApiClient,
+    state: &mut ApiState,
+    stage: &str,
+    desired_hash: &str,
+    stage_exists: bool,
+) -> Result<()> {
+    let rest = state.rest_api_id(&None)?;
+    let out = c
+        .create_deployment()
+        .rest_api_id(&rest)
+        .description(deployment_description(desired_hash))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "CreateDeployment", e))?;
+    let id = out
+        .id()
+        .ok_or_else(|| Error::Invalid("CreateDeployment returned no id".into()))?
+        .to_owned();
+    if stage_exists {
+        c.update_stage()
+            .rest_api_id(&rest)
+            .stage_name(stage)
+            .patch_operations(replace("/deploymentId", &id))
+            .send()
+            .await
+            .map_err(|e| Error::aws("apigateway", "UpdateStage", e))?;
+    }
+    state.deployment_id = Some(id);
+    Ok(())
+}
+
+async fn create_stage(
+    clients: &RegionClients,
+    state: &mut ApiState,
+    stage: &str,
+    settings: &StageSettings,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    let rest = state.rest_api_id(&None)?;
+    let deployment = state
+        .deployment_id
+        .clone()
+        .ok_or_else(|| Error::Invalid(format!("stage {stage} needs a deployment first")))?;
+    clients
+        .apigateway
+        .create_stage()
+        .rest_api_id(&rest)
+        .stage_name(stage)
+        .deployment_id(deployment)
+        .tracing_enabled(settings.tracing)
+        .set_tags(Some(hash_map(tags)))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "CreateStage", e))?;
+    // A new stage has AWS's defaults; what differs from them, in one call.
+    let fresh = StageSettings {
+        tracing: settings.tracing,
+        ..StageSettings::default()
+    };
+    let patches = stage_patches(&fresh, settings);
+    if !patches.is_empty() {
+        update_stage(clients, &rest, stage, patches).await?;
+    }
+    Ok(())
+}
+
+async fn create_domain(
+    c: &ApiClient,
+    state: &mut ApiState,
+    domain: &str,
+    certificate_arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    let out = c
+        .create_domain_name()
+        .domain_name(domain)
+        .regional_certificate_arn(certificate_arn)
+        .endpoint_configuration(regional())
+        .security_policy(SecurityPolicy::Tls12)
+        .set_tags(Some(hash_map(tags)))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "CreateDomainName", e))?;
+    state.domain = Some(DomainInfo {
+        name: domain.to_owned(),
+        regional_domain_name: out.regional_domain_name().map(str::to_owned),
+        regional_zone_id: out.regional_hosted_zone_id().map(str::to_owned),
+    });
+    Ok(())
+}
+
+/// The custom domain's certificate (when `certificate` differs) and its
+/// endpoint type.
+async fn update_domain(
+    c: &ApiClient,
+    state: &mut ApiState,
+    domain: &str,
+    certificate: Option<&String>,
+    observed_types: &[String],
+) -> Result<()> {
+    let mut patches = Vec::new();
+    if let Some(certificate) = certificate {
+        patches.push(replace("/regionalCertificateArn", certificate));
+    }
+    patches.extend(endpoint_patches(observed_types));
+    let out = c
+        .update_domain_name()
+        .domain_name(domain)
+        .set_patch_operations(Some(patches))
+        .send()
+        .await
+        .map_err(|e| Error::aws("apigateway", "UpdateDomainName", e))?;
+    state.domain = Some(DomainInfo {
+        name: domain.to_owned(),
+        regional_domain_name: out.regional_domain_name().map(str::to_owned),
+        regional_zone_id: out.regional_hosted_zone_id().map(str::to_owned),
+    });
+    Ok(())
+}
+
+async fn delete_domain(c: &ApiClient, state: &mut ApiState, domain: &str) -> Result<()> {
+    gone(
+        c.delete_domain_name().domain_name(domain).send().await,
+        "DeleteDomainName",
+    )?;
+    if state.domain.as_ref().is_some_and(|d| d.name == domain) {
+        state.domain = None;
+    }
+    Ok(())
+}
+
+async fn root_resource(c: &ApiClient, rest_api_id: &str) -> Result<String> {
     let out = c
         .get_resources()
         .rest_api_id(rest_api_id)
