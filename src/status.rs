@@ -147,12 +147,6 @@ pub fn status(
         .filter(|r| r.ready && spec.regions.iter().any(|s| s.name == r.name))
         .count();
     let drift = drift_entries(object, pass, drift_action, now);
-
-    let mut conditions = Vec::new();
-    let mut set = |kind: ConditionType, truth: Truth, reason: &str, message: String| {
-        conditions.push(condition(object, kind, truth, reason, message, now));
-    };
-
     let components = [
         certificates(object, pass),
         regional_apis(object, pass),
@@ -160,205 +154,25 @@ pub fn status(
         edge(object, pass),
         database(object, pass),
     ];
-    let blocking: Vec<String> = components
-        .iter()
-        .filter(|c| c.1 != Truth::True)
-        .map(|c| format!("{} is {} ({})", c.0, c.1.as_str(), c.2))
-        .collect();
     let reported = drift_action == DriftAction::Reported && !drift.is_empty();
-    let paused = object.paused();
-
-    let (truth, reason, message) = if pass.only_invalid() {
-        (
-            Truth::False,
-            "InvalidSpec",
-            format!(
-                "the spec cannot be carried out: {}. Change the spec; nothing is retried until then except at each resync.",
-                join(&pass.errors)
-            ),
-        )
-    } else if !pass.errors.is_empty() {
-        (
-            Truth::False,
-            "AwsError",
-            format!(
-                "AWS refused or failed: {}. Fix the cause named by AWS (permissions, quotas, the spec); the operator retries with backoff.",
-                join(&pass.errors)
-            ),
-        )
-    } else if !pass.conflicts.is_empty() {
-        (
-            Truth::False,
-            "Conflict",
-            "resources the spec needs belong to someone else; see the Conflict condition"
-                .to_owned(),
-        )
-    } else if paused && !pass.plan.changes.is_empty() {
-        (
-            Truth::False,
-            "Paused",
-            format!(
-                "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
-                pass.plan.changes.len(),
-                pass.plan
-                    .changes
-                    .iter()
-                    .take(10)
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )
-    } else if reported {
-        (
-            Truth::False,
-            "DriftReported",
-            format!(
-                "AWS differs from the spec in {} field(s) and driftPolicy is Report, so nothing was changed; see status.drift. Set driftPolicy: Correct to put AWS back, or change the spec to accept the values.",
-                drift.len()
-            ),
-        )
-    } else if !pass.pending.is_empty() {
-        (
-            Truth::False,
-            "Pending",
-            format!(
-                "waiting for AWS: {}. Nothing to do; the operator checks again in a few seconds.",
-                join(&pass.pending)
-            ),
-        )
-    } else if !blocking.is_empty() {
-        (
-            Truth::False,
-            "NotReady",
-            format!("not every part is ready: {}", blocking.join("; ")),
-        )
-    } else {
-        (Truth::True, "Reconciled", serving(spec, &regions))
-    };
-    let ready = truth == Truth::True;
-    set(ConditionType::Ready, truth, reason, message);
-    for (kind, truth, reason, message) in components {
-        set(kind, truth, reason, message);
-    }
-
-    let (truth, reason, message) = if drift.is_empty() {
-        (
-            Truth::False,
-            "NoDrift",
-            "AWS matched the spec at the last observation".to_owned(),
-        )
-    } else {
-        let lines: Vec<String> = drift_changes(object, pass)
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        match drift_action {
-            DriftAction::Reported => (
-                Truth::True,
-                "DriftReported",
-                format!(
-                    "changed or deleted outside the operator, left as found (driftPolicy: Report): {}",
-                    lines.join("; ")
-                ),
-            ),
-            _ => (
-                Truth::True,
-                "DriftCorrected",
-                format!(
-                    "changed or deleted outside the operator and put back to the spec: {}",
-                    lines.join("; ")
-                ),
-            ),
-        }
-    };
-    set(ConditionType::Drifted, truth, reason, message);
-
-    let failing: Vec<&str> = spec
-        .regions
-        .iter()
-        .map(|r| r.name.as_str())
-        .filter(|r| mentions(&pass.errors, r))
+    let ready = ready_verdict(
+        object,
+        pass,
+        &components,
+        reported.then_some(drift.len()),
+        &regions,
+    );
+    let is_ready = ready.truth == Truth::True;
+    let conditions = std::iter::once(ready)
+        .chain(components)
+        .chain([
+            drifted(object, pass, drift_action, drift.is_empty()),
+            degraded(object, pass),
+            conflict(pass),
+            paused(object),
+        ])
+        .map(|v| condition(object, v.kind, v.truth, v.reason, v.message, now))
         .collect();
-    let (truth, reason, message) = if !pass.unknown.is_empty() {
-        (
-            Truth::True,
-            "ReadsFailing",
-            format!(
-                "could not read {} from AWS; what they serve (DNS records, health checks, the distribution) is left exactly as it was until they can be read again: {}",
-                pass.unknown
-                    .iter()
-                    .map(|n| n.service.as_str())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                join(&pass.unknown)
-            ),
-        )
-    } else if failing.is_empty() {
-        (
-            Truth::False,
-            "NoRegionFailing",
-            "no region reports an error".to_owned(),
-        )
-    } else if failing.len() == spec.regions.len() {
-        (
-            Truth::False,
-            "AllRegionsFailing",
-            format!(
-                "every region fails ({}); see the Ready condition for AWS's messages",
-                failing.join(", ")
-            ),
-        )
-    } else {
-        (
-            Truth::True,
-            "RegionsFailing",
-            format!(
-                "{} of {} regions fail: {}; the others keep serving. See the Ready condition for AWS's messages.",
-                failing.len(),
-                spec.regions.len(),
-                failing.join(", ")
-            ),
-        )
-    };
-    set(ConditionType::Degraded, truth, reason, message);
-
-    let (truth, reason, message) = if pass.conflicts.is_empty() {
-        (
-            Truth::False,
-            "NoConflict",
-            "every resource the spec needs is free or ours".to_owned(),
-        )
-    } else {
-        (
-            Truth::True,
-            "OwnedByOthers",
-            format!(
-                "left untouched because they belong to someone else: {}. Remove or hand them over, or change the spec to use other names.",
-                join(&pass.conflicts)
-            ),
-        )
-    };
-    set(ConditionType::Conflict, truth, reason, message);
-
-    let (truth, reason, message) = if paused {
-        (
-            Truth::True,
-            "Annotation",
-            format!(
-                "{PAUSED_ANNOTATION} is \"true\": AWS is observed and nothing is written to it; remove the annotation to resume"
-            ),
-        )
-    } else {
-        (
-            Truth::False,
-            "NotPaused",
-            "the operator makes AWS follow the spec".to_owned(),
-        )
-    };
-    set(ConditionType::Paused, truth, reason, message);
 
     // Kept only when the pass applied the whole spec: after a failure, the
     // rest is still the spec being carried out, not drift.
@@ -372,7 +186,7 @@ pub fn status(
     // Kept while the spec stays the one that was Ready; a spec change
     // drops it until the new spec is Ready in turn.
     let digest = effective_digest(object);
-    let ready_spec = (ready || spec_built(object)).then_some(digest);
+    let ready_spec = (is_ready || spec_built(object)).then_some(digest);
 
     GlobalApiStatus {
         observed_generation: object.metadata.generation,
@@ -392,6 +206,244 @@ pub fn status(
         drift,
         cleanup: cleanup(object, pass),
         last_sync_time: Some(now.clone()),
+    }
+}
+
+/// Ready: the first of what stands in the way (a spec AWS refused, AWS's
+/// errors, conflicts, the pause, reported drift — `reported_drift` fields —,
+/// pending work, a part not ready), else the regions served.
+fn ready_verdict(
+    object: &GlobalApi,
+    pass: &Pass,
+    components: &[Verdict],
+    reported_drift: Option<usize>,
+    regions: &[RegionStatus],
+) -> Verdict {
+    let kind = ConditionType::Ready;
+    let blocking: Vec<String> = components
+        .iter()
+        .filter(|c| c.truth != Truth::True)
+        .map(|c| format!("{} is {} ({})", c.kind, c.truth.as_str(), c.reason))
+        .collect();
+    if pass.only_invalid() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "InvalidSpec",
+            format!(
+                "the spec cannot be carried out: {}. Change the spec; nothing is retried until then except at each resync.",
+                join(&pass.errors)
+            ),
+        )
+    } else if !pass.errors.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "AwsError",
+            format!(
+                "AWS refused or failed: {}. Fix the cause named by AWS (permissions, quotas, the spec); the operator retries with backoff.",
+                join(&pass.errors)
+            ),
+        )
+    } else if !pass.conflicts.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "Conflict",
+            "resources the spec needs belong to someone else; see the Conflict condition"
+                .to_owned(),
+        )
+    } else if object.paused() && !pass.plan.changes.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "Paused",
+            format!(
+                "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
+                pass.plan.changes.len(),
+                pass.plan
+                    .changes
+                    .iter()
+                    .take(10)
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    } else if let Some(fields) = reported_drift {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "DriftReported",
+            format!(
+                "AWS differs from the spec in {fields} field(s) and driftPolicy is Report, so nothing was changed; see status.drift. Set driftPolicy: Correct to put AWS back, or change the spec to accept the values."
+            ),
+        )
+    } else if !pass.pending.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "Pending",
+            format!(
+                "waiting for AWS: {}. Nothing to do; the operator checks again in a few seconds.",
+                join(&pass.pending)
+            ),
+        )
+    } else if !blocking.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "NotReady",
+            format!("not every part is ready: {}", blocking.join("; ")),
+        )
+    } else {
+        Verdict::new(
+            kind,
+            Truth::True,
+            "Reconciled",
+            serving(&object.spec, regions),
+        )
+    }
+}
+
+/// Drifted: what the pass found changed outside the operator, and what
+/// became of it.
+fn drifted(object: &GlobalApi, pass: &Pass, action: DriftAction, no_drift: bool) -> Verdict {
+    let kind = ConditionType::Drifted;
+    if no_drift {
+        return Verdict::new(
+            kind,
+            Truth::False,
+            "NoDrift",
+            "AWS matched the spec at the last observation".to_owned(),
+        );
+    }
+    let lines: Vec<String> = drift_changes(object, pass)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    match action {
+        DriftAction::Reported => Verdict::new(
+            kind,
+            Truth::True,
+            "DriftReported",
+            format!(
+                "changed or deleted outside the operator, left as found (driftPolicy: Report): {}",
+                lines.join("; ")
+            ),
+        ),
+        _ => Verdict::new(
+            kind,
+            Truth::True,
+            "DriftCorrected",
+            format!(
+                "changed or deleted outside the operator and put back to the spec: {}",
+                lines.join("; ")
+            ),
+        ),
+    }
+}
+
+/// Degraded: parts that could not be read, or regions that fail while
+/// others serve.
+fn degraded(object: &GlobalApi, pass: &Pass) -> Verdict {
+    let kind = ConditionType::Degraded;
+    let spec = &object.spec;
+    let failing: Vec<&str> = spec
+        .regions
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|r| mentions(&pass.errors, r))
+        .collect();
+    if !pass.unknown.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::True,
+            "ReadsFailing",
+            format!(
+                "could not read {} from AWS; what they serve (DNS records, health checks, the distribution) is left exactly as it was until they can be read again: {}",
+                pass.unknown
+                    .iter()
+                    .map(|n| n.service.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                join(&pass.unknown)
+            ),
+        )
+    } else if failing.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "NoRegionFailing",
+            "no region reports an error".to_owned(),
+        )
+    } else if failing.len() == spec.regions.len() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "AllRegionsFailing",
+            format!(
+                "every region fails ({}); see the Ready condition for AWS's messages",
+                failing.join(", ")
+            ),
+        )
+    } else {
+        Verdict::new(
+            kind,
+            Truth::True,
+            "RegionsFailing",
+            format!(
+                "{} of {} regions fail: {}; the others keep serving. See the Ready condition for AWS's messages.",
+                failing.len(),
+                spec.regions.len(),
+                failing.join(", ")
+            ),
+        )
+    }
+}
+
+fn conflict(pass: &Pass) -> Verdict {
+    let kind = ConditionType::Conflict;
+    if pass.conflicts.is_empty() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "NoConflict",
+            "every resource the spec needs is free or ours".to_owned(),
+        )
+    } else {
+        Verdict::new(
+            kind,
+            Truth::True,
+            "OwnedByOthers",
+            format!(
+                "left untouched because they belong to someone else: {}. Remove or hand them over, or change the spec to use other names.",
+                join(&pass.conflicts)
+            ),
+        )
+    }
+}
+
+fn paused(object: &GlobalApi) -> Verdict {
+    let kind = ConditionType::Paused;
+    if object.paused() {
+        Verdict::new(
+            kind,
+            Truth::True,
+            "Annotation",
+            format!(
+                "{PAUSED_ANNOTATION} is \"true\": AWS is observed and nothing is written to it; remove the annotation to resume"
+            ),
+        )
+    } else {
+        Verdict::new(
+            kind,
+            Truth::False,
+            "NotPaused",
+            "the operator makes AWS follow the spec".to_owned(),
+        )
     }
 }
 
@@ -576,15 +628,32 @@ fn mentions(notes: &[Note], region: &str) -> bool {
     notes.iter().any(|n| n.text.contains(region))
 }
 
-/// A component condition: (type, status, reason, message).
-type Component = (ConditionType, Truth, &'static str, String);
+/// One condition as a pass decides it, before it is stamped with times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Verdict {
+    kind: ConditionType,
+    truth: Truth,
+    reason: &'static str,
+    message: String,
+}
+
+impl Verdict {
+    fn new(kind: ConditionType, truth: Truth, reason: &'static str, message: String) -> Self {
+        Self {
+            kind,
+            truth,
+            reason,
+            message,
+        }
+    }
+}
 
 /// The common part of a service's condition: its errors, then what it waits for.
-fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<Component> {
+fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<Verdict> {
     let errors = of(&pass.errors, service);
     if !errors.is_empty() {
         let text: Vec<&str> = errors.iter().map(|n| n.text.as_str()).collect();
-        return Some((
+        return Some(Verdict::new(
             kind,
             Truth::False,
             "AwsError",
@@ -594,7 +663,7 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<C
     let pending = of(&pass.pending, service);
     if !pending.is_empty() {
         let text: Vec<&str> = pending.iter().map(|n| n.text.as_str()).collect();
-        return Some((
+        return Some(Verdict::new(
             kind,
             Truth::False,
             "Pending",
@@ -604,7 +673,7 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<C
     None
 }
 
-fn certificates(object: &GlobalApi, pass: &Pass) -> Component {
+fn certificates(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::CertificatesReady;
     if let Some(c) = service_notes(kind, pass, Service::Acm) {
         return c;
@@ -622,14 +691,14 @@ fn certificates(object: &GlobalApi, pass: &Pass) -> Component {
         missing.push("edge (us-east-1)".to_owned());
     }
     if missing.is_empty() {
-        (
+        Verdict::new(
             kind,
             Truth::True,
             "Issued",
             "every certificate is issued".to_owned(),
         )
     } else {
-        (
+        Verdict::new(
             kind,
             Truth::False,
             "NotIssued",
@@ -638,7 +707,7 @@ fn certificates(object: &GlobalApi, pass: &Pass) -> Component {
     }
 }
 
-fn regional_apis(object: &GlobalApi, pass: &Pass) -> Component {
+fn regional_apis(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::RegionalApisReady;
     if let Some(c) = service_notes(kind, pass, Service::ApiGateway) {
         return c;
@@ -657,14 +726,14 @@ fn regional_apis(object: &GlobalApi, pass: &Pass) -> Component {
         .map(|r| r.name.as_str())
         .collect();
     if missing.is_empty() {
-        (
+        Verdict::new(
             kind,
             Truth::True,
             "Deployed",
             "every region has its REST API, stage and custom domain".to_owned(),
         )
     } else {
-        (
+        Verdict::new(
             kind,
             Truth::False,
             "Incomplete",
@@ -676,7 +745,7 @@ fn regional_apis(object: &GlobalApi, pass: &Pass) -> Component {
     }
 }
 
-fn dns(object: &GlobalApi, pass: &Pass) -> Component {
+fn dns(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::DnsReady;
     if let Some(c) = service_notes(kind, pass, Service::Route53) {
         return c;
@@ -689,14 +758,14 @@ fn dns(object: &GlobalApi, pass: &Pass) -> Component {
         .map(|r| r.name.as_str())
         .collect();
     if missing.is_empty() {
-        (
+        Verdict::new(
             kind,
             Truth::True,
             "RecordsInPlace",
             "health checks and records are in place".to_owned(),
         )
     } else {
-        (
+        Verdict::new(
             kind,
             Truth::False,
             "Incomplete",
@@ -705,10 +774,10 @@ fn dns(object: &GlobalApi, pass: &Pass) -> Component {
     }
 }
 
-fn edge(object: &GlobalApi, pass: &Pass) -> Component {
+fn edge(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::EdgeReady;
     if !object.spec.edge.as_ref().is_some_and(|e| e.enabled) {
-        return (
+        return Verdict::new(
             kind,
             Truth::True,
             "NotRequested",
@@ -720,13 +789,13 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
     }
     let cloudfront = &pass.outputs.cloudfront;
     match (&cloudfront.distribution_id, cloudfront.status.as_deref()) {
-        (Some(_), Some("Deployed")) => (
+        (Some(_), Some("Deployed")) => Verdict::new(
             kind,
             Truth::True,
             "Deployed",
             "the CloudFront distribution is deployed".to_owned(),
         ),
-        (Some(id), status) => (
+        (Some(id), status) => Verdict::new(
             kind,
             Truth::False,
             "Deploying",
@@ -735,7 +804,7 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
                 status.unwrap_or("in an unknown state")
             ),
         ),
-        (None, _) => (
+        (None, _) => Verdict::new(
             kind,
             Truth::False,
             "Missing",
@@ -744,10 +813,10 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Component {
     }
 }
 
-fn database(object: &GlobalApi, pass: &Pass) -> Component {
+fn database(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::DatabaseReady;
     let aurora = aurora(object, pass);
-    if aurora.1 == Truth::False && aurora.2 == "AwsError" {
+    if aurora.truth == Truth::False && aurora.reason == "AwsError" {
         return aurora;
     }
     if let Some(c) = service_notes(kind, pass, Service::DynamoDb) {
@@ -756,20 +825,25 @@ fn database(object: &GlobalApi, pass: &Pass) -> Component {
     let Some((ready, tables)) = tables(object, pass) else {
         return aurora;
     };
-    if aurora.2 == "NotRequested" {
+    if aurora.reason == "NotRequested" {
         let (truth, reason) = if ready {
             (Truth::True, "Available")
         } else {
             (Truth::False, "Missing")
         };
-        return (kind, truth, reason, tables);
+        return Verdict::new(kind, truth, reason, tables);
     }
-    let truth = if aurora.1 == Truth::True && ready {
+    let truth = if aurora.truth == Truth::True && ready {
         Truth::True
     } else {
         Truth::False
     };
-    (kind, truth, aurora.2, format!("{}; {tables}", aurora.3))
+    Verdict::new(
+        kind,
+        truth,
+        aurora.reason,
+        format!("{}; {tables}", aurora.message),
+    )
 }
 
 /// Whether every table of the spec has a replica in every region of the
@@ -818,7 +892,7 @@ fn tables(object: &GlobalApi, pass: &Pass) -> Option<(bool, String)> {
 }
 
 /// The Aurora part of DatabaseReady.
-fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
+fn aurora(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::DatabaseReady;
     let orphaned = &pass.outputs.rds.orphaned;
     let no_aurora = object
@@ -827,7 +901,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
         .as_ref()
         .is_none_or(|d| d.aurora.is_none());
     if no_aurora && !orphaned.is_empty() {
-        return (
+        return Verdict::new(
             kind,
             Truth::True,
             "Orphaned",
@@ -841,7 +915,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
         return c;
     }
     if no_aurora {
-        return (
+        return Verdict::new(
             kind,
             Truth::True,
             "NotRequested",
@@ -858,7 +932,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
         )
     };
     match (&rds.global_cluster_arn, &rds.writer_region) {
-        (Some(arn), Some(writer)) if rds.failed_over_to.as_ref() == Some(writer) => (
+        (Some(arn), Some(writer)) if rds.failed_over_to.as_ref() == Some(writer) => Verdict::new(
             kind,
             Truth::True,
             "FailedOver",
@@ -866,13 +940,13 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Component {
                 "global cluster {arn} is available, writer in {writer} after the failover the {FAILOVER_ANNOTATION} annotation asked for; {writer} stands in for spec.database.aurora.primaryRegion: set primaryRegion to {writer} and remove the annotation (removing it alone switches the writer back){also}"
             ),
         ),
-        (Some(arn), Some(writer)) => (
+        (Some(arn), Some(writer)) => Verdict::new(
             kind,
             Truth::True,
             "Available",
             format!("global cluster {arn} is available, writer in {writer}{also}"),
         ),
-        _ => (
+        _ => Verdict::new(
             kind,
             Truth::False,
             "Missing",
