@@ -12,7 +12,7 @@ use crate::aws::{Announcer, Loss};
 use crate::error::Error;
 use crate::target::Target;
 
-use super::diff::{Op, OpKind, RdsDiff, STAGE_GLOBAL_DELETE};
+use super::diff::{Op, OpKind, RdsDiff, Stage};
 use super::model::{AVAILABLE, MASTER_USERNAME, Observed, Role};
 use super::observe;
 
@@ -51,7 +51,7 @@ struct State {
     /// Regions (or the global cluster) whose remaining operations are skipped.
     blocked: BTreeSet<String>,
     /// Stages that did not finish: later stages wait for the next pass.
-    unsettled: BTreeSet<u8>,
+    unsettled: BTreeSet<Stage>,
 }
 
 /// Executes the operations of `diff` in order. `api_region` is where the
@@ -220,7 +220,7 @@ async fn step<R: Fn(&str) -> Client>(calls: &Calls<'_, R>, op: &Op, state: &mut 
             desired,
             ..
         } => {
-            if op.stage == STAGE_GLOBAL_DELETE
+            if op.stage == Stage::GlobalDelete
                 && let Some(wait) = calls.global_not_empty(identifier).await
             {
                 return wait;

@@ -21,13 +21,17 @@ use super::model::{
 /// The order of the work. An operation runs only when every earlier stage
 /// finished in the same pass; a stage left unfinished (something still
 /// creating or deleting) holds the later ones until a later pass.
-pub const STAGE_GLOBAL: u8 = 0;
-/// Every region in a reconcile; the secondary clusters in a teardown.
-pub const STAGE_REGIONS: u8 = 1;
-/// The writer's removal, once the secondaries are gone.
-pub const STAGE_PRIMARY: u8 = 2;
-/// The global cluster's deletion, once it has no members.
-pub const STAGE_GLOBAL_DELETE: u8 = 3;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// The global cluster: made, or its writer moved.
+    Global,
+    /// Every region in a reconcile; the secondary clusters in a teardown.
+    Regions,
+    /// The writer's removal, once the secondaries are gone.
+    Primary,
+    /// The global cluster's deletion, once it has no members.
+    GlobalDelete,
+}
 
 const DELETING: &str = "deleting";
 const CREATING: &str = "creating";
@@ -39,7 +43,7 @@ pub const PROTECTED: &str =
 /// One operation, in the stage it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Op {
-    pub stage: u8,
+    pub stage: Stage,
     pub kind: OpKind,
 }
 
@@ -126,7 +130,7 @@ pub enum OpKind {
 }
 
 impl Op {
-    fn new(stage: u8, kind: OpKind) -> Self {
+    fn new(stage: Stage, kind: OpKind) -> Self {
         Self { stage, kind }
     }
 
@@ -275,14 +279,14 @@ pub struct RdsDiff {
     /// What the operator refuses to do, each naming what the user can do.
     pub errors: Vec<String>,
     /// Stages that cannot finish in this pass whatever is done.
-    pub held: BTreeSet<u8>,
+    pub held: BTreeSet<Stage>,
     /// Our resources the spec no longer asks for, left as they are
     /// (`spec.database.removal: Orphan`).
     pub orphaned: Vec<String>,
 }
 
 impl RdsDiff {
-    fn push(&mut self, stage: u8, kind: OpKind) {
+    fn push(&mut self, stage: Stage, kind: OpKind) {
         self.ops.push(Op::new(stage, kind));
     }
 
@@ -358,14 +362,34 @@ fn arns(members: &[Member]) -> String {
         .join(", ")
 }
 
-/// Compares the spec's global database with what AWS has.
+/// Compares the spec's global database with what AWS has, in three
+/// phases: the global cluster, each region of the spec, the regions the
+/// spec left.
 pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff {
     let mut d = RdsDiff::default();
+    let Some(engine) = global_cluster(&mut d, target, desired, observed) else {
+        return d;
+    };
+    for want in &desired.clusters {
+        region_cluster(&mut d, desired, observed, want, &engine);
+    }
+    clusters_left(&mut d, target, desired, observed);
+    d
+}
+
+/// The global cluster: made when missing, checked when found (owner,
+/// engine, writer, deletion protection). The engine and version new
+/// clusters take (those of the global cluster that exists), or `None` when
+/// nothing more can be decided.
+fn global_cluster(
+    d: &mut RdsDiff,
+    target: &Target,
+    desired: &Desired,
+    observed: &Observed,
+) -> Option<(String, String)> {
     let g = &desired.global;
     let primary = desired.primary_region.as_str();
-
-    // New clusters take the engine of the global cluster that exists.
-    let (engine, engine_version) = match &observed.global {
+    match &observed.global {
         None => {
             let ours: Vec<&str> = observed
                 .clusters()
@@ -378,15 +402,15 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
                     g.identifier,
                     ours.join(", ")
                 ));
-                return d;
+                return None;
             }
-            d.push(STAGE_GLOBAL, OpKind::CreateGlobalCluster(g.clone()));
-            (g.engine.clone(), g.engine_version.clone())
+            d.push(Stage::Global, OpKind::CreateGlobalCluster(g.clone()));
+            Some((g.engine.clone(), g.engine_version.clone()))
         }
         Some(found) => {
             if let Err(line) = global_ownership(target, found, observed) {
                 d.conflicts.push(line);
-                return d;
+                return None;
             }
             if found.engine != g.engine {
                 d.errors.push(format!(
@@ -408,11 +432,11 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
             if let Some(writer) = found.writer().and_then(|w| w.region.as_deref())
                 && writer != primary
             {
-                switch_writer(&mut d, observed, found, writer, primary);
+                switch_writer(d, observed, found, writer, primary);
             }
             if found.deletion_protection != g.deletion_protection {
                 d.push(
-                    STAGE_REGIONS,
+                    Stage::Regions,
                     OpKind::SetGlobalDeletionProtection {
                         identifier: g.identifier.clone(),
                         observed: found.deletion_protection,
@@ -420,116 +444,131 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
                     },
                 );
             }
-            (found.engine.clone(), found.engine_version.clone())
-        }
-    };
-    let writer_region = observed.writer_region();
-
-    for want in &desired.clusters {
-        let region = want.region.as_str();
-        // A region whose observation failed: its error line is reported; nothing is decided.
-        let Some(view) = observed.regions.get(region) else {
-            continue;
-        };
-        let Some(have) = view else {
-            let role = if writer_region.is_none() && region == primary {
-                Role::Primary
-            } else {
-                Role::Secondary
-            };
-            d.push(
-                STAGE_REGIONS,
-                OpKind::CreateCluster {
-                    region: region.to_owned(),
-                    identifier: want.identifier.clone(),
-                    role,
-                    global: g.identifier.clone(),
-                    engine: engine.clone(),
-                    engine_version: engine_version.clone(),
-                    deletion_protection: want.deletion_protection,
-                    write_forwarding: role == Role::Secondary && desired.write_forwarding,
-                },
-            );
-            for instance in &want.instances {
-                d.push(
-                    STAGE_REGIONS,
-                    OpKind::CreateInstance {
-                        region: region.to_owned(),
-                        cluster: want.identifier.clone(),
-                        identifier: instance.identifier.clone(),
-                        class: instance.class.clone(),
-                        engine: engine.clone(),
-                    },
-                );
-            }
-            continue;
-        };
-        if !have.ownership.is_ours() {
-            d.conflicts.push(format!(
-                "rds cluster {} in {region} exists and belongs to {}",
-                have.identifier,
-                have.ownership.describe()
-            ));
-            continue;
-        }
-        if have.status == DELETING {
-            d.wait(format!(
-                "rds cluster {} in {region} is deleting; it is created again once it is gone",
-                have.identifier
-            ));
-            continue;
-        }
-        if observed.global.is_some() && !observed.is_member(have) {
-            if have.status == CREATING {
-                d.wait(format!(
-                    "rds cluster {} in {region} is creating and not yet a member of global cluster {}",
-                    have.identifier, g.identifier
-                ));
-            } else {
-                d.errors.push(format!(
-                    "{region}: rds cluster {} is not a member of global cluster {} (removed from it by hand?): it is a standalone cluster that may hold its own writes; delete it, or take {region} out of spec.regions, to have a new member made; nothing was changed there",
-                    have.identifier, g.identifier
-                ));
-                continue;
-            }
-        }
-        if have.status != AVAILABLE {
-            d.wait(format!(
-                "rds cluster {} in {region} is {}",
-                have.identifier, have.status
-            ));
-        }
-        let role = observed.role_of(have, Some(primary));
-        instance_ops(&mut d, want, have, &engine);
-        if role == Role::Secondary
-            && observed.is_member(have)
-            && have.write_forwarding != desired.write_forwarding
-        {
-            d.push(
-                STAGE_REGIONS,
-                OpKind::SetWriteForwarding {
-                    region: region.to_owned(),
-                    identifier: have.identifier.clone(),
-                    observed: have.write_forwarding,
-                    desired: desired.write_forwarding,
-                },
-            );
-        }
-        if have.deletion_protection != want.deletion_protection {
-            d.push(
-                STAGE_REGIONS,
-                OpKind::SetDeletionProtection {
-                    region: region.to_owned(),
-                    identifier: have.identifier.clone(),
-                    role,
-                    observed: have.deletion_protection,
-                    desired: want.deletion_protection,
-                },
-            );
+            Some((found.engine.clone(), found.engine_version.clone()))
         }
     }
+}
 
-    // Our clusters in regions the spec left (found through the members).
+/// One region of the spec: its cluster made, joined and kept, and its
+/// instances.
+fn region_cluster(
+    d: &mut RdsDiff,
+    desired: &Desired,
+    observed: &Observed,
+    want: &super::model::DesiredCluster,
+    (engine, engine_version): &(String, String),
+) {
+    let g = &desired.global;
+    let primary = desired.primary_region.as_str();
+    let writer_region = observed.writer_region();
+    let region = want.region.as_str();
+    // A region whose observation failed: its error line is reported; nothing is decided.
+    let Some(view) = observed.regions.get(region) else {
+        return;
+    };
+    let Some(have) = view else {
+        let role = if writer_region.is_none() && region == primary {
+            Role::Primary
+        } else {
+            Role::Secondary
+        };
+        d.push(
+            Stage::Regions,
+            OpKind::CreateCluster {
+                region: region.to_owned(),
+                identifier: want.identifier.clone(),
+                role,
+                global: g.identifier.clone(),
+                engine: engine.clone(),
+                engine_version: engine_version.clone(),
+                deletion_protection: want.deletion_protection,
+                write_forwarding: role == Role::Secondary && desired.write_forwarding,
+            },
+        );
+        for instance in &want.instances {
+            d.push(
+                Stage::Regions,
+                OpKind::CreateInstance {
+                    region: region.to_owned(),
+                    cluster: want.identifier.clone(),
+                    identifier: instance.identifier.clone(),
+                    class: instance.class.clone(),
+                    engine: engine.clone(),
+                },
+            );
+        }
+        return;
+    };
+    if !have.ownership.is_ours() {
+        d.conflicts.push(format!(
+            "rds cluster {} in {region} exists and belongs to {}",
+            have.identifier,
+            have.ownership.describe()
+        ));
+        return;
+    }
+    if have.status == DELETING {
+        d.wait(format!(
+            "rds cluster {} in {region} is deleting; it is created again once it is gone",
+            have.identifier
+        ));
+        return;
+    }
+    if observed.global.is_some() && !observed.is_member(have) {
+        if have.status == CREATING {
+            d.wait(format!(
+                "rds cluster {} in {region} is creating and not yet a member of global cluster {}",
+                have.identifier, g.identifier
+            ));
+        } else {
+            d.errors.push(format!(
+                "{region}: rds cluster {} is not a member of global cluster {} (removed from it by hand?): it is a standalone cluster that may hold its own writes; delete it, or take {region} out of spec.regions, to have a new member made; nothing was changed there",
+                have.identifier, g.identifier
+            ));
+            return;
+        }
+    }
+    if have.status != AVAILABLE {
+        d.wait(format!(
+            "rds cluster {} in {region} is {}",
+            have.identifier, have.status
+        ));
+    }
+    let role = observed.role_of(have, Some(primary));
+    instance_ops(d, want, have, &engine);
+    if role == Role::Secondary
+        && observed.is_member(have)
+        && have.write_forwarding != desired.write_forwarding
+    {
+        d.push(
+            Stage::Regions,
+            OpKind::SetWriteForwarding {
+                region: region.to_owned(),
+                identifier: have.identifier.clone(),
+                observed: have.write_forwarding,
+                desired: desired.write_forwarding,
+            },
+        );
+    }
+    if have.deletion_protection != want.deletion_protection {
+        d.push(
+            Stage::Regions,
+            OpKind::SetDeletionProtection {
+                region: region.to_owned(),
+                identifier: have.identifier.clone(),
+                role,
+                observed: have.deletion_protection,
+                desired: want.deletion_protection,
+            },
+        );
+    }
+}
+
+/// Our clusters in regions the spec left (found through the members):
+/// orphaned or retired, as `spec.database.removal` says.
+fn clusters_left(d: &mut RdsDiff, target: &Target, desired: &Desired, observed: &Observed) {
+    let g = &desired.global;
+    let primary = desired.primary_region.as_str();
     let wanted: BTreeSet<&str> = desired.clusters.iter().map(|c| c.region.as_str()).collect();
     for have in observed.clusters() {
         let region = have.region.as_str();
@@ -558,16 +597,8 @@ pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff 
             continue;
         }
         let snapshot = (!desired.skip_final_snapshot).then(|| snapshot_of(target, have));
-        retire(
-            &mut d,
-            observed,
-            have,
-            Role::Secondary,
-            STAGE_REGIONS,
-            snapshot,
-        );
+        retire(d, observed, have, Role::Secondary, Stage::Regions, snapshot);
     }
-    d
 }
 
 /// The writer is in `writer`, the spec wants it in `primary`: a planned
@@ -599,7 +630,7 @@ fn switch_writer(
         return;
     }
     d.push(
-        STAGE_GLOBAL,
+        Stage::Global,
         OpKind::MoveWriter {
             identifier: id.clone(),
             from: Some(writer.to_owned()),
@@ -648,7 +679,7 @@ pub fn failover(target: &Target, observed: &Observed, to: &str) -> RdsDiff {
         return d;
     }
     d.push(
-        STAGE_GLOBAL,
+        Stage::Global,
         OpKind::MoveWriter {
             identifier: id.clone(),
             from: writer,
@@ -678,7 +709,7 @@ fn instance_ops(
     for instance in &want.instances {
         match ours.iter().find(|o| o.identifier == instance.identifier) {
             None => d.push(
-                STAGE_REGIONS,
+                Stage::Regions,
                 OpKind::CreateInstance {
                     region: region.to_owned(),
                     cluster: want.identifier.clone(),
@@ -724,7 +755,7 @@ fn instance_ops(
             ));
         } else {
             d.push(
-                STAGE_REGIONS,
+                Stage::Regions,
                 OpKind::DeleteInstance {
                     region: region.to_owned(),
                     cluster: have.identifier.clone(),
@@ -734,7 +765,7 @@ fn instance_ops(
         }
     }
     for kind in classes {
-        d.push(STAGE_REGIONS, kind);
+        d.push(Stage::Regions, kind);
     }
 }
 
@@ -750,7 +781,7 @@ fn retire(
     observed: &Observed,
     have: &ObservedCluster,
     role: Role,
-    stage: u8,
+    stage: Stage,
     final_snapshot: Option<String>,
 ) {
     let region = have.region.as_str();
@@ -896,13 +927,13 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
     let primary = spec.map(|a| a.primary_region.as_str());
     if failed_regions {
         // A region we could not read may still hold a secondary.
-        d.held.insert(STAGE_REGIONS);
+        d.held.insert(Stage::Regions);
     }
-    let mut by_stage: Vec<(u8, Role, &ObservedCluster)> = ours
+    let mut by_stage: Vec<(Stage, Role, &ObservedCluster)> = ours
         .iter()
         .map(|c| match observed.role_of(c, primary) {
-            Role::Primary => (STAGE_PRIMARY, Role::Primary, *c),
-            Role::Secondary => (STAGE_REGIONS, Role::Secondary, *c),
+            Role::Primary => (Stage::Primary, Role::Primary, *c),
+            Role::Secondary => (Stage::Regions, Role::Secondary, *c),
         })
         .collect();
     by_stage.sort_by_key(|(stage, _, c)| (*stage, c.region.clone()));
@@ -920,7 +951,7 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
                 "global cluster {} has member {}, which is not a cluster of this GlobalApi: remove it from the global cluster; the primary cluster and the global cluster are deleted after it",
                 g.identifier, m.arn
             ));
-            d.held.insert(STAGE_REGIONS);
+            d.held.insert(Stage::Regions);
         }
         if g.status == DELETING {
             d.wait(format!("rds global cluster {} is deleting", g.identifier));
@@ -928,7 +959,7 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
         }
         if g.deletion_protection {
             d.push(
-                STAGE_GLOBAL_DELETE,
+                Stage::GlobalDelete,
                 OpKind::SetGlobalDeletionProtection {
                     identifier: g.identifier.clone(),
                     observed: true,
@@ -937,7 +968,7 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
             );
         }
         d.push(
-            STAGE_GLOBAL_DELETE,
+            Stage::GlobalDelete,
             OpKind::DeleteGlobalCluster {
                 identifier: g.identifier.clone(),
             },
@@ -1221,7 +1252,7 @@ mod tests {
             OpKind::CreateCluster { role: Role::Primary, engine, engine_version, deletion_protection: true, .. }
                 if engine == "aurora-postgresql" && engine_version == "16.4"
         ));
-        assert_eq!(d.ops[0].stage, STAGE_GLOBAL);
+        assert_eq!(d.ops[0].stage, Stage::Global);
         assert_eq!(diff(&t, &want, &converged(&t)), RdsDiff::default());
     }
 
@@ -1446,37 +1477,43 @@ mod tests {
         // Protection turned on by hand is turned off first: the spec allows deletion.
         cluster(&mut o, "eu-west-1").deletion_protection = true;
         let d = teardown(&t, &o, false);
-        let staged: Vec<(u8, String)> = d
+        let staged: Vec<(Stage, String)> = d
             .ops
             .iter()
             .map(|op| (op.stage, op.change().to_string()))
             .collect();
         let expected = [
             (
-                1,
+                Stage::Regions,
                 "update rds secondary cluster gapi-payments-exchange-eu-west-1: DeletionProtection true → false",
             ),
             (
-                1,
+                Stage::Regions,
                 "update rds secondary cluster gapi-payments-exchange-eu-west-1: GlobalClusterIdentifier exchange → (none)",
             ),
-            (1, "delete rds instance gapi-payments-exchange-eu-west-1-1"),
             (
-                1,
+                Stage::Regions,
+                "delete rds instance gapi-payments-exchange-eu-west-1-1",
+            ),
+            (
+                Stage::Regions,
                 "delete rds secondary cluster gapi-payments-exchange-eu-west-1 (no final snapshot)",
             ),
             (
-                2,
+                Stage::Primary,
                 "update rds primary cluster gapi-payments-exchange-us-east-1: GlobalClusterIdentifier exchange → (none)",
             ),
-            (2, "delete rds instance gapi-payments-exchange-us-east-1-1"),
             (
-                2,
+                Stage::Primary,
+                "delete rds instance gapi-payments-exchange-us-east-1-1",
+            ),
+            (
+                Stage::Primary,
                 "delete rds primary cluster gapi-payments-exchange-us-east-1 (no final snapshot)",
             ),
-            (3, "delete rds global cluster exchange"),
+            (Stage::GlobalDelete, "delete rds global cluster exchange"),
         ];
-        let expected: Vec<(u8, String)> = expected
+        let expected: Vec<(Stage, String)> = expected
             .iter()
             .map(|(s, l)| (*s, (*l).to_owned()))
             .collect();
@@ -1494,7 +1531,7 @@ mod tests {
                 .push(Member::from_arn(&arn("ap-south-1", "theirs"), false));
         }
         let d = teardown(&t, &o, false);
-        assert_eq!(d.held, BTreeSet::from([STAGE_REGIONS]));
+        assert_eq!(d.held, BTreeSet::from([Stage::Regions]));
         assert_eq!(
             d.pending,
             ["rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1 is deleting"]
