@@ -535,7 +535,7 @@ fn region_cluster(
         ));
     }
     let role = observed.role_of(have, Some(primary));
-    instance_ops(d, want, have, &engine);
+    instance_ops(d, want, have, engine);
     if role == Role::Secondary
         && observed.is_member(have)
         && have.write_forwarding != desired.write_forwarding
