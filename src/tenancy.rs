@@ -2,7 +2,7 @@
 //! chart's ValidatingAdmissionPolicy, word for word in its messages, so that
 //! a policy tightened after admission stops a GlobalApi before any AWS call.
 
-use crate::api::{GlobalApiPolicy, GlobalApiSpec};
+use crate::api::{GlobalApiPolicy, GlobalApiPolicySpec, GlobalApiSpec};
 
 /// Why the GlobalApis of `namespace` may not have `spec`, one line per
 /// broken rule; empty when every policy allows it. No policy at all allows
@@ -28,9 +28,26 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
         policy.metadata.namespace.as_deref().unwrap_or_default(),
         policy.metadata.name.as_deref().unwrap_or_default()
     );
-    let p = &policy.spec;
+    let rules: [Rule; 6] = [
+        hosted_zone,
+        domain_suffixes,
+        regions,
+        lambda_functions,
+        backend_hosts,
+        databases,
+    ];
     let mut out = Vec::new();
+    for rule in rules {
+        rule(&id, &policy.spec, spec, &mut out);
+    }
+    out
+}
 
+/// One rule of a policy (named `id`): what `spec` breaks of it, pushed on `out`.
+type Rule = fn(&str, &GlobalApiPolicySpec, &GlobalApiSpec, &mut Vec<String>);
+
+/// `hostedZones`: the spec's zone, by name or id.
+fn hosted_zone(id: &str, p: &GlobalApiPolicySpec, spec: &GlobalApiSpec, out: &mut Vec<String>) {
     let zone = spec
         .hosted_zone
         .name
@@ -47,7 +64,10 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             listed(&p.hosted_zones)
         ));
     }
+}
 
+/// `domainSuffixes`: the domain and the edge's origin domain.
+fn domain_suffixes(id: &str, p: &GlobalApiPolicySpec, spec: &GlobalApiSpec, out: &mut Vec<String>) {
     if let Some(suffixes) = &p.domain_suffixes {
         let names = [
             ("spec.domain", Some(&spec.domain)),
@@ -67,7 +87,10 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             }
         }
     }
+}
 
+/// `maxRegions` and `regions`.
+fn regions(id: &str, p: &GlobalApiPolicySpec, spec: &GlobalApiSpec, out: &mut Vec<String>) {
     if let Some(max) = p.max_regions
         && spec.regions.len() > max as usize
     {
@@ -91,7 +114,15 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             ));
         }
     }
+}
 
+/// `lambdaAccounts` and `lambdaFunctions`: regional backends and edge functions.
+fn lambda_functions(
+    id: &str,
+    p: &GlobalApiPolicySpec,
+    spec: &GlobalApiSpec,
+    out: &mut Vec<String>,
+) {
     let lambda_allowed = |arn: &str| {
         let account = arn.split(':').nth(4).unwrap_or_default();
         p.lambda_accounts.iter().any(|a| a == account)
@@ -128,7 +159,10 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             edge_functions.join(", ")
         ));
     }
+}
 
+/// `backendHosts`: the hosts of HTTP backends.
+fn backend_hosts(id: &str, p: &GlobalApiPolicySpec, spec: &GlobalApiSpec, out: &mut Vec<String>) {
     let urls: Vec<String> = spec
         .regions
         .iter()
@@ -147,7 +181,10 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             listed(&p.backend_hosts)
         ));
     }
+}
 
+/// `database`: whether DynamoDB tables and Aurora are allowed, and how much.
+fn databases(id: &str, p: &GlobalApiPolicySpec, spec: &GlobalApiSpec, out: &mut Vec<String>) {
     let tables = spec
         .database
         .as_ref()
@@ -190,7 +227,6 @@ pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String>
             }
         }
     }
-    out
 }
 
 /// `name` is `suffix` or a name inside it.
