@@ -46,132 +46,157 @@ pub fn validate(object: &Value) -> Result<()> {
 
 /// The OpenAPI part: required fields, types, enums, lengths, ranges, counts.
 fn bounds(schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
-    let mut problem = |text: String| problems.push(format!("{path}: {text}"));
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
         && !allowed.contains(value)
     {
         let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-        problem(format!(
-            "Unsupported value: {value}: supported values: {}",
+        problems.push(format!(
+            "{path}: Unsupported value: {value}: supported values: {}",
             list.join(", ")
         ));
     }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let Some(map) = value.as_object() else {
-                return problem(format!("Invalid value: {value}: must be an object"));
-            };
-            for required in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(key) = required.as_str()
-                    && !map.contains_key(key)
-                {
-                    problems.push(format!("{path}.{key}: Required value"));
-                }
-            }
-            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-                for (key, child) in map {
-                    if let Some(child_schema) = properties.get(key) {
-                        bounds(child_schema, child, &format!("{path}.{key}"), problems);
-                    }
-                }
-            }
-        }
-        Some("array") => {
-            let Some(items) = value.as_array() else {
-                return problem(format!("Invalid value: {value}: must be an array"));
-            };
-            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-                && items.len() as u64 > max
-            {
-                problem(format!(
-                    "Too many: {}: must have at most {max} items",
-                    items.len()
-                ));
-            }
-            if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-                && (items.len() as u64) < min
-            {
-                problem(format!(
-                    "Invalid value: {}: should have at least {min} items",
-                    items.len()
-                ));
-            }
-            if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
-                let keys: Vec<&str> = schema
-                    .get("x-kubernetes-list-map-keys")
-                    .and_then(Value::as_array)
-                    .map(|k| k.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let key_of = |item: &Value| -> Vec<Value> {
-                    keys.iter().map(|k| item[*k].clone()).collect()
-                };
-                for (i, item) in items.iter().enumerate() {
-                    if items[..i]
-                        .iter()
-                        .any(|earlier| key_of(earlier) == key_of(item))
-                    {
-                        let shown: serde_json::Map<String, Value> = keys
-                            .iter()
-                            .map(|k| ((*k).to_owned(), item[*k].clone()))
-                            .collect();
-                        problems.push(format!(
-                            "{path}[{i}]: Duplicate value: {}",
-                            Value::Object(shown)
-                        ));
-                    }
-                }
-            }
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    bounds(item_schema, item, &format!("{path}[{i}]"), problems);
-                }
-            }
-        }
-        Some("string") => {
-            let Some(text) = value.as_str() else {
-                return problem(format!("Invalid value: {value}: must be a string"));
-            };
-            let length = text.len() as u64;
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-                && length > max
-            {
-                problem(format!("Too long: may not be more than {max} bytes"));
-            }
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-                && length < min
-            {
-                problem(format!(
-                    "Invalid value: {value}: should be at least {min} chars long"
-                ));
-            }
-        }
-        Some("integer") | Some("number") => {
-            let Some(number) = value.as_f64() else {
-                return problem(format!("Invalid value: {value}: must be a number"));
-            };
-            if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-                && number > max
-            {
-                problem(format!(
-                    "Invalid value: {value}: should be less than or equal to {max}"
-                ));
-            }
-            if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-                && number < min
-            {
-                problem(format!(
-                    "Invalid value: {value}: should be greater than or equal to {min}"
-                ));
-            }
-        }
-        Some("boolean") if !value.is_boolean() => {
-            problem(format!("Invalid value: {value}: must be a boolean"))
-        }
+    let kind = schema.get("type").and_then(Value::as_str);
+    let wrong_type = |what: &str| format!("{path}: Invalid value: {value}: must be {what}");
+    match kind {
+        Some("object") => match value.as_object() {
+            Some(map) => object_bounds(schema, map, path, problems),
+            None => problems.push(wrong_type("an object")),
+        },
+        Some("array") => match value.as_array() {
+            Some(items) => array_bounds(schema, items, path, problems),
+            None => problems.push(wrong_type("an array")),
+        },
+        Some("string") => match value.as_str() {
+            Some(text) => string_bounds(schema, value, text, path, problems),
+            None => problems.push(wrong_type("a string")),
+        },
+        Some("integer") | Some("number") => match value.as_f64() {
+            Some(number) => number_bounds(schema, value, number, path, problems),
+            None => problems.push(wrong_type("a number")),
+        },
+        Some("boolean") if !value.is_boolean() => problems.push(wrong_type("a boolean")),
         _ => {}
+    }
+}
+
+fn object_bounds(
+    schema: &Value,
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    for required in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(key) = required.as_str()
+            && !map.contains_key(key)
+        {
+            problems.push(format!("{path}.{key}: Required value"));
+        }
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (key, child) in map {
+            if let Some(child_schema) = properties.get(key) {
+                bounds(child_schema, child, &format!("{path}.{key}"), problems);
+            }
+        }
+    }
+}
+
+fn array_bounds(schema: &Value, items: &[Value], path: &str, problems: &mut Vec<String>) {
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && items.len() as u64 > max
+    {
+        problems.push(format!(
+            "{path}: Too many: {}: must have at most {max} items",
+            items.len()
+        ));
+    }
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        problems.push(format!(
+            "{path}: Invalid value: {}: should have at least {min} items",
+            items.len()
+        ));
+    }
+    if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
+        let keys: Vec<&str> = schema
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|k| k.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let key_of =
+            |item: &Value| -> Vec<Value> { keys.iter().map(|k| item[*k].clone()).collect() };
+        for (i, item) in items.iter().enumerate() {
+            if items[..i]
+                .iter()
+                .any(|earlier| key_of(earlier) == key_of(item))
+            {
+                let shown: serde_json::Map<String, Value> = keys
+                    .iter()
+                    .map(|k| ((*k).to_owned(), item[*k].clone()))
+                    .collect();
+                problems.push(format!(
+                    "{path}[{i}]: Duplicate value: {}",
+                    Value::Object(shown)
+                ));
+            }
+        }
+    }
+    if let Some(item_schema) = schema.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            bounds(item_schema, item, &format!("{path}[{i}]"), problems);
+        }
+    }
+}
+
+fn string_bounds(
+    schema: &Value,
+    value: &Value,
+    text: &str,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    let length = text.len() as u64;
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && length > max
+    {
+        problems.push(format!(
+            "{path}: Too long: may not be more than {max} bytes"
+        ));
+    }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && length < min
+    {
+        problems.push(format!(
+            "{path}: Invalid value: {value}: should be at least {min} chars long"
+        ));
+    }
+}
+
+fn number_bounds(
+    schema: &Value,
+    value: &Value,
+    number: f64,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+        && number > max
+    {
+        problems.push(format!(
+            "{path}: Invalid value: {value}: should be less than or equal to {max}"
+        ));
+    }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+        && number < min
+    {
+        problems.push(format!(
+            "{path}: Invalid value: {value}: should be greater than or equal to {min}"
+        ));
     }
 }
