@@ -80,6 +80,35 @@ impl FieldChange {
     }
 }
 
+/// The fields of one resource that differ between what was observed and
+/// what is desired, in the order they were compared.
+#[derive(Debug, Default)]
+pub struct FieldDiff(Vec<FieldChange>);
+
+impl FieldDiff {
+    /// Notes `field` when its two values differ.
+    pub fn compare(&mut self, field: &str, observed: Option<String>, desired: Option<String>) {
+        if observed != desired {
+            self.0.push(FieldChange::new(field, observed, desired));
+        }
+    }
+
+    pub fn into_fields(self) -> Vec<FieldChange> {
+        self.0
+    }
+}
+
+/// The fields among `(field, observed, desired)` whose values differ.
+pub fn differing_fields<const N: usize>(
+    pairs: [(&str, Option<String>, Option<String>); N],
+) -> Vec<FieldChange> {
+    let mut diff = FieldDiff::default();
+    for (field, observed, desired) in pairs {
+        diff.compare(field, observed, desired);
+    }
+    diff.into_fields()
+}
+
 /// One change to one AWS resource, described for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {

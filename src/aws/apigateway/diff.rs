@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Action, Change, FieldChange, Service};
+use crate::plan::{Action, Change, FieldChange, Service, differing_fields};
 
 use super::desired::{DesiredRegion, resource_paths, source_arn};
 use super::model::{
@@ -169,7 +169,7 @@ impl Op {
                 observed_name,
                 observed_types,
                 ..
-            } => new(Action::Update, "rest api", on_api("")).with_fields(fields([
+            } => new(Action::Update, "rest api", on_api("")).with_fields(differing_fields([
                 ("Name", Some(observed_name.clone()), Some(api.to_owned())),
                 (
                     "EndpointType",
@@ -226,7 +226,7 @@ impl Op {
                 desired_hash,
                 ..
             } => new(Action::Create, "deployment", on_api(&format!("/{stage}"))).with_fields(
-                fields([("ApiHash", observed_hash.clone(), Some(desired_hash.clone()))]),
+                differing_fields([("ApiHash", observed_hash.clone(), Some(desired_hash.clone()))]),
             ),
             OpKind::CreateStage { stage, .. } => {
                 new(Action::Create, "stage", on_api(&format!("/{stage}")))
@@ -255,7 +255,7 @@ impl Op {
                 "custom domain",
                 format!("{region} {domain}"),
             )
-            .with_fields(fields([
+            .with_fields(differing_fields([
                 (
                     "RegionalCertificateArn",
                     observed_certificate.clone(),
@@ -289,7 +289,7 @@ impl Op {
                 "base path mapping",
                 format!("{region} {domain}/(none)"),
             )
-            .with_fields(fields([
+            .with_fields(differing_fields([
                 (
                     "RestApiId",
                     Some(observed.rest_api_id.clone()),
@@ -313,7 +313,7 @@ impl Op {
                     "lambda permission",
                     format!("{region} {function} {statement_id}"),
                 )
-                .with_fields(fields([("SourceArn", None, Some(arn))]))
+                .with_fields(differing_fields([("SourceArn", None, Some(arn))]))
             }
             OpKind::RemovePermission { permission } => new(
                 Action::Delete,
@@ -331,17 +331,8 @@ fn api_id_text(id: &Option<String>) -> String {
     id.clone().unwrap_or_else(|| "(new REST API)".into())
 }
 
-/// The fields whose values differ.
-fn fields<const N: usize>(pairs: [(&str, Option<String>, Option<String>); N]) -> Vec<FieldChange> {
-    pairs
-        .into_iter()
-        .filter(|(_, o, d)| o != d)
-        .map(|(f, o, d)| FieldChange::new(f, o, d))
-        .collect()
-}
-
 fn stage_fields(observed: &StageSettings, desired: &StageSettings) -> Vec<FieldChange> {
-    let mut changes = fields([
+    let mut changes = differing_fields([
         (
             "TracingEnabled",
             Some(observed.tracing.to_string()),
@@ -361,7 +352,7 @@ fn stage_fields(observed: &StageSettings, desired: &StageSettings) -> Vec<FieldC
     if desired.access_log_changes(observed) {
         let arn = |s: &StageSettings| s.access_log.as_ref().map(|l| l.destination_arn.clone());
         let format = |s: &StageSettings| s.access_log.as_ref().map(|l| l.format.clone());
-        changes.extend(fields([
+        changes.extend(differing_fields([
             ("AccessLogDestination", arn(observed), arn(desired)),
             ("AccessLogFormat", format(observed), format(desired)),
         ]));
@@ -382,7 +373,7 @@ fn stage_fields(observed: &StageSettings, desired: &StageSettings) -> Vec<FieldC
 }
 
 fn method_fields(observed: &Method, desired: &Method) -> Vec<FieldChange> {
-    let mut changes = fields([
+    let mut changes = differing_fields([
         (
             "AuthorizationType",
             Some(observed.authorization_type.clone()),
@@ -406,7 +397,7 @@ fn integration_fields(
     desired: Option<&Integration>,
 ) -> Vec<FieldChange> {
     let part = |i: Option<&Integration>, f: fn(&Integration) -> String| i.map(f);
-    fields([
+    differing_fields([
         (
             "Integration.Type",
             part(observed, |i| i.kind.clone()),

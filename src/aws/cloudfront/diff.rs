@@ -8,7 +8,7 @@
 //! drift. (The emulator the integration tests use drops associations on
 //! every write, so those tests use none and the unit tests below cover them.)
 
-use crate::plan::{Action, Change, FieldChange, Service};
+use crate::plan::{Action, Change, FieldChange, FieldDiff, Service};
 use crate::target::Target;
 
 use super::desired::{CloudFrontInputs, Desired, caller_reference};
@@ -282,37 +282,69 @@ fn origins_text(origins: &[Origin]) -> Option<String> {
 
 /// The fields we set that differ, named as CloudFront names them.
 pub fn fields(o: &Distribution, d: &Distribution) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    let mut push = |field: &str, observed: Option<String>, desired: Option<String>| {
-        if observed != desired {
-            fields.push(FieldChange::new(field, observed, desired));
-        }
+    let mut fields = FieldDiff::default();
+    fields.compare("Comment", text(&o.comment), text(&d.comment));
+    fields.compare("Aliases", list(&o.aliases), list(&d.aliases));
+    viewer_certificate(&mut fields, o, d);
+    origins(&mut fields, o, d);
+    default_cache_behavior(
+        &mut fields,
+        &o.default_cache_behavior,
+        &d.default_cache_behavior,
+    );
+    fields.compare(
+        "CacheBehaviors",
+        list(&o.cache_behaviors),
+        list(&d.cache_behaviors),
+    );
+    fields.compare("PriceClass", text(&o.price_class), text(&d.price_class));
+    let geo = |g: &super::distribution::GeoRestriction| match list(&g.locations) {
+        Some(l) => format!("{} {l}", g.restriction_type),
+        None => g.restriction_type.clone(),
     };
-    let text = |s: &str| Some(s.to_owned());
-    let flag = |b: bool| Some(b.to_string());
+    fields.compare(
+        "Restrictions.GeoRestriction",
+        Some(geo(&o.geo_restriction)),
+        Some(geo(&d.geo_restriction)),
+    );
+    fields.compare("Enabled", flag(o.enabled), flag(d.enabled));
+    fields.compare("HttpVersion", text(&o.http_version), text(&d.http_version));
+    fields.compare("IsIPV6Enabled", flag(o.ipv6_enabled), flag(d.ipv6_enabled));
+    fields.into_fields()
+}
 
-    push("Comment", text(&o.comment), text(&d.comment));
-    push("Aliases", list(&o.aliases), list(&d.aliases));
+fn text(s: &str) -> Option<String> {
+    Some(s.to_owned())
+}
+
+fn flag(b: bool) -> Option<String> {
+    Some(b.to_string())
+}
+
+fn viewer_certificate(fields: &mut FieldDiff, o: &Distribution, d: &Distribution) {
     let (oc, dc) = (&o.viewer_certificate, &d.viewer_certificate);
-    push(
+    fields.compare(
         "ViewerCertificate.ACMCertificateArn",
         oc.acm_certificate_arn.clone(),
         dc.acm_certificate_arn.clone(),
     );
-    push(
+    fields.compare(
         "ViewerCertificate.SSLSupportMethod",
         oc.ssl_support_method.clone(),
         dc.ssl_support_method.clone(),
     );
-    push(
+    fields.compare(
         "ViewerCertificate.MinimumProtocolVersion",
         oc.minimum_protocol_version.clone(),
         dc.minimum_protocol_version.clone(),
     );
+}
 
+/// The list of origins by id, then the settings of each origin kept.
+fn origins(fields: &mut FieldDiff, o: &Distribution, d: &Distribution) {
     let ids = |origins: &[Origin]| origins.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
     if ids(&o.origins) != ids(&d.origins) {
-        push(
+        fields.compare(
             "Origins",
             origins_text(&o.origins),
             origins_text(&d.origins),
@@ -322,55 +354,60 @@ pub fn fields(o: &Distribution, d: &Distribution) -> Vec<FieldChange> {
         let Some(have) = o.origins.iter().find(|x| x.id == want.id) else {
             continue;
         };
-        push(
+        fields.compare(
             "Origin.DomainName",
             text(&have.domain_name),
             text(&want.domain_name),
         );
-        push(
+        fields.compare(
             "Origin.OriginProtocolPolicy",
             have.protocol_policy.clone(),
             want.protocol_policy.clone(),
         );
-        push(
+        fields.compare(
             "Origin.OriginSslProtocols",
             list(&have.ssl_protocols),
             list(&want.ssl_protocols),
         );
-        push(
+        fields.compare(
             "Origin.HTTPSPort",
             have.https_port.map(|p| p.to_string()),
             want.https_port.map(|p| p.to_string()),
         );
     }
+}
 
-    let (ob, db) = (&o.default_cache_behavior, &d.default_cache_behavior);
-    push(
+fn default_cache_behavior(
+    fields: &mut FieldDiff,
+    ob: &super::distribution::CacheBehavior,
+    db: &super::distribution::CacheBehavior,
+) {
+    fields.compare(
         "DefaultCacheBehavior.TargetOriginId",
         text(&ob.target_origin_id),
         text(&db.target_origin_id),
     );
-    push(
+    fields.compare(
         "DefaultCacheBehavior.ViewerProtocolPolicy",
         text(&ob.viewer_protocol_policy),
         text(&db.viewer_protocol_policy),
     );
-    push(
+    fields.compare(
         "DefaultCacheBehavior.AllowedMethods",
         list(&ob.allowed_methods),
         list(&db.allowed_methods),
     );
-    push(
+    fields.compare(
         "DefaultCacheBehavior.CachedMethods",
         list(&ob.cached_methods),
         list(&db.cached_methods),
     );
-    push(
+    fields.compare(
         "DefaultCacheBehavior.CachePolicyId",
         ob.cache_policy_id.clone(),
         db.cache_policy_id.clone(),
     );
-    push(
+    fields.compare(
         "DefaultCacheBehavior.OriginRequestPolicyId",
         ob.origin_request_policy_id.clone(),
         db.origin_request_policy_id.clone(),
@@ -383,30 +420,11 @@ pub fn fields(o: &Distribution, d: &Distribution) -> Vec<FieldChange> {
             .collect();
         list(&items)
     };
-    push(
+    fields.compare(
         "DefaultCacheBehavior.LambdaFunctionAssociations",
         lambdas(ob),
         lambdas(db),
     );
-    push(
-        "CacheBehaviors",
-        list(&o.cache_behaviors),
-        list(&d.cache_behaviors),
-    );
-    push("PriceClass", text(&o.price_class), text(&d.price_class));
-    let geo = |g: &super::distribution::GeoRestriction| match list(&g.locations) {
-        Some(l) => format!("{} {l}", g.restriction_type),
-        None => g.restriction_type.clone(),
-    };
-    push(
-        "Restrictions.GeoRestriction",
-        Some(geo(&o.geo_restriction)),
-        Some(geo(&d.geo_restriction)),
-    );
-    push("Enabled", flag(o.enabled), flag(d.enabled));
-    push("HttpVersion", text(&o.http_version), text(&d.http_version));
-    push("IsIPV6Enabled", flag(o.ipv6_enabled), flag(d.ipv6_enabled));
-    fields
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! What must change in the health alarms (pure).
 
-use crate::plan::{Action, Change, FieldChange, Service};
+use crate::plan::{Action, Change, FieldChange, FieldDiff, Service};
 
 use super::desired::{DIMENSION, DesiredAlarm, METRIC, NAMESPACE};
 use super::observe::{ObservedAlarm, shape};
@@ -105,11 +105,9 @@ pub fn diff(
 }
 
 fn differences(want: &DesiredAlarm, have: &ObservedAlarm) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
+    let mut fields = FieldDiff::default();
     let mut differ = |field: &str, observed: String, desired: String| {
-        if observed != desired {
-            fields.push(FieldChange::new(field, Some(observed), Some(desired)));
-        }
+        fields.compare(field, Some(observed), Some(desired))
     };
     differ("Metric", have.shape.clone(), wanted_shape());
     differ(
@@ -132,7 +130,7 @@ fn differences(want: &DesiredAlarm, have: &ObservedAlarm) -> Vec<FieldChange> {
         have.ok_actions.join(","),
         want.topic_arn.clone(),
     );
-    fields
+    fields.into_fields()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Action, Change, FieldChange, Service};
+use crate::plan::{Action, Change, FieldChange, FieldDiff, Service, differing_fields};
 use crate::target::Target;
 
 use super::desired::RecordHold;
@@ -208,12 +208,8 @@ pub fn held_records(target: &Target, holds: &[RecordHold], observed: &[Record]) 
 }
 
 fn record_fields(observed: &Record, desired: &Record) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    let mut push = |field: &str, o: Option<String>, d: Option<String>| {
-        if o != d {
-            fields.push(FieldChange::new(field, o, d));
-        }
-    };
+    let mut fields = FieldDiff::default();
+    let mut push = |field: &str, o: Option<String>, d: Option<String>| fields.compare(field, o, d);
     push(
         "Routing",
         Some(routing_text(&observed.routing)),
@@ -264,7 +260,7 @@ fn record_fields(observed: &Record, desired: &Record) -> Vec<FieldChange> {
         }
         (o, d) => push("Value", Some(value_text(o)), Some(value_text(d))),
     }
-    fields
+    fields.into_fields()
 }
 
 fn routing_text(routing: &Routing) -> String {
@@ -376,29 +372,28 @@ impl HealthCheckOp {
 }
 
 fn health_check_fields(o: &HealthCheck, d: &HealthCheck) -> Vec<FieldChange> {
-    let pairs = [
-        ("FullyQualifiedDomainName", o.fqdn.clone(), d.fqdn.clone()),
+    differing_fields([
+        (
+            "FullyQualifiedDomainName",
+            Some(o.fqdn.clone()),
+            Some(d.fqdn.clone()),
+        ),
         (
             "ResourcePath",
-            o.resource_path.clone(),
-            d.resource_path.clone(),
+            Some(o.resource_path.clone()),
+            Some(d.resource_path.clone()),
         ),
         (
             "RequestInterval",
-            o.request_interval.to_string(),
-            d.request_interval.to_string(),
+            Some(o.request_interval.to_string()),
+            Some(d.request_interval.to_string()),
         ),
         (
             "FailureThreshold",
-            o.failure_threshold.to_string(),
-            d.failure_threshold.to_string(),
+            Some(o.failure_threshold.to_string()),
+            Some(d.failure_threshold.to_string()),
         ),
-    ];
-    pairs
-        .into_iter()
-        .filter(|(_, a, b)| a != b)
-        .map(|(f, a, b)| FieldChange::new(f, Some(a), Some(b)))
-        .collect()
+    ])
 }
 
 /// Compares desired health checks with ours found in AWS.
