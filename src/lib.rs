@@ -10,6 +10,7 @@ pub mod reconcile;
 pub mod status;
 pub mod target;
 pub mod tenancy;
+pub mod text;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-/// The AWS services, in the order a reconcile visits them.
+/// The AWS services, in the order a plan lists their changes (a pass
+/// visits them in dependency order: see `reconcile.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
     Acm,

@@ -1,6 +1,8 @@
-//! One pass over every service, in dependency order: ACM → API Gateway →
-//! CloudFront → Route 53 (which needs the regional domains and the
-//! distribution's name) → RDS. Deletion runs the other way round.
+//! One pass over every service, in dependency order: ACM → CloudWatch Logs
+//! → API Gateway → CloudFront → Route 53 (which needs the regional domains
+//! and the distribution's name) → what waits for DNS to move (CloudFront,
+//! API Gateway) → CloudWatch alarms (on Route 53's health checks) → RDS →
+//! DynamoDB. Deletion runs the other way round.
 //!
 //! A service that fails does not stop the others: its error is recorded and
 //! the services after it work with what they have.
@@ -128,6 +130,17 @@ pub struct Outputs {
 pub struct Note {
     pub service: Service,
     pub text: String,
+}
+
+impl Note {
+    /// The notes as one line, `; ` between them.
+    pub fn joined(notes: &[Note]) -> String {
+        notes
+            .iter()
+            .map(Note::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl fmt::Display for Note {

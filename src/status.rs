@@ -599,25 +599,12 @@ fn condition(
 }
 
 /// Condition messages are limited to 32 KiB; ours stay far below.
-fn bounded(mut message: String) -> String {
-    const MAX: usize = 4096;
-    if message.len() > MAX {
-        let mut end = MAX;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
-    }
-    message
+fn bounded(message: String) -> String {
+    crate::text::cut(message, 4096)
 }
 
 fn join(notes: &[Note]) -> String {
-    notes
-        .iter()
-        .map(Note::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    Note::joined(notes)
 }
 
 fn of(notes: &[Note], service: Service) -> Vec<&Note> {

@@ -209,16 +209,8 @@ fn action_name(change: &Change) -> String {
 }
 
 /// `note` cut to at most 1 kB (Event notes, error summaries), with `…`.
-pub(super) fn bounded(mut note: String) -> String {
-    if note.len() > MAX_NOTE {
-        let mut end = MAX_NOTE;
-        while !note.is_char_boundary(end) {
-            end -= 1;
-        }
-        note.truncate(end);
-        note.push('…');
-    }
-    note
+pub(super) fn bounded(note: String) -> String {
+    crate::text::cut(note, MAX_NOTE)
 }
 
 #[cfg(test)]

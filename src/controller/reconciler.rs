@@ -593,13 +593,7 @@ async fn write_status(
 }
 
 fn summary(notes: &[Note]) -> String {
-    events::bounded(
-        notes
-            .iter()
-            .map(Note::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
+    events::bounded(Note::joined(notes))
 }
 
 #[cfg(test)]
