@@ -2,6 +2,9 @@
 //! servers of tests/env (kube-apiserver, etcd, moto behind the harsh front),
 //! all of them side by side, each in its own namespace, zone and front scope.
 
+// A failed step of a test is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod access_logs;
