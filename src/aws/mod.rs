@@ -14,6 +14,7 @@ pub mod cloudwatch;
 pub mod dynamodb;
 pub mod fence;
 pub mod limits;
+pub mod listing;
 pub mod logs;
 pub mod observed;
 pub mod outcomes;

@@ -11,7 +11,7 @@ use aws_sdk_apigateway::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::Value;
 
-use crate::aws::shared::KeptAnswers;
+use crate::aws::listing::KeptAnswers;
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 

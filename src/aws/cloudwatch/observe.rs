@@ -2,8 +2,8 @@
 
 use aws_sdk_cloudwatch::Client;
 
+use crate::aws::listing::KeptAnswers;
 use crate::aws::ownership::Ownership;
-use crate::aws::shared::KeptAnswers;
 use crate::error::{Error, Result};
 
 use super::desired::DIMENSION;

@@ -26,7 +26,7 @@ use std::{
 use aws_sdk_route53::Client;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::aws::shared::{Listing, SharedListing, Slot, TAG_REREAD_FACTOR};
+use crate::aws::listing::{Listing, SharedListing, Slot, TAG_REREAD_FACTOR};
 use crate::error::Result;
 
 use super::diff::RecordOp;
