@@ -11,9 +11,9 @@ use globalapi::{
     api::GlobalApiSpec,
     aws::{
         AwsClients,
-        route53::{
-            self, RegionEndpoint, Route53Inputs, ValidationRecord, apply::caller_reference, observe,
-        },
+        acm::ValidationRecord,
+        apigateway::RegionEndpoint,
+        route53::{self, Route53Inputs, apply::caller_reference, observe},
     },
     plan::Mode,
     target::Target,

@@ -11,7 +11,8 @@ use globalapi::{
     api::GlobalApiSpec,
     aws::{
         AwsClients,
-        route53::{self, RegionEndpoint, Route53Inputs},
+        apigateway::RegionEndpoint,
+        route53::{self, Route53Inputs},
     },
     plan::Mode,
     target::Target,

@@ -3,7 +3,12 @@
 
 use std::fmt;
 
-use crate::aws::route53::ValidationRecord;
+/// A DNS validation record ACM asks for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValidationRecord {
+    pub name: String,
+    pub value: String,
+}
 
 /// ACM's status of a certificate that is ready for use.
 pub const ISSUED: &str = "ISSUED";

@@ -140,9 +140,9 @@ pub fn verdict(cert: &ObservedCertificate) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::acm::ValidationRecord;
     use crate::aws::acm::certificate::Purpose;
     use crate::aws::acm::desired::desired;
-    use crate::aws::route53::ValidationRecord;
     use crate::target::fixtures::{LATENCY, target};
 
     fn found(want: &DesiredCertificate, id: &str, status: &str) -> ObservedCertificate {

@@ -31,7 +31,6 @@ use tokio::task::JoinSet;
 
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
-use crate::aws::route53::ValidationRecord;
 use crate::aws::shared::ListingView;
 use crate::error::Result;
 use crate::plan::{Change, Mode, StepOutcome};
@@ -40,7 +39,7 @@ use crate::target::Target;
 use apply::Deletion;
 pub use certificate::{
     CertificateState, DesiredCertificate, ISSUED, ObservedCertificate, PENDING_VALIDATION, Purpose,
-    region_of_arn,
+    ValidationRecord, region_of_arn,
 };
 pub use desired::{AcmInputs, Desired, ProvidedCertificate};
 pub use diff::{CertificateOp, Verdict};

@@ -7,8 +7,8 @@ use aws_sdk_acm::{
     types::{CertificateDetail, CertificateStatus, CertificateSummary, RecordType},
 };
 
+use super::certificate::ValidationRecord;
 use crate::aws::listing::KeptAnswers;
-use crate::aws::route53::ValidationRecord;
 use crate::error::{Error, Result};
 use crate::target::{Target, UID_TAG};
 

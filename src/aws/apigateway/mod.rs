@@ -29,7 +29,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::task::JoinSet;
 
-use crate::aws::route53::RegionEndpoint;
 use crate::aws::shared::ListingView;
 use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
@@ -39,7 +38,9 @@ use crate::target::Target;
 pub use apply::ApiState;
 pub use desired::{ApiGatewayInputs, DesiredDomain, DesiredRegion};
 pub use diff::{Op, OpKind, RegionDiff};
-pub use model::{DomainInfo, Integration, Mapping, Method, Permission, Routes, StageSettings};
+pub use model::{
+    DomainInfo, Integration, Mapping, Method, Permission, RegionEndpoint, Routes, StageSettings,
+};
 pub use observe::{Lookup, ObservedRegion};
 
 /// What API Gateway made in one region.

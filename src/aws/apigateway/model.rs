@@ -216,3 +216,13 @@ pub fn map_text<V: fmt::Display>(map: &BTreeMap<String, V>) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// What API Gateway made in one region, as Route 53 needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionEndpoint {
+    pub region: String,
+    pub rest_api_id: String,
+    /// The regional custom domain's own name, the alias target.
+    pub regional_domain_name: String,
+    pub regional_zone_id: String,
+}

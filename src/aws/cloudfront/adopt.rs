@@ -4,7 +4,7 @@
 use aws_sdk_cloudfront::types::{Tag, Tags};
 
 use crate::aws::AwsClients;
-use crate::aws::adoption::{Handle, Inherited, Previous};
+use crate::aws::adoption::model::{Handle, Inherited, Previous};
 use crate::error::{Error, Result};
 use crate::plan::Service;
 use crate::target::{OWNER_TAG, Target, UID_TAG};

@@ -4,7 +4,7 @@
 //! one batch, so that it fails if anyone changed it meanwhile.
 
 use crate::aws::AwsClients;
-use crate::aws::adoption::{Handle, Inherited, Previous};
+use crate::aws::adoption::model::{Handle, Inherited, Previous};
 use crate::error::Result;
 use crate::plan::Service;
 use crate::target::{OWNER_TAG, Target, UID_TAG};

@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::RoutingPolicy;
 use crate::aws::Observed;
+use crate::aws::acm::ValidationRecord;
+use crate::aws::apigateway::RegionEndpoint;
 use crate::target::Target;
 
 use super::CLOUDFRONT_ZONE_ID;
@@ -11,23 +13,6 @@ use super::ownership::owner_record;
 use super::record::{
     Failover, HealthCheck, Record, RecordKey, RecordValue, Routing, normalize_name,
 };
-
-/// What API Gateway made in one region, as Route 53 needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegionEndpoint {
-    pub region: String,
-    pub rest_api_id: String,
-    /// The regional custom domain's own name, the alias target.
-    pub regional_domain_name: String,
-    pub regional_zone_id: String,
-}
-
-/// A DNS validation record ACM asks for.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ValidationRecord {
-    pub name: String,
-    pub value: String,
-}
 
 /// What the services before Route 53 produced, each part known, absent or
 /// unknown (its read failed).

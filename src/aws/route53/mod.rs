@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::plan::{Mode, StepOutcome};
 use crate::target::Target;
 
-pub use desired::{RegionEndpoint, Route53Inputs, ValidationRecord};
+pub use desired::Route53Inputs;
 pub use diff::{HealthCheckOp, RecordOp};
 pub use ownership::owner_record_name;
 pub use record::{Failover, HealthCheck, Record, RecordKey, RecordValue, Routing};
@@ -268,7 +268,7 @@ fn kept_health_checks(
 /// What the Route 53 unit tests share.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::RegionEndpoint;
+    use crate::aws::apigateway::RegionEndpoint;
 
     /// Endpoints of us-east-1 and eu-west-1, as API Gateway would hand them on.
     pub fn endpoints() -> Vec<RegionEndpoint> {
