@@ -11,8 +11,8 @@ use globalapi::{
     api::GlobalApiSpec,
     aws::{
         AwsClients,
-        acm::ValidationRecord,
-        apigateway::RegionEndpoint,
+        acm::certificate::ValidationRecord,
+        apigateway::model::RegionEndpoint,
         route53::{self, Route53Inputs, apply::caller_reference, observe},
     },
     plan::Mode,

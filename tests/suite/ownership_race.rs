@@ -11,7 +11,7 @@ use globalapi::{
     api::GlobalApiSpec,
     aws::{
         AwsClients,
-        apigateway::RegionEndpoint,
+        apigateway::model::RegionEndpoint,
         route53::{self, Route53Inputs},
     },
     plan::Mode,

@@ -140,8 +140,8 @@ pub fn verdict(cert: &ObservedCertificate) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::acm::ValidationRecord;
     use crate::aws::acm::certificate::Purpose;
+    use crate::aws::acm::certificate::ValidationRecord;
     use crate::aws::acm::desired::desired;
     use crate::target::fixtures::{LATENCY, target};
 

@@ -17,7 +17,7 @@
 
 pub mod adopt;
 pub mod apply;
-mod certificate;
+pub mod certificate;
 pub mod desired;
 pub mod diff;
 pub mod observe;

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::RoutingPolicy;
 use crate::aws::Observed;
-use crate::aws::acm::ValidationRecord;
-use crate::aws::apigateway::RegionEndpoint;
+use crate::aws::acm::certificate::ValidationRecord;
+use crate::aws::apigateway::model::RegionEndpoint;
 use crate::target::Target;
 
 use super::CLOUDFRONT_ZONE_ID;

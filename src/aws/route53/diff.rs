@@ -547,7 +547,7 @@ mod tests {
     #[test]
     fn another_owners_record_exactly_ours_serves_both() {
         let t = target(LATENCY);
-        let validation = crate::aws::acm::ValidationRecord {
+        let validation = crate::aws::acm::certificate::ValidationRecord {
             name: "_abc.origin.api.example.com.".into(),
             value: "_xyz.acm-validations.aws.".into(),
         };

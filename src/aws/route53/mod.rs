@@ -268,7 +268,7 @@ fn kept_health_checks(
 /// What the Route 53 unit tests share.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use crate::aws::apigateway::RegionEndpoint;
+    use crate::aws::apigateway::model::RegionEndpoint;
 
     /// Endpoints of us-east-1 and eu-west-1, as API Gateway would hand them on.
     pub fn endpoints() -> Vec<RegionEndpoint> {
