@@ -22,11 +22,12 @@ use crate::aws::{
     apigateway::{self, ApiGatewayInputs, ApiGatewayOutputs},
     clients::GLOBAL_REGION,
     cloudfront::{self, CloudFrontInputs, CloudFrontOutputs},
-    cloudwatch::{self, AlarmOutputs},
+    cloudwatch::{self, AlarmInputs, AlarmOutputs},
     dynamodb::{self, DynamoInputs, DynamoOutputs},
     logs::{self, LogsOutputs},
     rds::{self, RdsInputs, RdsOutputs},
     route53::{self, Route53Inputs, Route53Outputs},
+    service::ServiceStep,
 };
 use crate::error::Result;
 use crate::plan::{Mode, Plan, Service, StepOutcome};
@@ -443,22 +444,25 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    /// Runs one service's step (see [`InFlight::step`]) and folds its
+    /// Runs service `S`'s step (see [`InFlight::step`]) and folds its
     /// outcome into the pass: `Err` with the error when it failed as a whole.
-    async fn step<O, F>(&mut self, service: Service, make: impl FnOnce() -> F) -> Result<O, String>
-    where
-        F: Future<Output = Result<StepOutcome<O>>>,
-    {
-        let outcome = self.in_flight.step(service, make).await;
-        self.pass.absorb_known(service, outcome)
+    async fn step<S: ServiceStep>(&mut self, inputs: &S::Inputs) -> Result<S::Outputs, String> {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let outcome = self
+            .in_flight
+            .step(S::SERVICE, || S::run(clients, target, inputs, mode))
+            .await;
+        self.pass.absorb_known(S::SERVICE, outcome)
     }
 
-    /// [`Self::step`] whose outputs no later step reads.
-    async fn run<O, F>(&mut self, service: Service, make: impl FnOnce() -> F)
-    where
-        F: Future<Output = Result<StepOutcome<O>>>,
-    {
-        let _ = self.step(service, make).await;
+    /// Service `S`'s deletion step, folded into the pass.
+    async fn destroy<S: ServiceStep>(&mut self, remembered: &S::Remembered) {
+        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let outcome = self
+            .in_flight
+            .step(S::SERVICE, || S::destroy(clients, target, remembered, mode))
+            .await;
+        let _ = self.pass.absorb_known(S::SERVICE, outcome);
     }
 
     /// Adopts what a previous owner left, when the memory names one. Until
@@ -492,11 +496,11 @@ impl Steps<'_> {
     }
 
     async fn certificates(&mut self) -> AcmOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let inputs = AcmInputs {
             previous_arns: self.memory.certificate_arns.clone(),
         };
-        self.step(Service::Acm, || acm::run(clients, target, &inputs, mode))
+        self.step::<acm::Certificates>(&inputs)
             .await
             .unwrap_or_else(|error| AcmOutputs {
                 unknown: target
@@ -509,12 +513,12 @@ impl Steps<'_> {
     }
 
     async fn access_logs(&mut self) -> LogsOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let previous = &self.memory.log_group_regions;
         // Without access logs in the spec or a group in the last status
         // there is nothing to look at: no calls.
         let logs = if target.spec.api.access_logs.is_some() || !previous.is_empty() {
-            self.step(Service::Logs, || logs::run(clients, target, previous, mode))
+            self.step::<logs::AccessLogs>(previous)
                 .await
                 .unwrap_or_else(|error| LogsOutputs {
                     unknown: target
@@ -533,12 +537,10 @@ impl Steps<'_> {
     }
 
     async fn rest_apis(&mut self, inputs: &ApiGatewayInputs) -> ApiGatewayOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
-        self.step(Service::ApiGateway, || {
-            apigateway::run(clients, target, inputs, mode)
-        })
-        .await
-        .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error))
+        let target = self.target;
+        self.step::<apigateway::RestApis>(inputs)
+            .await
+            .unwrap_or_else(|error| ApiGatewayOutputs::unknown_in(&target.region_names(), &error))
     }
 
     /// The distribution with the edge on, and the name it offers DNS.
@@ -549,12 +551,9 @@ impl Steps<'_> {
         &mut self,
         inputs: &CloudFrontInputs,
     ) -> (CloudFrontOutputs, Observed<String>) {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let edge = if target.edge_enabled() {
-            self.step(Service::CloudFront, || {
-                cloudfront::run(clients, target, inputs, mode)
-            })
-            .await
+            self.step::<cloudfront::Edge>(inputs).await
         } else {
             Ok(CloudFrontOutputs::default())
         };
@@ -573,12 +572,8 @@ impl Steps<'_> {
     }
 
     async fn records(&mut self, inputs: &Route53Inputs) -> DnsStep {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
-        let dns = self
-            .step(Service::Route53, || {
-                route53::run(clients, target, inputs, mode)
-            })
-            .await;
+        let target = self.target;
+        let dns = self.step::<route53::Dns>(inputs).await;
         let written = dns.as_ref().is_ok_and(|d| !d.valve_closed);
         DnsStep {
             switched: written
@@ -606,11 +601,9 @@ impl Steps<'_> {
         let edge = if target.edge_enabled() {
             edge
         } else if dns.switched {
-            self.step(Service::CloudFront, || {
-                cloudfront::run(clients, target, inputs, mode)
-            })
-            .await
-            .unwrap_or_default()
+            self.step::<cloudfront::Edge>(inputs)
+                .await
+                .unwrap_or_default()
         } else {
             // Only look: what a removal would do waits for DNS to move.
             let planned = self
@@ -643,10 +636,7 @@ impl Steps<'_> {
                 retire_left_names: retire,
                 ..inputs.clone()
             };
-            self.run(Service::CloudFront, || {
-                cloudfront::run(clients, target, &after_dns, mode)
-            })
-            .await;
+            let _ = self.step::<cloudfront::Edge>(&after_dns).await;
         }
         if edge.origin_held && !move_origin {
             self.pending(
@@ -681,16 +671,13 @@ impl Steps<'_> {
         if api.retained_domains.is_empty() {
             return;
         }
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let mode = self.mode;
         if dns_switched && mode == Mode::Apply {
             let retire = ApiGatewayInputs {
                 retire_old_domains: true,
                 ..inputs.clone()
             };
-            self.run(Service::ApiGateway, || {
-                apigateway::run(clients, target, &retire, mode)
-            })
-            .await;
+            let _ = self.step::<apigateway::RestApis>(&retire).await;
         } else {
             for (region, name) in &api.retained_domains {
                 self.pending(
@@ -703,22 +690,22 @@ impl Steps<'_> {
 
     /// Health alarms, where the spec asks for them or the last status had one.
     async fn alarms(&mut self, dns: &Route53Outputs) -> AlarmOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let alarms = if target.spec.api.health_check.alarm.is_some() || self.memory.alarms {
-            let checks = dns.health_check_ids.clone();
-            let unread: std::collections::BTreeSet<String> = target
-                .region_names()
-                .into_iter()
-                .filter(|r| !checks.contains_key(r))
-                .collect();
-            self.step(Service::CloudWatch, || {
-                cloudwatch::run(clients, target, &checks, &unread, mode)
-            })
-            .await
-            .unwrap_or_else(|error| AlarmOutputs {
-                unknown: Some(error),
-                ..Default::default()
-            })
+            let inputs = AlarmInputs {
+                unread: target
+                    .region_names()
+                    .into_iter()
+                    .filter(|r| !dns.health_check_ids.contains_key(r))
+                    .collect(),
+                health_checks: dns.health_check_ids.clone(),
+            };
+            self.step::<cloudwatch::HealthAlarms>(&inputs)
+                .await
+                .unwrap_or_else(|error| AlarmOutputs {
+                    unknown: Some(error),
+                    ..Default::default()
+                })
         } else {
             AlarmOutputs::default()
         };
@@ -731,7 +718,7 @@ impl Steps<'_> {
     /// The Aurora database, when the spec or the last status has one (a
     /// database section with only DynamoDB tables asks nothing of RDS).
     async fn aurora(&mut self) -> RdsOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let wanted = target
             .spec
             .database
@@ -739,7 +726,7 @@ impl Steps<'_> {
             .is_some_and(|d| d.aurora.is_some() || d.dynamodb.is_none());
         let previous = &self.memory.database;
         let database = if wanted || *previous != RdsInputs::default() {
-            self.step(Service::Rds, || rds::run(clients, target, previous, mode))
+            self.step::<rds::AuroraDatabase>(previous)
                 .await
                 .unwrap_or_else(|error| RdsOutputs {
                     unknown: vec![error],
@@ -754,7 +741,7 @@ impl Steps<'_> {
 
     /// DynamoDB tables, when the spec or the last status has some.
     async fn tables(&mut self) -> DynamoOutputs {
-        let (clients, target, mode) = (self.clients, self.target, self.mode);
+        let target = self.target;
         let wanted = target
             .spec
             .database
@@ -762,14 +749,12 @@ impl Steps<'_> {
             .is_some_and(|d| d.dynamodb.is_some());
         let previous = &self.memory.tables;
         let tables = if wanted || !previous.is_empty() {
-            self.step(Service::DynamoDb, || {
-                dynamodb::run(clients, target, previous, mode)
-            })
-            .await
-            .unwrap_or_else(|error| DynamoOutputs {
-                unknown: vec![error],
-                ..DynamoOutputs::default()
-            })
+            self.step::<dynamodb::GlobalTables>(previous)
+                .await
+                .unwrap_or_else(|error| DynamoOutputs {
+                    unknown: vec![error],
+                    ..DynamoOutputs::default()
+                })
         } else {
             DynamoOutputs::default()
         };
@@ -820,30 +805,12 @@ async fn destroy_unbounded(
         .is_some_and(|d| d.dynamodb.is_some());
     if wants_tables || !memory.tables.is_empty() {
         steps
-            .run(Service::DynamoDb, || {
-                dynamodb::destroy(clients, target, &memory.tables, mode)
-            })
+            .destroy::<dynamodb::GlobalTables>(&memory.tables)
             .await;
     }
-    steps
-        .run(Service::Rds, || {
-            rds::destroy_with(
-                |region| clients.rds(region),
-                clients.announcer(),
-                target,
-                &memory.database,
-                mode,
-            )
-        })
-        .await;
-    steps
-        .run(Service::Route53, || route53::destroy(clients, target, mode))
-        .await;
-    steps
-        .run(Service::CloudFront, || {
-            cloudfront::destroy(clients, target, mode)
-        })
-        .await;
+    steps.destroy::<rds::AuroraDatabase>(&memory.database).await;
+    steps.destroy::<route53::Dns>(&()).await;
+    steps.destroy::<cloudfront::Edge>(&()).await;
     let mut regions = target.region_names();
     regions.extend(
         memory
@@ -853,22 +820,12 @@ async fn destroy_unbounded(
             .cloned()
             .collect::<Vec<_>>(),
     );
+    steps.destroy::<apigateway::RestApis>(&regions).await;
     steps
-        .run(Service::ApiGateway, || {
-            apigateway::destroy_regions(clients, target, &regions, mode)
-        })
-        .await;
-    steps
-        .run(Service::Acm, || {
-            acm::destroy(clients, target, &memory.certificate_arns, mode)
-        })
+        .destroy::<acm::Certificates>(&memory.certificate_arns)
         .await;
     if target.spec.api.health_check.alarm.is_some() || memory.alarms {
-        steps
-            .run(Service::CloudWatch, || {
-                cloudwatch::destroy(clients, target, mode)
-            })
-            .await;
+        steps.destroy::<cloudwatch::HealthAlarms>(&()).await;
     }
     // Access log groups: where the spec or the last status has one.
     let mut log_regions = memory.log_group_regions.clone();
@@ -876,11 +833,7 @@ async fn destroy_unbounded(
         log_regions.extend(regions.iter().cloned());
     }
     if !log_regions.is_empty() {
-        steps
-            .run(Service::Logs, || {
-                logs::destroy(clients, target, &log_regions, mode)
-            })
-            .await;
+        steps.destroy::<logs::AccessLogs>(&log_regions).await;
     }
     steps.pass
 }

@@ -22,6 +22,7 @@ pub mod ownership;
 pub mod pace;
 pub mod rds;
 pub mod route53;
+pub mod service;
 pub mod shared;
 
 pub use announce::{Announcer, Loss};

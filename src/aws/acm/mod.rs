@@ -33,7 +33,10 @@ use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::shared::ListingView;
 use crate::error::Result;
-use crate::plan::{Change, Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Change, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 use apply::Deletion;
@@ -611,5 +614,35 @@ async fn deleting(
                 .errors
                 .push(format!("{region}: certificate {}: {e}", cert.arn)),
         }
+    }
+}
+
+/// ACM's part of a pass: a certificate per region of the spec and one for
+/// the edge, validated through Route 53.
+pub struct Certificates;
+
+impl ServiceStep for Certificates {
+    const SERVICE: Service = Service::Acm;
+    type Inputs = AcmInputs;
+    type Outputs = AcmOutputs;
+    /// Certificates the last status named, which the spec may no longer name.
+    type Remembered = [String];
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        remembered: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, remembered, mode)
     }
 }

@@ -32,7 +32,10 @@ use tokio::task::JoinSet;
 use crate::aws::shared::ListingView;
 use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
-use crate::plan::{Change, Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Change, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use apply::ApiState;
@@ -338,4 +341,34 @@ pub fn output(desired: &DesiredRegion, state: &ApiState) -> Option<RegionApi> {
         stage: desired.stage_name.clone(),
         custom_domain: state.domain.as_ref().map(|d| d.name.clone()),
     })
+}
+
+/// API Gateway's part of a pass: a REST API, stage and regional custom
+/// domain per region (and the Lambda permission of its backend).
+pub struct RestApis;
+
+impl ServiceStep for RestApis {
+    const SERVICE: Service = Service::ApiGateway;
+    type Inputs = ApiGatewayInputs;
+    type Outputs = ApiGatewayOutputs;
+    /// Every region to clean: the spec's and those the last status listed.
+    type Remembered = [String];
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        remembered: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy_regions(clients, target, remembered, mode)
+    }
 }

@@ -25,7 +25,10 @@ mod mock_tests;
 use aws_sdk_cloudfront::Client;
 
 use crate::error::Result;
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 use super::AwsClients;
@@ -204,4 +207,33 @@ async fn executed(
             .await;
     }
     applied
+}
+
+/// CloudFront's part of a pass: the distribution in front of the regions.
+pub struct Edge;
+
+impl ServiceStep for Edge {
+    const SERVICE: Service = Service::CloudFront;
+    type Inputs = CloudFrontInputs;
+    type Outputs = CloudFrontOutputs;
+    /// Nothing: the distributions are found by their tags.
+    type Remembered = ();
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        _: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, mode)
+    }
 }

@@ -19,7 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
 use crate::error::Result;
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{DesiredAlarm, alarm_name};
@@ -33,6 +36,15 @@ pub struct AlarmOutputs {
     pub states: BTreeMap<String, String>,
     /// The read failed, with AWS's error.
     pub unknown: Option<String>,
+}
+
+/// What the alarms need from Route 53.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlarmInputs {
+    /// region -> the id of its health check.
+    pub health_checks: BTreeMap<String, String>,
+    /// Regions whose health check could not be read: their alarms stay.
+    pub unread: BTreeSet<String>,
 }
 
 /// Makes (Apply) or plans (Plan) the alarms of the regions whose health
@@ -118,4 +130,33 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
         outcome.changes.push(op.change());
     }
     Ok(outcome)
+}
+
+/// CloudWatch's part of a pass: an alarm per region on its health check.
+pub struct HealthAlarms;
+
+impl ServiceStep for HealthAlarms {
+    const SERVICE: Service = Service::CloudWatch;
+    type Inputs = AlarmInputs;
+    type Outputs = AlarmOutputs;
+    /// Nothing: the alarms are found by their names and tags.
+    type Remembered = ();
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, &inputs.health_checks, &inputs.unread, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        _: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, mode)
+    }
 }

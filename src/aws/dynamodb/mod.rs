@@ -25,7 +25,10 @@ use crate::api::DatabaseRemoval;
 use crate::aws::AwsClients;
 use crate::aws::rds::desired::removal;
 use crate::error::Result;
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{Billing, Desired, DesiredTable};
@@ -282,4 +285,33 @@ fn merge(into: &mut TablesDiff, more: TablesDiff) {
     into.orphaned.extend(more.orphaned);
     let mut seen = BTreeSet::new();
     into.pending.retain(|line| seen.insert(line.clone()));
+}
+
+/// DynamoDB's part of a pass: the global tables and their replicas.
+pub struct GlobalTables;
+
+impl ServiceStep for GlobalTables {
+    const SERVICE: Service = Service::DynamoDb;
+    type Inputs = DynamoInputs;
+    type Outputs = DynamoOutputs;
+    /// The tables and regions the last status listed.
+    type Remembered = DynamoInputs;
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        remembered: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, remembered, mode)
+    }
 }

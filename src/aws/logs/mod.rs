@@ -16,7 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsClients;
 use crate::error::Result;
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{DesiredLogGroup, log_group_name};
@@ -120,4 +123,34 @@ pub async fn destroy(
         }
     }
     Ok(outcome)
+}
+
+/// CloudWatch Logs' part of a pass: a log group per region for the stages'
+/// access logs.
+pub struct AccessLogs;
+
+impl ServiceStep for AccessLogs {
+    const SERVICE: Service = Service::Logs;
+    type Inputs = [String];
+    type Outputs = LogsOutputs;
+    /// Regions whose group the last status showed.
+    type Remembered = [String];
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        previous: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, previous, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        remembered: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, remembered, mode)
+    }
 }

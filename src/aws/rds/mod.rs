@@ -45,7 +45,10 @@ use aws_sdk_rds::Client;
 use crate::api::DatabaseRemoval;
 use crate::aws::{Announcer, AwsClients};
 use crate::error::Result;
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use apply::Applied;
@@ -448,4 +451,40 @@ fn outputs(target: &Target, observed: &Observed, order: &[String]) -> RdsOutputs
         });
     }
     out
+}
+
+/// RDS's part of a pass: the Aurora global database, a cluster and its
+/// instances per region.
+pub struct AuroraDatabase;
+
+impl ServiceStep for AuroraDatabase {
+    const SERVICE: Service = Service::Rds;
+    type Inputs = RdsInputs;
+    type Outputs = RdsOutputs;
+    /// The database's regions and global cluster as the last status saw them.
+    type Remembered = RdsInputs;
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        remembered: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy_with(
+            |region| clients.rds(region),
+            clients.announcer(),
+            target,
+            remembered,
+            mode,
+        )
+    }
 }

@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 
 use crate::aws::{AwsClients, Observed};
 use crate::error::{Error, Result};
-use crate::plan::{Mode, StepOutcome};
+use std::future::Future;
+
+use crate::aws::service::ServiceStep;
+use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::Route53Inputs;
@@ -263,6 +266,36 @@ fn kept_health_checks(
             Some((want.region.clone(), kept.id.clone()))
         })
         .collect()
+}
+
+/// Route 53's part of a pass: health checks, latency or failover records,
+/// the ownership records and the certificates' validation records.
+pub struct Dns;
+
+impl ServiceStep for Dns {
+    const SERVICE: Service = Service::Route53;
+    type Inputs = Route53Inputs;
+    type Outputs = Route53Outputs;
+    /// Nothing: the records are found by their ownership records.
+    type Remembered = ();
+
+    fn run(
+        clients: &AwsClients,
+        target: &Target,
+        inputs: &Self::Inputs,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<Self::Outputs>>> + Send {
+        run(clients, target, inputs, mode)
+    }
+
+    fn destroy(
+        clients: &AwsClients,
+        target: &Target,
+        _: &Self::Remembered,
+        mode: Mode,
+    ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
+        destroy(clients, target, mode)
+    }
 }
 
 /// What the Route 53 unit tests share.
