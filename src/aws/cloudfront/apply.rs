@@ -113,40 +113,14 @@ pub async fn execute(
             }
             DistributionOp::Disable { id, etag, .. } => {
                 let base = base_config(observation, id)?;
-                let config = builder_from(base)
-                    .enabled(false)
-                    .build()
-                    .map_err(|e| invalid(id, e))?;
-                match client
-                    .update_distribution()
-                    .id(id)
-                    .if_match(etag)
-                    .distribution_config(config)
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
+                match disable(client, id, etag, base).await? {
+                    Some(removal) => {
                         applied.changes.push(op.change());
-                        let status = out
-                            .distribution()
-                            .map(|d| d.status().to_owned())
-                            .unwrap_or_default();
-                        removals.insert(
-                            id.clone(),
-                            Removal {
-                                etag: out.e_tag().unwrap_or(etag).to_owned(),
-                                status,
-                                enabled: false,
-                            },
-                        );
+                        removals.insert(id.clone(), removal);
                     }
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_no_such_distribution()) =>
-                    {
+                    None => {
                         removals.remove(id);
                     }
-                    Err(e) => return Err(Error::aws("cloudfront", "UpdateDistribution", e)),
                 }
             }
             DistributionOp::Delete { id, .. } => {
@@ -154,38 +128,92 @@ pub async fn execute(
                 let Some(state) = removals.get(id) else {
                     continue;
                 };
-                if state.enabled {
-                    continue;
-                }
-                if state.status != "Deployed" {
-                    applied.pending.push(deletion_pending(id, &state.status));
-                    continue;
-                }
-                match client
-                    .delete_distribution()
-                    .id(id)
-                    .if_match(&state.etag)
-                    .send()
-                    .await
-                {
-                    Ok(_) => applied.changes.push(op.change()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_no_such_distribution()) => {}
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_distribution_not_disabled()) =>
-                    {
-                        applied.pending.push(format!(
-                            "distribution {id} is not disabled yet (DistributionNotDisabled); it is deleted once it is"
-                        ));
-                    }
-                    Err(e) => return Err(Error::aws("cloudfront", "DeleteDistribution", e)),
-                }
+                delete(client, id, state, op, &mut applied).await?;
             }
         }
     }
     Ok(applied)
+}
+
+/// Disables distribution `id` (the step before its deletion): what is known
+/// of it after, or `None` when it is gone already.
+async fn disable(
+    client: &Client,
+    id: &str,
+    etag: &str,
+    base: &DistributionConfig,
+) -> Result<Option<Removal>> {
+    let config = builder_from(base)
+        .enabled(false)
+        .build()
+        .map_err(|e| invalid(id, e))?;
+    match client
+        .update_distribution()
+        .id(id)
+        .if_match(etag)
+        .distribution_config(config)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let status = out
+                .distribution()
+                .map(|d| d.status().to_owned())
+                .unwrap_or_default();
+            Ok(Some(Removal {
+                etag: out.e_tag().unwrap_or(etag).to_owned(),
+                status,
+                enabled: false,
+            }))
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_distribution()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws("cloudfront", "UpdateDistribution", e)),
+    }
+}
+
+/// Deletes distribution `id` once it is disabled and deployed; until then a
+/// pending line says what it waits for.
+async fn delete(
+    client: &Client,
+    id: &str,
+    state: &Removal,
+    op: &DistributionOp,
+    applied: &mut Applied,
+) -> Result<()> {
+    if state.enabled {
+        return Ok(());
+    }
+    if state.status != "Deployed" {
+        applied.pending.push(deletion_pending(id, &state.status));
+        return Ok(());
+    }
+    match client
+        .delete_distribution()
+        .id(id)
+        .if_match(&state.etag)
+        .send()
+        .await
+    {
+        Ok(_) => applied.changes.push(op.change()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_distribution()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_distribution_not_disabled()) =>
+        {
+            applied.pending.push(format!(
+                "distribution {id} is not disabled yet (DistributionNotDisabled); it is deleted once it is"
+            ));
+        }
+        Err(e) => return Err(Error::aws("cloudfront", "DeleteDistribution", e)),
+    }
+    Ok(())
 }
 
 /// Creates the distribution; when CloudFront says our caller reference
