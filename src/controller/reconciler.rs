@@ -199,47 +199,18 @@ fn now() -> Time {
 /// The spec is live: make AWS follow it (or report how it drifted).
 async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> Result<Action> {
     let target = Target::from_object(object)?;
-    if ctx.tenancy_policies {
-        let refusals = policy_refusals(object, ctx).await?;
-        if !refusals.is_empty() {
-            return refused(object, ctx, api, Refusal::Policy(refusals)).await;
-        }
-    }
-    let mut memory = Memory::from_status(object.status.as_ref());
-    if let Some(value) = object.adopt_from()
-        && object
-            .status
-            .as_ref()
-            .and_then(|s| s.adopted_from.as_deref())
-            != Some(value)
-    {
-        match previous_owner(object, ctx, value).await? {
-            Ok(previous) => memory.adopt = Some(previous),
-            Err(why) => return refused(object, ctx, api, Refusal::Adoption(why)).await,
-        }
-    }
+    let mut memory = match admitted(object, ctx).await? {
+        Ok(memory) => memory,
+        Err(refusal) => return refused(object, ctx, api, refusal).await,
+    };
     let key = key_of(object);
     let aws = &ctx
         .aws
         .for_object(&key, priority(object))
         .with_announcer(warnings_to_events(ctx, object));
-    let paused = object.paused();
     memory.database.failover_to = object.failover_to().map(str::to_owned);
     let failover = requested_failover(object, ctx, aws, &target).await;
-    let report_only =
-        paused || (object.spec.drift_policy == DriftPolicy::Report && status::spec_applied(object));
-    let mut applied = true;
-    let mut pass = if report_only {
-        let planned = reconcile::reconcile(aws, &target, &memory, Mode::Plan).await;
-        if !paused && status::drift_changes(object, &planned).is_empty() {
-            reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
-        } else {
-            applied = false;
-            planned
-        }
-    } else {
-        reconcile::reconcile(aws, &target, &memory, Mode::Apply).await
-    };
+    let (mut pass, applied) = pass_under_drift_policy(object, aws, &target, &memory).await;
     if let Some(failover) = failover {
         // What the request could not do shows beside the pass; its change
         // is not drift, so it stays out of the plan.
@@ -252,8 +223,76 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
         pass.conflicts
             .extend(failover.conflicts.into_iter().map(note));
     }
+    report(object, ctx, api, &pass, applied).await?;
+    next_pass(object, ctx, &key, &pass)
+}
 
-    let drift = status::drift_changes(object, &pass);
+/// The memory of the last status for this pass, or why the object may not
+/// have one: tenancy policies that refuse its spec, or an adoption that
+/// cannot be followed.
+async fn admitted(
+    object: &GlobalApi,
+    ctx: &Arc<Context>,
+) -> Result<std::result::Result<Memory, Refusal>> {
+    if ctx.tenancy_policies {
+        let refusals = policy_refusals(object, ctx).await?;
+        if !refusals.is_empty() {
+            return Ok(Err(Refusal::Policy(refusals)));
+        }
+    }
+    let mut memory = Memory::from_status(object.status.as_ref());
+    if let Some(value) = object.adopt_from()
+        && object
+            .status
+            .as_ref()
+            .and_then(|s| s.adopted_from.as_deref())
+            != Some(value)
+    {
+        match previous_owner(object, ctx, value).await? {
+            Ok(previous) => memory.adopt = Some(previous),
+            Err(why) => return Ok(Err(Refusal::Adoption(why))),
+        }
+    }
+    Ok(Ok(memory))
+}
+
+/// The pass, and whether it was applied: paused, or under `driftPolicy:
+/// Report` with drift found, it is only a plan.
+async fn pass_under_drift_policy(
+    object: &GlobalApi,
+    aws: &crate::aws::AwsClients,
+    target: &Target,
+    memory: &Memory,
+) -> (Pass, bool) {
+    let paused = object.paused();
+    let report_only =
+        paused || (object.spec.drift_policy == DriftPolicy::Report && status::spec_applied(object));
+    if !report_only {
+        return (
+            reconcile::reconcile(aws, target, memory, Mode::Apply).await,
+            true,
+        );
+    }
+    let planned = reconcile::reconcile(aws, target, memory, Mode::Plan).await;
+    if !paused && status::drift_changes(object, &planned).is_empty() {
+        (
+            reconcile::reconcile(aws, target, memory, Mode::Apply).await,
+            true,
+        )
+    } else {
+        (planned, false)
+    }
+}
+
+/// Drift in the metrics and the log, the pass's Events, and the status.
+async fn report(
+    object: &GlobalApi,
+    ctx: &Arc<Context>,
+    api: &Api<GlobalApi>,
+    pass: &Pass,
+    applied: bool,
+) -> Result<()> {
+    let drift = status::drift_changes(object, pass);
     if !drift.is_empty() {
         ctx.metrics.drift(drift.len(), applied);
         tracing::info!(changes = drift.len(), corrected = applied, "drift found");
@@ -262,7 +301,7 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     events::publish(
         ctx,
         &reference,
-        events::notices(&pass, applied, &drift, applied),
+        events::notices(pass, applied, &drift, applied),
     )
     .await;
     let action = if applied {
@@ -270,39 +309,44 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     } else {
         DriftAction::Reported
     };
-    let new = status::status(object, &pass, action, &now());
+    let new = status::status(object, pass, action, &now());
     write_status(api, object, &new).await?;
     ctx.metrics.object(
         &object.namespace().unwrap_or_default(),
         &object.name_any(),
         object_state(&new),
     );
+    Ok(())
+}
 
+/// When the next pass comes, by what the pass left: a spec to fix, a turn
+/// in the budget, errors (backoff), pending work or nothing (resync).
+fn next_pass(object: &GlobalApi, ctx: &Arc<Context>, key: &str, pass: &Pass) -> Result<Action> {
     if pass.only_invalid() {
         // Status says what to fix; retrying sooner cannot help.
         tracing::info!(errors = %summary(&pass.errors), "the spec needs a change");
-        return Ok(ctx.queue.requeue(&key, requeue_after(object, &pass, 0)));
+        return Ok(ctx.queue.requeue(key, requeue_after(object, pass, 0)));
     }
     if only_deferred(&pass.errors)
-        && let Some(turn) = ctx.aws.budget().ticket_of(&key)
+        && let Some(turn) = ctx.aws.budget().ticket_of(key)
     {
         // Not a failure: the object comes back when its turn in the
         // account's budget is due.
         tracing::info!(errors = %summary(&pass.errors), "waiting for the AWS budget");
-        ctx.succeeded(&key);
-        return Ok(ctx.queue.requeue(&key, until(turn)));
+        ctx.succeeded(key);
+        return Ok(ctx.queue.requeue(key, until(turn)));
     }
     if !pass.errors.is_empty() {
         return Err(Error::Incomplete(summary(&pass.errors)));
     }
     let pending_passes = ctx.pending_pass(
-        &key,
+        key,
         object.metadata.generation.unwrap_or_default(),
         !pass.pending.is_empty(),
     );
     Ok(ctx
         .queue
-        .requeue(&key, requeue_after(object, &pass, pending_passes)))
+        .requeue(key, requeue_after(object, pass, pending_passes)))
 }
 
 /// The unplanned failover the `globalapi.io/failover-to` annotation asks
