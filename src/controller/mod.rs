@@ -296,27 +296,7 @@ pub async fn run(config: Config) -> Result<()> {
         .with_shared_listings(config.shared_listing_max_age)
         .with_fence(fence.clone())
         .with_app_name(&identity);
-    // One watch per namespace (a namespaced operator may not list the
-    // others), or one over every namespace.
-    let apis: Vec<(String, Api<GlobalApi>)> = if config.namespaces.is_empty() {
-        vec![(ALL_NAMESPACES.to_owned(), Api::all(client.clone()))]
-    } else {
-        config
-            .namespaces
-            .iter()
-            .map(|ns| (ns.clone(), Api::namespaced(client.clone(), ns)))
-            .collect()
-    };
-    // Fails early, with the API server's message, when the CRD is not
-    // installed, the operator may not list GlobalApis there, or the
-    // selector is malformed.
-    let mut probe = ListParams::default().limit(1);
-    if let Some(selector) = &config.selector {
-        probe = probe.labels(selector);
-    }
-    for (_, api) in &apis {
-        api.list(&probe).await?;
-    }
+    let apis = watched(&client, &config).await?;
     let crd = crd_check::check(&client).await;
 
     let listener = http::bind(config.metrics_addr).await?;
@@ -339,19 +319,7 @@ pub async fn run(config: Config) -> Result<()> {
         identity = %identity,
         "operator started"
     );
-    match &crd {
-        crd_check::CrdCheck::Current => ctx.metrics.set_crd_current(true),
-        crd_check::CrdCheck::Older(missing) => {
-            ctx.metrics.set_crd_current(false);
-            tracing::warn!(
-                missing = %missing.join(", "),
-                "the installed GlobalApi CRD is older than this operator: the API server drops these fields from every write; apply this version's CRD (kubectl apply --server-side -f crds/globalapi.yaml), which Helm does not upgrade"
-            );
-        }
-        crd_check::CrdCheck::Unread(why) => {
-            tracing::info!(%why, "the served GlobalApi schema could not be compared with this operator's");
-        }
-    }
+    report_crd(&crd, &ctx.metrics);
     // A waiting replica is ready too: it is up and can take over.
     ctx.health.set_ready();
     let stopping = shutdown_signal().boxed().shared();
@@ -379,6 +347,48 @@ pub async fn run(config: Config) -> Result<()> {
     server.abort();
     tracing::info!("operator stopped");
     result
+}
+
+/// The GlobalApis to watch: one watch per namespace (a namespaced
+/// operator may not list the others), or one over every namespace. Fails
+/// early, with the API server's message, when the CRD is not installed, the
+/// operator may not list GlobalApis there, or the selector is malformed.
+async fn watched(client: &Client, config: &Config) -> Result<Vec<(String, Api<GlobalApi>)>> {
+    let apis: Vec<(String, Api<GlobalApi>)> = if config.namespaces.is_empty() {
+        vec![(ALL_NAMESPACES.to_owned(), Api::all(client.clone()))]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| (ns.clone(), Api::namespaced(client.clone(), ns)))
+            .collect()
+    };
+    let mut probe = ListParams::default().limit(1);
+    if let Some(selector) = &config.selector {
+        probe = probe.labels(selector);
+    }
+    for (_, api) in &apis {
+        api.list(&probe).await?;
+    }
+    Ok(apis)
+}
+
+/// What the comparison of the served CRD with this operator's found, in
+/// the metrics and the log.
+fn report_crd(crd: &crd_check::CrdCheck, metrics: &metrics::Metrics) {
+    match crd {
+        crd_check::CrdCheck::Current => metrics.set_crd_current(true),
+        crd_check::CrdCheck::Older(missing) => {
+            metrics.set_crd_current(false);
+            tracing::warn!(
+                missing = %missing.join(", "),
+                "the installed GlobalApi CRD is older than this operator: the API server drops these fields from every write; apply this version's CRD (kubectl apply --server-side -f crds/globalapi.yaml), which Helm does not upgrade"
+            );
+        }
+        crd_check::CrdCheck::Unread(why) => {
+            tracing::info!(%why, "the served GlobalApi schema could not be compared with this operator's");
+        }
+    }
 }
 
 type Stopping = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
