@@ -443,45 +443,54 @@ async fn run(
         .context("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a web identity")?;
     let code = match command {
         Command::Crd | Command::Run(_) => ExitCode::SUCCESS,
-        Command::Plan(args) => {
-            let mut changed = false;
-            let mut failed = false;
-            let mut documents = Vec::new();
-            for (index, target) in targets.iter().enumerate() {
-                let memory = memories.get(index).cloned().unwrap_or_default();
-                let pass = if args.destroy {
-                    reconcile::destroy(&clients, target, &memory, Mode::Plan).await
-                } else {
-                    reconcile::reconcile(&clients, target, &memory, Mode::Plan).await
-                };
-                match args.output {
-                    PlanOutput::Text => print_pass(target, &pass),
-                    PlanOutput::Json => documents.push(plan_document(target, &pass)),
-                }
-                changed |= !pass.plan.is_empty();
-                failed |= !pass.errors.is_empty();
-            }
-            if args.output == PlanOutput::Json {
-                let document = serde_json::json!({
-                    "apiVersion": PLAN_API_VERSION,
-                    "globalApis": documents,
-                });
-                println!("{document:#}");
-            }
-            if failed {
-                ExitCode::FAILURE
-            } else if changed {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
+        Command::Plan(args) => plan(&clients, &targets, &memories, &args).await,
         Command::Apply(args) => passes(&clients, &targets, args.wait, false).await,
         Command::Destroy(args) => passes(&clients, &targets, args.wait.wait, true).await,
     };
     // The summary goes beside the logs: stdout is the plan.
     eprint!("{}", clients.calls().snapshot());
     Ok(code)
+}
+
+/// `globalapi plan`: each target's plan (or its deletion's), as text or one
+/// JSON document; exit 2 when something would change, 1 on an error.
+async fn plan(
+    clients: &AwsClients,
+    targets: &[Target],
+    memories: &[Memory],
+    args: &PlanArgs,
+) -> ExitCode {
+    let mut changed = false;
+    let mut failed = false;
+    let mut documents = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        let memory = memories.get(index).cloned().unwrap_or_default();
+        let pass = if args.destroy {
+            reconcile::destroy(clients, target, &memory, Mode::Plan).await
+        } else {
+            reconcile::reconcile(clients, target, &memory, Mode::Plan).await
+        };
+        match args.output {
+            PlanOutput::Text => print_pass(target, &pass),
+            PlanOutput::Json => documents.push(plan_document(target, &pass)),
+        }
+        changed |= !pass.plan.is_empty();
+        failed |= !pass.errors.is_empty();
+    }
+    if args.output == PlanOutput::Json {
+        let document = serde_json::json!({
+            "apiVersion": PLAN_API_VERSION,
+            "globalApis": documents,
+        });
+        println!("{document:#}");
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else if changed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Asks on the terminal whether to destroy what `targets` own.
