@@ -535,31 +535,60 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
             .into_iter()
             .map(op),
     );
+    out.ops.extend(
+        deployment_and_stage(d, api, api_changed)
+            .into_iter()
+            .map(op),
+    );
+    custom_domain(d, observed, api_id.as_deref(), &mut out);
+    leftovers(d, observed, &mut out);
+    out
+}
 
+/// A deployment when the API changed or the stage serves another one, and
+/// the stage made or set to the spec.
+fn deployment_and_stage(
+    d: &DesiredRegion,
+    api: Option<&ObservedApi>,
+    api_changed: bool,
+) -> Vec<OpKind> {
+    let mut kinds = Vec::new();
     let stage = api.and_then(|a| a.stage(&d.stage_name));
     let deployed_hash = stage.and_then(|s| s.api_hash.clone());
     if api_changed || deployed_hash.as_deref() != Some(d.api_hash.as_str()) {
-        out.ops.push(op(OpKind::CreateDeployment {
+        kinds.push(OpKind::CreateDeployment {
             stage: d.stage_name.clone(),
             observed_hash: deployed_hash,
             desired_hash: d.api_hash.clone(),
             stage_exists: stage.is_some(),
-        }));
+        });
     }
     match stage {
-        None => out.ops.push(op(OpKind::CreateStage {
+        None => kinds.push(OpKind::CreateStage {
             stage: d.stage_name.clone(),
             settings: d.stage.clone(),
             tags: d.tags.clone(),
-        })),
-        Some(s) if !d.stage.met_by(&s.settings) => out.ops.push(op(OpKind::UpdateStage {
+        }),
+        Some(s) if !d.stage.met_by(&s.settings) => kinds.push(OpKind::UpdateStage {
             stage: d.stage_name.clone(),
             observed: s.settings.clone(),
             desired: d.stage.clone(),
-        })),
+        }),
         Some(_) => {}
     }
+    kinds
+}
 
+/// The custom domain of the spec's name and its mapping: made once the
+/// certificate is issued, kept, or a conflict when someone else has it.
+fn custom_domain(
+    d: &DesiredRegion,
+    observed: &ObservedRegion,
+    api_id: Option<&str>,
+    out: &mut RegionDiff,
+) {
+    let region = d.region.as_str();
+    let op = |kind| Op::new(region, &d.api_name, kind);
     let name = &d.domain.name;
     match observed.domains.iter().find(|x| x.name == *name) {
         Some(domain) => {
@@ -574,7 +603,7 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
                 }));
             }
             out.ops
-                .extend(mappings(d, domain, api_id.as_deref()).into_iter().map(op));
+                .extend(mappings(d, domain, api_id).into_iter().map(op));
         }
         None if observed.foreign_domains.contains(name) => out.conflicts.push(format!(
             "{region}: custom domain {name} exists and is not owned by this GlobalApi"
@@ -588,7 +617,7 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
                 }));
                 out.ops.push(op(OpKind::CreateMapping {
                     domain: name.clone(),
-                    rest_api_id: api_id.clone(),
+                    rest_api_id: api_id.map(str::to_owned),
                     stage: d.stage_name.clone(),
                 }));
             }
@@ -597,16 +626,22 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
             )),
         },
     }
+}
 
-    // Stages the spec no longer names, once no mapping of ours uses them.
-    if let Some(a) = api {
+/// What the spec no longer names: other stages (once no mapping of ours
+/// uses them), custom domains of a name the spec left (only once DNS has
+/// moved off them), and extra REST APIs of ours.
+fn leftovers(d: &DesiredRegion, observed: &ObservedRegion, out: &mut RegionDiff) {
+    let region = d.region.as_str();
+    let op = |kind| Op::new(region, &d.api_name, kind);
+    if let Some(a) = observed.api.as_ref() {
         for s in a.stages.iter().filter(|s| s.name != d.stage_name) {
             out.ops.push(op(OpKind::DeleteStage {
                 stage: s.name.clone(),
             }));
         }
     }
-    for domain in observed.domains.iter().filter(|x| x.name != *name) {
+    for domain in observed.domains.iter().filter(|x| x.name != d.domain.name) {
         if d.retire_old_domains {
             out.ops.extend(delete_domain(region, &d.api_name, domain));
         } else {
@@ -618,7 +653,6 @@ fn converge(d: &DesiredRegion, observed: &ObservedRegion) -> RegionDiff {
             id: extra.id.clone(),
         }));
     }
-    out
 }
 
 /// Resource and method operations: creates parents first, deletes children first.
