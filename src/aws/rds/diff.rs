@@ -459,44 +459,13 @@ fn region_cluster(
     (engine, engine_version): &(String, String),
 ) {
     let g = &desired.global;
-    let primary = desired.primary_region.as_str();
-    let writer_region = observed.writer_region();
     let region = want.region.as_str();
     // A region whose observation failed: its error line is reported; nothing is decided.
     let Some(view) = observed.regions.get(region) else {
         return;
     };
     let Some(have) = view else {
-        let role = if writer_region.is_none() && region == primary {
-            Role::Primary
-        } else {
-            Role::Secondary
-        };
-        d.push(
-            Stage::Regions,
-            OpKind::CreateCluster {
-                region: region.to_owned(),
-                identifier: want.identifier.clone(),
-                role,
-                global: g.identifier.clone(),
-                engine: engine.clone(),
-                engine_version: engine_version.clone(),
-                deletion_protection: want.deletion_protection,
-                write_forwarding: role == Role::Secondary && desired.write_forwarding,
-            },
-        );
-        for instance in &want.instances {
-            d.push(
-                Stage::Regions,
-                OpKind::CreateInstance {
-                    region: region.to_owned(),
-                    cluster: want.identifier.clone(),
-                    identifier: instance.identifier.clone(),
-                    class: instance.class.clone(),
-                    engine: engine.clone(),
-                },
-            );
-        }
+        new_cluster(d, desired, observed, want, engine, engine_version);
         return;
     };
     if !have.ownership.is_ours() {
@@ -534,6 +503,67 @@ fn region_cluster(
             have.identifier, have.status
         ));
     }
+    cluster_settings(d, desired, observed, want, have, engine);
+}
+
+/// A cluster for a region that has none (the primary when there is no
+/// writer yet), and its instances.
+fn new_cluster(
+    d: &mut RdsDiff,
+    desired: &Desired,
+    observed: &Observed,
+    want: &super::model::DesiredCluster,
+    engine: &str,
+    engine_version: &str,
+) {
+    let g = &desired.global;
+    let region = want.region.as_str();
+    let primary = desired.primary_region.as_str();
+    let writer_region = observed.writer_region();
+    let role = if writer_region.is_none() && region == primary {
+        Role::Primary
+    } else {
+        Role::Secondary
+    };
+    d.push(
+        Stage::Regions,
+        OpKind::CreateCluster {
+            region: region.to_owned(),
+            identifier: want.identifier.clone(),
+            role,
+            global: g.identifier.clone(),
+            engine: engine.to_owned(),
+            engine_version: engine_version.to_owned(),
+            deletion_protection: want.deletion_protection,
+            write_forwarding: role == Role::Secondary && desired.write_forwarding,
+        },
+    );
+    for instance in &want.instances {
+        d.push(
+            Stage::Regions,
+            OpKind::CreateInstance {
+                region: region.to_owned(),
+                cluster: want.identifier.clone(),
+                identifier: instance.identifier.clone(),
+                class: instance.class.clone(),
+                engine: engine.to_owned(),
+            },
+        );
+    }
+}
+
+/// The instances and settings of a cluster of ours that is a member:
+/// write forwarding on a secondary, deletion protection.
+fn cluster_settings(
+    d: &mut RdsDiff,
+    desired: &Desired,
+    observed: &Observed,
+    want: &super::model::DesiredCluster,
+    have: &ObservedCluster,
+    engine: &str,
+) {
+    let region = want.region.as_str();
+    let primary = desired.primary_region.as_str();
     let role = observed.role_of(have, Some(primary));
     instance_ops(d, want, have, engine);
     if role == Role::Secondary
