@@ -85,18 +85,6 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
         .filter(|r| r.key.record_type == "TXT" && is_owner_record_name(&r.key.name))
         .filter_map(|r| parse_owner(r).map(|o| (r.key.name.as_str(), o)))
         .collect();
-    let owned_by_us = |name: &str| {
-        owners
-            .get(owner_record_name(name).as_str())
-            .is_some_and(|(_, uid)| *uid == target.uid)
-    };
-    let managed_at = |name: &str| -> Vec<&Record> {
-        observed
-            .iter()
-            .filter(|r| r.key.name == name && MANAGED_TYPES.contains(&r.key.record_type.as_str()))
-            .collect()
-    };
-
     let mut diff = RecordDiff::default();
     let wanted: BTreeSet<&str> = desired
         .iter()
@@ -107,55 +95,10 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
     let mut deletes = Vec::new();
     let mut upserts = Vec::new();
     for name in &wanted {
-        if !owned_by_us(name) {
-            if let Some((owner, _)) = owners.get(owner_record_name(name).as_str()) {
-                // Another's records that are exactly ours serve both: an ACM
-                // validation record is the same for every certificate of a
-                // domain in the account. Its owner keeps (and removes) it.
-                if !served_by_theirs(name, desired, &managed_at(name)) {
-                    diff.conflicts
-                        .push(format!("{name} is owned by GlobalApi {owner}"));
-                }
-                continue;
-            }
-            let existing = managed_at(name);
-            if !existing.is_empty() {
-                let types: BTreeSet<&str> = existing
-                    .iter()
-                    .map(|r| r.key.record_type.as_str())
-                    .collect();
-                diff.conflicts.push(format!(
-                    "{name} already has {} records that no GlobalApi owns",
-                    types.into_iter().collect::<Vec<_>>().join("/")
-                ));
-                continue;
-            }
-        }
-        let owner_name = owner_record_name(name);
-        let mine: Vec<&Record> = desired
-            .iter()
-            .filter(|r| r.key.name == *name || r.key.name == owner_name)
-            .collect();
-        let theirs: Vec<&Record> = observed
-            .iter()
-            .filter(|r| {
-                (r.key.name == *name && MANAGED_TYPES.contains(&r.key.record_type.as_str()))
-                    || (r.key.name == owner_name && r.key.record_type == "TXT")
-            })
-            .collect();
-        for record in &mine {
-            match theirs.iter().find(|o| o.key == record.key) {
-                Some(o) if **o == **record => {}
-                found => upserts.push(RecordOp::Upsert {
-                    record: (*record).clone(),
-                    observed: found.map(|o| (*o).clone()),
-                }),
-            }
-        }
-        for o in &theirs {
-            if !mine.iter().any(|r| r.key == o.key) {
-                deletes.push(RecordOp::Delete((*o).clone()));
-            }
+        match claim(target, name, &owners, desired, observed) {
+            Claim::Ours => name_ops(name, desired, observed, &mut deletes, &mut upserts),
+            Claim::Taken(conflict) => diff.conflicts.push(conflict),
+            Claim::ServedByTheirs => {}
         }
     }
 
@@ -165,7 +108,12 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
         if *uid != target.uid || wanted.contains(name) {
             continue;
         }
-        deletes.extend(managed_at(name).into_iter().cloned().map(RecordOp::Delete));
+        deletes.extend(
+            managed_at(observed, name)
+                .into_iter()
+                .cloned()
+                .map(RecordOp::Delete),
+        );
         deletes.extend(
             observed
                 .iter()
@@ -179,6 +127,95 @@ pub fn records(target: &Target, desired: &[Record], observed: &[Record]) -> Reco
     diff.ops = deletes;
     diff.ops.extend(upserts);
     diff
+}
+
+/// Whether a name the spec wants may be written.
+enum Claim {
+    /// Its ownership record names us, or it is free.
+    Ours,
+    /// Someone else has it: the conflict.
+    Taken(String),
+    /// Another's records that are exactly ours serve both: an ACM
+    /// validation record is the same for every certificate of a domain in
+    /// the account. Its owner keeps (and removes) it.
+    ServedByTheirs,
+}
+
+fn claim(
+    target: &Target,
+    name: &str,
+    owners: &BTreeMap<&str, (String, String)>,
+    desired: &[Record],
+    observed: &[Record],
+) -> Claim {
+    match owners.get(owner_record_name(name).as_str()) {
+        Some((_, uid)) if *uid == target.uid => Claim::Ours,
+        Some((owner, _)) => {
+            if served_by_theirs(name, desired, &managed_at(observed, name)) {
+                Claim::ServedByTheirs
+            } else {
+                Claim::Taken(format!("{name} is owned by GlobalApi {owner}"))
+            }
+        }
+        None => {
+            let existing = managed_at(observed, name);
+            if existing.is_empty() {
+                return Claim::Ours;
+            }
+            let types: BTreeSet<&str> = existing
+                .iter()
+                .map(|r| r.key.record_type.as_str())
+                .collect();
+            Claim::Taken(format!(
+                "{name} already has {} records that no GlobalApi owns",
+                types.into_iter().collect::<Vec<_>>().join("/")
+            ))
+        }
+    }
+}
+
+/// The records of the types we manage at `name`.
+fn managed_at<'a>(observed: &'a [Record], name: &str) -> Vec<&'a Record> {
+    observed
+        .iter()
+        .filter(|r| r.key.name == name && MANAGED_TYPES.contains(&r.key.record_type.as_str()))
+        .collect()
+}
+
+/// The writes that make `name` and its ownership record as desired.
+fn name_ops(
+    name: &str,
+    desired: &[Record],
+    observed: &[Record],
+    deletes: &mut Vec<RecordOp>,
+    upserts: &mut Vec<RecordOp>,
+) {
+    let owner_name = owner_record_name(name);
+    let mine: Vec<&Record> = desired
+        .iter()
+        .filter(|r| r.key.name == name || r.key.name == owner_name)
+        .collect();
+    let theirs: Vec<&Record> = observed
+        .iter()
+        .filter(|r| {
+            (r.key.name == name && MANAGED_TYPES.contains(&r.key.record_type.as_str()))
+                || (r.key.name == owner_name && r.key.record_type == "TXT")
+        })
+        .collect();
+    for record in &mine {
+        match theirs.iter().find(|o| o.key == record.key) {
+            Some(o) if **o == **record => {}
+            found => upserts.push(RecordOp::Upsert {
+                record: (*record).clone(),
+                observed: found.map(|o| (*o).clone()),
+            }),
+        }
+    }
+    for o in &theirs {
+        if !mine.iter().any(|r| r.key == o.key) {
+            deletes.push(RecordOp::Delete((*o).clone()));
+        }
+    }
 }
 
 /// The names whose ownership record names `target`.
