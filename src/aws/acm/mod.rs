@@ -24,18 +24,19 @@ pub mod observe;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
+};
 
 use aws_sdk_acm::Client;
 use tokio::task::JoinSet;
 
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
+use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
 use crate::error::Result;
-use std::future::Future;
-
-use crate::aws::service::ServiceStep;
 use crate::plan::{Change, Mode, Service, StepOutcome};
 use crate::target::Target;
 

@@ -25,16 +25,17 @@ pub mod observe;
 #[cfg(test)]
 mod mock_tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
+};
 
 use tokio::task::JoinSet;
 
+use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
 use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
-use std::future::Future;
-
-use crate::aws::service::ServiceStep;
 use crate::plan::{Change, Mode, Service, StepOutcome};
 use crate::target::Target;
 

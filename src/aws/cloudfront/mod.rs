@@ -22,12 +22,12 @@ pub mod observe;
 #[cfg(test)]
 mod mock_tests;
 
-use aws_sdk_cloudfront::Client;
-
-use crate::error::Result;
 use std::future::Future;
 
+use aws_sdk_cloudfront::Client;
+
 use crate::aws::service::ServiceStep;
+use crate::error::Result;
 use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 

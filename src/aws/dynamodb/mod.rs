@@ -17,17 +17,15 @@ pub mod desired;
 pub mod diff;
 pub mod observe;
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, future::Future};
 
 use aws_sdk_dynamodb::Client;
 
 use crate::api::DatabaseRemoval;
 use crate::aws::AwsClients;
 use crate::aws::rds::desired::removal;
-use crate::error::Result;
-use std::future::Future;
-
 use crate::aws::service::ServiceStep;
+use crate::error::Result;
 use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
@@ -197,33 +195,7 @@ pub async fn run_with(
             outcome.outputs.unknown.extend(errors);
             continue;
         }
-        let plan = match (spec, teardown) {
-            (Some(table), false) => {
-                let spec_regions = target.region_names();
-                let mut plan = diff::diff(table, &spec_regions, &found);
-                let left = diff::retire(
-                    &name,
-                    &spec_regions,
-                    &found,
-                    removal(target),
-                    table.deletion_protection,
-                );
-                merge(&mut plan, left);
-                plan
-            }
-            (spec, _) => {
-                let protected = match spec {
-                    Some(table) => table.deletion_protection,
-                    None => diff::ours(&found).iter().any(|t| t.deletion_protection),
-                };
-                let policy = if teardown {
-                    DatabaseRemoval::Delete
-                } else {
-                    removal(target)
-                };
-                diff::retire(&name, &[], &found, policy, protected)
-            }
-        };
+        let plan = table_plan(target, &name, spec, &found, teardown);
         outcome.pending.extend(plan.pending.iter().cloned());
         outcome.conflicts.extend(plan.conflicts.iter().cloned());
         outcome.errors.extend(plan.errors.iter().cloned());
@@ -231,28 +203,7 @@ pub async fn run_with(
             .outputs
             .orphaned
             .extend(plan.orphaned.iter().cloned());
-        let mut changed = false;
-        for op in &plan.ops {
-            if mode == Mode::Plan {
-                outcome.changes.push(op.change());
-                continue;
-            }
-            match apply::apply(&dynamodb, target, op).await {
-                apply::Outcome::Done => {
-                    outcome.changes.push(op.change());
-                    changed = true;
-                }
-                apply::Outcome::Waiting(line) => {
-                    outcome.pending.push(line);
-                    break;
-                }
-                apply::Outcome::Failed(e) => {
-                    let region = op.change().region.unwrap_or_default();
-                    outcome.errors.push(format!("{region}: {e}"));
-                    break;
-                }
-            }
-        }
+        let changed = carry_out(&dynamodb, target, &plan, mode, &mut outcome).await;
         let found = if changed {
             find(&dynamodb, target, &name, &regions).await.0
         } else {
@@ -275,6 +226,79 @@ pub async fn run_with(
         }
     }
     Ok(outcome)
+}
+
+/// What to do with one table: follow its spec (and retire the replicas of
+/// regions the spec left), or, without a spec or in a teardown, retire it
+/// as the removal policy says.
+fn table_plan(
+    target: &Target,
+    name: &str,
+    spec: Option<&DesiredTable>,
+    found: &Found,
+    teardown: bool,
+) -> TablesDiff {
+    match (spec, teardown) {
+        (Some(table), false) => {
+            let spec_regions = target.region_names();
+            let mut plan = diff::diff(table, &spec_regions, found);
+            let left = diff::retire(
+                name,
+                &spec_regions,
+                found,
+                removal(target),
+                table.deletion_protection,
+            );
+            merge(&mut plan, left);
+            plan
+        }
+        (spec, _) => {
+            let protected = match spec {
+                Some(table) => table.deletion_protection,
+                None => diff::ours(found).iter().any(|t| t.deletion_protection),
+            };
+            let policy = if teardown {
+                DatabaseRemoval::Delete
+            } else {
+                removal(target)
+            };
+            diff::retire(name, &[], found, policy, protected)
+        }
+    }
+}
+
+/// Applies the plan's operations in order (Plan: lists them), up to the
+/// first that waits or fails; whether anything changed.
+async fn carry_out(
+    dynamodb: &impl Fn(&str) -> Client,
+    target: &Target,
+    plan: &TablesDiff,
+    mode: Mode,
+    outcome: &mut StepOutcome<DynamoOutputs>,
+) -> bool {
+    let mut changed = false;
+    for op in &plan.ops {
+        if mode == Mode::Plan {
+            outcome.changes.push(op.change());
+            continue;
+        }
+        match apply::apply(dynamodb, target, op).await {
+            apply::Outcome::Done => {
+                outcome.changes.push(op.change());
+                changed = true;
+            }
+            apply::Outcome::Waiting(line) => {
+                outcome.pending.push(line);
+                break;
+            }
+            apply::Outcome::Failed(e) => {
+                let region = op.change().region.unwrap_or_default();
+                outcome.errors.push(format!("{region}: {e}"));
+                break;
+            }
+        }
+    }
+    changed
 }
 
 fn merge(into: &mut TablesDiff, more: TablesDiff) {

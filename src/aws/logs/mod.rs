@@ -12,13 +12,14 @@ pub mod desired;
 pub mod diff;
 pub mod observe;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
+};
 
 use crate::aws::AwsClients;
-use crate::error::Result;
-use std::future::Future;
-
 use crate::aws::service::ServiceStep;
+use crate::error::Result;
 use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 

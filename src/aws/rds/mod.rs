@@ -40,14 +40,14 @@ pub mod observe;
 #[cfg(test)]
 mod mock_tests;
 
+use std::future::Future;
+
 use aws_sdk_rds::Client;
 
 use crate::api::DatabaseRemoval;
+use crate::aws::service::ServiceStep;
 use crate::aws::{Announcer, AwsClients};
 use crate::error::Result;
-use std::future::Future;
-
-use crate::aws::service::ServiceStep;
 use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 

@@ -15,13 +15,11 @@ pub mod shared;
 pub mod switch;
 pub mod valve;
 
-use std::collections::BTreeMap;
-
-use crate::aws::{AwsClients, Observed};
-use crate::error::{Error, Result};
-use std::future::Future;
+use std::{collections::BTreeMap, future::Future};
 
 use crate::aws::service::ServiceStep;
+use crate::aws::{AwsClients, Observed};
+use crate::error::{Error, Result};
 use crate::plan::{Mode, Service, StepOutcome};
 use crate::target::Target;
 
