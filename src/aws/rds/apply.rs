@@ -170,6 +170,22 @@ fn tags(target: &Target) -> Vec<Tag> {
         .collect()
 }
 
+/// A change to something that exists, as its call ended: done, or AWS's
+/// error of `operation` sorted by [`classify`].
+fn changed<T, E>(
+    result: std::result::Result<T, E>,
+    operation: &'static str,
+    busy: impl FnOnce(&Error) -> String,
+) -> Outcome
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Outcome::Done,
+        Err(e) => classify(Error::aws("rds", operation, e), busy),
+    }
+}
+
 /// Sorts an AWS error of a change to something that exists: gone (done),
 /// busy (a later pass), or a failure.
 fn classify(e: Error, busy: impl FnOnce(&Error) -> String) -> Outcome {
@@ -374,14 +390,11 @@ impl<R: Fn(&str) -> Client> Calls<'_, R> {
             .deletion_protection(desired)
             .send()
             .await;
-        match result {
-            Ok(_) => Outcome::Done,
-            Err(e) => classify(Error::aws("rds", "ModifyGlobalCluster", e), |e| {
-                format!(
-                    "rds global cluster {identifier} is busy ({e}); DeletionProtection is set in a later pass"
-                )
-            }),
-        }
+        changed(result, "ModifyGlobalCluster", |e| {
+            format!(
+                "rds global cluster {identifier} is busy ({e}); DeletionProtection is set in a later pass"
+            )
+        })
     }
 
     async fn delete_global_cluster(&self, identifier: &str) -> Outcome {
@@ -390,12 +403,9 @@ impl<R: Fn(&str) -> Client> Calls<'_, R> {
             .global_cluster_identifier(identifier)
             .send()
             .await;
-        match result {
-            Ok(_) => Outcome::Done,
-            Err(e) => classify(Error::aws("rds", "DeleteGlobalCluster", e), |e| {
-                format!("rds global cluster {identifier} cannot be deleted yet ({e})")
-            }),
-        }
+        changed(result, "DeleteGlobalCluster", |e| {
+            format!("rds global cluster {identifier} cannot be deleted yet ({e})")
+        })
     }
 
     async fn create_cluster(&self, cluster: &NewCluster<'_>, state: &mut State) -> Outcome {
@@ -518,14 +528,11 @@ impl<R: Fn(&str) -> Client> Calls<'_, R> {
             .db_cluster_identifier(arn)
             .send()
             .await;
-        match result {
-            Ok(_) => Outcome::Done,
-            Err(e) => classify(Error::aws("rds", "RemoveFromGlobalCluster", e), |e| {
-                format!(
-                    "rds cluster {identifier} in {region} cannot leave global cluster {global} yet ({e})"
-                )
-            }),
-        }
+        changed(result, "RemoveFromGlobalCluster", |e| {
+            format!(
+                "rds cluster {identifier} in {region} cannot leave global cluster {global} yet ({e})"
+            )
+        })
     }
 
     /// A cluster goes only after its instances; they take minutes in AWS.
@@ -612,14 +619,11 @@ impl<R: Fn(&str) -> Client> Calls<'_, R> {
             .apply_immediately(true)
             .send()
             .await;
-        match result {
-            Ok(_) => Outcome::Done,
-            Err(e) => classify(Error::aws("rds", "ModifyDBInstance", e), |e| {
-                format!(
-                    "rds instance {identifier} in {region} is busy ({e}); its class is set in a later pass"
-                )
-            }),
-        }
+        changed(result, "ModifyDBInstance", |e| {
+            format!(
+                "rds instance {identifier} in {region} is busy ({e}); its class is set in a later pass"
+            )
+        })
     }
 
     async fn delete_instance(&self, region: &str, identifier: &str) -> Outcome {
@@ -628,12 +632,9 @@ impl<R: Fn(&str) -> Client> Calls<'_, R> {
             .db_instance_identifier(identifier)
             .send()
             .await;
-        match result {
-            Ok(_) => Outcome::Done,
-            Err(e) => classify(Error::aws("rds", "DeleteDBInstance", e), |e| {
-                format!("rds instance {identifier} in {region} cannot be deleted yet ({e})")
-            }),
-        }
+        changed(result, "DeleteDBInstance", |e| {
+            format!("rds instance {identifier} in {region} cannot be deleted yet ({e})")
+        })
     }
 
     /// `Some` (wait, or gone) while the global cluster still lists members.
@@ -667,12 +668,9 @@ async fn modify_cluster(
         .apply_immediately(true)
         .send()
         .await;
-    match result {
-        Ok(_) => Outcome::Done,
-        Err(e) => classify(Error::aws("rds", "ModifyDBCluster", e), |e| {
-            format!(
-                "rds cluster {identifier} in {region} is busy ({e}); {field} is set in a later pass"
-            )
-        }),
-    }
+    changed(result, "ModifyDBCluster", |e| {
+        format!(
+            "rds cluster {identifier} in {region} is busy ({e}); {field} is set in a later pass"
+        )
+    })
 }
