@@ -176,20 +176,7 @@ pub fn diff(
                 Some(f) if !inputs.origin_served => held_origin(f, want, &mut diff),
                 _ => want.clone(),
             };
-            for other in foreign {
-                for alias in other.aliases.iter().filter(|a| want.aliases.contains(a)) {
-                    diff.conflicts.push(match &other.owner {
-                        Some(owner) => format!(
-                            "{alias} is an alternate domain name of CloudFront distribution {}, owned by GlobalApi {owner}",
-                            other.id
-                        ),
-                        None => format!(
-                            "{alias} is an alternate domain name of CloudFront distribution {}, which no GlobalApi owns",
-                            other.id
-                        ),
-                    });
-                }
-            }
+            diff.conflicts.extend(alias_conflicts(&want, foreign));
             // CloudFront refuses an alias another distribution holds.
             if diff.conflicts.is_empty() {
                 match kept {
@@ -212,6 +199,26 @@ pub fn diff(
         diff.pending.extend(pending);
     }
     diff
+}
+
+/// The aliases `want` needs that another distribution holds.
+fn alias_conflicts(want: &Distribution, foreign: &[Foreign]) -> Vec<String> {
+    let mut conflicts = Vec::new();
+    for other in foreign {
+        for alias in other.aliases.iter().filter(|a| want.aliases.contains(a)) {
+            conflicts.push(match &other.owner {
+                Some(owner) => format!(
+                    "{alias} is an alternate domain name of CloudFront distribution {}, owned by GlobalApi {owner}",
+                    other.id
+                ),
+                None => format!(
+                    "{alias} is an alternate domain name of CloudFront distribution {}, which no GlobalApi owns",
+                    other.id
+                ),
+            });
+        }
+    }
+    conflicts
 }
 
 /// `want` with `f`'s current origin names where they differ: CloudFront
