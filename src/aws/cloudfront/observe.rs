@@ -210,10 +210,6 @@ async fn get(client: &Client, id: &str, arn: &str) -> Result<Option<(Found, Dist
 
 /// The fields we set, read from an SDK configuration.
 pub fn plain(config: &DistributionConfig) -> Distribution {
-    let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
-    let certificate = config.viewer_certificate();
-    let behavior = config.default_cache_behavior();
-    let allowed = behavior.and_then(|b| b.allowed_methods());
     let geo = config.restrictions().and_then(|r| r.geo_restriction());
     Distribution {
         comment: config.comment().to_owned(),
@@ -221,63 +217,9 @@ pub fn plain(config: &DistributionConfig) -> Distribution {
             .aliases()
             .map(|a| a.items().to_vec())
             .unwrap_or_default(),
-        viewer_certificate: ViewerCertificate {
-            acm_certificate_arn: non_empty(certificate.and_then(|c| c.acm_certificate_arn())),
-            ssl_support_method: certificate
-                .and_then(|c| c.ssl_support_method())
-                .map(|m| m.as_str().to_owned()),
-            minimum_protocol_version: certificate
-                .and_then(|c| c.minimum_protocol_version())
-                .map(|v| v.as_str().to_owned()),
-        },
-        origins: config
-            .origins()
-            .map(|o| o.items())
-            .unwrap_or_default()
-            .iter()
-            .map(|o| {
-                let custom = o.custom_origin_config();
-                Origin {
-                    id: o.id().to_owned(),
-                    domain_name: o.domain_name().to_owned(),
-                    protocol_policy: custom.map(|c| c.origin_protocol_policy().as_str().to_owned()),
-                    ssl_protocols: custom
-                        .and_then(|c| c.origin_ssl_protocols())
-                        .map(|p| p.items().iter().map(|s| s.as_str().to_owned()).collect())
-                        .unwrap_or_default(),
-                    https_port: custom.map(|c| c.https_port()),
-                }
-            })
-            .collect(),
-        default_cache_behavior: CacheBehavior {
-            target_origin_id: behavior
-                .map(|b| b.target_origin_id().to_owned())
-                .unwrap_or_default(),
-            viewer_protocol_policy: behavior
-                .map(|b| b.viewer_protocol_policy().as_str().to_owned())
-                .unwrap_or_default(),
-            allowed_methods: allowed
-                .map(|m| m.items().iter().map(|m| m.as_str().to_owned()).collect())
-                .unwrap_or_default(),
-            cached_methods: allowed
-                .and_then(|m| m.cached_methods())
-                .map(|m| m.items().iter().map(|m| m.as_str().to_owned()).collect())
-                .unwrap_or_default(),
-            cache_policy_id: non_empty(behavior.and_then(|b| b.cache_policy_id())),
-            origin_request_policy_id: non_empty(
-                behavior.and_then(|b| b.origin_request_policy_id()),
-            ),
-            lambda_associations: behavior
-                .and_then(|b| b.lambda_function_associations())
-                .map(|l| l.items())
-                .unwrap_or_default()
-                .iter()
-                .map(|a| LambdaAssociation {
-                    event_type: a.event_type().as_str().to_owned(),
-                    arn: a.lambda_function_arn().to_owned(),
-                })
-                .collect(),
-        },
+        viewer_certificate: viewer_certificate(config),
+        origins: origins(config),
+        default_cache_behavior: default_cache_behavior(config),
         cache_behaviors: config
             .cache_behaviors()
             .map(|c| {
@@ -305,4 +247,75 @@ pub fn plain(config: &DistributionConfig) -> Distribution {
         ipv6_enabled: config.is_ipv6_enabled().unwrap_or(false),
     }
     .normalized()
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn viewer_certificate(config: &DistributionConfig) -> ViewerCertificate {
+    let certificate = config.viewer_certificate();
+    ViewerCertificate {
+        acm_certificate_arn: non_empty(certificate.and_then(|c| c.acm_certificate_arn())),
+        ssl_support_method: certificate
+            .and_then(|c| c.ssl_support_method())
+            .map(|m| m.as_str().to_owned()),
+        minimum_protocol_version: certificate
+            .and_then(|c| c.minimum_protocol_version())
+            .map(|v| v.as_str().to_owned()),
+    }
+}
+
+fn origins(config: &DistributionConfig) -> Vec<Origin> {
+    config
+        .origins()
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            let custom = o.custom_origin_config();
+            Origin {
+                id: o.id().to_owned(),
+                domain_name: o.domain_name().to_owned(),
+                protocol_policy: custom.map(|c| c.origin_protocol_policy().as_str().to_owned()),
+                ssl_protocols: custom
+                    .and_then(|c| c.origin_ssl_protocols())
+                    .map(|p| p.items().iter().map(|s| s.as_str().to_owned()).collect())
+                    .unwrap_or_default(),
+                https_port: custom.map(|c| c.https_port()),
+            }
+        })
+        .collect()
+}
+
+fn default_cache_behavior(config: &DistributionConfig) -> CacheBehavior {
+    let behavior = config.default_cache_behavior();
+    let allowed = behavior.and_then(|b| b.allowed_methods());
+    CacheBehavior {
+        target_origin_id: behavior
+            .map(|b| b.target_origin_id().to_owned())
+            .unwrap_or_default(),
+        viewer_protocol_policy: behavior
+            .map(|b| b.viewer_protocol_policy().as_str().to_owned())
+            .unwrap_or_default(),
+        allowed_methods: allowed
+            .map(|m| m.items().iter().map(|m| m.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+        cached_methods: allowed
+            .and_then(|m| m.cached_methods())
+            .map(|m| m.items().iter().map(|m| m.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+        cache_policy_id: non_empty(behavior.and_then(|b| b.cache_policy_id())),
+        origin_request_policy_id: non_empty(behavior.and_then(|b| b.origin_request_policy_id())),
+        lambda_associations: behavior
+            .and_then(|b| b.lambda_function_associations())
+            .map(|l| l.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|a| LambdaAssociation {
+                event_type: a.event_type().as_str().to_owned(),
+                arn: a.lambda_function_arn().to_owned(),
+            })
+            .collect(),
+    }
 }
