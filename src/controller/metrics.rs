@@ -305,7 +305,14 @@ pub struct Readings {
 
 impl Collector for Readings {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let e = &mut encoder;
+        self.encode_aws(&mut encoder)?;
+        self.encode_reconciles(&mut encoder)
+    }
+}
+
+impl Readings {
+    /// AWS calls, their latency and errors, and the budgets' admissions.
+    fn encode_aws(&self, e: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let mut family = encoder_for(
             e,
             "globalapi_aws_calls",
@@ -374,6 +381,11 @@ impl Collector for Readings {
             ];
             ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
         }
+        Ok(())
+    }
+
+    /// The watches, the reconciles in flight and the queue.
+    fn encode_reconciles(&self, e: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let mut family = encoder_for(
             e,
             "globalapi_watch_healthy",
