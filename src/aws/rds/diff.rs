@@ -928,29 +928,10 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
         return d;
     }
 
-    match spec {
-        Some(a) if a.deletion_protection => {
-            d.errors.push(PROTECTED.to_owned());
-            return d;
-        }
-        Some(_) => {}
-        None => {
-            for c in ours.iter().filter(|c| c.deletion_protection) {
-                d.errors.push(format!(
-                    "{}: rds cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
-                    c.region, c.identifier
-                ));
-            }
-            if let Some(g) = global.filter(|g| g.deletion_protection) {
-                d.errors.push(format!(
-                    "rds global cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
-                    g.identifier
-                ));
-            }
-            if !d.errors.is_empty() {
-                return d;
-            }
-        }
+    let refusals = protection_refusals(spec, &ours, global);
+    if !refusals.is_empty() {
+        d.errors = refusals;
+        return d;
     }
 
     let skip_final = spec.is_some_and(|a| a.skip_final_snapshot);
@@ -973,38 +954,76 @@ pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> R
     }
 
     if let Some(g) = global {
-        for m in &g.members {
-            if is_our_member(target, observed, m) || is_our_vanished_member(target, observed, m) {
-                continue;
+        retire_global(&mut d, target, observed, g);
+    }
+    d
+}
+
+/// Why the database may not be deleted: the spec protects it, or (the
+/// spec's database gone) clusters or the global cluster carry deletion
+/// protection.
+fn protection_refusals(
+    spec: Option<&crate::api::AuroraSpec>,
+    ours: &[&ObservedCluster],
+    global: Option<&ObservedGlobalCluster>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    match spec {
+        Some(a) if a.deletion_protection => {
+            return vec![PROTECTED.to_owned()];
+        }
+        Some(_) => {}
+        None => {
+            for c in ours.iter().filter(|c| c.deletion_protection) {
+                errors.push(format!(
+                    "{}: rds cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
+                    c.region, c.identifier
+                ));
             }
-            d.conflicts.push(format!(
-                "global cluster {} has member {}, which is not a cluster of this GlobalApi: remove it from the global cluster; the primary cluster and the global cluster are deleted after it",
-                g.identifier, m.arn
-            ));
-            d.held.insert(Stage::Regions);
+            if let Some(g) = global.filter(|g| g.deletion_protection) {
+                errors.push(format!(
+                    "rds global cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
+                    g.identifier
+                ));
+            }
         }
-        if g.status == DELETING {
-            d.wait(format!("rds global cluster {} is deleting", g.identifier));
-            return d;
+    }
+    errors
+}
+
+/// The global cluster goes last, once no member is left; a member that is
+/// not ours holds everything back.
+fn retire_global(d: &mut RdsDiff, target: &Target, observed: &Observed, g: &ObservedGlobalCluster) {
+    for m in &g.members {
+        if is_our_member(target, observed, m) || is_our_vanished_member(target, observed, m) {
+            continue;
         }
-        if g.deletion_protection {
-            d.push(
-                Stage::GlobalDelete,
-                OpKind::SetGlobalDeletionProtection {
-                    identifier: g.identifier.clone(),
-                    observed: true,
-                    desired: false,
-                },
-            );
-        }
+        d.conflicts.push(format!(
+            "global cluster {} has member {}, which is not a cluster of this GlobalApi: remove it from the global cluster; the primary cluster and the global cluster are deleted after it",
+            g.identifier, m.arn
+        ));
+        d.held.insert(Stage::Regions);
+    }
+    if g.status == DELETING {
+        d.wait(format!("rds global cluster {} is deleting", g.identifier));
+        return;
+    }
+    if g.deletion_protection {
         d.push(
             Stage::GlobalDelete,
-            OpKind::DeleteGlobalCluster {
+            OpKind::SetGlobalDeletionProtection {
                 identifier: g.identifier.clone(),
+                observed: true,
+                desired: false,
             },
         );
     }
-    d
+    d.push(
+        Stage::GlobalDelete,
+        OpKind::DeleteGlobalCluster {
+            identifier: g.identifier.clone(),
+        },
+    );
 }
 
 #[cfg(test)]
