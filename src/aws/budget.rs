@@ -412,48 +412,9 @@ impl Budget {
         }
         state.tickets.retain(|_, at| *at + TICKET_GRACE > now);
 
-        let covering: Vec<usize> = inner
-            .buckets
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.covers(call.service, call.operation))
-            .map(|(i, _)| i)
-            .collect();
-        if covering.is_empty() {
+        let Some(at) = inner.reserve(&mut state, call, priority, now) else {
             return Ok(now);
-        }
-        let region_key = |b: &BucketSpec| match b.scope {
-            Scope::Account => String::new(),
-            Scope::Region => call.region.to_owned(),
         };
-        let resync_share = inner.config.resync_share.clamp(0.01, 1.0);
-        // Each bucket is charged at the instant it alone would allow the
-        // call, not at the slowest bucket's: a CreateDomainName reserved
-        // 30 s ahead must not hold the region's reads back for 30 s.
-        let mut charges = Vec::new();
-        let mut at = now;
-        for &i in &covering {
-            let b = &inner.buckets[i];
-            let key = (i, region_key(b));
-            let allowed = earliest(state.tat.get(&key), b.tolerance(), now);
-            at = at.max(allowed);
-            charges.push((false, key.clone(), allowed, b.interval()));
-            if priority == Priority::Resync {
-                let tolerance = b.tolerance().div_f64(resync_share);
-                let allowed = earliest(state.resync_tat.get(&key), tolerance, now);
-                at = at.max(allowed);
-                charges.push((true, key, allowed, b.interval().div_f64(resync_share)));
-            }
-        }
-        for (resync, key, allowed, interval) in charges {
-            let tats = if resync {
-                &mut state.resync_tat
-            } else {
-                &mut state.tat
-            };
-            let tat = tats.get(&key).copied().unwrap_or(allowed).max(allowed);
-            tats.insert(key, tat + interval);
-        }
         if at <= now + max_wait {
             state.count(call, if at > now { "waited" } else { "now" });
             return Ok(at);
@@ -515,6 +476,61 @@ impl State {
 }
 
 impl Inner {
+    /// Reserves the call's turn in every bucket that covers it (and, for a
+    /// resync, in its share): when it may be sent, or `None` when no bucket
+    /// covers it.
+    fn reserve(
+        &self,
+        state: &mut State,
+        call: &Call<'_>,
+        priority: Priority,
+        now: Instant,
+    ) -> Option<Instant> {
+        let covering: Vec<usize> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.covers(call.service, call.operation))
+            .map(|(i, _)| i)
+            .collect();
+        if covering.is_empty() {
+            return None;
+        }
+        let region_key = |b: &BucketSpec| match b.scope {
+            Scope::Account => String::new(),
+            Scope::Region => call.region.to_owned(),
+        };
+        let resync_share = self.config.resync_share.clamp(0.01, 1.0);
+        // Each bucket is charged at the instant it alone would allow the
+        // call, not at the slowest bucket's: a CreateDomainName reserved
+        // 30 s ahead must not hold the region's reads back for 30 s.
+        let mut charges = Vec::new();
+        let mut at = now;
+        for &i in &covering {
+            let b = &self.buckets[i];
+            let key = (i, region_key(b));
+            let allowed = earliest(state.tat.get(&key), b.tolerance(), now);
+            at = at.max(allowed);
+            charges.push((false, key.clone(), allowed, b.interval()));
+            if priority == Priority::Resync {
+                let tolerance = b.tolerance().div_f64(resync_share);
+                let allowed = earliest(state.resync_tat.get(&key), tolerance, now);
+                at = at.max(allowed);
+                charges.push((true, key, allowed, b.interval().div_f64(resync_share)));
+            }
+        }
+        for (resync, key, allowed, interval) in charges {
+            let tats = if resync {
+                &mut state.resync_tat
+            } else {
+                &mut state.tat
+            };
+            let tat = tats.get(&key).copied().unwrap_or(allowed).max(allowed);
+            tats.insert(key, tat + interval);
+        }
+        Some(at)
+    }
+
     fn deferred(&self, call: &Call<'_>, at: Instant, now: Instant) -> Deferred {
         let rate = self
             .buckets
