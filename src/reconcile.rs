@@ -362,18 +362,7 @@ async fn reconcile_unbounded(
     }
     let acm = steps.certificates().await;
     let logs = steps.access_logs().await;
-    let api_inputs = ApiGatewayInputs {
-        log_groups: logs.groups.clone(),
-        log_groups_unknown: logs.unknown.keys().cloned().collect(),
-        certificates: acm
-            .regional
-            .iter()
-            .filter(|(_, c)| c.issued)
-            .map(|(region, c)| (region.clone(), c.arn.clone()))
-            .collect(),
-        previous_regions: memory.regions.clone(),
-        retire_old_domains: false,
-    };
+    let api_inputs = rest_api_inputs(&acm, &logs, memory);
     let api = steps.rest_apis(&api_inputs).await;
     let edge_inputs = CloudFrontInputs {
         certificate_arn: acm
@@ -381,22 +370,12 @@ async fn reconcile_unbounded(
             .as_ref()
             .filter(|c| c.issued)
             .map(|c| c.arn.clone()),
-        retire_left_names: false,
-        origin_served: false,
+        ..CloudFrontInputs::default()
     };
     steps.unknown_regions(Service::Acm, acm.unknown.values());
     steps.unknown_regions(Service::ApiGateway, api.unknown.values());
     let (edge, cloudfront_domain) = steps.distribution(&edge_inputs).await;
-    let edge_settled = edge.status.as_deref() == Some("Deployed") && !edge.origin_held;
-    let dns_inputs = Route53Inputs {
-        endpoints: api.endpoints(),
-        hold_left_names: target.edge_enabled() && !edge_settled,
-        cloudfront_domain,
-        validation_records: match acm.unknown.values().next() {
-            Some(error) => Observed::Unknown(error.clone()),
-            None => Observed::Known(acm.validation_records.clone()),
-        },
-    };
+    let dns_inputs = record_inputs(target, &acm, &api, &edge, cloudfront_domain);
     let dns = steps.records(&dns_inputs).await;
     let edge = steps
         .distribution_after_dns(edge, &edge_inputs, &dns_inputs, &dns)
@@ -421,6 +400,45 @@ async fn reconcile_unbounded(
         adopted: pass.outputs.adopted.take(),
     };
     pass
+}
+
+/// What API Gateway needs: the access log groups, the issued regional
+/// certificates, the regions the last status listed.
+fn rest_api_inputs(acm: &AcmOutputs, logs: &LogsOutputs, memory: &Memory) -> ApiGatewayInputs {
+    ApiGatewayInputs {
+        log_groups: logs.groups.clone(),
+        log_groups_unknown: logs.unknown.keys().cloned().collect(),
+        certificates: acm
+            .regional
+            .iter()
+            .filter(|(_, c)| c.issued)
+            .map(|(region, c)| (region.clone(), c.arn.clone()))
+            .collect(),
+        previous_regions: memory.regions.clone(),
+        retire_old_domains: false,
+    }
+}
+
+/// What Route 53 needs: the regional endpoints, the distribution's name
+/// (and whether the names it leaves must wait for it), the validation
+/// records.
+fn record_inputs(
+    target: &Target,
+    acm: &AcmOutputs,
+    api: &ApiGatewayOutputs,
+    edge: &CloudFrontOutputs,
+    cloudfront_domain: Observed<String>,
+) -> Route53Inputs {
+    let edge_settled = edge.status.as_deref() == Some("Deployed") && !edge.origin_held;
+    Route53Inputs {
+        endpoints: api.endpoints(),
+        hold_left_names: target.edge_enabled() && !edge_settled,
+        cloudfront_domain,
+        validation_records: match acm.unknown.values().next() {
+            Some(error) => Observed::Unknown(error.clone()),
+            None => Observed::Known(acm.validation_records.clone()),
+        },
+    }
 }
 
 /// The record batch's step, and what it did for the steps after it.
