@@ -1032,54 +1032,7 @@ fn serving(spec: &GlobalApiSpec, regions: &[RegionStatus]) -> String {
 /// that the spec left (so that the next pass remembers to remove them).
 fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
     let outputs = &pass.outputs;
-    let troubled = |name: &str| mentions(&pass.errors, name) || mentions(&pass.pending, name);
-    let previous_group = |name: &str| {
-        object
-            .status
-            .as_ref()
-            .and_then(|s| s.regions.iter().find(|r| r.name == name))
-            .and_then(|r| r.access_log_group.clone())
-    };
-    let previous_alarm = |name: &str| {
-        object
-            .status
-            .as_ref()
-            .and_then(|s| s.regions.iter().find(|r| r.name == name))
-            .and_then(|r| r.alarm_state.clone())
-    };
-    let region = |name: &str, maintenance: bool| {
-        let api = outputs.apigateway.regions.get(name);
-        let custom_domain = api.and_then(|a| a.custom_domain.clone());
-        RegionStatus {
-            name: name.to_owned(),
-            rest_api_id: api.map(|a| a.rest_api_id.clone()),
-            stage: api.map(|a| a.stage.clone()),
-            invoke_url: api.map(|a| a.invoke_url.clone()),
-            ready: custom_domain.is_some() && !troubled(name),
-            custom_domain,
-            regional_domain_name: api
-                .and_then(|a| a.endpoint.as_ref())
-                .map(|e| e.regional_domain_name.clone()),
-            certificate_arn: outputs.acm.regional.get(name).map(|c| c.arn.clone()),
-            access_log_group: match outputs.logs.unknown.contains_key(name) {
-                // Not read: what the last pass saw, to be looked at again.
-                true => previous_group(name),
-                false => outputs.logs.groups.get(name).cloned(),
-            },
-            alarm_state: match outputs.alarms.unknown {
-                Some(_) => previous_alarm(name),
-                None => outputs.alarms.states.get(name).cloned(),
-            },
-            health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
-            maintenance,
-        }
-    };
-    let previous = |name: &str| {
-        object
-            .status
-            .as_ref()
-            .and_then(|s| s.regions.iter().find(|r| r.name == name))
-    };
+    let previous = |name: &str| previous_region(object, name);
     let mut list: Vec<RegionStatus> = object
         .spec
         .regions
@@ -1092,7 +1045,7 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
                     maintenance: r.maintenance,
                     ..before.clone()
                 },
-                _ => region(&r.name, r.maintenance),
+                _ => region_status(object, pass, &r.name, r.maintenance),
             },
         )
         .collect();
@@ -1108,13 +1061,54 @@ fn regions(object: &GlobalApi, pass: &Pass) -> Vec<RegionStatus> {
         {
             let mut left = match (outputs.apigateway.unknown.get(name), previous(name)) {
                 (Some(_), Some(before)) => before.clone(),
-                _ => region(name, false),
+                _ => region_status(object, pass, name, false),
             };
             left.ready = false;
             list.push(left);
         }
     }
     list
+}
+
+/// The region `name` as the last status showed it.
+fn previous_region<'a>(object: &'a GlobalApi, name: &str) -> Option<&'a RegionStatus> {
+    object
+        .status
+        .as_ref()
+        .and_then(|s| s.regions.iter().find(|r| r.name == name))
+}
+
+/// Region `name` as the pass found it; what could not be read is what the
+/// last status showed.
+fn region_status(object: &GlobalApi, pass: &Pass, name: &str, maintenance: bool) -> RegionStatus {
+    let outputs = &pass.outputs;
+    let troubled = mentions(&pass.errors, name) || mentions(&pass.pending, name);
+    let previous = previous_region(object, name);
+    let api = outputs.apigateway.regions.get(name);
+    let custom_domain = api.and_then(|a| a.custom_domain.clone());
+    RegionStatus {
+        name: name.to_owned(),
+        rest_api_id: api.map(|a| a.rest_api_id.clone()),
+        stage: api.map(|a| a.stage.clone()),
+        invoke_url: api.map(|a| a.invoke_url.clone()),
+        ready: custom_domain.is_some() && !troubled,
+        custom_domain,
+        regional_domain_name: api
+            .and_then(|a| a.endpoint.as_ref())
+            .map(|e| e.regional_domain_name.clone()),
+        certificate_arn: outputs.acm.regional.get(name).map(|c| c.arn.clone()),
+        access_log_group: match outputs.logs.unknown.contains_key(name) {
+            // Not read: what the last pass saw, to be looked at again.
+            true => previous.and_then(|r| r.access_log_group.clone()),
+            false => outputs.logs.groups.get(name).cloned(),
+        },
+        alarm_state: match outputs.alarms.unknown {
+            Some(_) => previous.and_then(|r| r.alarm_state.clone()),
+            None => outputs.alarms.states.get(name).cloned(),
+        },
+        health_check_id: outputs.route53.health_check_ids.get(name).cloned(),
+        maintenance,
+    }
 }
 
 fn edge_status(object: &GlobalApi, pass: &Pass) -> Option<EdgeStatus> {
