@@ -537,31 +537,7 @@ async fn run_controller(
     let mut controller = Controller::for_stream(changes, reader)
         .with_config(controller::Config::default().concurrency(concurrency));
     if ctx.tenancy_policies {
-        // A policy changed: every GlobalApi of its namespace is checked
-        // again now, not at its next resync.
-        let policies: Api<GlobalApiPolicy> = if namespace == ALL_NAMESPACES {
-            Api::all(ctx.client.clone())
-        } else {
-            Api::namespaced(ctx.client.clone(), &namespace)
-        };
-        let objects = store.clone();
-        let queue_ctx = ctx.clone();
-        controller = controller.watches(
-            policies,
-            watcher::Config::default().timeout(WATCH_SECONDS),
-            move |policy| {
-                let governed = policy.namespace();
-                objects
-                    .state()
-                    .iter()
-                    .filter(|o| o.namespace() == governed)
-                    .map(|o| {
-                        queue_ctx.queue.changed(&key_of(o));
-                        ObjectRef::from_obj(o.as_ref())
-                    })
-                    .collect::<Vec<_>>()
-            },
-        );
+        controller = watch_policies(controller, &namespace, &store, &ctx);
     }
     controller
         .run(reconcile, error_policy, ctx.clone())
@@ -579,19 +555,53 @@ async fn run_controller(
             }
             if forgotten_at.elapsed() >= FORGET_EVERY {
                 forgotten_at = tokio::time::Instant::now();
-                let live: HashSet<String> = store
-                    .state()
-                    .iter()
-                    .map(|o| key_of(o))
-                    .collect();
-                ctx.queue.retain(|key| {
-                    scope.as_deref().is_some_and(|s| !key.starts_with(s)) || live.contains(key)
-                });
-                ctx.forget_failures_except(scope.as_deref(), &live);
+                forget_the_gone(&ctx, &store, scope.as_deref());
             }
             futures::future::ready(())
         })
         .await;
+}
+
+/// A policy changed: every GlobalApi of its namespace is checked again
+/// now, not at its next resync.
+fn watch_policies(
+    controller: Controller<GlobalApi>,
+    namespace: &str,
+    store: &reflector::Store<GlobalApi>,
+    ctx: &Arc<Context>,
+) -> Controller<GlobalApi> {
+    let policies: Api<GlobalApiPolicy> = if namespace == ALL_NAMESPACES {
+        Api::all(ctx.client.clone())
+    } else {
+        Api::namespaced(ctx.client.clone(), namespace)
+    };
+    let objects = store.clone();
+    let queue_ctx = ctx.clone();
+    controller.watches(
+        policies,
+        watcher::Config::default().timeout(WATCH_SECONDS),
+        move |policy| {
+            let governed = policy.namespace();
+            objects
+                .state()
+                .iter()
+                .filter(|o| o.namespace() == governed)
+                .map(|o| {
+                    queue_ctx.queue.changed(&key_of(o));
+                    ObjectRef::from_obj(o.as_ref())
+                })
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// Drops what is kept per object (queue entries, failure counts) for the
+/// objects of `scope` (a namespace's `ns/`, or every one) that are gone.
+fn forget_the_gone(ctx: &Context, store: &reflector::Store<GlobalApi>, scope: Option<&str>) {
+    let live: HashSet<String> = store.state().iter().map(|o| key_of(o)).collect();
+    ctx.queue
+        .retain(|key| scope.is_some_and(|s| !key.starts_with(s)) || live.contains(key));
+    ctx.forget_failures_except(scope, &live);
 }
 
 /// The outcome of a joined task, a panic or cancellation turned into an error.
