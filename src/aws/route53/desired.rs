@@ -163,11 +163,49 @@ pub fn records(
     held: &[Record],
 ) -> Vec<Record> {
     let ttl = i64::from(target.spec.routing.ttl_seconds);
+    let mut records = origin_records(target, inputs, health_check_ids);
+    if let (true, Observed::Known(cloudfront)) = (target.edge_enabled(), &inputs.cloudfront_domain)
+    {
+        records.extend(edge_records(target, cloudfront));
+    }
+    let validation: BTreeSet<&ValidationRecord> = inputs
+        .validation_records
+        .known()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    records.extend(validation.into_iter().map(|v| Record {
+        key: RecordKey {
+            name: normalize_name(&v.name),
+            record_type: "CNAME".into(),
+            set_identifier: None,
+        },
+        routing: Routing::Simple,
+        health_check_id: None,
+        value: RecordValue::Values {
+            ttl,
+            values: vec![normalize_name(&v.value)],
+        },
+    }));
+    for record in held {
+        if !records.iter().any(|r| r.key == record.key) {
+            records.push(record.clone());
+        }
+    }
+    let names: BTreeSet<String> = records.iter().map(|r| r.key.name.clone()).collect();
+    records.extend(names.iter().map(|name| owner_record(target, name, ttl)));
+    records
+}
+
+/// The origin name's latency or failover alias per serving region that has
+/// its custom domain, each with its region's health check.
+fn origin_records(
+    target: &Target,
+    inputs: &Route53Inputs,
+    health_check_ids: &BTreeMap<String, String>,
+) -> Vec<Record> {
     let origin = normalize_name(&target.origin_domain());
     let mut records = Vec::new();
-
-    let serving = target.serving_regions();
-    for (index, region) in serving.iter().enumerate() {
+    for (index, region) in target.serving_regions().iter().enumerate() {
         let Some(endpoint) = inputs.endpoint(&region.name) else {
             continue;
         };
@@ -193,57 +231,28 @@ pub fn records(
             },
         });
     }
+    records
+}
 
-    if let (true, Observed::Known(cloudfront)) = (target.edge_enabled(), &inputs.cloudfront_domain)
-    {
-        for record_type in ["A", "AAAA"] {
-            records.push(Record {
-                key: RecordKey {
-                    name: normalize_name(&target.spec.domain),
-                    record_type: record_type.into(),
-                    set_identifier: None,
-                },
-                routing: Routing::Simple,
-                health_check_id: None,
-                value: RecordValue::Alias {
-                    zone_id: CLOUDFRONT_ZONE_ID.into(),
-                    dns_name: normalize_name(cloudfront),
-                    evaluate_target_health: false,
-                },
-            });
-        }
-    }
-
-    let validation: BTreeSet<&ValidationRecord> = inputs
-        .validation_records
-        .known()
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
-    for v in validation {
-        records.push(Record {
+/// The public name's A and AAAA aliases to the distribution.
+fn edge_records(target: &Target, cloudfront: &str) -> Vec<Record> {
+    ["A", "AAAA"]
+        .into_iter()
+        .map(|record_type| Record {
             key: RecordKey {
-                name: normalize_name(&v.name),
-                record_type: "CNAME".into(),
+                name: normalize_name(&target.spec.domain),
+                record_type: record_type.into(),
                 set_identifier: None,
             },
             routing: Routing::Simple,
             health_check_id: None,
-            value: RecordValue::Values {
-                ttl,
-                values: vec![normalize_name(&v.value)],
+            value: RecordValue::Alias {
+                zone_id: CLOUDFRONT_ZONE_ID.into(),
+                dns_name: normalize_name(cloudfront),
+                evaluate_target_health: false,
             },
-        });
-    }
-
-    for record in held {
-        if !records.iter().any(|r| r.key == record.key) {
-            records.push(record.clone());
-        }
-    }
-
-    let names: BTreeSet<String> = records.iter().map(|r| r.key.name.clone()).collect();
-    records.extend(names.iter().map(|name| owner_record(target, name, ttl)));
-    records
+        })
+        .collect()
 }
 
 #[cfg(test)]
