@@ -24,85 +24,108 @@ pub async fn find(
         return Ok(Vec::new());
     };
     let mut found = Vec::new();
-    let mut inherit =
-        |region: &str, kind: &'static str, id: &str, arn: Option<&str>, tags: &[Tag]| {
-            let tag = |key: &str| {
-                tags.iter()
-                    .find(|t| t.key() == Some(key))
-                    .and_then(Tag::value)
-            };
-            let (owner, uid) = (tag(OWNER_TAG), tag(UID_TAG));
-            if let Some(arn) = arn
-                && previous.owned(heir, owner, uid)
-            {
-                found.push(Inherited {
-                    service: Service::Rds,
-                    region: Some(region.to_owned()),
-                    kind,
-                    resource: id.to_owned(),
-                    owner: owner.map(str::to_owned),
-                    uid: uid.unwrap_or_default().to_owned(),
-                    handle: Handle::Rds {
-                        region: region.to_owned(),
-                        arn: arn.to_owned(),
-                    },
-                });
-            }
-        };
     let primary = &aurora.primary_region;
     let client = clients.rds(primary);
     if let Some(global) = find_global_cluster(&client, &aurora.global_cluster_identifier).await? {
-        inherit(
+        found.extend(inherited(
+            heir,
+            previous,
             primary,
             "global-cluster",
             &aurora.global_cluster_identifier,
             global.global_cluster_arn(),
             global.tag_list(),
-        );
+        ));
     }
     for region in heir.region_names() {
-        let client = clients.rds(&region);
-        let identifier = cluster_identifier(heir, &region);
-        let clusters = client
-            .describe_db_clusters()
-            .filters(filter("db-cluster-id", &identifier))
-            .send()
-            .await
-            .map_err(|e| Error::aws("rds", "DescribeDBClusters", e))?;
-        for cluster in clusters
-            .db_clusters()
-            .iter()
-            .filter(|c| c.db_cluster_identifier() == Some(identifier.as_str()))
-        {
-            inherit(
-                &region,
-                "cluster",
-                &identifier,
-                cluster.db_cluster_arn(),
-                cluster.tag_list(),
-            );
-        }
-        let instances = client
-            .describe_db_instances()
-            .filters(filter("db-cluster-id", &identifier))
-            .send()
-            .await
-            .map_err(|e| Error::aws("rds", "DescribeDBInstances", e))?;
-        for instance in instances
-            .db_instances()
-            .iter()
-            .filter(|i| i.db_cluster_identifier() == Some(identifier.as_str()))
-        {
-            inherit(
-                &region,
-                "instance",
-                instance.db_instance_identifier().unwrap_or_default(),
-                instance.db_instance_arn(),
-                instance.tag_list(),
-            );
-        }
+        found.extend(in_region(&clients.rds(&region), heir, previous, &region).await?);
     }
     Ok(found)
+}
+
+/// The previous owner's cluster and instances in `region`.
+async fn in_region(
+    client: &aws_sdk_rds::Client,
+    heir: &Target,
+    previous: &Previous,
+    region: &str,
+) -> Result<Vec<Inherited>> {
+    let mut found = Vec::new();
+    let identifier = cluster_identifier(heir, region);
+    let clusters = client
+        .describe_db_clusters()
+        .filters(filter("db-cluster-id", &identifier))
+        .send()
+        .await
+        .map_err(|e| Error::aws("rds", "DescribeDBClusters", e))?;
+    for cluster in clusters
+        .db_clusters()
+        .iter()
+        .filter(|c| c.db_cluster_identifier() == Some(identifier.as_str()))
+    {
+        found.extend(inherited(
+            heir,
+            previous,
+            region,
+            "cluster",
+            &identifier,
+            cluster.db_cluster_arn(),
+            cluster.tag_list(),
+        ));
+    }
+    let instances = client
+        .describe_db_instances()
+        .filters(filter("db-cluster-id", &identifier))
+        .send()
+        .await
+        .map_err(|e| Error::aws("rds", "DescribeDBInstances", e))?;
+    for instance in instances
+        .db_instances()
+        .iter()
+        .filter(|i| i.db_cluster_identifier() == Some(identifier.as_str()))
+    {
+        found.extend(inherited(
+            heir,
+            previous,
+            region,
+            "instance",
+            instance.db_instance_identifier().unwrap_or_default(),
+            instance.db_instance_arn(),
+            instance.tag_list(),
+        ));
+    }
+    Ok(found)
+}
+
+/// The resource `id` when its tags name the previous owner.
+fn inherited(
+    heir: &Target,
+    previous: &Previous,
+    region: &str,
+    kind: &'static str,
+    id: &str,
+    arn: Option<&str>,
+    tags: &[Tag],
+) -> Option<Inherited> {
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(Tag::value)
+    };
+    let (owner, uid) = (tag(OWNER_TAG), tag(UID_TAG));
+    let arn = arn.filter(|_| previous.owned(heir, owner, uid))?;
+    Some(Inherited {
+        service: Service::Rds,
+        region: Some(region.to_owned()),
+        kind,
+        resource: id.to_owned(),
+        owner: owner.map(str::to_owned),
+        uid: uid.unwrap_or_default().to_owned(),
+        handle: Handle::Rds {
+            region: region.to_owned(),
+            arn: arn.to_owned(),
+        },
+    })
 }
 
 /// Tags the global cluster, cluster or instance as the heir's.
