@@ -292,41 +292,53 @@ async fn create_under(
         // Our caller reference made it earlier (a pass interrupted, or the
         // comment and aliases changed by hand so the listing missed it).
         let error = Error::aws("cloudfront", "CreateDistributionWithTags", err);
-        let id = existing_id(&error);
-        let Some((found, base)) = (match id {
-            Some(id) => observe::ours_by_id(client, target, id).await?,
-            None => None,
-        }) else {
-            // The distribution that reference made is gone (deleted by hand).
-            return Ok(false);
-        };
-        if found.current == *want {
-            applied.live = Some(Live {
-                id: found.id.clone(),
-                domain_name: found.domain_name.clone(),
-                status: found.status.clone(),
-                certificate_arn: found.current.viewer_certificate.acm_certificate_arn.clone(),
-            });
-            return Ok(true);
-        }
-        let adopt = DistributionOp::Update {
-            id: found.id.clone(),
-            etag: found.etag.clone(),
-            observed: Box::new(found.current.clone()),
-            desired: Box::new(want.clone()),
-        };
-        let distribution = update(
-            client,
-            &found.id,
-            &found.etag,
-            to_config(want, base.caller_reference(), Some(&base))?,
-        )
-        .await?;
-        applied.changes.push(adopt.change());
-        applied.live = Some(Live::of(&distribution));
-        return Ok(true);
+        return take_back(client, target, want, existing_id(&error), applied).await;
     }
     Err(Error::aws("cloudfront", "CreateDistributionWithTags", err))
+}
+
+/// The distribution our caller reference made earlier (`id`, as CloudFront
+/// named it), taken back and set to `want`; `false` when it is gone
+/// (deleted by hand), so that the next renewal of the reference is tried.
+async fn take_back(
+    client: &Client,
+    target: &Target,
+    want: &Distribution,
+    id: Option<&str>,
+    applied: &mut Applied,
+) -> Result<bool> {
+    let Some((found, base)) = (match id {
+        Some(id) => observe::ours_by_id(client, target, id).await?,
+        None => None,
+    }) else {
+        // The distribution that reference made is gone (deleted by hand).
+        return Ok(false);
+    };
+    if found.current == *want {
+        applied.live = Some(Live {
+            id: found.id.clone(),
+            domain_name: found.domain_name.clone(),
+            status: found.status.clone(),
+            certificate_arn: found.current.viewer_certificate.acm_certificate_arn.clone(),
+        });
+        return Ok(true);
+    }
+    let adopt = DistributionOp::Update {
+        id: found.id.clone(),
+        etag: found.etag.clone(),
+        observed: Box::new(found.current.clone()),
+        desired: Box::new(want.clone()),
+    };
+    let distribution = update(
+        client,
+        &found.id,
+        &found.etag,
+        to_config(want, base.caller_reference(), Some(&base))?,
+    )
+    .await?;
+    applied.changes.push(adopt.change());
+    applied.live = Some(Live::of(&distribution));
+    return Ok(true);
 }
 
 /// The id CloudFront names in `DistributionAlreadyExists` ("… Already exists: E123").
