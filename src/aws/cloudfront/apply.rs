@@ -430,42 +430,8 @@ pub fn to_config(
         .set_items(non_empty(want.aliases.clone()))
         .build()
         .map_err(|e| invalid("aliases", e))?;
-    let certificate = &want.viewer_certificate;
-    let viewer_certificate = match &certificate.acm_certificate_arn {
-        Some(arn) => ViewerCertificate::builder()
-            .cloud_front_default_certificate(false)
-            .acm_certificate_arn(arn)
-            .set_ssl_support_method(
-                certificate
-                    .ssl_support_method
-                    .as_deref()
-                    .map(SslSupportMethod::from),
-            )
-            .set_minimum_protocol_version(
-                certificate
-                    .minimum_protocol_version
-                    .as_deref()
-                    .map(MinimumProtocolVersion::from),
-            )
-            .build(),
-        None => ViewerCertificate::builder()
-            .cloud_front_default_certificate(true)
-            .build(),
-    };
-    let base_origins = base
-        .and_then(|b| b.origins())
-        .map(|o| o.items())
-        .unwrap_or_default();
-    let origins = want
-        .origins
-        .iter()
-        .map(|o| to_origin(o, base_origins.iter().find(|b| b.id() == o.id)))
-        .collect::<Result<Vec<_>>>()?;
-    let origins = Origins::builder()
-        .quantity(origins.len() as i32)
-        .set_items(Some(origins))
-        .build()
-        .map_err(|e| invalid("origins", e))?;
+    let viewer_certificate = to_viewer_certificate(&want.viewer_certificate);
+    let origins = to_origins(want, base)?;
     let behavior = to_default_behavior(want, base.and_then(|b| b.default_cache_behavior()))?;
     let geo = &want.geo_restriction;
     let restrictions = Restrictions::builder()
@@ -497,6 +463,51 @@ pub fn to_config(
         .is_ipv6_enabled(want.ipv6_enabled)
         .build()
         .map_err(|e| invalid("configuration", e))
+}
+
+/// The viewer certificate: ours from ACM, or CloudFront's default.
+fn to_viewer_certificate(
+    certificate: &super::distribution::ViewerCertificate,
+) -> ViewerCertificate {
+    match &certificate.acm_certificate_arn {
+        Some(arn) => ViewerCertificate::builder()
+            .cloud_front_default_certificate(false)
+            .acm_certificate_arn(arn)
+            .set_ssl_support_method(
+                certificate
+                    .ssl_support_method
+                    .as_deref()
+                    .map(SslSupportMethod::from),
+            )
+            .set_minimum_protocol_version(
+                certificate
+                    .minimum_protocol_version
+                    .as_deref()
+                    .map(MinimumProtocolVersion::from),
+            )
+            .build(),
+        None => ViewerCertificate::builder()
+            .cloud_front_default_certificate(true)
+            .build(),
+    }
+}
+
+/// Our origins, each keeping what we do not set from the live one.
+fn to_origins(want: &Distribution, base: Option<&DistributionConfig>) -> Result<Origins> {
+    let base_origins = base
+        .and_then(|b| b.origins())
+        .map(|o| o.items())
+        .unwrap_or_default();
+    let origins = want
+        .origins
+        .iter()
+        .map(|o| to_origin(o, base_origins.iter().find(|b| b.id() == o.id)))
+        .collect::<Result<Vec<_>>>()?;
+    Origins::builder()
+        .quantity(origins.len() as i32)
+        .set_items(Some(origins))
+        .build()
+        .map_err(|e| invalid("origins", e))
 }
 
 fn non_empty(items: Vec<String>) -> Option<Vec<String>> {
