@@ -338,7 +338,7 @@ async fn take_back(
     .await?;
     applied.changes.push(adopt.change());
     applied.live = Some(Live::of(&distribution));
-    return Ok(true);
+    Ok(true)
 }
 
 /// The id CloudFront names in `DistributionAlreadyExists` ("… Already exists: E123").
