@@ -849,6 +849,22 @@ fn retire(
             },
         );
     }
+    retire_instances(d, have, stage);
+    d.push(
+        stage,
+        OpKind::DeleteCluster {
+            region: region.to_owned(),
+            identifier: have.identifier.clone(),
+            role,
+            final_snapshot,
+        },
+    );
+}
+
+/// The instances of a cluster being retired, highest number first; one
+/// that is not ours holds the cluster back.
+fn retire_instances(d: &mut RdsDiff, have: &ObservedCluster, stage: Stage) {
+    let region = have.region.as_str();
     let mut ours: Vec<_> = Vec::new();
     for instance in &have.instances {
         if instance.status == DELETING {
@@ -879,15 +895,6 @@ fn retire(
             },
         );
     }
-    d.push(
-        stage,
-        OpKind::DeleteCluster {
-            region: region.to_owned(),
-            identifier: have.identifier.clone(),
-            role,
-            final_snapshot,
-        },
-    );
 }
 
 /// Everything of ours that a spec without `aurora` leaves in place under
