@@ -122,32 +122,11 @@ pub fn diff(
     inputs: &CloudFrontInputs,
 ) -> DistributionDiff {
     let mut diff = DistributionDiff::default();
-    let reference = caller_reference(target);
-    let by_reference = |f: &Found| Target::is_renewal_of(&f.caller_reference, &reference);
-    let serves_domain = |f: &Found| {
-        f.current
-            .aliases
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(&target.spec.domain))
-    };
-    let left_behind = |f: &Found| {
-        !matches!(desired, Desired::Absent)
-            && !f.current.aliases.is_empty()
-            && !serves_domain(f)
-            && !by_reference(f)
-    };
-    let (retiring, mut ours): (Vec<&Found>, Vec<&Found>) =
-        ours.iter().partition(|f| left_behind(f));
-    // Keep the one serving the domain, else the one our caller reference
-    // made; any other of ours is a twin.
-    ours.sort_by_key(|f| (!serves_domain(f), !by_reference(f), f.id.clone()));
-    let (kept, others) = match desired {
-        Desired::Absent => (None, ours.as_slice()),
-        _ => match ours.split_first() {
-            Some((first, rest)) => (Some(*first), rest),
-            None => (None, &[][..]),
-        },
-    };
+    let Sorted {
+        retiring,
+        kept,
+        twins: others,
+    } = sort_ours(target, desired, ours);
     diff.kept = kept.map(|f| f.id.clone());
     if inputs.retire_left_names {
         for f in &retiring {
@@ -199,6 +178,49 @@ pub fn diff(
         diff.pending.extend(pending);
     }
     diff
+}
+
+/// Our distributions sorted out.
+struct Sorted<'a> {
+    /// Serving a name the spec left (an old `domain`).
+    retiring: Vec<&'a Found>,
+    /// The one that serves the spec: the one serving the domain, else the
+    /// one our caller reference made.
+    kept: Option<&'a Found>,
+    /// Any other of ours.
+    twins: Vec<&'a Found>,
+}
+
+fn sort_ours<'a>(target: &Target, desired: &Desired, ours: &'a [Found]) -> Sorted<'a> {
+    let reference = caller_reference(target);
+    let by_reference = |f: &Found| Target::is_renewal_of(&f.caller_reference, &reference);
+    let serves_domain = |f: &Found| {
+        f.current
+            .aliases
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&target.spec.domain))
+    };
+    let left_behind = |f: &Found| {
+        !matches!(desired, Desired::Absent)
+            && !f.current.aliases.is_empty()
+            && !serves_domain(f)
+            && !by_reference(f)
+    };
+    let (retiring, mut ours): (Vec<&Found>, Vec<&Found>) =
+        ours.iter().partition(|f| left_behind(f));
+    ours.sort_by_key(|f| (!serves_domain(f), !by_reference(f), f.id.clone()));
+    let (kept, twins) = match desired {
+        Desired::Absent => (None, ours),
+        _ => {
+            let mut rest = ours.into_iter();
+            (rest.next(), rest.collect())
+        }
+    };
+    Sorted {
+        retiring,
+        kept,
+        twins,
+    }
 }
 
 /// The aliases `want` needs that another distribution holds.
