@@ -132,41 +132,7 @@ impl Default for Metrics {
             "Kubernetes Events the API server did not take (RBAC, quota, …)",
             events_failed.clone(),
         );
-        let gauges: [(&str, &str, ObjectValue); 5] = [
-            (
-                "globalapi_object_ready",
-                "1 while the GlobalApi's Ready condition is True",
-                |s| i64::from(s.ready),
-            ),
-            (
-                "globalapi_object_drifted",
-                "1 while the GlobalApi's Drifted condition is True",
-                |s| i64::from(s.drifted),
-            ),
-            (
-                "globalapi_object_degraded",
-                "1 while the GlobalApi's Degraded condition is True",
-                |s| i64::from(s.degraded),
-            ),
-            (
-                "globalapi_object_conflict",
-                "1 while resources the GlobalApi needs belong to someone else",
-                |s| i64::from(s.conflict),
-            ),
-            (
-                "globalapi_object_last_sync_timestamp_seconds",
-                "When a pass last wrote the GlobalApi's status (Unix seconds)",
-                |s| s.last_sync,
-            ),
-        ];
-        let objects = gauges
-            .into_iter()
-            .map(|(name, help, value)| {
-                let family = Family::default();
-                registry.register(name, help, family.clone());
-                ObjectGauge { family, value }
-            })
-            .collect();
+        let objects = object_gauges(&mut registry);
         Self {
             registry,
             leader,
@@ -180,6 +146,45 @@ impl Default for Metrics {
             objects,
         }
     }
+}
+
+/// The per-object gauges, registered in `registry`.
+fn object_gauges(registry: &mut Registry) -> Vec<ObjectGauge> {
+    let gauges: [(&str, &str, ObjectValue); 5] = [
+        (
+            "globalapi_object_ready",
+            "1 while the GlobalApi's Ready condition is True",
+            |s| i64::from(s.ready),
+        ),
+        (
+            "globalapi_object_drifted",
+            "1 while the GlobalApi's Drifted condition is True",
+            |s| i64::from(s.drifted),
+        ),
+        (
+            "globalapi_object_degraded",
+            "1 while the GlobalApi's Degraded condition is True",
+            |s| i64::from(s.degraded),
+        ),
+        (
+            "globalapi_object_conflict",
+            "1 while resources the GlobalApi needs belong to someone else",
+            |s| i64::from(s.conflict),
+        ),
+        (
+            "globalapi_object_last_sync_timestamp_seconds",
+            "When a pass last wrote the GlobalApi's status (Unix seconds)",
+            |s| s.last_sync,
+        ),
+    ];
+    gauges
+        .into_iter()
+        .map(|(name, help, value)| {
+            let family = Family::default();
+            registry.register(name, help, family.clone());
+            ObjectGauge { family, value }
+        })
+        .collect()
 }
 
 impl Metrics {
