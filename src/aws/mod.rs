@@ -21,6 +21,7 @@ pub mod outcomes;
 pub mod ownership;
 pub mod pace;
 pub mod rds;
+pub mod regions;
 pub mod route53;
 pub mod service;
 pub mod shared;

@@ -30,10 +30,11 @@ use std::{
 };
 
 use aws_sdk_acm::Client;
-use tokio::task::JoinSet;
+use futures::future::{BoxFuture, FutureExt};
 
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
+use crate::aws::regions::in_each_region;
 use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
 use crate::error::Result;
@@ -162,9 +163,8 @@ pub(crate) async fn run_with(
         }
     }
 
-    let mut tasks = JoinSet::new();
-    let mut names = BTreeMap::new();
-    for (index, region) in regions.iter().enumerate() {
+    let mut tasks: Vec<(String, BoxFuture<'static, RegionOutcome>)> = Vec::new();
+    for region in &regions {
         let wanted: Vec<DesiredCertificate> = desired
             .certificates
             .iter()
@@ -186,39 +186,33 @@ pub(crate) async fn run_with(
             provided: provided.clone(),
             mode,
         };
-        let handle = tasks.spawn(async move { (index, step.run().await) });
-        names.insert(handle.id(), region.clone());
+        tasks.push((region.clone(), async move { step.run().await }.boxed()));
     }
-    for (offset, brought) in desired.provided.iter().enumerate() {
+    for brought in &desired.provided {
         let (client, brought) = (acm(&brought.region), brought.clone());
         let region = brought.region.clone();
-        let index = regions.len() + offset;
-        let handle =
-            tasks.spawn(async move { (index, provided_certificate(&client, &brought).await) });
-        names.insert(handle.id(), region);
+        tasks.push((
+            region,
+            async move { provided_certificate(&client, &brought).await }.boxed(),
+        ));
     }
-
-    let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((_, (index, outcome))) => outcomes.push((index, outcome)),
-            Err(e) => {
-                let region = names.get(&e.id()).cloned().unwrap_or_default();
+    let outcomes = in_each_region(tasks)
+        .await
+        .into_iter()
+        .map(|(region, outcome)| {
+            outcome.unwrap_or_else(|e| {
                 let error = format!("{region}: acm step did not finish: {e}");
-                let outcome = RegionOutcome {
+                RegionOutcome {
                     unknown: Some((region, error.clone())),
                     errors: vec![error],
                     ..Default::default()
-                };
-                outcomes.push((usize::MAX, outcome));
-            }
-        }
-    }
-    outcomes.sort_by_key(|(index, _)| *index);
+                }
+            })
+        });
 
     let mut step = StepOutcome::<AcmOutputs>::default();
     let mut records = BTreeSet::new();
-    for (_, outcome) in outcomes {
+    for outcome in outcomes {
         step.outputs.unknown.extend(outcome.unknown);
         step.outputs.retiring.extend(outcome.retiring);
         step.changes.extend(outcome.changes);
@@ -477,49 +471,43 @@ pub(crate) async fn destroy_with(
         }
     };
 
-    let mut tasks = JoinSet::new();
-    let mut names = BTreeMap::new();
-    for (index, region) in regions.iter().enumerate() {
-        let (client, view, target, region_name, provided, candidates) = (
-            acm(region),
-            view.clone(),
-            target.clone(),
-            region.clone(),
-            provided.clone(),
-            candidates.clone(),
-        );
-        let handle = tasks.spawn(async move {
-            let outcome = destroy_region(
-                &client,
-                &view,
-                &target,
-                &region_name,
-                &provided,
-                &candidates,
-                mode,
-            )
-            .await;
-            (index, outcome)
+    let tasks = regions
+        .iter()
+        .map(|region| {
+            let (client, view, target, region_name, provided, candidates) = (
+                acm(region),
+                view.clone(),
+                target.clone(),
+                region.clone(),
+                provided.clone(),
+                candidates.clone(),
+            );
+            let task = async move {
+                destroy_region(
+                    &client,
+                    &view,
+                    &target,
+                    &region_name,
+                    &provided,
+                    &candidates,
+                    mode,
+                )
+                .await
+            };
+            (region.clone(), task)
+        })
+        .collect();
+    let outcomes = in_each_region(tasks)
+        .await
+        .into_iter()
+        .map(|(region, outcome)| {
+            outcome.unwrap_or_else(|e| RegionOutcome {
+                errors: vec![format!("{region}: acm destroy did not finish: {e}")],
+                ..Default::default()
+            })
         });
-        names.insert(handle.id(), region.clone());
-    }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((_, (index, outcome))) => outcomes.push((index, outcome)),
-            Err(e) => {
-                let region = names.get(&e.id()).cloned().unwrap_or_default();
-                let outcome = RegionOutcome {
-                    errors: vec![format!("{region}: acm destroy did not finish: {e}")],
-                    ..Default::default()
-                };
-                outcomes.push((usize::MAX, outcome));
-            }
-        }
-    }
-    outcomes.sort_by_key(|(index, _)| *index);
     let mut step = StepOutcome::<()>::default();
-    for (_, outcome) in outcomes {
+    for outcome in outcomes {
         step.changes.extend(outcome.changes);
         step.pending.extend(outcome.pending);
         step.errors.extend(outcome.errors);

@@ -30,7 +30,7 @@ use std::{
     future::Future,
 };
 
-use tokio::task::JoinSet;
+use crate::aws::regions::in_each_region;
 
 use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
@@ -237,43 +237,42 @@ async fn run_regions(
     work: Vec<(String, Option<Result<DesiredRegion>>)>,
     mode: Mode,
 ) -> Vec<RegionOutcome> {
-    let mut tasks = JoinSet::new();
-    let regions: Vec<String> = work.iter().map(|(r, _)| r.clone()).collect();
-    for (index, (region, desired)) in work.into_iter().enumerate() {
-        let region_clients = RegionClients::new(clients, &region);
-        let target = target.clone();
-        tasks.spawn(async move {
-            let outcome = match desired {
-                Some(Err(e)) => RegionOutcome {
-                    error: Some(format!("{region}: {e}")),
+    let tasks = work
+        .into_iter()
+        .map(|(region, desired)| {
+            let region_clients = RegionClients::new(clients, &region);
+            let target = target.clone();
+            let task_region = region.clone();
+            let task = async move {
+                let region = task_region;
+                match desired {
+                    Some(Err(e)) => RegionOutcome {
+                        error: Some(format!("{region}: {e}")),
+                        unknown: true,
+                        region,
+                        ..Default::default()
+                    },
+                    Some(Ok(d)) => {
+                        reconcile_region(&region_clients, &target, &region, Some(&d), mode).await
+                    }
+                    None => reconcile_region(&region_clients, &target, &region, None, mode).await,
+                }
+            };
+            (region, task)
+        })
+        .collect();
+    in_each_region(tasks)
+        .await
+        .into_iter()
+        .map(|(region, outcome)| {
+            outcome.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "an API Gateway region task failed");
+                RegionOutcome {
+                    error: Some(format!("{region}: the region's task did not finish")),
                     unknown: true,
                     region,
                     ..Default::default()
-                },
-                Some(Ok(d)) => {
-                    reconcile_region(&region_clients, &target, &region, Some(&d), mode).await
                 }
-                None => reconcile_region(&region_clients, &target, &region, None, mode).await,
-            };
-            (index, outcome)
-        });
-    }
-    let mut outcomes: Vec<Option<RegionOutcome>> = vec![None; regions.len()];
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, outcome)) => outcomes[index] = Some(outcome),
-            Err(e) => tracing::error!(error = %e, "an API Gateway region task failed"),
-        }
-    }
-    outcomes
-        .into_iter()
-        .zip(regions)
-        .map(|(outcome, region)| {
-            outcome.unwrap_or_else(|| RegionOutcome {
-                error: Some(format!("{region}: the region's task did not finish")),
-                unknown: true,
-                region,
-                ..Default::default()
             })
         })
         .collect()
