@@ -21,6 +21,7 @@ pub mod desired;
 pub mod diff;
 pub mod model;
 pub mod observe;
+pub mod ops;
 
 #[cfg(test)]
 mod mock_tests;

@@ -1,7 +1,10 @@
 //! Tests of `diff.rs`: pure functions over plain values.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::aws::apigateway::desired::{self, ApiGatewayInputs, DesiredRegion};
+use crate::aws::apigateway::model::{Mapping, Permission};
 use crate::aws::apigateway::observe::{ObservedResource, ObservedStage};
 use crate::target::fixtures::{FAILOVER, LATENCY, target};
 
