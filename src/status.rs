@@ -15,7 +15,7 @@ use crate::{
     api::{
         ADOPT_ANNOTATION, CleanupEntry, ConditionType, DatabaseEndpoint, DatabaseStatus,
         DriftAction, DriftEntry, EdgeStatus, FAILOVER_ANNOTATION, GlobalApi, GlobalApiSpec,
-        GlobalApiStatus, PAUSED_ANNOTATION, RegionStatus, TableReplicaStatus, TableStatus,
+        GlobalApiStatus, PAUSED_ANNOTATION, Reason, RegionStatus, TableReplicaStatus, TableStatus,
     },
     plan::{Action, Change, Service},
     reconcile::{Note, Pass},
@@ -223,13 +223,13 @@ fn ready_verdict(
     let blocking: Vec<String> = components
         .iter()
         .filter(|c| c.truth != Truth::True)
-        .map(|c| format!("{} is {} ({})", c.kind, c.truth.as_str(), c.reason))
+        .map(|c| format!("{} is {} ({})", c.kind, c.truth.as_str(), c.reason.as_str()))
         .collect();
     if pass.only_invalid() {
         Verdict::new(
             kind,
             Truth::False,
-            "InvalidSpec",
+            Reason::InvalidSpec,
             format!(
                 "the spec cannot be carried out: {}. Change the spec; nothing is retried until then except at each resync.",
                 join(&pass.errors)
@@ -239,7 +239,7 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "AwsError",
+            Reason::AwsError,
             format!(
                 "AWS refused or failed: {}. Fix the cause named by AWS (permissions, quotas, the spec); the operator retries with backoff.",
                 join(&pass.errors)
@@ -249,7 +249,7 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "Conflict",
+            Reason::Conflict,
             "resources the spec needs belong to someone else; see the Conflict condition"
                 .to_owned(),
         )
@@ -257,7 +257,7 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "Paused",
+            Reason::Paused,
             format!(
                 "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
                 pass.plan.changes.len(),
@@ -274,7 +274,7 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "DriftReported",
+            Reason::DriftReported,
             format!(
                 "AWS differs from the spec in {fields} field(s) and driftPolicy is Report, so nothing was changed; see status.drift. Set driftPolicy: Correct to put AWS back, or change the spec to accept the values."
             ),
@@ -283,7 +283,7 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "Pending",
+            Reason::Pending,
             format!(
                 "waiting for AWS: {}. Nothing to do; the operator checks again in a few seconds.",
                 join(&pass.pending)
@@ -293,14 +293,14 @@ fn ready_verdict(
         Verdict::new(
             kind,
             Truth::False,
-            "NotReady",
+            Reason::NotReady,
             format!("not every part is ready: {}", blocking.join("; ")),
         )
     } else {
         Verdict::new(
             kind,
             Truth::True,
-            "Reconciled",
+            Reason::Reconciled,
             serving(&object.spec, regions),
         )
     }
@@ -314,7 +314,7 @@ fn drifted(object: &GlobalApi, pass: &Pass, action: DriftAction, no_drift: bool)
         return Verdict::new(
             kind,
             Truth::False,
-            "NoDrift",
+            Reason::NoDrift,
             "AWS matched the spec at the last observation".to_owned(),
         );
     }
@@ -326,7 +326,7 @@ fn drifted(object: &GlobalApi, pass: &Pass, action: DriftAction, no_drift: bool)
         DriftAction::Reported => Verdict::new(
             kind,
             Truth::True,
-            "DriftReported",
+            Reason::DriftReported,
             format!(
                 "changed or deleted outside the operator, left as found (driftPolicy: Report): {}",
                 lines.join("; ")
@@ -335,7 +335,7 @@ fn drifted(object: &GlobalApi, pass: &Pass, action: DriftAction, no_drift: bool)
         _ => Verdict::new(
             kind,
             Truth::True,
-            "DriftCorrected",
+            Reason::DriftCorrected,
             format!(
                 "changed or deleted outside the operator and put back to the spec: {}",
                 lines.join("; ")
@@ -359,7 +359,7 @@ fn degraded(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "ReadsFailing",
+            Reason::ReadsFailing,
             format!(
                 "could not read {} from AWS; what they serve (DNS records, health checks, the distribution) is left exactly as it was until they can be read again: {}",
                 pass.unknown
@@ -376,14 +376,14 @@ fn degraded(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::False,
-            "NoRegionFailing",
+            Reason::NoRegionFailing,
             "no region reports an error".to_owned(),
         )
     } else if failing.len() == spec.regions.len() {
         Verdict::new(
             kind,
             Truth::False,
-            "AllRegionsFailing",
+            Reason::AllRegionsFailing,
             format!(
                 "every region fails ({}); see the Ready condition for AWS's messages",
                 failing.join(", ")
@@ -393,7 +393,7 @@ fn degraded(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "RegionsFailing",
+            Reason::RegionsFailing,
             format!(
                 "{} of {} regions fail: {}; the others keep serving. See the Ready condition for AWS's messages.",
                 failing.len(),
@@ -410,14 +410,14 @@ fn conflict(pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::False,
-            "NoConflict",
+            Reason::NoConflict,
             "every resource the spec needs is free or ours".to_owned(),
         )
     } else {
         Verdict::new(
             kind,
             Truth::True,
-            "OwnedByOthers",
+            Reason::OwnedByOthers,
             format!(
                 "left untouched because they belong to someone else: {}. Remove or hand them over, or change the spec to use other names.",
                 join(&pass.conflicts)
@@ -432,7 +432,7 @@ fn paused(object: &GlobalApi) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "Annotation",
+            Reason::Annotation,
             format!(
                 "{PAUSED_ANNOTATION} is \"true\": AWS is observed and nothing is written to it; remove the annotation to resume"
             ),
@@ -441,7 +441,7 @@ fn paused(object: &GlobalApi) -> Verdict {
         Verdict::new(
             kind,
             Truth::False,
-            "NotPaused",
+            Reason::NotPaused,
             "the operator makes AWS follow the spec".to_owned(),
         )
     }
@@ -484,7 +484,7 @@ fn cleanup(object: &GlobalApi, pass: &Pass) -> Vec<CleanupEntry> {
 pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus {
     let (reason, message) = if !pass.errors.is_empty() {
         (
-            "DeletionFailed",
+            Reason::DeletionFailed,
             format!(
                 "deleting the AWS resources failed: {}. The finalizer stays until they are gone; fix the cause or set deletionPolicy: Retain to keep them.",
                 join(&pass.errors)
@@ -492,7 +492,7 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
         )
     } else {
         (
-            "Deleting",
+            Reason::Deleting,
             format!(
                 "deleting the AWS resources, waiting for: {}",
                 join(&pass.pending)
@@ -506,7 +506,7 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
 pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
     not_ready(
         object,
-        "DeletionPaused",
+        Reason::DeletionPaused,
         format!(
             "deleted, but {PAUSED_ANNOTATION} holds every AWS write back: nothing is removed from AWS and the finalizer stays until the annotation is removed"
         ),
@@ -518,7 +518,7 @@ pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
 pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) -> GlobalApiStatus {
     not_ready(
         object,
-        "PolicyViolation",
+        Reason::PolicyViolation,
         format!(
             "refused by tenancy policy, so nothing is done in AWS (what exists stays as it is): {}. Change the spec, or ask the platform team to change the namespace's GlobalApiPolicy.",
             refusals.join("; ")
@@ -531,7 +531,7 @@ pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) ->
 pub fn adoption_refused(object: &GlobalApi, why: &str, now: &Time) -> GlobalApiStatus {
     not_ready(
         object,
-        "AdoptionRefused",
+        Reason::AdoptionRefused,
         format!(
             "{why}. Nothing is done in AWS until the {ADOPT_ANNOTATION} annotation is corrected or removed."
         ),
@@ -540,7 +540,7 @@ pub fn adoption_refused(object: &GlobalApi, why: &str, now: &Time) -> GlobalApiS
 }
 
 /// The previous status with `Ready=False` for `reason` in front.
-fn not_ready(object: &GlobalApi, reason: &str, message: String, now: &Time) -> GlobalApiStatus {
+fn not_ready(object: &GlobalApi, reason: Reason, message: String, now: &Time) -> GlobalApiStatus {
     let mut status = object.status.clone().unwrap_or_default();
     let ready = condition(
         object,
@@ -576,7 +576,7 @@ fn condition(
     object: &GlobalApi,
     kind: ConditionType,
     truth: Truth,
-    reason: &str,
+    reason: Reason,
     message: String,
     now: &Time,
 ) -> Condition {
@@ -591,7 +591,7 @@ fn condition(
     Condition {
         type_: kind.as_str().to_owned(),
         status: truth.as_str().to_owned(),
-        reason: reason.to_owned(),
+        reason: reason.as_str().to_owned(),
         message: bounded(message),
         observed_generation: object.metadata.generation,
         last_transition_time,
@@ -620,12 +620,12 @@ fn mentions(notes: &[Note], region: &str) -> bool {
 struct Verdict {
     kind: ConditionType,
     truth: Truth,
-    reason: &'static str,
+    reason: Reason,
     message: String,
 }
 
 impl Verdict {
-    fn new(kind: ConditionType, truth: Truth, reason: &'static str, message: String) -> Self {
+    fn new(kind: ConditionType, truth: Truth, reason: Reason, message: String) -> Self {
         Self {
             kind,
             truth,
@@ -643,7 +643,7 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<V
         return Some(Verdict::new(
             kind,
             Truth::False,
-            "AwsError",
+            Reason::AwsError,
             format!("{service}: {}", text.join("; ")),
         ));
     }
@@ -653,7 +653,7 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<V
         return Some(Verdict::new(
             kind,
             Truth::False,
-            "Pending",
+            Reason::Pending,
             format!("{service}: {}", text.join("; ")),
         ));
     }
@@ -681,14 +681,14 @@ fn certificates(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "Issued",
+            Reason::Issued,
             "every certificate is issued".to_owned(),
         )
     } else {
         Verdict::new(
             kind,
             Truth::False,
-            "NotIssued",
+            Reason::NotIssued,
             format!("no issued certificate yet for: {}", missing.join(", ")),
         )
     }
@@ -716,14 +716,14 @@ fn regional_apis(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "Deployed",
+            Reason::Deployed,
             "every region has its REST API, stage and custom domain".to_owned(),
         )
     } else {
         Verdict::new(
             kind,
             Truth::False,
-            "Incomplete",
+            Reason::Incomplete,
             format!(
                 "no REST API with a custom domain yet in: {}",
                 missing.join(", ")
@@ -748,14 +748,14 @@ fn dns(object: &GlobalApi, pass: &Pass) -> Verdict {
         Verdict::new(
             kind,
             Truth::True,
-            "RecordsInPlace",
+            Reason::RecordsInPlace,
             "health checks and records are in place".to_owned(),
         )
     } else {
         Verdict::new(
             kind,
             Truth::False,
-            "Incomplete",
+            Reason::Incomplete,
             format!("no health check yet for: {}", missing.join(", ")),
         )
     }
@@ -767,7 +767,7 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Verdict {
         return Verdict::new(
             kind,
             Truth::True,
-            "NotRequested",
+            Reason::NotRequested,
             "spec.edge.enabled is false; no CloudFront distribution is wanted".to_owned(),
         );
     }
@@ -779,13 +779,13 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Verdict {
         (Some(_), Some("Deployed")) => Verdict::new(
             kind,
             Truth::True,
-            "Deployed",
+            Reason::Deployed,
             "the CloudFront distribution is deployed".to_owned(),
         ),
         (Some(id), status) => Verdict::new(
             kind,
             Truth::False,
-            "Deploying",
+            Reason::Deploying,
             format!(
                 "CloudFront distribution {id} is {}",
                 status.unwrap_or("in an unknown state")
@@ -794,7 +794,7 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Verdict {
         (None, _) => Verdict::new(
             kind,
             Truth::False,
-            "Missing",
+            Reason::Missing,
             "no CloudFront distribution yet".to_owned(),
         ),
     }
@@ -803,7 +803,7 @@ fn edge(object: &GlobalApi, pass: &Pass) -> Verdict {
 fn database(object: &GlobalApi, pass: &Pass) -> Verdict {
     let kind = ConditionType::DatabaseReady;
     let aurora = aurora(object, pass);
-    if aurora.truth == Truth::False && aurora.reason == "AwsError" {
+    if aurora.truth == Truth::False && aurora.reason == Reason::AwsError {
         return aurora;
     }
     if let Some(c) = service_notes(kind, pass, Service::DynamoDb) {
@@ -812,11 +812,11 @@ fn database(object: &GlobalApi, pass: &Pass) -> Verdict {
     let Some((ready, tables)) = tables(object, pass) else {
         return aurora;
     };
-    if aurora.reason == "NotRequested" {
+    if aurora.reason == Reason::NotRequested {
         let (truth, reason) = if ready {
-            (Truth::True, "Available")
+            (Truth::True, Reason::Available)
         } else {
-            (Truth::False, "Missing")
+            (Truth::False, Reason::Missing)
         };
         return Verdict::new(kind, truth, reason, tables);
     }
@@ -891,7 +891,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Verdict {
         return Verdict::new(
             kind,
             Truth::True,
-            "Orphaned",
+            Reason::Orphaned,
             format!(
                 "no database is wanted; left as they are: {}. {ORPHAN_HINT}",
                 orphaned.join(", ")
@@ -905,7 +905,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Verdict {
         return Verdict::new(
             kind,
             Truth::True,
-            "NotRequested",
+            Reason::NotRequested,
             "spec.database.aurora is not set; no database is wanted".to_owned(),
         );
     }
@@ -922,7 +922,7 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Verdict {
         (Some(arn), Some(writer)) if rds.failed_over_to.as_ref() == Some(writer) => Verdict::new(
             kind,
             Truth::True,
-            "FailedOver",
+            Reason::FailedOver,
             format!(
                 "global cluster {arn} is available, writer in {writer} after the failover the {FAILOVER_ANNOTATION} annotation asked for; {writer} stands in for spec.database.aurora.primaryRegion: set primaryRegion to {writer} and remove the annotation (removing it alone switches the writer back){also}"
             ),
@@ -930,13 +930,13 @@ fn aurora(object: &GlobalApi, pass: &Pass) -> Verdict {
         (Some(arn), Some(writer)) => Verdict::new(
             kind,
             Truth::True,
-            "Available",
+            Reason::Available,
             format!("global cluster {arn} is available, writer in {writer}{also}"),
         ),
         _ => Verdict::new(
             kind,
             Truth::False,
-            "Missing",
+            Reason::Missing,
             "the Aurora global database does not exist yet".to_owned(),
         ),
     }

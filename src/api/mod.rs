@@ -13,7 +13,7 @@ mod rest_api;
 mod spec;
 mod status;
 
-pub use conditions::ConditionType;
+pub use conditions::{ConditionType, Reason};
 pub use crd::{crd, crds};
 pub use database::{
     AuroraEngine, AuroraSpec, BillingMode, DatabaseRemoval, DatabaseSpec, DynamoDbSpec, KeySpec,
