@@ -10,6 +10,8 @@
 //! resources the spec is still being built with — a first pass,
 //! certificates issued since — or a changed spec) the Apply pass runs as
 //! under `Correct`: a spec change is the user asking for AWS to follow it.
+//! A plan with nothing to change at all is the pass: a resync of a Ready
+//! object observes AWS once, whatever the drift policy.
 //! "The spec" leaves `driftPolicy` out (see `status.appliedSpec`):
 //! switching to Report applies nothing.
 //!
@@ -257,7 +259,10 @@ async fn admitted(
 }
 
 /// The pass, and whether it was applied: paused, or under `driftPolicy:
-/// Report` with drift found, it is only a plan.
+/// Report` with drift found, it is only a plan. Report is a policy over
+/// the plan's observation: without drift, what the plan would change (the
+/// spec being carried out) is applied by a second pass, and a plan with
+/// nothing to change is the pass.
 async fn pass_under_drift_policy(
     object: &GlobalApi,
     aws: &crate::aws::AwsClients,
@@ -274,14 +279,18 @@ async fn pass_under_drift_policy(
         );
     }
     let planned = reconcile::reconcile(aws, target, memory, Mode::Plan).await;
-    if !paused && status::drift_changes(object, &planned).is_empty() {
-        (
-            reconcile::reconcile(aws, target, memory, Mode::Apply).await,
-            true,
-        )
-    } else {
-        (planned, false)
+    if paused || !status::drift_changes(object, &planned).is_empty() {
+        return (planned, false);
     }
+    if planned.plan.is_empty() {
+        // Nothing to apply: the plan's observation stands for the pass, so
+        // that a resync under Report observes AWS once, as under Correct.
+        return (planned, true);
+    }
+    (
+        reconcile::reconcile(aws, target, memory, Mode::Apply).await,
+        true,
+    )
 }
 
 /// Drift in the metrics and the log, the pass's Events, and the status.

@@ -346,6 +346,42 @@ async fn report_leaves_drift_and_retain_keeps_the_rest_apis() {
     assert_eq!(ids.len(), 2, "{current:#}");
     let target = target_of(env, &namespace, name).await;
 
+    // Report is a policy over one observation: a resync that finds nothing
+    // to change reads each region's stage once (a plan, then an apply
+    // pass, would read it twice).
+    let quiet = || {
+        let page = operator.metrics();
+        let value = |prefix: &str| -> u64 {
+            page.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let stage_reads =
+            value("globalapi_aws_calls_total{service=\"apigateway\",operation=\"GetStages\"}");
+        (value("globalapi_reconciles_in_flight ") == 0)
+            .then(|| (value("globalapi_reconciles_total "), stage_reads))
+    };
+    let mut start = None;
+    operator.wait_until("no reconcile in flight", timeout, || {
+        start = quiet();
+        start.is_some()
+    });
+    let (passes, reads) = start.expect("a quiet moment");
+    let mut end = None;
+    operator.wait_until("a resync under Report", timeout, || {
+        end = quiet().filter(|(p, _)| *p > passes);
+        end.is_some()
+    });
+    let (passes_after, reads_after) = end.expect("a resync");
+    assert_eq!(
+        reads_after - reads,
+        2 * (passes_after - passes),
+        "GetStages per pass under Report, two regions: {} passes, {} reads",
+        passes_after - passes,
+        reads_after - reads
+    );
+
     // Report: drift is listed, AWS keeps the value found.
     let (region, api_id) = ids[1].clone();
     disable_tracing(&clients, &region, &api_id).await;
