@@ -112,7 +112,7 @@ impl Error {
     }
 
     /// A short, bounded category for metrics labels and Event reasons.
-    pub fn category(&self) -> &'static str {
+    pub(crate) fn category(&self) -> &'static str {
         match self {
             Error::Aws { .. } => "AwsError",
             Error::Paced { .. } => "AwsBudget",

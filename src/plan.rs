@@ -84,7 +84,7 @@ impl FieldChange {
 /// The fields of one resource that differ between what was observed and
 /// what is desired, in the order they were compared.
 #[derive(Debug, Default)]
-pub struct FieldDiff(Vec<FieldChange>);
+pub(crate) struct FieldDiff(Vec<FieldChange>);
 
 impl FieldDiff {
     /// Notes `field` when its two values differ.
@@ -94,13 +94,13 @@ impl FieldDiff {
         }
     }
 
-    pub fn into_fields(self) -> Vec<FieldChange> {
+    pub(crate) fn into_fields(self) -> Vec<FieldChange> {
         self.0
     }
 }
 
 /// The fields among `(field, observed, desired)` whose values differ.
-pub fn differing_fields<const N: usize>(
+pub(crate) fn differing_fields<const N: usize>(
     pairs: [(&str, Option<String>, Option<String>); N],
 ) -> Vec<FieldChange> {
     let mut diff = FieldDiff::default();
@@ -143,7 +143,7 @@ impl Change {
         }
     }
 
-    pub fn with_fields(mut self, fields: Vec<FieldChange>) -> Self {
+    pub(crate) fn with_fields(mut self, fields: Vec<FieldChange>) -> Self {
         self.fields = fields;
         self
     }
@@ -194,7 +194,7 @@ impl Plan {
     }
 
     /// The changes grouped by service and region, for printing.
-    pub fn grouped(&self) -> Vec<(Scope, Vec<&Change>)> {
+    pub(crate) fn grouped(&self) -> Vec<(Scope, Vec<&Change>)> {
         let mut groups: Vec<(Scope, Vec<&Change>)> = Vec::new();
         for change in &self.changes {
             let key = (change.service, change.region.clone());

@@ -173,7 +173,7 @@ pub struct Pass {
 
 impl Pass {
     /// Every error is a spec error (see [`Self::invalid`]).
-    pub fn only_invalid(&self) -> bool {
+    pub(crate) fn only_invalid(&self) -> bool {
         !self.errors.is_empty() && self.errors.len() == self.invalid.len()
     }
 

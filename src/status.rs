@@ -21,15 +21,15 @@ use crate::{
     reconcile::{Note, Pass},
 };
 
-/// `True`, `False` or `Unknown`, as `status.conditions[].status` spells them.
+/// `True` or `False`, as `status.conditions[].status` spells them (a
+/// condition is never `Unknown`: what could not be read keeps its last
+/// value and shows in `Degraded`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Truth {
+pub(crate) enum Truth {
     /// The condition holds.
     True,
     /// The condition does not hold.
     False,
-    /// The operator cannot tell.
-    Unknown,
 }
 
 impl Truth {
@@ -37,21 +37,20 @@ impl Truth {
         match self {
             Truth::True => "True",
             Truth::False => "False",
-            Truth::Unknown => "Unknown",
         }
     }
 }
 
 /// Whether the spec is the one the last status described: the object has
 /// been observed before and its generation has not moved since.
-pub fn spec_unchanged(object: &GlobalApi) -> bool {
+pub(crate) fn spec_unchanged(object: &GlobalApi) -> bool {
     let observed = object.status.as_ref().and_then(|s| s.observed_generation);
     observed.is_some() && observed == object.metadata.generation
 }
 
 /// A digest of what the spec asks of AWS: the spec without `driftPolicy`,
 /// which only says how to treat drift.
-pub fn spec_digest(spec: &GlobalApiSpec) -> String {
+pub(crate) fn spec_digest(spec: &GlobalApiSpec) -> String {
     use sha2::{Digest, Sha256};
     let mut spec = spec.clone();
     spec.drift_policy = Default::default();
@@ -68,7 +67,7 @@ pub fn spec_digest(spec: &GlobalApiSpec) -> String {
 /// standing in for `routing.primaryRegion` under
 /// `routing.followDatabaseWriter`; so that the writer moving is a change
 /// to carry out, not drift to hold back.
-pub fn effective_digest(object: &GlobalApi) -> String {
+pub(crate) fn effective_digest(object: &GlobalApi) -> String {
     let writer = object
         .status
         .as_ref()
@@ -83,7 +82,7 @@ pub fn effective_digest(object: &GlobalApi) -> String {
 /// Whether AWS was last made to follow this very spec (`driftPolicy` aside);
 /// for a status from before `appliedSpec` was kept, whether the spec is the
 /// one the last status described.
-pub fn spec_applied(object: &GlobalApi) -> bool {
+pub(crate) fn spec_applied(object: &GlobalApi) -> bool {
     match object.status.as_ref().and_then(|s| s.applied_spec.as_ref()) {
         Some(applied) => *applied == effective_digest(object),
         None => spec_unchanged(object),
@@ -94,7 +93,7 @@ pub fn spec_applied(object: &GlobalApi) -> bool {
 /// spec was last changed: the object was Ready under it (`readySpec`; for
 /// a status from before `readySpec` was kept, a `Ready=True` condition of
 /// this generation).
-pub fn spec_built(object: &GlobalApi) -> bool {
+pub(crate) fn spec_built(object: &GlobalApi) -> bool {
     let Some(status) = object.status.as_ref() else {
         return false;
     };
@@ -115,7 +114,7 @@ pub fn spec_built(object: &GlobalApi) -> bool {
 /// applied: updates and deletions of existing resources and, once the spec
 /// has been built, creations (what would be created again was deleted
 /// outside the operator). Empty after a spec change.
-pub fn drift_changes<'a>(object: &GlobalApi, pass: &'a Pass) -> Vec<&'a Change> {
+pub(crate) fn drift_changes<'a>(object: &GlobalApi, pass: &'a Pass) -> Vec<&'a Change> {
     if !spec_applied(object) {
         return Vec::new();
     }
@@ -503,7 +502,7 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
 }
 
 /// The status of a deletion held back by the pause annotation.
-pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
+pub(crate) fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
     not_ready(
         object,
         Reason::DeletionPaused,
@@ -515,7 +514,11 @@ pub fn deletion_paused(object: &GlobalApi, now: &Time) -> GlobalApiStatus {
 }
 
 /// A tenancy policy refuses the spec: nothing was done in AWS.
-pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) -> GlobalApiStatus {
+pub(crate) fn refused_by_policy(
+    object: &GlobalApi,
+    refusals: &[String],
+    now: &Time,
+) -> GlobalApiStatus {
     not_ready(
         object,
         Reason::PolicyViolation,
@@ -528,7 +531,7 @@ pub fn refused_by_policy(object: &GlobalApi, refusals: &[String], now: &Time) ->
 }
 
 /// The adoption annotation cannot be followed: nothing was done in AWS.
-pub fn adoption_refused(object: &GlobalApi, why: &str, now: &Time) -> GlobalApiStatus {
+pub(crate) fn adoption_refused(object: &GlobalApi, why: &str, now: &Time) -> GlobalApiStatus {
     not_ready(
         object,
         Reason::AdoptionRefused,

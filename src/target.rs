@@ -21,12 +21,15 @@ pub struct Target {
 }
 
 /// How many fresh caller references a create tries before it gives up.
-pub const RENEWALS: u32 = 8;
+pub(crate) const RENEWALS: u32 = 8;
 
 /// The spec as DNS follows it: with `routing.followDatabaseWriter` under
 /// Failover, `routing.primaryRegion` becomes the database `writer`'s
 /// region (one of the spec's). `None` when that changes nothing.
-pub fn following_the_writer(spec: &GlobalApiSpec, writer: Option<&str>) -> Option<GlobalApiSpec> {
+pub(crate) fn following_the_writer(
+    spec: &GlobalApiSpec,
+    writer: Option<&str>,
+) -> Option<GlobalApiSpec> {
     let routing = &spec.routing;
     let writer = writer?;
     let follow = routing.follow_database_writer
@@ -78,7 +81,7 @@ impl Target {
         ]
     }
 
-    pub fn edge_enabled(&self) -> bool {
+    pub(crate) fn edge_enabled(&self) -> bool {
         self.spec.edge.as_ref().is_some_and(|e| e.enabled)
     }
 
@@ -98,13 +101,13 @@ impl Target {
         self.spec.regions.iter()
     }
 
-    pub fn region_names(&self) -> Vec<String> {
+    pub(crate) fn region_names(&self) -> Vec<String> {
         self.spec.regions.iter().map(|r| r.name.clone()).collect()
     }
 
     /// The regions Route 53 may answer with, in spec order, after draining.
     /// For Failover the first is PRIMARY: the spec's primary unless drained.
-    pub fn serving_regions(&self) -> Vec<&RegionSpec> {
+    pub(crate) fn serving_regions(&self) -> Vec<&RegionSpec> {
         let mut serving: Vec<&RegionSpec> = self
             .spec
             .regions
@@ -144,7 +147,7 @@ impl Target {
     }
 
     /// Whether `reference` is `token` or one of its [`Self::renewed`] forms.
-    pub fn is_renewal_of(reference: &str, token: &str) -> bool {
+    pub(crate) fn is_renewal_of(reference: &str, token: &str) -> bool {
         (0..=RENEWALS).any(|n| reference == Self::renewed(token, n))
     }
 

@@ -22,7 +22,7 @@ pub fn refusals(
 
 /// The rules of one policy that `spec` breaks, as the admission policy
 /// words them.
-pub fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String> {
+pub(crate) fn violations(policy: &GlobalApiPolicy, spec: &GlobalApiSpec) -> Vec<String> {
     let id = format!(
         "GlobalApiPolicy {}/{}",
         policy.metadata.namespace.as_deref().unwrap_or_default(),
@@ -257,7 +257,7 @@ fn host_of(url: &str) -> String {
 /// Whether `text` is all of `pattern`, where `*` stands for any run of
 /// characters (the admission policy turns `*` into `.*` of a regular
 /// expression, every other character standing for itself).
-pub fn glob_matches(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);

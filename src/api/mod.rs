@@ -38,17 +38,17 @@ pub use status::{
 };
 
 /// The API group of every resource this operator serves.
-pub const GROUP: &str = "globalapi.io";
+pub(crate) const GROUP: &str = "globalapi.io";
 
 /// The version of the API this operator serves.
-pub const VERSION: &str = "v1alpha1";
+pub(crate) const VERSION: &str = "v1alpha1";
 
 /// The annotation that pauses a GlobalApi: with the value `"true"` the
 /// operator observes AWS and reports what it would change, in status and
 /// Events, and writes nothing to AWS (no correction, no spec change, no
 /// deletion) until the annotation is removed. For incidents: a hand-made
 /// fix stays as it is.
-pub const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
+pub(crate) const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
 
 /// The annotation that adopts what a previous owner left in AWS: its value
 /// names the previous GlobalApi as `namespace/name` (its owner tag, whatever
@@ -56,7 +56,7 @@ pub const PAUSED_ANNOTATION: &str = "globalapi.io/paused";
 /// re-claims in DNS) every resource of the spec's names and regions that
 /// the previous owner holds, then reconciles as usual; what anyone else
 /// owns stays a conflict. Done once per value (`status.adoptedFrom`).
-pub const ADOPT_ANNOTATION: &str = "globalapi.io/adopt-from";
+pub(crate) const ADOPT_ANNOTATION: &str = "globalapi.io/adopt-from";
 
 /// The annotation that asks for an unplanned failover of the Aurora global
 /// database: its value names the region whose cluster becomes the writer
@@ -68,7 +68,7 @@ pub const ADOPT_ANNOTATION: &str = "globalapi.io/adopt-from";
 /// audit log records who set it. While it names the writer's region, that
 /// region stands in for `primaryRegion` (nothing is switched back); set
 /// `primaryRegion` to it and remove the annotation.
-pub const FAILOVER_ANNOTATION: &str = "globalapi.io/failover-to";
+pub(crate) const FAILOVER_ANNOTATION: &str = "globalapi.io/failover-to";
 
 impl GlobalApi {
     /// The region [`FAILOVER_ANNOTATION`] names, if set.

@@ -93,7 +93,7 @@ impl BucketSpec {
     }
 
     /// `"1 per 30 s"`, `"10/s (burst 40)"`.
-    pub fn rate_text(&self) -> String {
+    pub(crate) fn rate_text(&self) -> String {
         let rate = if (self.per_seconds - 1.0).abs() < 1e-9 {
             format!("{}/s", trim(self.requests))
         } else {
@@ -273,7 +273,7 @@ impl BudgetConfig {
 
 /// Who is asking: resyncs of Ready objects come after everything else.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Priority {
+pub(crate) enum Priority {
     /// First passes, spec changes, pending work, deletions.
     #[default]
     Work,
@@ -283,7 +283,7 @@ pub enum Priority {
 
 /// Begins the text of every [`Deferred`], so that a pass's error notes tell
 /// a deferral from a failure.
-pub const DEFERRED_MARK: &str = "waiting for the account's";
+pub(crate) const DEFERRED_MARK: &str = "waiting for the account's";
 
 /// A call refused for now: its turn in the budget comes at `at`, kept for
 /// the object that asked.
@@ -366,7 +366,7 @@ impl Budget {
         }
     }
 
-    pub fn is_paced(&self) -> bool {
+    pub(crate) fn is_paced(&self) -> bool {
         self.inner.is_some()
     }
 
@@ -378,7 +378,7 @@ impl Budget {
     /// When the call may be sent: `Ok(at)` (now or after a short wait) or
     /// `Err` when its turn is further away than the inline wait and an
     /// `owner` can come back for it. Without an owner the caller waits.
-    pub fn admit(
+    pub(crate) fn admit(
         &self,
         call: &Call<'_>,
         owner: Option<&str>,
@@ -433,7 +433,7 @@ impl Budget {
     }
 
     /// The soonest ticket `owner` holds: when its deferred pass should run.
-    pub fn ticket_of(&self, owner: &str) -> Option<Instant> {
+    pub(crate) fn ticket_of(&self, owner: &str) -> Option<Instant> {
         let inner = self.inner.as_ref()?;
         let state = inner.state.lock().ok()?;
         state
@@ -552,7 +552,7 @@ impl Inner {
 
 /// One AWS call, as the budgets see it.
 #[derive(Clone, Copy, Debug)]
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     /// The SigV4 signing name.
     pub service: &'a str,
     pub region: &'a str,

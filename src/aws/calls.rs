@@ -19,7 +19,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 /// The SDK's service name as a metric label: lower case, no spaces
 /// (`API Gateway` → `apigateway`, `Route 53` → `route53`).
-pub fn service_id(name: &str) -> String {
+pub(crate) fn service_id(name: &str) -> String {
     name.chars()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)

@@ -42,7 +42,7 @@ macro_rules! sdk_client {
 }
 
 /// Route 53 and CloudFront are global; their API lives in us-east-1.
-pub const GLOBAL_REGION: &str = "us-east-1";
+pub(crate) const GLOBAL_REGION: &str = "us-east-1";
 
 /// Clients for one AWS account.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ impl AwsClients {
     /// The same clients for the passes of one object: a call whose turn in
     /// the budget is far off is refused, and the object holds the turn
     /// (see [`Budget::ticket_of`]).
-    pub fn for_object(&self, owner: &str, priority: Priority) -> Self {
+    pub(crate) fn for_object(&self, owner: &str, priority: Priority) -> Self {
         Self {
             owner: Some(Arc::from(owner)),
             priority,
@@ -131,7 +131,7 @@ impl AwsClients {
         self
     }
 
-    pub fn announcer(&self) -> &Announcer {
+    pub(crate) fn announcer(&self) -> &Announcer {
         &self.announcer
     }
 
@@ -165,7 +165,7 @@ impl AwsClients {
     }
 
     /// Every call checks `fence` before it is sent (the leader's Lease).
-    pub fn with_fence(mut self, fence: Fence) -> Self {
+    pub(crate) fn with_fence(mut self, fence: Fence) -> Self {
         self.fence = fence;
         self
     }
@@ -173,7 +173,7 @@ impl AwsClients {
     /// Every call names `name` in its user agent (`app/<name>`), so that
     /// CloudTrail tells which replica made it. Characters AWS does not
     /// allow there become `-`; at most 50 are kept.
-    pub fn with_app_name(mut self, name: &str) -> Self {
+    pub(crate) fn with_app_name(mut self, name: &str) -> Self {
         let cleaned: String = name
             .chars()
             .map(|c| {
@@ -219,7 +219,7 @@ impl AwsClients {
         }
     }
 
-    pub fn fresher_than(&self) -> Option<SystemTime> {
+    pub(crate) fn fresher_than(&self) -> Option<SystemTime> {
         self.fresher_than
     }
 
@@ -252,7 +252,7 @@ impl AwsClients {
     }
 
     /// The shared listings and the asker's previous pass, to hand on.
-    pub fn listing_view(&self) -> ListingView {
+    pub(crate) fn listing_view(&self) -> ListingView {
         ListingView {
             listings: self.listings.clone(),
             fresher_than: self.fresher_than,

@@ -26,14 +26,14 @@ pub struct Fence {
 
 impl Fence {
     /// A fence that is closed until [`Fence::open_until`] is called.
-    pub fn closed() -> Self {
+    pub(crate) fn closed() -> Self {
         Self {
             until: Arc::new(Mutex::new(Some(Instant::now()))),
         }
     }
 
     /// Calls may be sent until `until` (never moved backwards).
-    pub fn open_until(&self, until: Instant) {
+    pub(crate) fn open_until(&self, until: Instant) {
         if let Ok(mut current) = self.until.lock()
             && let Some(t) = current.as_mut()
         {
@@ -49,7 +49,7 @@ impl Fence {
     }
 
     /// Whether a call may be sent now.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         match self.until.lock() {
             Ok(current) => current.is_none_or(|t| Instant::now() < t),
             Err(_) => false,

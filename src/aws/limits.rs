@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::{
 
 /// See the module documentation.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct HardLimitClassifier;
+pub(crate) struct HardLimitClassifier;
 
 /// The start of API Gateway's message for a resource count at its limit.
 const MAXIMUM_REACHED: &[u8] = b"Maximum number of";

@@ -28,14 +28,14 @@ use crate::error::Result;
 
 /// One listing and when it was started.
 #[derive(Debug)]
-pub struct Listing<T> {
+pub(crate) struct Listing<T> {
     pub started: SystemTime,
     pub items: T,
 }
 
 impl<T> Listing<T> {
     /// Young enough, and newer than what the asking object saw last.
-    pub fn usable(
+    pub(crate) fn usable(
         &self,
         max_age: Duration,
         fresher_than: Option<SystemTime>,
@@ -49,7 +49,7 @@ impl<T> Listing<T> {
 }
 
 /// A listing's place: empty, or the last listing.
-pub type Slot<T> = Arc<AsyncMutex<Option<Listing<T>>>>;
+pub(crate) type Slot<T> = Arc<AsyncMutex<Option<Listing<T>>>>;
 
 /// Listings of one kind, one per key (a region).
 #[derive(Debug)]
@@ -103,7 +103,7 @@ impl<T> SharedListing<T> {
     }
 
     /// We changed what the listing of `key` shows: the next asker lists.
-    pub async fn forget(&self, key: &str) {
+    pub(crate) async fn forget(&self, key: &str) {
         *self.slot(key).lock().await = None;
     }
 }
@@ -157,7 +157,7 @@ impl KeptAnswers {
 /// that every resync read every tag and deployment again: the N = 1000
 /// bench measured 2 `ListTagsForCertificate` and 2 `GetDeployment` per
 /// object and resync, and 0.4 `ListTagsForResources`.)
-pub const TAG_REREAD_FACTOR: u32 = 120;
+pub(crate) const TAG_REREAD_FACTOR: u32 = 120;
 
 #[cfg(test)]
 mod tests {

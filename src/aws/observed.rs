@@ -16,7 +16,7 @@ pub enum Observed<T> {
 
 impl<T> Observed<T> {
     /// `Known` for `Some`, `Absent` for `None`.
-    pub fn from_option(value: Option<T>) -> Self {
+    pub(crate) fn from_option(value: Option<T>) -> Self {
         value.map_or(Observed::Absent, Observed::Known)
     }
 
@@ -27,7 +27,7 @@ impl<T> Observed<T> {
         }
     }
 
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         matches!(self, Observed::Known(_))
     }
 

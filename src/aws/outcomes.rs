@@ -30,7 +30,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use super::calls::service_id;
 
 /// Upper bounds of the AWS call latency histogram, in seconds.
-pub const LATENCY_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0];
+pub(crate) const LATENCY_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0];
 
 /// One (service, operation)'s latencies.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,7 +89,7 @@ impl OutcomeRecorder {
 
 /// AWS's error code of a failed answer: `x-amzn-ErrorType` without its
 /// namespace and suffix, else the HTTP status.
-pub fn error_code(status: u16, error_type: Option<&str>) -> Option<String> {
+pub(crate) fn error_code(status: u16, error_type: Option<&str>) -> Option<String> {
     if status < 400 {
         return None;
     }

@@ -18,7 +18,10 @@ pub enum Ownership {
 
 impl Ownership {
     /// From a resource's tags, for the target with `uid`.
-    pub fn from_tags<'a>(uid: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub(crate) fn from_tags<'a>(
+        uid: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         let tags: BTreeMap<&str, &str> = tags.into_iter().collect();
         match tags.get(UID_TAG) {
             Some(found) if *found == uid => Ownership::Ours,
@@ -30,7 +33,7 @@ impl Ownership {
     }
 
     /// Tagged with our uid.
-    pub fn is_ours(&self) -> bool {
+    pub(crate) fn is_ours(&self) -> bool {
         *self == Ownership::Ours
     }
 

@@ -34,7 +34,7 @@ struct SendAt(Instant);
 
 /// Reserves each attempt's turn in the budget of `service` in `region`.
 #[derive(Clone, Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     pub budget: Budget,
     /// The SigV4 signing name (`apigateway`), as in the quota table.
     pub service: &'static str,
@@ -85,7 +85,7 @@ impl Intercept for Pacer {
 /// The process's one HTTP client (one connection pool for every service
 /// and region), waiting for each request's turn.
 #[derive(Clone, Debug)]
-pub struct PacedHttpClient {
+pub(crate) struct PacedHttpClient {
     inner: SharedHttpClient,
     fence: Fence,
 }

@@ -9,7 +9,9 @@ use tokio::task::JoinSet;
 /// Runs each region's task at once. Each result comes back beside its
 /// region, in the order of `tasks`; `Err` with the reason for a task that
 /// did not finish (it panicked or was cancelled).
-pub async fn in_each_region<T, F>(tasks: Vec<(String, F)>) -> Vec<(String, Result<T, String>)>
+pub(crate) async fn in_each_region<T, F>(
+    tasks: Vec<(String, F)>,
+) -> Vec<(String, Result<T, String>)>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,

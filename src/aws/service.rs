@@ -17,7 +17,7 @@ use crate::target::Target;
 use super::AwsClients;
 
 /// One AWS service as a pass sees it.
-pub trait ServiceStep {
+pub(crate) trait ServiceStep {
     /// Which service: notes, metrics and the plan are attributed to it.
     const SERVICE: Service;
     /// What the step needs from the services before it and the last status.

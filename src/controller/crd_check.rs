@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// The field paths of an OpenAPI schema: `spec.domain`,
 /// `status.regions[].alarmState`, …
-pub fn field_paths(schema: &Value) -> BTreeSet<String> {
+pub(crate) fn field_paths(schema: &Value) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     walk(schema, "", &mut paths);
     paths
@@ -36,7 +36,7 @@ fn walk(schema: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
 }
 
 /// The fields of `ours` (spec and status) that `served` lacks.
-pub fn missing_fields(ours: &Value, served: &Value) -> Vec<String> {
+pub(crate) fn missing_fields(ours: &Value, served: &Value) -> Vec<String> {
     let served = field_paths(served);
     field_paths(ours)
         .into_iter()
@@ -46,7 +46,7 @@ pub fn missing_fields(ours: &Value, served: &Value) -> Vec<String> {
 }
 
 /// The schema of kind `kind` in an OpenAPI v3 document of its group.
-pub fn served_schema<'a>(document: &'a Value, kind: &str) -> Option<&'a Value> {
+pub(crate) fn served_schema<'a>(document: &'a Value, kind: &str) -> Option<&'a Value> {
     document
         .get("components")?
         .get("schemas")?

@@ -17,15 +17,15 @@ use crate::{
 
 /// At most this many `Created`/`Updated`/`Deleted` events per pass; the
 /// rest are summed up in one more event.
-pub const MAX_MUTATION_EVENTS: usize = 10;
+pub(crate) const MAX_MUTATION_EVENTS: usize = 10;
 /// At most this many events of each warning kind per pass.
-pub const MAX_WARNINGS: usize = 5;
+pub(crate) const MAX_WARNINGS: usize = 5;
 /// Event notes are limited to 1 kB.
 const MAX_NOTE: usize = 1000;
 
 /// One event to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
+pub(crate) struct Notice {
     /// Normal or Warning.
     pub warning: bool,
     /// `Created`, `DriftDetected`, … (the `Reason` column of `kubectl describe`).
@@ -38,7 +38,12 @@ pub struct Notice {
 
 /// The events of `pass`. `applied`: the pass made its changes (not a plan).
 /// `drift`: the changes that are drift; `corrected` whether they were put back.
-pub fn notices(pass: &Pass, applied: bool, drift: &[&Change], corrected: bool) -> Vec<Notice> {
+pub(crate) fn notices(
+    pass: &Pass,
+    applied: bool,
+    drift: &[&Change],
+    corrected: bool,
+) -> Vec<Notice> {
     let mut out = Vec::new();
     if applied {
         for change in pass.plan.changes.iter().take(MAX_MUTATION_EVENTS) {
@@ -98,7 +103,7 @@ pub fn notices(pass: &Pass, applied: bool, drift: &[&Change], corrected: bool) -
 }
 
 /// Sends `notices` about the object `reference`; a failure is logged, not fatal.
-pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<Notice>) {
+pub(crate) async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<Notice>) {
     let total = notices.len();
     let mut failed = 0;
     let mut first_error = None;
@@ -135,7 +140,7 @@ pub async fn publish(ctx: &Context, reference: &ObjectReference, notices: Vec<No
 /// The Warning before a destructive database call. Its action names the
 /// resource: Events of one object, reason and action are one series that
 /// keeps the first note, and each of these must be read on its own.
-pub fn about_to(loss: Loss, change: &Change) -> Notice {
+pub(crate) fn about_to(loss: Loss, change: &Change) -> Notice {
     let mut action = format!("{} {}", action_name(change), change.resource);
     if action.len() > 128 {
         let mut end = 128;
@@ -168,7 +173,7 @@ pub fn requested(change: &Change) -> Notice {
 }
 
 /// A tenancy policy refuses the spec.
-pub fn policy_violation(refusals: &[String]) -> Notice {
+pub(crate) fn policy_violation(refusals: &[String]) -> Notice {
     Notice {
         warning: true,
         reason: "PolicyViolation",
@@ -178,7 +183,7 @@ pub fn policy_violation(refusals: &[String]) -> Notice {
 }
 
 /// The adoption annotation cannot be followed.
-pub fn adoption_refused(why: &str) -> Notice {
+pub(crate) fn adoption_refused(why: &str) -> Notice {
     Notice {
         warning: true,
         reason: "AdoptionRefused",

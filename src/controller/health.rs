@@ -16,7 +16,7 @@ use std::{
 use tokio::time::Instant;
 
 /// The watch over every namespace, in [`Health`]'s per-namespace entries.
-pub const ALL_NAMESPACES: &str = "(all)";
+pub(crate) const ALL_NAMESPACES: &str = "(all)";
 
 #[derive(Debug)]
 pub struct Health {
@@ -49,31 +49,31 @@ impl Health {
 
     /// The operator reached the API server and runs its controller, or
     /// (another replica leading) stands by to take over.
-    pub fn set_ready(&self) {
+    pub(crate) fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
     }
 
     /// Whether [`Health::set_ready`] was called.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
     /// The watch of `namespace` failed with `error` (it retries by itself).
-    pub fn watch_failed(&self, namespace: &str, error: String) {
+    pub(crate) fn watch_failed(&self, namespace: &str, error: String) {
         if let Ok(mut w) = self.watches.lock() {
             w.insert(namespace.to_owned(), Some(error));
         }
     }
 
     /// The watch of `namespace` delivered.
-    pub fn watch_ok(&self, namespace: &str) {
+    pub(crate) fn watch_ok(&self, namespace: &str) {
         if let Ok(mut w) = self.watches.lock() {
             w.insert(namespace.to_owned(), None);
         }
     }
 
     /// The failing watches: (namespace, last error).
-    pub fn watch_errors(&self) -> Vec<(String, String)> {
+    pub(crate) fn watch_errors(&self) -> Vec<(String, String)> {
         self.watches
             .lock()
             .map(|w| {
@@ -94,7 +94,7 @@ impl Health {
 
     /// A reconcile of `key` starts; it counts as in flight until the
     /// returned guard is dropped (finished, failed or cancelled).
-    pub fn reconcile_started(&self, key: &str) -> InFlight<'_> {
+    pub(crate) fn reconcile_started(&self, key: &str) -> InFlight<'_> {
         if let Ok(mut r) = self.reconciles.lock() {
             r.insert(key.to_owned(), Instant::now());
         }
@@ -105,7 +105,7 @@ impl Health {
     }
 
     /// The reconciles in flight and how long each has run, longest first.
-    pub fn in_flight(&self) -> Vec<(String, Duration)> {
+    pub(crate) fn in_flight(&self) -> Vec<(String, Duration)> {
         let now = Instant::now();
         let mut list: Vec<(String, Duration)> = self
             .reconciles
@@ -136,7 +136,7 @@ impl Health {
 
 /// A reconcile in flight; dropping it ends it.
 #[derive(Debug)]
-pub struct InFlight<'a> {
+pub(crate) struct InFlight<'a> {
     health: &'a Health,
     key: String,
 }

@@ -49,15 +49,15 @@ use crate::error::{Error, Result};
 /// The default name of the Lease.
 pub const DEFAULT_LEASE: &str = "globalapi-operator";
 /// How long a Lease stays valid after its last renewal.
-pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+pub(crate) const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// How often the holder renews the Lease.
-pub const RENEW_PERIOD: Duration = Duration::from_secs(5);
+pub(crate) const RENEW_PERIOD: Duration = Duration::from_secs(5);
 /// How long the holder keeps leading without a successful renewal; shorter
 /// than [`LEASE_DURATION`], so it stops before another replica may start.
 pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// How often a waiting replica polls the Lease, and how soon a failed
 /// renewal is tried again.
-pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
+pub(crate) const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// Where the Lease lives, who this replica is, and the timings.
 #[derive(Clone, Debug)]
@@ -127,7 +127,7 @@ fn random_suffix() -> String {
 
 /// What a candidate does after reading the Lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// There is no Lease: create it, naming this replica.
     Create,
     /// This replica holds the Lease: renew it.
@@ -144,7 +144,7 @@ pub enum Decision {
 }
 
 /// The Lease's `leaseDurationSeconds`, or `default` when missing or not positive.
-pub fn lease_duration(spec: &LeaseSpec, default: Duration) -> Duration {
+pub(crate) fn lease_duration(spec: &LeaseSpec, default: Duration) -> Duration {
     spec.lease_duration_seconds
         .and_then(|s| u64::try_from(s).ok())
         .filter(|s| *s > 0)
@@ -159,7 +159,7 @@ pub fn holder(spec: &LeaseSpec) -> Option<&str> {
 /// The decision of `identity` about the Lease `lease` (`None`: there is
 /// none), which this replica has seen unchanged for `unchanged_for`.
 /// `default_duration` applies when the Lease states no duration.
-pub fn decide(
+pub(crate) fn decide(
     lease: Option<&LeaseSpec>,
     identity: &str,
     unchanged_for: Duration,
@@ -188,7 +188,7 @@ pub fn decide(
 /// The Lease spec after `identity` claims (acquires or renews) `current` at
 /// `now`: holder, duration and renew time set; the acquire time and the
 /// transition count move only when the holder changes.
-pub fn claimed(
+pub(crate) fn claimed(
     current: Option<&LeaseSpec>,
     identity: &str,
     duration: Duration,
@@ -231,7 +231,7 @@ pub fn released(current: &LeaseSpec, now: Timestamp) -> LeaseSpec {
 /// the time since it first saw the Lease's current `resourceVersion`. Every
 /// renewal writes the Lease, so an unchanged version means a silent holder.
 #[derive(Debug, Default)]
-pub struct Observer {
+pub(crate) struct Observer {
     last: Option<(String, Instant)>,
 }
 
@@ -251,7 +251,7 @@ impl Observer {
 
 /// The result of one round of [`LeaderElector::try_acquire_or_renew`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Round {
+pub(crate) enum Round {
     /// This replica holds the Lease.
     Leading,
     /// Someone else holds it.
@@ -264,7 +264,7 @@ pub enum Round {
 }
 
 /// One replica's side of the election.
-pub struct LeaderElector {
+pub(crate) struct LeaderElector {
     api: Api<Lease>,
     config: LeaderConfig,
     observer: Observer,
@@ -290,7 +290,7 @@ impl LeaderElector {
     }
 
     /// One round: read the Lease, decide, and create, take or renew it.
-    pub async fn try_acquire_or_renew(&mut self) -> Result<Round> {
+    pub(crate) async fn try_acquire_or_renew(&mut self) -> Result<Round> {
         let current = self.api.get_opt(&self.config.lease).await?;
         let unchanged_for = match &current {
             Some(lease) => self.observer.see(
@@ -362,7 +362,7 @@ impl LeaderElector {
     /// request was sent (the renewal time). Errors of the API server are
     /// logged and retried, except a refusal (401/403): without the
     /// permission to write Leases this replica could never lead.
-    pub async fn acquire(&mut self) -> Result<Instant> {
+    pub(crate) async fn acquire(&mut self) -> Result<Instant> {
         let mut waiting_for: Option<String> = None;
         loop {
             let sent = Instant::now();

@@ -31,7 +31,7 @@ use crate::aws::{
 };
 
 /// The `Content-Type` of what [`Metrics::encode`] returns.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds of the reconcile duration histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
@@ -189,7 +189,7 @@ fn object_gauges(registry: &mut Registry) -> Vec<ObjectGauge> {
 
 impl Metrics {
     /// This replica now holds (or no longer holds) the leader Lease.
-    pub fn set_leader(&self, leading: bool) {
+    pub(crate) fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
     }
 
@@ -233,7 +233,7 @@ impl Metrics {
     }
 
     /// `namespace/name` is gone: its series go too.
-    pub fn forget_object(&self, namespace: &str, name: &str) {
+    pub(crate) fn forget_object(&self, namespace: &str, name: &str) {
         let labels = object_labels(namespace, name);
         for gauge in &self.objects {
             gauge.family.remove(&labels);
@@ -241,7 +241,7 @@ impl Metrics {
     }
 
     /// `n` Events could not be sent to the API server.
-    pub fn events_failed(&self, n: usize) {
+    pub(crate) fn events_failed(&self, n: usize) {
         self.events_failed.inc_by(n as u64);
     }
 

@@ -61,9 +61,9 @@ use reconciler::key_of;
 pub use reconciler::{backoff, error_policy, reconcile};
 
 /// The finalizer that keeps a GlobalApi until its AWS resources are gone.
-pub const FINALIZER: &str = "globalapi.io/cleanup";
+pub(crate) const FINALIZER: &str = "globalapi.io/cleanup";
 /// The field manager of status writes and the reporter of Events.
-pub const MANAGER: &str = "globalapi-operator";
+pub(crate) const MANAGER: &str = "globalapi-operator";
 
 /// What `globalapi run` was asked for.
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ pub struct Config {
 
 impl Config {
     /// See [`Config::stuck_after`].
-    pub fn stuck_bound(&self) -> Duration {
+    pub(crate) fn stuck_bound(&self) -> Duration {
         self.stuck_after
             .unwrap_or(self.timeouts.pass + 2 * KUBE_READ_TIMEOUT + Duration::from_secs(30))
     }
@@ -182,7 +182,7 @@ impl Context {
     }
 
     /// A context over the given clients, with this health.
-    pub fn with_health(client: Client, aws: AwsClients, health: Health) -> Self {
+    pub(crate) fn with_health(client: Client, aws: AwsClients, health: Health) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), MANAGER.into()),
             client,
@@ -200,13 +200,13 @@ impl Context {
 
     /// Checks every GlobalApi against the GlobalApiPolicies of its
     /// namespace before each pass.
-    pub fn with_tenancy_policies(mut self, on: bool) -> Self {
+    pub(crate) fn with_tenancy_policies(mut self, on: bool) -> Self {
         self.tenancy_policies = on;
         self
     }
 
     /// Resyncs take at most half of `concurrency` reconcile slots at once.
-    pub fn with_concurrency(mut self, concurrency: u16) -> Self {
+    pub(crate) fn with_concurrency(mut self, concurrency: u16) -> Self {
         self.resync_slots = Arc::new(tokio::sync::Semaphore::new(resync_slots(concurrency)));
         self
     }
@@ -217,7 +217,7 @@ impl Context {
     }
 
     /// Whether [`Context::stop_taking_work`] was called.
-    pub fn is_stopping(&self) -> bool {
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
 

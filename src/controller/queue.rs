@@ -41,7 +41,7 @@ impl Queue {
 
     /// The pass of `key` ended; the next comes after `after` (or sooner, if
     /// a change was seen while it ran).
-    pub fn requeue(&self, key: &str, after: Duration) -> Action {
+    pub(crate) fn requeue(&self, key: &str, after: Duration) -> Action {
         self.due_at(key, Instant::now() + after);
         Action::requeue(after)
     }

@@ -45,7 +45,7 @@ use crate::{
 };
 
 /// How soon a pass with pending work is followed by the next one.
-pub const PENDING_REQUEUE: Duration = Duration::from_secs(5);
+pub(crate) const PENDING_REQUEUE: Duration = Duration::from_secs(5);
 /// The first retry after an error; doubled per failure in a row.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 /// When a resync that found every resync slot taken comes back.
@@ -139,7 +139,7 @@ pub fn error_policy(object: Arc<GlobalApi>, error: &Error, ctx: Arc<Context>) ->
 /// `wait` moved by up to ±20 %, the same for one object and failure count,
 /// different across objects: objects that failed together (one AWS outage)
 /// do not all retry in the same second.
-pub fn jittered(wait: Duration, key: &str, failures: u32) -> Duration {
+pub(crate) fn jittered(wait: Duration, key: &str, failures: u32) -> Duration {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
     (key, failures).hash(&mut hasher);

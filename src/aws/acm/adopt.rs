@@ -58,7 +58,12 @@ pub async fn find(
 }
 
 /// Tags the certificate as the heir's.
-pub async fn retag(clients: &AwsClients, heir: &Target, region: &str, arn: &str) -> Result<()> {
+pub(crate) async fn retag(
+    clients: &AwsClients,
+    heir: &Target,
+    region: &str,
+    arn: &str,
+) -> Result<()> {
     let tags = heir
         .tags()
         .into_iter()

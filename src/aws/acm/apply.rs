@@ -49,7 +49,7 @@ pub async fn request(
 /// record. One ACM does not show yet counts as pending without a record;
 /// the next reconcile finds it by tag, or, if it never appears, knows its
 /// ARN as gone and requests anew with another token.
-pub async fn request_and_describe(
+pub(crate) async fn request_and_describe(
     client: &Client,
     target: &Target,
     cert: &DesiredCertificate,

@@ -82,14 +82,14 @@ impl ObservedCertificate {
     }
 
     /// Failed for good: only a new request gives a usable certificate.
-    pub fn replaceable(&self) -> bool {
+    pub(crate) fn replaceable(&self) -> bool {
         matches!(self.status.as_str(), "FAILED" | "VALIDATION_TIMED_OUT")
     }
 
     /// Whether it serves `name`: one of its names, or a wildcard of one
     /// label (`*.example.com` serves `api.example.com`, not
     /// `a.api.example.com`), compared without case as DNS does.
-    pub fn covers(&self, name: &str) -> bool {
+    pub(crate) fn covers(&self, name: &str) -> bool {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         std::iter::once(&self.domain)
             .chain(&self.names)
@@ -103,7 +103,7 @@ impl ObservedCertificate {
     }
 
     /// The status with ACM's failure reason, e.g. `FAILED (CAA_ERROR)`.
-    pub fn status_text(&self) -> String {
+    pub(crate) fn status_text(&self) -> String {
         match &self.failure_reason {
             Some(reason) => format!("{} ({reason})", self.status),
             None => self.status.clone(),

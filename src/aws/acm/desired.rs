@@ -7,7 +7,7 @@ use crate::target::Target;
 use super::certificate::{DesiredCertificate, Purpose};
 
 /// ACM's longest IdempotencyToken.
-pub const MAX_TOKEN: usize = 32;
+pub(crate) const MAX_TOKEN: usize = 32;
 
 /// What the reconcile knows before ACM runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct ProvidedCertificate {
 
 impl Desired {
     /// Every ARN the user brings.
-    pub fn provided_arns(&self) -> Vec<String> {
+    pub(crate) fn provided_arns(&self) -> Vec<String> {
         self.provided.iter().map(|p| p.arn.clone()).collect()
     }
 }
@@ -110,14 +110,18 @@ pub fn desired(target: &Target) -> Desired {
 
 /// The token of the first request for a certificate: a request retried after
 /// a crash gets the certificate the first one made.
-pub fn request_token(target: &Target, cert: &DesiredCertificate) -> String {
+pub(crate) fn request_token(target: &Target, cert: &DesiredCertificate) -> String {
     target.token(&format!("acm {} {}", cert.region, cert.domain), MAX_TOKEN)
 }
 
 /// The token of a request made after earlier certificates of ours for this
 /// region disappeared (deleted by hand): ACM remembers a token for an hour
 /// and would answer with the deleted certificate.
-pub fn rerequest_token(target: &Target, cert: &DesiredCertificate, gone: &[String]) -> String {
+pub(crate) fn rerequest_token(
+    target: &Target,
+    cert: &DesiredCertificate,
+    gone: &[String],
+) -> String {
     target.token(
         &format!(
             "acm {} {} after {}",
@@ -131,7 +135,11 @@ pub fn rerequest_token(target: &Target, cert: &DesiredCertificate, gone: &[Strin
 
 /// The token of the request replacing a failed certificate; naming the old
 /// one keeps ACM from answering with it.
-pub fn replacement_token(target: &Target, cert: &DesiredCertificate, old_arn: &str) -> String {
+pub(crate) fn replacement_token(
+    target: &Target,
+    cert: &DesiredCertificate,
+    old_arn: &str,
+) -> String {
     target.token(
         &format!("acm {} {} replacing {old_arn}", cert.region, cert.domain),
         MAX_TOKEN,
@@ -139,7 +147,7 @@ pub fn replacement_token(target: &Target, cert: &DesiredCertificate, old_arn: &s
 }
 
 /// ACM accepts 1 to 32 word characters (`\w+`).
-pub fn valid_token(token: &str) -> bool {
+pub(crate) fn valid_token(token: &str) -> bool {
     (1..=MAX_TOKEN).contains(&token.len())
         && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -63,7 +63,7 @@ impl CertificateOp {
 
 /// The certificate kept for a desired one among ours: the best by status,
 /// then one in use, then the first by ARN (so every run picks the same).
-pub fn chosen<'a>(
+pub(crate) fn chosen<'a>(
     want: &DesiredCertificate,
     observed: &'a [ObservedCertificate],
 ) -> Option<&'a ObservedCertificate> {
@@ -75,7 +75,7 @@ pub fn chosen<'a>(
 
 /// Compares the certificates the spec needs with ours found in ACM.
 /// Certificates not tagged as ours never appear in an operation.
-pub fn diff(
+pub(crate) fn diff(
     desired: &[DesiredCertificate],
     observed: &[ObservedCertificate],
 ) -> Vec<CertificateOp> {
@@ -115,7 +115,7 @@ pub enum Verdict {
 }
 
 /// Judges a certificate the target uses.
-pub fn verdict(cert: &ObservedCertificate) -> Verdict {
+pub(crate) fn verdict(cert: &ObservedCertificate) -> Verdict {
     if cert.issued() {
         Verdict::Issued
     } else if cert.pending() {

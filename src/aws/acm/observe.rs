@@ -177,7 +177,7 @@ pub async fn describe(
 }
 
 /// Our view of ACM's description of a certificate.
-pub fn to_observed(
+pub(crate) fn to_observed(
     detail: &CertificateDetail,
     region: &str,
     arn: &str,

@@ -67,7 +67,12 @@ pub async fn find(
 }
 
 /// Tags the REST API or custom domain name as the heir's.
-pub async fn retag(clients: &AwsClients, heir: &Target, region: &str, arn: &str) -> Result<()> {
+pub(crate) async fn retag(
+    clients: &AwsClients,
+    heir: &Target,
+    region: &str,
+    arn: &str,
+) -> Result<()> {
     clients
         .apigateway(region)
         .tag_resource()

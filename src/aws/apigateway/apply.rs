@@ -652,7 +652,7 @@ async fn delete_method(
 
 /// Adds our statement. AWS refuses a statement id that exists (the
 /// emulator stores a twin): one found there after observation is replaced.
-pub async fn add_permission(
+pub(crate) async fn add_permission(
     clients: &RegionClients,
     function: &str,
     statement_id: &str,

@@ -15,7 +15,7 @@ use super::model::{
 };
 
 /// Longest REST API name the operator chooses.
-pub const API_NAME_MAX: usize = 128;
+pub(crate) const API_NAME_MAX: usize = 128;
 
 /// The prefix of the description of every deployment the operator makes;
 /// the rest is the hash of the API it deployed.
@@ -171,7 +171,11 @@ pub fn routes(target: &Target, region: &str, backend: &Backend<'_>) -> Routes {
 
 /// The stage's settings: tracing, metrics, execution logging and the
 /// throttling the spec sets (for the stage, and for each route's methods).
-pub fn stage_settings(api: &ApiSpec, region: &str, inputs: &ApiGatewayInputs) -> StageSettings {
+pub(crate) fn stage_settings(
+    api: &ApiSpec,
+    region: &str,
+    inputs: &ApiGatewayInputs,
+) -> StageSettings {
     let limits = |t: &ThrottlingSpec| {
         Throttle::new(
             f64::from(t.rate_limit),
@@ -264,14 +268,14 @@ pub fn verb(method: HttpMethod) -> &'static str {
 }
 
 /// `/a//b/` → `/a/b`; the root stays `/`.
-pub fn normalize_path(path: &str) -> String {
+pub(crate) fn normalize_path(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     format!("/{}", segments.join("/"))
 }
 
 /// Every resource path the routes need, parents included, root excluded,
 /// in an order where each parent comes before its children.
-pub fn resource_paths(routes: &Routes) -> BTreeSet<String> {
+pub(crate) fn resource_paths(routes: &Routes) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for path in routes.keys() {
         let mut prefix = String::new();
@@ -285,7 +289,7 @@ pub fn resource_paths(routes: &Routes) -> BTreeSet<String> {
 }
 
 /// The parent of a resource path; the root's children have `/`.
-pub fn parent_path(path: &str) -> &str {
+pub(crate) fn parent_path(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
@@ -298,7 +302,7 @@ pub fn path_part(path: &str) -> &str {
 }
 
 /// The names of the path parameters: `/users/{id}/{proxy+}` → `id`, `proxy`.
-pub fn path_parameters(path: &str) -> Vec<String> {
+pub(crate) fn path_parameters(path: &str) -> Vec<String> {
     path.split('/')
         .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
         .map(|p| p.trim_end_matches('+').to_owned())
@@ -306,7 +310,7 @@ pub fn path_parameters(path: &str) -> Vec<String> {
 }
 
 /// Whether a route path (with `{x}` and `{x+}` parameters) answers a concrete path.
-pub fn path_matches(route: &str, concrete: &str) -> bool {
+pub(crate) fn path_matches(route: &str, concrete: &str) -> bool {
     let route: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
     let concrete: Vec<&str> = concrete.split('/').filter(|s| !s.is_empty()).collect();
     for (i, segment) in route.iter().enumerate() {
@@ -323,7 +327,7 @@ pub fn path_matches(route: &str, concrete: &str) -> bool {
 
 /// The backend URL of an HTTP proxy method: the base URL and the path, with
 /// greedy parameters passed on as plain ones (`{proxy+}` → `{proxy}`).
-pub fn http_uri(base: &str, path: &str) -> String {
+pub(crate) fn http_uri(base: &str, path: &str) -> String {
     let path: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
@@ -341,7 +345,7 @@ fn partition(arn: &str) -> &str {
 }
 
 /// The integration URI of a Lambda proxy method.
-pub fn lambda_uri(region: &str, function_arn: &str) -> String {
+pub(crate) fn lambda_uri(region: &str, function_arn: &str) -> String {
     format!(
         "arn:{}:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
         partition(function_arn)
@@ -349,7 +353,7 @@ pub fn lambda_uri(region: &str, function_arn: &str) -> String {
 }
 
 /// The function a Lambda integration URI invokes.
-pub fn lambda_of_uri(uri: &str) -> Option<String> {
+pub(crate) fn lambda_of_uri(uri: &str) -> Option<String> {
     let (_, rest) = uri.split_once(":lambda:path/2015-03-31/functions/")?;
     rest.strip_suffix("/invocations").map(str::to_owned)
 }
@@ -368,7 +372,7 @@ pub fn statement_id(target: &Target, region: &str) -> String {
 
 /// The SourceArn of the Lambda permission: every method of every stage of
 /// the REST API, in the function's account.
-pub fn source_arn(function_arn: &str, region: &str, rest_api_id: &str) -> String {
+pub(crate) fn source_arn(function_arn: &str, region: &str, rest_api_id: &str) -> String {
     let account = function_arn.split(':').nth(4).unwrap_or_default();
     format!(
         "arn:{}:execute-api:{region}:{account}:{rest_api_id}/*",
@@ -387,7 +391,7 @@ pub fn invoke_url(rest_api_id: &str, region: &str, stage: &str) -> String {
 }
 
 /// A short hash of everything a deployment captures of the routes.
-pub fn api_hash(routes: &Routes) -> String {
+pub(crate) fn api_hash(routes: &Routes) -> String {
     let mut hasher = Sha256::new();
     for (path, methods) in routes {
         for (verb, method) in methods {
@@ -412,12 +416,12 @@ pub fn api_hash(routes: &Routes) -> String {
 }
 
 /// The description of a deployment of the API with this hash.
-pub fn deployment_description(api_hash: &str) -> String {
+pub(crate) fn deployment_description(api_hash: &str) -> String {
     format!("{DEPLOYMENT_PREFIX}{api_hash}")
 }
 
 /// The API hash a deployment description carries, if the operator made it.
-pub fn hash_of_description(description: &str) -> Option<String> {
+pub(crate) fn hash_of_description(description: &str) -> Option<String> {
     description
         .strip_prefix(DEPLOYMENT_PREFIX)
         .map(str::to_owned)

@@ -25,7 +25,7 @@ pub struct RegionDiff {
 
 /// Compares a region's desired state with ours found in AWS. `None`
 /// desired (region left the spec, or destroy) removes everything of ours.
-pub fn diff(desired: Option<&DesiredRegion>, observed: &ObservedRegion) -> RegionDiff {
+pub(crate) fn diff(desired: Option<&DesiredRegion>, observed: &ObservedRegion) -> RegionDiff {
     match desired {
         Some(desired) => converge(desired, observed),
         None => teardown(observed),

@@ -10,11 +10,11 @@ pub const AWS_PROXY: &str = "AWS_PROXY";
 /// HTTP proxy integration type.
 pub const HTTP_PROXY: &str = "HTTP_PROXY";
 /// The only authorization the operator configures: the backend decides.
-pub const AUTHORIZATION_NONE: &str = "NONE";
+pub(crate) const AUTHORIZATION_NONE: &str = "NONE";
 /// The principal of the Lambda permission.
-pub const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
+pub(crate) const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
 /// The action of the Lambda permission.
-pub const INVOKE_ACTION: &str = "lambda:InvokeFunction";
+pub(crate) const INVOKE_ACTION: &str = "lambda:InvokeFunction";
 
 /// Methods by resource path (`/`, `/users/{id}`) and HTTP verb (`GET`, `ANY`).
 pub type Routes = BTreeMap<String, BTreeMap<String, Method>>;
@@ -42,7 +42,7 @@ pub struct Method {
 }
 
 /// The method settings key of every method of a stage.
-pub const STAGE_METHODS: &str = "*/*";
+pub(crate) const STAGE_METHODS: &str = "*/*";
 
 /// The stage settings the spec decides.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub struct AccessLog {
 impl StageSettings {
     /// Whether `observed` already has everything these desired settings
     /// ask for (keys the spec does not set are left as they are).
-    pub fn met_by(&self, observed: &StageSettings) -> bool {
+    pub(crate) fn met_by(&self, observed: &StageSettings) -> bool {
         self.tracing == observed.tracing
             && self.metrics == observed.metrics
             && self.logging == observed.logging
@@ -85,12 +85,12 @@ impl StageSettings {
     }
 
     /// Whether the access log settings must change to these.
-    pub fn access_log_changes(&self, observed: &StageSettings) -> bool {
+    pub(crate) fn access_log_changes(&self, observed: &StageSettings) -> bool {
         self.access_log_decided && self.access_log != observed.access_log
     }
 
     /// The throttling keys whose observed limits differ from these.
-    pub fn throttling_changes<'a>(
+    pub(crate) fn throttling_changes<'a>(
         &'a self,
         observed: &'a StageSettings,
     ) -> Vec<(&'a str, Option<&'a Throttle>, &'a Throttle)> {
@@ -157,7 +157,7 @@ impl std::fmt::Display for Throttle {
 /// JSON Pointer segment (`~` written `~0`, `/` written `~1`), then the
 /// method (`/users/{id}` GET → `~1users~1{id}/GET`), as UpdateStage's patch
 /// paths address it.
-pub fn method_key(path: &str, verb: &str) -> String {
+pub(crate) fn method_key(path: &str, verb: &str) -> String {
     format!("{}/{verb}", path.replace('~', "~0").replace('/', "~1"))
 }
 
@@ -172,13 +172,13 @@ pub struct Mapping {
 
 impl Mapping {
     /// The base path as API Gateway's URLs spell it.
-    pub fn base_path_key(&self) -> &str {
+    pub(crate) fn base_path_key(&self) -> &str {
         base_path_key(&self.base_path)
     }
 }
 
 /// The base path as API Gateway's URLs spell it: `(none)` for the empty one.
-pub fn base_path_key(base_path: &str) -> &str {
+pub(crate) fn base_path_key(base_path: &str) -> &str {
     if base_path.is_empty() {
         "(none)"
     } else {
@@ -207,7 +207,7 @@ pub struct DomainInfo {
 }
 
 /// Text of a string map for change lines: `k=v k2=v2`, or `(none)`.
-pub fn map_text<V: fmt::Display>(map: &BTreeMap<String, V>) -> String {
+pub(crate) fn map_text<V: fmt::Display>(map: &BTreeMap<String, V>) -> String {
     if map.is_empty() {
         return "(none)".into();
     }

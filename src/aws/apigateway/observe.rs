@@ -104,7 +104,7 @@ impl ObservedApi {
     }
 
     /// The Lambda functions the API's integrations invoke.
-    pub fn lambda_functions(&self) -> BTreeSet<String> {
+    pub(crate) fn lambda_functions(&self) -> BTreeSet<String> {
         self.resources
             .iter()
             .flat_map(|r| r.methods.values())
@@ -200,7 +200,7 @@ pub async fn region(clients: &RegionClients, lookup: &Lookup) -> Result<Observed
 
 /// Which of several REST APIs of ours is the one in use: the one our
 /// domain maps to, else the oldest.
-pub fn choose_api(
+pub(crate) fn choose_api(
     apis: &[ObservedApi],
     domains: &[ObservedDomain],
     domain_name: &str,
@@ -252,7 +252,7 @@ fn to_domain(domain: &SdkDomainName, mappings: Vec<Mapping>) -> ObservedDomain {
 }
 
 /// Our view of an SDK method.
-pub fn to_method(method: &SdkMethod) -> Method {
+pub(crate) fn to_method(method: &SdkMethod) -> Method {
     Method {
         authorization_type: method.authorization_type().unwrap_or_default().to_owned(),
         request_parameters: method

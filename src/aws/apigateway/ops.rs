@@ -138,7 +138,7 @@ impl Op {
     }
 
     /// Whether the operation changes what a deployment captures.
-    pub fn changes_api(&self) -> bool {
+    pub(crate) fn changes_api(&self) -> bool {
         matches!(
             self.kind,
             OpKind::CreateRestApi { .. }

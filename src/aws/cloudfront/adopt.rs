@@ -48,7 +48,7 @@ pub async fn find(
 }
 
 /// Tags the distribution as the heir's.
-pub async fn retag(clients: &AwsClients, heir: &Target, arn: &str) -> Result<()> {
+pub(crate) async fn retag(clients: &AwsClients, heir: &Target, arn: &str) -> Result<()> {
     let tags = heir
         .tags()
         .into_iter()

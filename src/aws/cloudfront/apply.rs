@@ -416,7 +416,7 @@ fn builder_from(base: &DistributionConfig) -> DistributionConfigBuilder {
 
 /// The SDK configuration for `want`: every field we set from `want`, every
 /// other field from `base` (the live configuration) when there is one.
-pub fn to_config(
+pub(crate) fn to_config(
     want: &Distribution,
     caller_reference: &str,
     base: Option<&DistributionConfig>,

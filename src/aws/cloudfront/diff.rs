@@ -114,7 +114,7 @@ pub struct DistributionDiff {
 /// removed with the others only when `inputs.retire_left_names` says DNS
 /// moved off. A distribution keeps its origin until `inputs.origin_served`
 /// says the spec's origin name has its records.
-pub fn diff(
+pub(crate) fn diff(
     target: &Target,
     desired: &Desired,
     ours: &[Found],
@@ -260,7 +260,7 @@ fn held_origin(f: &Found, want: &Distribution, diff: &mut DistributionDiff) -> B
 }
 
 /// Removes every distribution of ours (destroy).
-pub fn removal_of_all(ours: &[Found]) -> DistributionDiff {
+pub(crate) fn removal_of_all(ours: &[Found]) -> DistributionDiff {
     let mut diff = DistributionDiff::default();
     for f in ours {
         let (ops, pending) = removal(f);
@@ -291,7 +291,7 @@ fn removal(f: &Found) -> (Vec<DistributionOp>, Option<String>) {
 }
 
 /// Why a disabled distribution is not deleted yet.
-pub fn deletion_pending(id: &str, status: &str) -> String {
+pub(crate) fn deletion_pending(id: &str, status: &str) -> String {
     format!(
         "distribution {id} is disabled and still deploying ({status}); it is deleted once Deployed"
     )

@@ -79,7 +79,7 @@ pub struct GeoRestriction {
 
 impl Distribution {
     /// Brings lists into the order comparisons expect.
-    pub fn normalized(mut self) -> Self {
+    pub(crate) fn normalized(mut self) -> Self {
         for alias in &mut self.aliases {
             *alias = alias.trim_end_matches('.').to_ascii_lowercase();
         }

@@ -105,7 +105,7 @@ pub async fn distributions(
 }
 
 /// The key of the account's one distribution listing (CloudFront is global).
-pub const LISTING_KEY: &str = "global";
+pub(crate) const LISTING_KEY: &str = "global";
 
 /// Every distribution of the account, all pages.
 pub(crate) async fn list_distributions(client: &Client) -> Result<Vec<DistributionSummary>> {
@@ -132,7 +132,7 @@ pub(crate) async fn list_distributions(client: &Client) -> Result<Vec<Distributi
 }
 
 /// One distribution by id, if it exists and carries our uid tag.
-pub async fn ours_by_id(
+pub(crate) async fn ours_by_id(
     client: &Client,
     target: &Target,
     id: &str,

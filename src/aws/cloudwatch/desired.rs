@@ -9,8 +9,8 @@ const STEM_MAX: usize = 200;
 
 /// Route 53's metric of a health check: 1 healthy, 0 not.
 pub const NAMESPACE: &str = "AWS/Route53";
-pub const METRIC: &str = "HealthCheckStatus";
-pub const DIMENSION: &str = "HealthCheckId";
+pub(crate) const METRIC: &str = "HealthCheckStatus";
+pub(crate) const DIMENSION: &str = "HealthCheckId";
 
 /// One region's alarm on its health check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct DesiredAlarm {
 }
 
 /// `gapi-<namespace>-<name>-`: what every alarm name of the target starts with.
-pub fn name_prefix(target: &Target) -> String {
+pub(crate) fn name_prefix(target: &Target) -> String {
     format!("{}-", target.resource_name(STEM_MAX))
 }
 

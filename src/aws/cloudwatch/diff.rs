@@ -6,10 +6,10 @@ use super::desired::{DIMENSION, DesiredAlarm, METRIC, NAMESPACE};
 use super::observe::{ObservedAlarm, shape};
 
 /// Route 53's health check metric is published every minute.
-pub const PERIOD: i32 = 60;
-pub const STATISTIC: &str = "Minimum";
-pub const COMPARISON: &str = "LessThanThreshold";
-pub const THRESHOLD: f64 = 1.0;
+pub(crate) const PERIOD: i32 = 60;
+pub(crate) const STATISTIC: &str = "Minimum";
+pub(crate) const COMPARISON: &str = "LessThanThreshold";
+pub(crate) const THRESHOLD: f64 = 1.0;
 
 /// One change to an alarm (all in us-east-1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,13 +47,13 @@ impl AlarmOp {
 }
 
 /// What the alarm the spec wants looks like, as [`ObservedAlarm::shape`] says it.
-pub fn wanted_shape() -> String {
+pub(crate) fn wanted_shape() -> String {
     shape(NAMESPACE, METRIC, STATISTIC, PERIOD, THRESHOLD, COMPARISON)
 }
 
 /// The operations, and the alarms under our names that are someone else's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AlarmsDiff {
+pub(crate) struct AlarmsDiff {
     pub ops: Vec<AlarmOp>,
     pub conflicts: Vec<String>,
 }
@@ -61,7 +61,7 @@ pub struct AlarmsDiff {
 /// `wanted` against the alarms found. `keep(name)`: an alarm of ours to
 /// leave alone though not wanted (its region's health check could not be
 /// read this pass).
-pub fn diff(
+pub(crate) fn diff(
     wanted: &[DesiredAlarm],
     found: &[ObservedAlarm],
     keep: impl Fn(&str) -> bool,

@@ -41,7 +41,7 @@ pub struct AlarmOutputs {
 
 /// What the alarms need from Route 53.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AlarmInputs {
+pub(crate) struct AlarmInputs {
     /// region -> the id of its health check.
     pub health_checks: BTreeMap<String, String>,
     /// Regions whose health check could not be read: their alarms stay.
@@ -134,7 +134,7 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
 }
 
 /// CloudWatch's part of a pass: an alarm per region on its health check.
-pub struct HealthAlarms;
+pub(crate) struct HealthAlarms;
 
 impl ServiceStep for HealthAlarms {
     const SERVICE: Service = Service::CloudWatch;

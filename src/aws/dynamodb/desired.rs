@@ -20,7 +20,7 @@ impl std::fmt::Display for Billing {
 }
 
 /// A key attribute: name and scalar type (`S`, `N`, `B`).
-pub type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 /// One table, the same in every region.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -175,7 +175,7 @@ pub fn ours(found: &Found) -> Vec<&ObservedTable> {
 
 /// One table of the spec against what was found in `regions` (the spec's,
 /// in order, and those the last status listed).
-pub fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> TablesDiff {
+pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> TablesDiff {
     let mut d = TablesDiff::default();
     let name = &want.name;
     let ours = ours(found);
@@ -293,7 +293,7 @@ fn settings(d: &mut TablesDiff, want: &DesiredTable, table: &ObservedTable) {
 /// table outside `keep` (the spec's regions; none: the whole table). One
 /// replica at a time; the last one is deleted as a table. `protected`: the
 /// spec (or, gone from it, the table itself) refuses deletion.
-pub fn retire(
+pub(crate) fn retire(
     name: &str,
     keep: &[String],
     found: &Found,

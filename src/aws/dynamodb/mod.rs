@@ -312,7 +312,7 @@ fn merge(into: &mut TablesDiff, more: TablesDiff) {
 }
 
 /// DynamoDB's part of a pass: the global tables and their replicas.
-pub struct GlobalTables;
+pub(crate) struct GlobalTables;
 
 impl ServiceStep for GlobalTables {
     const SERVICE: Service = Service::DynamoDb;

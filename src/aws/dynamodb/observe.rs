@@ -84,7 +84,7 @@ pub async fn table(
 }
 
 /// Our view of DescribeTable's answer (ownership and backups not yet read).
-pub fn to_observed(region: &str, name: &str, t: &TableDescription) -> ObservedTable {
+pub(crate) fn to_observed(region: &str, name: &str, t: &TableDescription) -> ObservedTable {
     let key_of = |kind: KeyType| -> Option<Key> {
         let attribute = t
             .key_schema()

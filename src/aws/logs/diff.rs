@@ -57,7 +57,7 @@ pub struct RegionDiff {
 }
 
 /// `want` (none: the region wants no group) against what is there.
-pub fn diff(
+pub(crate) fn diff(
     region: &str,
     want: Option<&DesiredLogGroup>,
     found: Option<&ObservedLogGroup>,

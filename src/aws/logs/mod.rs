@@ -128,7 +128,7 @@ pub async fn destroy(
 
 /// CloudWatch Logs' part of a pass: a log group per region for the stages'
 /// access logs.
-pub struct AccessLogs;
+pub(crate) struct AccessLogs;
 
 impl ServiceStep for AccessLogs {
     const SERVICE: Service = Service::Logs;

@@ -20,7 +20,7 @@ pub struct ObservedLogGroup {
 }
 
 /// The group named exactly `name` in the client's region, if any.
-pub async fn log_group(
+pub(crate) async fn log_group(
     client: &Client,
     region: &str,
     uid: &str,

@@ -129,7 +129,12 @@ fn inherited(
 }
 
 /// Tags the global cluster, cluster or instance as the heir's.
-pub async fn retag(clients: &AwsClients, heir: &Target, region: &str, arn: &str) -> Result<()> {
+pub(crate) async fn retag(
+    clients: &AwsClients,
+    heir: &Target,
+    region: &str,
+    arn: &str,
+) -> Result<()> {
     let tags: Vec<Tag> = heir
         .tags()
         .into_iter()

@@ -35,7 +35,7 @@ pub struct RdsInputs {
 impl RdsInputs {
     /// The global cluster identifier of the remembered ARN,
     /// `arn:aws:rds::<account>:global-cluster:<id>`.
-    pub fn previous_global_cluster(&self) -> Option<&str> {
+    pub(crate) fn previous_global_cluster(&self) -> Option<&str> {
         let arn = self.previous_global_cluster_arn.as_deref()?;
         let (head, id) = arn.rsplit_once(':')?;
         (head.ends_with(":global-cluster") && !id.is_empty()).then_some(id)
@@ -43,7 +43,7 @@ impl RdsInputs {
 }
 
 /// The engine name RDS uses.
-pub fn engine_name(engine: AuroraEngine) -> &'static str {
+pub(crate) fn engine_name(engine: AuroraEngine) -> &'static str {
     match engine {
         AuroraEngine::AuroraPostgresql => "aurora-postgresql",
         AuroraEngine::AuroraMysql => "aurora-mysql",
@@ -90,7 +90,7 @@ pub fn instance_identifier(cluster: &str, number: u32) -> String {
 
 /// The number of one of our instances from its identifier; `None` for an
 /// identifier outside the scheme.
-pub fn instance_number(cluster: &str, instance: &str) -> Option<u32> {
+pub(crate) fn instance_number(cluster: &str, instance: &str) -> Option<u32> {
     let rest = instance.strip_prefix(cluster)?.strip_prefix('-')?;
     if rest.starts_with('0') {
         return None;
@@ -108,7 +108,7 @@ pub fn final_snapshot_identifier(target: &Target, cluster: &str, resource_id: &s
 }
 
 /// The region a failover request names, when it is one of the spec's.
-pub fn failover_region<'a>(target: &Target, inputs: &'a RdsInputs) -> Option<&'a str> {
+pub(crate) fn failover_region<'a>(target: &Target, inputs: &'a RdsInputs) -> Option<&'a str> {
     inputs
         .failover_to
         .as_deref()

@@ -59,7 +59,7 @@ impl RdsDiff {
 /// all (what an interrupted create leaves behind, holding no data, under
 /// the name the spec gives) or a member under one of our identifiers.
 /// Otherwise the line says whose it is.
-pub fn global_ownership(
+pub(crate) fn global_ownership(
     target: &Target,
     global: &ObservedGlobalCluster,
     observed: &Observed,
@@ -121,7 +121,7 @@ fn arns(members: &[Member]) -> String {
 /// Compares the spec's global database with what AWS has, in three
 /// phases: the global cluster, each region of the spec, the regions the
 /// spec left.
-pub fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff {
+pub(crate) fn diff(target: &Target, desired: &Desired, observed: &Observed) -> RdsDiff {
     let mut d = RdsDiff::default();
     let Some(engine) = global_cluster(&mut d, target, desired, observed) else {
         return d;
@@ -676,7 +676,7 @@ pub fn orphaned(target: &Target, observed: &Observed) -> Vec<String> {
 /// then the writer, then the global cluster. Refused while the spec
 /// protects the database, and while a cluster of ours is protected and the
 /// spec no longer says whether it may go.
-pub fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> RdsDiff {
+pub(crate) fn teardown(target: &Target, observed: &Observed, failed_regions: bool) -> RdsDiff {
     let mut d = RdsDiff::default();
     let spec = aurora(target);
     let ours: Vec<&ObservedCluster> = observed

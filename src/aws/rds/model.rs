@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 pub use crate::aws::ownership::Ownership;
 
 /// The status RDS reports for a cluster or instance that is ready.
-pub const AVAILABLE: &str = "available";
+pub(crate) const AVAILABLE: &str = "available";
 
 /// The master user of the primary cluster; its password is kept by RDS in
 /// Secrets Manager (`ManageMasterUserPassword`), never by the operator.
@@ -86,7 +86,7 @@ pub struct Member {
 
 impl Member {
     /// The member from its ARN, `arn:aws:rds:<region>:<account>:cluster:<id>`.
-    pub fn from_arn(arn: &str, is_writer: bool) -> Self {
+    pub(crate) fn from_arn(arn: &str, is_writer: bool) -> Self {
         let parts: Vec<&str> = arn.splitn(7, ':').collect();
         let (region, cluster_identifier) = match parts.as_slice() {
             [_, _, "rds", region, _, "cluster", id] => {
@@ -190,7 +190,7 @@ impl Observed {
     }
 
     /// Whether `cluster` is listed as a member of the global cluster.
-    pub fn is_member(&self, cluster: &ObservedCluster) -> bool {
+    pub(crate) fn is_member(&self, cluster: &ObservedCluster) -> bool {
         self.global
             .as_ref()
             .is_some_and(|g| g.member(&cluster.region, &cluster.identifier).is_some())
@@ -198,7 +198,7 @@ impl Observed {
 
     /// The role a found cluster plays: writer, reader, or (not a member)
     /// the one its region would have.
-    pub fn role_of(&self, cluster: &ObservedCluster, primary_region: Option<&str>) -> Role {
+    pub(crate) fn role_of(&self, cluster: &ObservedCluster, primary_region: Option<&str>) -> Role {
         match self
             .global
             .as_ref()

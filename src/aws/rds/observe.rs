@@ -139,7 +139,7 @@ pub(crate) fn filter(name: &str, value: &str) -> Filter {
 }
 
 /// The global cluster `identifier`, if it exists.
-pub async fn global_cluster(
+pub(crate) async fn global_cluster(
     client: &Client,
     uid: &str,
     identifier: &str,
@@ -189,7 +189,7 @@ pub(crate) async fn find_global_cluster(
 }
 
 /// Our view of an SDK global cluster.
-pub fn to_global_cluster(uid: &str, g: &GlobalCluster) -> ObservedGlobalCluster {
+pub(crate) fn to_global_cluster(uid: &str, g: &GlobalCluster) -> ObservedGlobalCluster {
     ObservedGlobalCluster {
         identifier: g.global_cluster_identifier().unwrap_or_default().to_owned(),
         arn: g.global_cluster_arn().unwrap_or_default().to_owned(),
@@ -234,7 +234,7 @@ pub async fn cluster(
 }
 
 /// Our view of an SDK cluster, without its instances.
-pub fn to_cluster(uid: &str, region: &str, c: &DbCluster) -> ObservedCluster {
+pub(crate) fn to_cluster(uid: &str, region: &str, c: &DbCluster) -> ObservedCluster {
     ObservedCluster {
         region: region.to_owned(),
         identifier: c.db_cluster_identifier().unwrap_or_default().to_owned(),
@@ -285,7 +285,7 @@ pub async fn instances(client: &Client, uid: &str, cluster: &str) -> Result<Vec<
 }
 
 /// Our view of an SDK DB instance.
-pub fn to_instance(uid: &str, i: &DbInstance) -> ObservedInstance {
+pub(crate) fn to_instance(uid: &str, i: &DbInstance) -> ObservedInstance {
     ObservedInstance {
         identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
         class: i.db_instance_class().unwrap_or_default().to_owned(),
@@ -295,7 +295,7 @@ pub fn to_instance(uid: &str, i: &DbInstance) -> ObservedInstance {
 }
 
 /// The status of cluster `identifier`; `None` once it is gone.
-pub async fn cluster_status(client: &Client, identifier: &str) -> Result<Option<String>> {
+pub(crate) async fn cluster_status(client: &Client, identifier: &str) -> Result<Option<String>> {
     let out = client
         .describe_db_clusters()
         .filters(filter("db-cluster-id", identifier))

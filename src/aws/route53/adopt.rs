@@ -77,7 +77,7 @@ pub async fn find(
 }
 
 /// Replaces the previous owner's ownership record `old` with the heir's.
-pub async fn reclaim(
+pub(crate) async fn reclaim(
     clients: &AwsClients,
     heir: &Target,
     zone_id: &str,
@@ -107,7 +107,11 @@ pub async fn reclaim(
 }
 
 /// Tags the health check as the heir's (its region tag stays).
-pub async fn retag_health_check(clients: &AwsClients, heir: &Target, id: &str) -> Result<()> {
+pub(crate) async fn retag_health_check(
+    clients: &AwsClients,
+    heir: &Target,
+    id: &str,
+) -> Result<()> {
     super::apply::add_health_check_tags(&clients.route53(), id, heir.tags()).await?;
     clients.listings().route53.forget_health_checks().await;
     Ok(())

@@ -221,7 +221,7 @@ pub(crate) async fn add_health_check_tags(
 }
 
 /// Deletes health checks; one already gone counts as deleted.
-pub async fn delete_health_checks(client: &Client, ids: &[String]) -> Result<()> {
+pub(crate) async fn delete_health_checks(client: &Client, ids: &[String]) -> Result<()> {
     for id in ids {
         match client
             .delete_health_check()
@@ -280,7 +280,7 @@ fn to_sdk_change(op: &RecordOp) -> Result<SdkChange> {
 }
 
 /// The SDK's record set for one of ours.
-pub fn to_sdk_record(record: &Record) -> Result<ResourceRecordSet> {
+pub(crate) fn to_sdk_record(record: &Record) -> Result<ResourceRecordSet> {
     let invalid = |e: aws_sdk_route53::error::BuildError| {
         Error::Invalid(format!("record {}: {e}", record.key))
     };

@@ -94,7 +94,7 @@ pub fn health_checks(target: &Target, inputs: &Route53Inputs) -> Vec<HealthCheck
 /// The spec's regions whose endpoint is not known in this pass: their
 /// health checks stay as they are. DNS for a region goes only when the spec
 /// removes or drains it, never because a read failed.
-pub fn held_regions(target: &Target, inputs: &Route53Inputs) -> BTreeSet<String> {
+pub(crate) fn held_regions(target: &Target, inputs: &Route53Inputs) -> BTreeSet<String> {
     target
         .regions()
         .filter(|region| inputs.endpoint(&region.name).is_none())
@@ -146,7 +146,7 @@ pub fn set_identifier(target: &Target, region: &str) -> String {
 }
 
 /// The region's own API Gateway host name.
-pub fn execute_api_host(rest_api_id: &str, region: &str) -> String {
+pub(crate) fn execute_api_host(rest_api_id: &str, region: &str) -> String {
     format!("{rest_api_id}.execute-api.{region}.amazonaws.com")
 }
 

@@ -219,7 +219,7 @@ fn name_ops(
 }
 
 /// The names whose ownership record names `target`.
-pub fn owned_names<'a>(target: &Target, observed: &'a [Record]) -> BTreeSet<&'a str> {
+pub(crate) fn owned_names<'a>(target: &Target, observed: &'a [Record]) -> BTreeSet<&'a str> {
     observed
         .iter()
         .filter(|r| r.key.record_type == "TXT" && is_owner_record_name(&r.key.name))
@@ -230,7 +230,11 @@ pub fn owned_names<'a>(target: &Target, observed: &'a [Record]) -> BTreeSet<&'a 
 
 /// The observed records that `holds` keep as they are: only those at names
 /// this target owns (a name someone else holds is never ours to keep).
-pub fn held_records(target: &Target, holds: &[RecordHold], observed: &[Record]) -> Vec<Record> {
+pub(crate) fn held_records(
+    target: &Target,
+    holds: &[RecordHold],
+    observed: &[Record],
+) -> Vec<Record> {
     if holds.is_empty() {
         return Vec::new();
     }

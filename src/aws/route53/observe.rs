@@ -15,7 +15,7 @@ use super::record::{
 };
 
 /// Tag key naming the region a health check probes.
-pub const REGION_TAG: &str = "globalapi.io/region";
+pub(crate) const REGION_TAG: &str = "globalapi.io/region";
 
 /// The id of the spec's hosted zone (without `/hostedzone/`).
 pub async fn zone_id(client: &Client, target: &Target) -> Result<String> {
@@ -128,7 +128,7 @@ pub async fn records(client: &Client, zone_id: &str) -> Result<Vec<Record>> {
 }
 
 /// Our view of an SDK record set; `None` for kinds we never manage.
-pub fn to_record(set: &ResourceRecordSet) -> Option<Record> {
+pub(crate) fn to_record(set: &ResourceRecordSet) -> Option<Record> {
     let routing = if let Some(region) = set.region() {
         Routing::Latency {
             region: region.as_str().to_owned(),
@@ -221,13 +221,13 @@ pub async fn health_checks(
 }
 
 /// Every health check whose caller reference has our prefix, with tags.
-pub async fn listed_health_checks(client: &Client) -> Result<Vec<ListedHealthCheck>> {
+pub(crate) async fn listed_health_checks(client: &Client) -> Result<Vec<ListedHealthCheck>> {
     listed_health_checks_knowing(client, &HashMap::new()).await
 }
 
 /// Like [`listed_health_checks`], taking the tags of the health checks in
 /// `known_tags` from there instead of asking AWS again.
-pub async fn listed_health_checks_knowing(
+pub(crate) async fn listed_health_checks_knowing(
     client: &Client,
     known_tags: &HashMap<String, BTreeMap<String, String>>,
 ) -> Result<Vec<ListedHealthCheck>> {

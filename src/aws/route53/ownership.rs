@@ -14,7 +14,7 @@ pub fn owner_record_name(name: &str) -> String {
 }
 
 /// The name an ownership TXT record owns, if `record` is one.
-pub fn owned_name(record: &Record) -> Option<&str> {
+pub(crate) fn owned_name(record: &Record) -> Option<&str> {
     if record.key.record_type != "TXT" {
         return None;
     }
@@ -22,7 +22,7 @@ pub fn owned_name(record: &Record) -> Option<&str> {
 }
 
 /// Whether `name` is itself an ownership record's name.
-pub fn is_owner_record_name(name: &str) -> bool {
+pub(crate) fn is_owner_record_name(name: &str) -> bool {
     name.starts_with(PREFIX)
 }
 
@@ -49,7 +49,7 @@ pub fn owner_record(target: &Target, name: &str, ttl: i64) -> Record {
 }
 
 /// Who an ownership record names, if it is one of ours: (owner, uid).
-pub fn parse_owner(record: &Record) -> Option<(String, String)> {
+pub(crate) fn parse_owner(record: &Record) -> Option<(String, String)> {
     let RecordValue::Values { values, .. } = &record.value else {
         return None;
     };

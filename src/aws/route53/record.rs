@@ -73,7 +73,7 @@ pub struct Record {
 }
 
 /// A DNS name as Route 53 compares it: lower case, no trailing dot.
-pub fn normalize_name(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 

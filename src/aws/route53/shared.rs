@@ -128,13 +128,13 @@ impl Route53Listings {
     }
 
     /// The health checks' tags changed: the next asker lists them afresh.
-    pub async fn forget_health_checks(&self) {
+    pub(crate) async fn forget_health_checks(&self) {
         *self.health_checks.lock().await = None;
     }
 
     /// Health checks deleted by us (`ok`), or a delete that failed half way
     /// (`!ok`: the listing is dropped).
-    pub async fn health_checks_deleted(&self, ids: &[String], ok: bool) {
+    pub(crate) async fn health_checks_deleted(&self, ids: &[String], ok: bool) {
         let mut guard = self.health_checks.lock().await;
         match guard.as_mut() {
             Some(listing) if ok => listing.items.retain(|h| !ids.contains(&h.id)),
@@ -161,7 +161,7 @@ impl ZoneRecords {
     }
 
     /// A write failed or was cut short: what the zone holds is unknown.
-    pub fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         *self.guard = None;
     }
 }
@@ -189,14 +189,14 @@ impl HealthCheckListing {
     }
 
     /// A write failed or was cut short: what exists is unknown.
-    pub fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         *self.guard = None;
     }
 }
 
 /// `records` after a batch of `ops` went through (pure). Applying a batch
 /// that the listing already shows changes nothing.
-pub fn apply_ops(records: &mut Vec<Record>, ops: &[RecordOp]) {
+pub(crate) fn apply_ops(records: &mut Vec<Record>, ops: &[RecordOp]) {
     for op in ops {
         match op {
             RecordOp::Upsert { record, .. } => {

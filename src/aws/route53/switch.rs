@@ -19,7 +19,7 @@ use super::record::{Record, Routing, normalize_name};
 
 /// Whether every serving region's endpoint is known: the origin name (the
 /// public one without the edge) can have all its records.
-pub fn regions_complete(target: &Target, inputs: &Route53Inputs) -> bool {
+pub(crate) fn regions_complete(target: &Target, inputs: &Route53Inputs) -> bool {
     target
         .serving_regions()
         .iter()
@@ -29,13 +29,13 @@ pub fn regions_complete(target: &Target, inputs: &Route53Inputs) -> bool {
 /// Whether the new chain can serve the public name in this pass: every
 /// serving region's endpoint is known and, with the edge, the distribution
 /// is known and deployed.
-pub fn public_name_complete(target: &Target, inputs: &Route53Inputs) -> bool {
+pub(crate) fn public_name_complete(target: &Target, inputs: &Route53Inputs) -> bool {
     regions_complete(target, inputs)
         && (!target.edge_enabled() || inputs.cloudfront_domain.is_known())
 }
 
 /// `wanted` with the old chain kept while the new one is incomplete.
-pub fn make_before_break(
+pub(crate) fn make_before_break(
     target: &Target,
     inputs: &Route53Inputs,
     mut wanted: Vec<Record>,
