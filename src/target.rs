@@ -81,6 +81,16 @@ impl Target {
         ]
     }
 
+    /// What a spec edit does to database resources (Aurora clusters,
+    /// DynamoDB tables and replicas) the spec stops asking for.
+    pub(crate) fn database_removal(&self) -> crate::api::DatabaseRemoval {
+        self.spec
+            .database
+            .as_ref()
+            .map(|d| d.removal)
+            .unwrap_or_default()
+    }
+
     pub(crate) fn edge_enabled(&self) -> bool {
         self.spec.edge.as_ref().is_some_and(|e| e.enabled)
     }

@@ -23,7 +23,6 @@ use aws_sdk_dynamodb::Client;
 
 use crate::api::DatabaseRemoval;
 use crate::aws::AwsClients;
-use crate::aws::rds::desired::removal;
 use crate::aws::service::ServiceStep;
 use crate::error::Result;
 use crate::plan::{Mode, Service, StepOutcome};
@@ -246,7 +245,7 @@ fn table_plan(
                 name,
                 &spec_regions,
                 found,
-                removal(target),
+                target.database_removal(),
                 table.deletion_protection,
             );
             merge(&mut plan, left);
@@ -260,7 +259,7 @@ fn table_plan(
             let policy = if teardown {
                 DatabaseRemoval::Delete
             } else {
-                removal(target)
+                target.database_removal()
             };
             diff::retire(name, &[], found, policy, protected)
         }

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::api::{AuroraEngine, AuroraSpec, DatabaseRemoval};
+use crate::api::{AuroraEngine, AuroraSpec};
 use crate::target::Target;
 
 use super::model::{Desired, DesiredCluster, DesiredGlobalCluster, DesiredInstance, Role};
@@ -53,16 +53,6 @@ pub(crate) fn engine_name(engine: AuroraEngine) -> &'static str {
 /// The spec's Aurora section, if any.
 pub fn aurora(target: &Target) -> Option<&AuroraSpec> {
     target.spec.database.as_ref()?.aurora.as_ref()
-}
-
-/// What a spec edit does to clusters the spec stops asking for.
-pub fn removal(target: &Target) -> DatabaseRemoval {
-    target
-        .spec
-        .database
-        .as_ref()
-        .map(|d| d.removal)
-        .unwrap_or_default()
 }
 
 /// The regional cluster's identifier: `gapi-<namespace>-<name>-<region>`,

@@ -9,9 +9,7 @@ use crate::target::Target;
 
 use crate::api::DatabaseRemoval;
 
-use super::desired::{
-    aurora, cluster_identifier, final_snapshot_identifier, instance_number, removal,
-};
+use super::desired::{aurora, cluster_identifier, final_snapshot_identifier, instance_number};
 use super::model::{
     AVAILABLE, Desired, Member, Observed, ObservedCluster, ObservedGlobalCluster, Ownership, Role,
 };
@@ -361,7 +359,7 @@ fn clusters_left(d: &mut RdsDiff, target: &Target, desired: &Desired, observed: 
         if wanted.contains(region) || !have.ownership.is_ours() {
             continue;
         }
-        if removal(target) == DatabaseRemoval::Orphan {
+        if target.database_removal() == DatabaseRemoval::Orphan {
             d.orphaned.push(format!(
                 "rds cluster {} in {region} (a region no longer in spec.regions)",
                 have.identifier

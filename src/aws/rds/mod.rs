@@ -146,7 +146,7 @@ pub async fn run_with(
     mode: Mode,
 ) -> Result<StepOutcome<RdsOutputs>> {
     let Some(want) = desired::desired(target, inputs) else {
-        if desired::removal(target) == DatabaseRemoval::Orphan {
+        if target.database_removal() == DatabaseRemoval::Orphan {
             return orphan(&rds, target, inputs).await;
         }
         let (removed, observed) = teardown(&rds, announcer, target, inputs, mode).await?;
