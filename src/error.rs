@@ -111,11 +111,14 @@ impl Error {
         }
     }
 
+    /// The category of a call the account's budget deferred.
+    pub(crate) const DEFERRED: &'static str = "AwsBudget";
+
     /// A short, bounded category for metrics labels and Event reasons.
     pub(crate) fn category(&self) -> &'static str {
         match self {
             Error::Aws { .. } => "AwsError",
-            Error::Paced { .. } => "AwsBudget",
+            Error::Paced { .. } => Self::DEFERRED,
             Error::Conflict(_) => "Conflict",
             Error::Invalid(_) => "InvalidSpec",
             Error::Kube(_) => "KubernetesError",

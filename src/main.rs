@@ -621,7 +621,7 @@ fn plan_document(target: &Target, pass: &Pass) -> serde_json::Value {
     let notes = |notes: &[reconcile::Note]| -> Vec<serde_json::Value> {
         notes
             .iter()
-            .map(|n| serde_json::json!({"service": n.service.as_str(), "message": n.text}))
+            .map(|n| serde_json::json!({"service": n.service.as_str(), "message": n.finding.text}))
             .collect()
     };
     let changes: Vec<serde_json::Value> = pass

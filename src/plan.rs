@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::error::Error;
+
 /// The AWS services, in the order a plan lists their changes (a pass
 /// visits them in dependency order: see `reconcile.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -275,6 +277,31 @@ mod tests {
         );
         assert_eq!(Plan::default().to_string(), "no changes\n");
     }
+
+    #[test]
+    fn a_failure_keeps_its_region_and_the_category_of_its_error() {
+        let error = Error::Aws {
+            service: "acm",
+            operation: "ListCertificates",
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+        };
+        let failed = Finding::failed("eu-west-1", &error);
+        assert_eq!(
+            failed.text,
+            "eu-west-1: acm ListCertificates: ThrottlingException: Rate exceeded"
+        );
+        assert!(failed.concerns("eu-west-1") && !failed.concerns("us-east-1"));
+        assert_eq!(failed.cause, Some("AwsError"));
+        assert!(!failed.is_deferred());
+
+        // A region named in the words is not a region concerned.
+        let edge =
+            Finding::global("the us-east-1 certificate for api.example.com is not issued yet");
+        assert!(!edge.concerns("us-east-1"));
+        let moving = Finding::in_regions(&["us-east-1", "eu-west-1"], "writer moving");
+        assert!(moving.concerns("us-east-1") && moving.concerns("eu-west-1"));
+    }
 }
 
 /// Whether a step only computes its changes or also makes them.
@@ -286,19 +313,91 @@ pub enum Mode {
     Apply,
 }
 
+/// Something a step found besides its changes: a resource someone else
+/// owns, work on its way, or a failure of one part. Kept as data so that
+/// status and the controller read its regions and cause, not its words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The regions it concerns: one for most, two for a database writer
+    /// moving between regions, none for global resources.
+    pub regions: Vec<String>,
+    /// For a failure that came from an error: [`Error::category`].
+    pub cause: Option<&'static str>,
+    /// One sentence for people, as `plan` prints it and status shows it.
+    pub text: String,
+}
+
+impl Finding {
+    /// A finding about a global resource, or about none in particular.
+    pub fn global(text: impl Into<String>) -> Self {
+        Self::in_regions(&[], text)
+    }
+
+    /// A finding about `region`.
+    pub fn in_region(region: &str, text: impl Into<String>) -> Self {
+        Self::in_regions(&[region], text)
+    }
+
+    /// A finding about each of `regions`.
+    pub fn in_regions(regions: &[&str], text: impl Into<String>) -> Self {
+        Self {
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            cause: None,
+            text: text.into(),
+        }
+    }
+
+    /// `region` failed with `error`: `<region>: <error>`.
+    pub fn failed(region: &str, error: &Error) -> Self {
+        Self::in_region(region, format!("{region}: {error}")).caused_by(error)
+    }
+
+    /// The step failed as a whole with `error`.
+    pub fn failed_whole(error: &Error) -> Self {
+        Self::global(error.to_string()).caused_by(error)
+    }
+
+    /// The same finding, caused by `error`.
+    pub fn caused_by(mut self, error: &Error) -> Self {
+        self.cause = Some(error.category());
+        self
+    }
+
+    /// Whether it concerns `region`.
+    pub fn concerns(&self, region: &str) -> bool {
+        self.regions.iter().any(|r| r == region)
+    }
+
+    /// What each of `findings` says.
+    pub fn texts(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(|f| f.text.clone()).collect()
+    }
+
+    /// A call the account's budget deferred to its turn.
+    pub fn is_deferred(&self) -> bool {
+        self.cause == Some(Error::DEFERRED)
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// What one service step found and did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepOutcome<O> {
     /// The changes made (Apply) or that would be made (Plan).
     pub changes: Vec<Change>,
     /// Resources the spec needs that belong to someone else; left untouched.
-    pub conflicts: Vec<String>,
-    /// What is still on its way (certificate validation, a deployment),
-    /// each a short sentence; the reconcile requeues sooner while any remain.
-    pub pending: Vec<String>,
-    /// Failures of single regions, each `<region>: <error with AWS's code
-    /// and message>`; the other regions went on.
-    pub errors: Vec<String>,
+    pub conflicts: Vec<Finding>,
+    /// What is still on its way (certificate validation, a deployment);
+    /// the reconcile requeues sooner while any remain.
+    pub pending: Vec<Finding>,
+    /// Failures of single regions or resources, with AWS's code and
+    /// message; the other regions went on.
+    pub errors: Vec<Finding>,
     /// What later services need from this one.
     pub outputs: O,
 }

@@ -30,7 +30,7 @@ use crate::aws::{
     service::ServiceStep,
 };
 use crate::error::Result;
-use crate::plan::{Mode, Plan, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Plan, Service, StepOutcome};
 use crate::target::Target;
 
 /// What the previous pass left in status that the next one needs to find
@@ -126,11 +126,11 @@ pub struct Outputs {
     pub adopted: Option<String>,
 }
 
-/// A line of a pass's report, attributed to its service.
+/// A line of a pass's report: what a service found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     pub service: Service,
-    pub text: String,
+    pub finding: Finding,
 }
 
 impl Note {
@@ -146,7 +146,7 @@ impl Note {
 
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.service, self.text)
+        write!(f, "{}: {}", self.service, self.finding)
     }
 }
 
@@ -188,7 +188,7 @@ impl Pass {
     fn unknown(&mut self, service: Service, error: &str) {
         self.unknown.push(Note {
             service,
-            text: error.to_owned(),
+            finding: Finding::global(error),
         });
     }
 
@@ -203,7 +203,7 @@ impl Pass {
         match step {
             Ok(outcome) => {
                 self.plan.extend(outcome.changes);
-                let note = |text: String| Note { service, text };
+                let note = |finding: Finding| Note { service, finding };
                 self.conflicts
                     .extend(outcome.conflicts.into_iter().map(note));
                 self.pending.extend(outcome.pending.into_iter().map(note));
@@ -214,7 +214,7 @@ impl Pass {
                 let text = err.to_string();
                 let note = Note {
                     service,
-                    text: text.clone(),
+                    finding: Finding::failed_whole(&err),
                 };
                 if matches!(err, crate::error::Error::Invalid(_)) {
                     self.invalid.push(note.clone());
@@ -294,7 +294,7 @@ pub(crate) fn cut_off(
     let mut pass = Pass::default();
     pass.errors.push(Note {
         service: waiting_on.unwrap_or(Service::Acm),
-        text: text.clone(),
+        finding: Finding::global(text.clone()),
     });
     for service in [
         Service::Acm,
@@ -635,10 +635,10 @@ impl Steps<'_> {
             {
                 self.pending(
                     Service::CloudFront,
-                    format!(
+                    Finding::global(format!(
                         "the distribution of {} stays until DNS no longer leads to it",
                         target.spec.domain
-                    ),
+                    )),
                 );
             }
             edge
@@ -659,19 +659,19 @@ impl Steps<'_> {
         if edge.origin_held && !move_origin {
             self.pending(
                 Service::CloudFront,
-                format!(
+                Finding::global(format!(
                     "the distribution moves to origin {} once every region serves it",
                     target.origin_domain()
-                ),
+                )),
             );
         }
         if !retire {
             for id in &edge.retiring {
                 self.pending(
                     Service::CloudFront,
-                    format!(
+                    Finding::global(format!(
                         "distribution {id}, serving a name the spec left, stays until DNS no longer leads to it"
-                    ),
+                    )),
                 );
             }
         }
@@ -700,7 +700,12 @@ impl Steps<'_> {
             for (region, name) in &api.retained_domains {
                 self.pending(
                     Service::ApiGateway,
-                    format!("{region}: custom domain {name} stays until DNS no longer leads to it"),
+                    Finding::in_region(
+                        region,
+                        format!(
+                            "{region}: custom domain {name} stays until DNS no longer leads to it"
+                        ),
+                    ),
                 );
             }
         }
@@ -787,8 +792,8 @@ impl Steps<'_> {
         }
     }
 
-    fn pending(&mut self, service: Service, text: String) {
-        self.pass.pending.push(Note { service, text });
+    fn pending(&mut self, service: Service, finding: Finding) {
+        self.pass.pending.push(Note { service, finding });
     }
 }
 

@@ -614,8 +614,9 @@ fn of(notes: &[Note], service: Service) -> Vec<&Note> {
     notes.iter().filter(|n| n.service == service).collect()
 }
 
+/// Whether any of `notes` concerns `region`.
 fn mentions(notes: &[Note], region: &str) -> bool {
-    notes.iter().any(|n| n.text.contains(region))
+    notes.iter().any(|n| n.finding.concerns(region))
 }
 
 /// One condition as a pass decides it, before it is stamped with times.
@@ -642,7 +643,7 @@ impl Verdict {
 fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<Verdict> {
     let errors = of(&pass.errors, service);
     if !errors.is_empty() {
-        let text: Vec<&str> = errors.iter().map(|n| n.text.as_str()).collect();
+        let text: Vec<&str> = errors.iter().map(|n| n.finding.text.as_str()).collect();
         return Some(Verdict::new(
             kind,
             Truth::False,
@@ -652,7 +653,7 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<V
     }
     let pending = of(&pass.pending, service);
     if !pending.is_empty() {
-        let text: Vec<&str> = pending.iter().map(|n| n.text.as_str()).collect();
+        let text: Vec<&str> = pending.iter().map(|n| n.finding.text.as_str()).collect();
         return Some(Verdict::new(
             kind,
             Truth::False,

@@ -281,10 +281,6 @@ pub(crate) enum Priority {
     Resync,
 }
 
-/// Begins the text of every [`Deferred`], so that a pass's error notes tell
-/// a deferral from a failure.
-pub(crate) const DEFERRED_MARK: &str = "waiting for the account's";
-
 /// A call refused for now: its turn in the budget comes at `at`, kept for
 /// the object that asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -302,7 +298,7 @@ impl fmt::Display for Deferred {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{DEFERRED_MARK} {} {} budget in {} ({}): this object's turn comes in {} s",
+            "waiting for the account's {} {} budget in {} ({}): this object's turn comes in {} s",
             self.service,
             self.operation,
             self.region,

@@ -221,7 +221,7 @@ pub(super) fn bounded(note: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{FieldChange, Service};
+    use crate::plan::{FieldChange, Finding, Service};
 
     fn change(action: Action, n: usize) -> Change {
         Change::new(
@@ -266,11 +266,14 @@ mod tests {
         pass.plan.extend([drifted.clone()]);
         pass.conflicts.push(Note {
             service: Service::Route53,
-            text: "record x belongs to someone else".into(),
+            finding: Finding::global("record x belongs to someone else"),
         });
         pass.errors.push(Note {
             service: Service::Acm,
-            text: "us-east-1: acm RequestCertificate: LimitExceededException: too many".into(),
+            finding: Finding::in_region(
+                "us-east-1",
+                "us-east-1: acm RequestCertificate: LimitExceededException: too many",
+            ),
         });
         let out = notices(&pass, true, &[&drifted], true);
         let reasons: Vec<&str> = out.iter().map(|n| n.reason).collect();

@@ -36,8 +36,7 @@ use crate::{
     },
     aws::{Announcer, adoption::Previous, budget::Priority},
     error::{Error, Result},
-    plan::Mode,
-    plan::Service,
+    plan::{Finding, Mode, Service},
     reconcile::{self, Memory, Note, Pass},
     status,
     target::Target,
@@ -216,9 +215,9 @@ async fn apply(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -> 
     if let Some(failover) = failover {
         // What the request could not do shows beside the pass; its change
         // is not drift, so it stays out of the plan.
-        let note = |text: String| Note {
+        let note = |finding: Finding| Note {
             service: Service::Rds,
-            text,
+            finding,
         };
         pass.errors.extend(failover.errors.into_iter().map(note));
         pass.pending.extend(failover.pending.into_iter().map(note));
@@ -380,7 +379,7 @@ async fn requested_failover(
     let outcome = match crate::aws::rds::failover(aws, target, to).await {
         Ok(outcome) => outcome,
         Err(e) => crate::plan::StepOutcome {
-            errors: vec![format!("{to}: {e}")],
+            errors: vec![Finding::failed(to, &e)],
             ..Default::default()
         },
     };
@@ -548,10 +547,7 @@ fn priority(object: &GlobalApi) -> Priority {
 
 /// Every error is a call deferred by the budget.
 fn only_deferred(errors: &[Note]) -> bool {
-    !errors.is_empty()
-        && errors
-            .iter()
-            .all(|n| n.text.contains(crate::aws::budget::DEFERRED_MARK))
+    !errors.is_empty() && errors.iter().all(|n| n.finding.is_deferred())
 }
 
 /// From now until `turn` (a little after it, so that the turn has come).
@@ -699,16 +695,45 @@ resyncSeconds: 45
         assert_eq!(requeue_after(&object, &pass, 0), Duration::from_secs(45));
         pass.pending.push(Note {
             service: Service::Acm,
-            text: "certificate pending validation".into(),
+            finding: Finding::global("certificate pending validation"),
         });
         assert_eq!(requeue_after(&object, &pass, 1), PENDING_REQUEUE);
+    }
+
+    #[test]
+    fn a_pass_held_back_only_by_the_budget_is_told_by_the_cause_of_its_errors() {
+        let paced = Error::Paced {
+            service: "apigateway",
+            operation: "CreateRestApi",
+            deferred: Box::new(crate::aws::budget::Deferred {
+                service: "apigateway".into(),
+                region: "eu-west-1".into(),
+                operation: "CreateRestApi".into(),
+                rate: "1 per 3 s".into(),
+                wait: Duration::from_secs(40),
+                at: tokio::time::Instant::now(),
+            }),
+        };
+        let note = |finding| Note {
+            service: Service::ApiGateway,
+            finding,
+        };
+        let mut errors = vec![note(Finding::failed("eu-west-1", &paced))];
+        assert!(only_deferred(&errors));
+        // The same words without the cause are not a deferral.
+        errors.push(note(Finding::in_region(
+            "us-east-1",
+            errors[0].finding.text.clone(),
+        )));
+        assert!(!only_deferred(&errors));
+        assert!(!only_deferred(&[]));
     }
 
     #[test]
     fn pending_waits_grow_to_what_is_awaited() {
         let note = |service| Note {
             service,
-            text: "on its way".into(),
+            finding: Finding::global("on its way"),
         };
         let waits = |pending: &[Note]| -> Vec<u64> {
             [1, 6, 7, 8, 9, 10, 12, 20]

@@ -6,7 +6,7 @@ use super::*;
 use crate::{
     api::GlobalApiSpec,
     aws::{acm::CertificateState, apigateway::RegionApi, cloudfront::CloudFrontOutputs},
-    plan::FieldChange,
+    plan::{FieldChange, Finding},
 };
 
 const SPEC: &str = r#"
@@ -110,7 +110,8 @@ fn unknown_parts_are_degraded_keep_their_last_status_and_are_no_correction() {
         .apigateway
         .unknown
         .insert("eu-west-1".into(), error.into());
-    pass.errors.push(note(Service::ApiGateway, error));
+    pass.errors
+        .push(note_in(Service::ApiGateway, "eu-west-1", error));
     pass.unknown.push(note(Service::ApiGateway, error));
     let after = status(&object, &pass, DriftAction::Corrected, &at(200));
     let degraded = get(&after, ConditionType::Degraded);
@@ -185,7 +186,15 @@ fn get(status: &GlobalApiStatus, kind: ConditionType) -> &Condition {
 fn note(service: Service, text: &str) -> Note {
     Note {
         service,
-        text: text.into(),
+        finding: Finding::global(text),
+    }
+}
+
+/// A note about `region`, as services make them.
+fn note_in(service: Service, region: &str, text: &str) -> Note {
+    Note {
+        service,
+        finding: Finding::in_region(region, text),
     }
 }
 
@@ -621,8 +630,9 @@ fn reported_drift_is_not_ready() {
 #[test]
 fn one_failing_region_degrades_and_is_named() {
     let mut pass = converged();
-    pass.errors.push(note(
+    pass.errors.push(note_in(
         Service::ApiGateway,
+        "eu-west-1",
         "eu-west-1: apigateway CreateDeployment: TooManyRequestsException: slow down",
     ));
     let status = status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
@@ -650,7 +660,7 @@ fn one_failing_region_degrades_and_is_named() {
 
     let mut both = pass.clone();
     both.errors
-        .push(note(Service::ApiGateway, "us-east-1: boom"));
+        .push(note_in(Service::ApiGateway, "us-east-1", "us-east-1: boom"));
     let status = super::status(&object(1, None), &both, DriftAction::Corrected, &at(1));
     assert_eq!(get(&status, ConditionType::Degraded).status, "False");
     assert_eq!(

@@ -121,7 +121,7 @@ async fn access_logs_go_to_a_group_of_ours_per_region_and_leave_with_the_spec() 
     ground.target.spec.api.access_logs = None;
     let pass = ground.apply().await;
     assert!(
-        pass.unknown.iter().any(|n| n.text.contains(FAULTY)),
+        pass.unknown.iter().any(|n| n.finding.text.contains(FAULTY)),
         "{:?}",
         pass.unknown
     );

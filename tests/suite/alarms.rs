@@ -182,7 +182,9 @@ async fn someone_elses_alarm_under_our_name_is_a_conflict() {
         Some(serde_norway::from_str(&format!("{{topicArn: \"{TOPIC}\"}}")).expect("alarm"));
     let pass = ground.apply().await;
     assert!(
-        pass.conflicts.iter().any(|c| c.text.contains(&name)),
+        pass.conflicts
+            .iter()
+            .any(|c| c.finding.text.contains(&name)),
         "{:?}",
         pass.conflicts
     );

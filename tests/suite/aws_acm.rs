@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use globalapi::aws::AwsClients;
 use globalapi::aws::acm::{self, AcmInputs, AcmOutputs};
-use globalapi::plan::{Mode, StepOutcome};
+use globalapi::plan::{Finding, Mode, StepOutcome};
 use globalapi::target::Target;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -142,7 +142,7 @@ async fn certificates_follow_the_spec_and_only_ours_are_touched() {
     );
     assert!(records.iter().all(|r| r.value.contains("acm-validations")));
     assert_eq!(created.pending.len(), 3, "{:?}", created.pending);
-    assert!(created.pending.contains(&format!(
+    assert!(Finding::texts(&created.pending).contains(&format!(
         "certificate for {origin} in eu-west-1 is PENDING_VALIDATION"
     )));
     let edge = created.outputs.edge.clone().expect("edge certificate");
@@ -206,7 +206,7 @@ async fn certificates_follow_the_spec_and_only_ours_are_touched() {
     assert_ne!(replacement, deleted);
     assert_ne!(replacement, foreign);
     assert_eq!(
-        fixed.pending,
+        Finding::texts(&fixed.pending),
         [format!(
             "certificate for {origin} in eu-west-1 is PENDING_VALIDATION"
         )]
@@ -379,7 +379,7 @@ async fn a_users_certificate_serves_the_edge_and_is_never_touched() {
         .await
         .expect("plan");
     assert_eq!(
-        missing.errors,
+        Finding::texts(&missing.errors),
         [format!(
             "us-east-1: spec.certificate.arn {users} was not found in ACM"
         )]
@@ -451,9 +451,11 @@ async fn a_users_regional_certificate_replaces_ours_and_is_never_touched() {
         .expect("plan");
     assert_eq!(refused.errors.len(), 1, "{:?}", refused.errors);
     assert!(
-        refused.errors[0].starts_with(&format!(
+        refused.errors[0].text.starts_with(&format!(
             "eu-west-1: spec.regions[1].certificateArn: certificate {elsewhere} is for other."
-        )) && refused.errors[0].contains(&format!("does not cover {origin}")),
+        )) && refused.errors[0]
+            .text
+            .contains(&format!("does not cover {origin}")),
         "{:?}",
         refused.errors
     );

@@ -13,7 +13,7 @@ use globalapi::aws::AwsClients;
 use globalapi::aws::apigateway::{
     self, ApiGatewayInputs, ApiGatewayOutputs, desired::statement_id,
 };
-use globalapi::plan::{Mode, StepOutcome};
+use globalapi::plan::{Finding, Mode, StepOutcome};
 use globalapi::target::{Target, UID_TAG};
 
 const US: &str = "us-east-1";
@@ -571,7 +571,7 @@ async fn a_pending_certificate_and_a_foreign_domain_leave_the_domain_alone() {
     let waiting = inputs(&[], &[]);
     let first = run(&clients, &t, &waiting, Mode::Apply).await;
     assert_eq!(
-        first.pending,
+        Finding::texts(&first.pending),
         [format!(
             "{region}: custom domain {origin} waits for its certificate"
         )]
@@ -607,7 +607,7 @@ async fn a_pending_certificate_and_a_foreign_domain_leave_the_domain_alone() {
     let second = run(&clients, &t, &issued, Mode::Apply).await;
     assert!(second.changes.is_empty(), "{:#?}", lines(&second));
     assert_eq!(
-        second.conflicts,
+        Finding::texts(&second.conflicts),
         [format!(
             "{region}: custom domain {origin} exists and is not owned by this GlobalApi"
         )]

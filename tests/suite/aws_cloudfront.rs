@@ -18,7 +18,7 @@ use globalapi::aws::AwsClients;
 use globalapi::aws::cloudfront::{
     self, CloudFrontInputs, CloudFrontOutputs, desired::caller_reference,
 };
-use globalapi::plan::{Mode, StepOutcome};
+use globalapi::plan::{Finding, Mode, StepOutcome};
 use globalapi::target::Target;
 
 const CERT: &str =
@@ -106,7 +106,7 @@ async fn settled(clients: &AwsClients, t: &Target) -> StepOutcome<CloudFrontOutp
             break;
         }
         assert!(
-            plan.pending[0].contains("is deploying"),
+            plan.pending[0].text.contains("is deploying"),
             "{:?}",
             plan.pending
         );
@@ -540,7 +540,7 @@ async fn a_foreign_distribution_serving_our_domain_is_a_conflict_and_left_alone(
     let applied = run(&clients, &t, CERT, Mode::Apply).await;
     assert!(applied.changes.is_empty(), "{:?}", lines(&applied));
     assert_eq!(
-        applied.conflicts,
+        Finding::texts(&applied.conflicts),
         [format!(
             "{} is an alternate domain name of CloudFront distribution {foreign_id}, which no GlobalApi owns",
             t.spec.domain

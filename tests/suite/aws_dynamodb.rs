@@ -210,7 +210,7 @@ async fn a_global_table_is_made_replicated_kept_and_removed() {
         .expect("destroy");
     assert!(refused.changes.is_empty());
     assert!(
-        refused.errors.iter().any(|e| e.contains(PROTECTED)),
+        refused.errors.iter().any(|e| e.text.contains(PROTECTED)),
         "{:?}",
         refused.errors
     );
@@ -260,7 +260,7 @@ async fn someone_elses_table_of_the_same_name_is_a_conflict_and_untouched() {
         .expect("apply");
     assert!(out.changes.is_empty(), "{:?}", lines(&out));
     assert_eq!(out.conflicts.len(), 1, "{:?}", out.conflicts);
-    assert!(out.conflicts[0].contains(&name));
+    assert!(out.conflicts[0].text.contains(&name));
     assert_eq!(replicas(&clients, "us-east-1", &name).await, Some(vec![]));
     assert_eq!(replicas(&clients, "eu-west-1", &name).await, None);
     clients

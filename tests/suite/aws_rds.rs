@@ -19,7 +19,7 @@ use globalapi::aws::AwsClients;
 use globalapi::aws::rds::{
     self, PROTECTED, RdsInputs, RdsOutputs, cluster_identifier, instance_identifier,
 };
-use globalapi::plan::{Mode, StepOutcome};
+use globalapi::plan::{Finding, Mode, StepOutcome};
 use globalapi::target::{Target, UID_TAG};
 
 const ACCOUNT: &str = "123456789012";
@@ -396,7 +396,7 @@ async fn global_database_lifecycle_drift_and_destroy() {
     let refused = run(&clients, &upgraded, Mode::Apply).await;
     assert!(refused.changes.is_empty(), "{:?}", lines(&refused));
     assert_eq!(
-        refused.errors,
+        Finding::texts(&refused.errors),
         [format!(
             "us-east-1: spec.database.aurora.engineVersion change from 16.4 to 16.6 needs a manual upgrade of global cluster {global} (modify-global-cluster --engine-version, with --allow-major-version-upgrade for a major one); nothing was changed"
         )]
@@ -406,7 +406,7 @@ async fn global_database_lifecycle_drift_and_destroy() {
     for mode in [Mode::Plan, Mode::Apply] {
         let refused = destroy(&clients, &t, mode).await;
         assert!(refused.changes.is_empty(), "{:?}", lines(&refused));
-        assert_eq!(refused.errors, [PROTECTED]);
+        assert_eq!(Finding::texts(&refused.errors), [PROTECTED]);
     }
     assert!(find_cluster(&use1, &primary).await.is_some());
     assert!(find_cluster(&euw1, &secondary).await.is_some());
@@ -661,7 +661,7 @@ async fn someone_elses_global_cluster_or_cluster_is_a_conflict() {
         let out = run(&clients, &t, mode).await;
         assert!(out.changes.is_empty(), "{:?}", lines(&out));
         assert_eq!(
-            out.conflicts,
+            Finding::texts(&out.conflicts),
             [format!(
                 "global cluster {global} exists with writer {}, which is not a cluster of this GlobalApi",
                 cluster_arn("us-east-1", &theirs)
@@ -681,7 +681,7 @@ async fn someone_elses_global_cluster_or_cluster_is_a_conflict() {
     foreign_cluster(&euw1, &taken, None).await;
     let out = run(&clients, &elsewhere, Mode::Plan).await;
     assert_eq!(
-        out.conflicts,
+        Finding::texts(&out.conflicts),
         [format!(
             "rds cluster {taken} in eu-west-1 exists and belongs to no GlobalApi"
         )]
@@ -875,10 +875,9 @@ async fn the_writer_moves_by_switchover_and_by_requested_failover() {
         )]
     );
     assert!(
-        started
-            .pending
-            .iter()
-            .any(|p| p.contains("switching over its writer from us-east-1 to eu-west-1")),
+        started.pending.iter().any(|p| p
+            .text
+            .contains("switching over its writer from us-east-1 to eu-west-1")),
         "{:?}",
         started.pending
     );

@@ -257,10 +257,9 @@ async fn records_and_health_checks_converge_drift_is_corrected_and_destroy_leave
         .await
         .expect("rival apply");
     assert!(
-        refused
-            .conflicts
-            .iter()
-            .any(|c| c.contains(&format!("api.{zone} is owned by GlobalApi r53/{}", t.name))),
+        refused.conflicts.iter().any(|c| c
+            .text
+            .contains(&format!("api.{zone} is owned by GlobalApi r53/{}", t.name))),
         "{:?}",
         refused.conflicts
     );
@@ -495,10 +494,9 @@ async fn objects_of_one_zone_share_one_listing_and_see_each_others_writes() {
         .await
         .expect("rival");
     assert!(
-        refused
-            .conflicts
-            .iter()
-            .any(|c| c.contains(&format!("api.{zone} is owned by GlobalApi"))),
+        refused.conflicts.iter().any(|c| c
+            .text
+            .contains(&format!("api.{zone} is owned by GlobalApi"))),
         "{:?}",
         refused.conflicts
     );

@@ -102,7 +102,10 @@ async fn fault_case(faulty: Faulty, action: &str) {
         "resources changed under the fault"
     );
     assert!(
-        !pass.errors.iter().any(|n| n.text.contains("was cut off")),
+        !pass
+            .errors
+            .iter()
+            .any(|n| n.finding.text.contains("was cut off")),
         "the pass hit its bound instead of ending on its own: {:?}",
         pass.errors
     );
@@ -119,7 +122,7 @@ async fn fault_case(faulty: Faulty, action: &str) {
     }
     assert!(
         pass.errors.iter().any(|n| n.service == faulty.service()
-            && n.text.to_lowercase().contains(faulty.front_name())),
+            && n.finding.text.to_lowercase().contains(faulty.front_name())),
         "no error names {}: {:?}",
         faulty.front_name(),
         pass.errors

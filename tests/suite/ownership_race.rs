@@ -172,10 +172,9 @@ async fn of_claimants_racing_for_a_free_name_exactly_one_wins() {
                 );
             } else {
                 assert!(
-                    applied
-                        .conflicts
-                        .iter()
-                        .any(|c| c.contains(&format!("is owned by GlobalApi race/{}", winner.name))),
+                    applied.conflicts.iter().any(|c| c
+                        .text
+                        .contains(&format!("is owned by GlobalApi race/{}", winner.name))),
                     "round {round}, turn {turn}: the loser reports the winner: {:?}",
                     applied.conflicts
                 );

@@ -84,7 +84,10 @@ async fn a_region_removed_while_its_certificate_is_in_use_leaves_nothing() {
     ground.target.spec.regions.retain(|r| r.name != "eu-west-1");
     let mut in_use = false;
     converge(&mut ground, |pass| {
-        in_use |= pass.pending.iter().any(|n| n.text.contains("still in use"));
+        in_use |= pass
+            .pending
+            .iter()
+            .any(|n| n.finding.text.contains("still in use"));
     })
     .await;
     assert!(in_use, "the certificate was never refused as in use");

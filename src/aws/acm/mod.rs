@@ -38,7 +38,7 @@ use crate::aws::regions::in_each_region;
 use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
 use crate::error::Result;
-use crate::plan::{Change, Mode, Service, StepOutcome};
+use crate::plan::{Change, Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 use apply::Deletion;
@@ -131,8 +131,8 @@ struct RegionOutcome {
     /// Certificates to delete later (ARN, why).
     retiring: Vec<(String, String)>,
     changes: Vec<Change>,
-    pending: Vec<String>,
-    errors: Vec<String>,
+    pending: Vec<Finding>,
+    errors: Vec<Finding>,
     /// The certificate used for each desired one that has one.
     kept: Vec<(Purpose, ObservedCertificate)>,
 }
@@ -203,8 +203,8 @@ pub(crate) async fn run_with(
             outcome.unwrap_or_else(|e| {
                 let error = format!("{region}: acm step did not finish: {e}");
                 RegionOutcome {
-                    unknown: Some((region, error.clone())),
-                    errors: vec![error],
+                    errors: vec![Finding::in_region(&region, error.clone())],
+                    unknown: Some((region, error)),
                     ..Default::default()
                 }
             })
@@ -269,8 +269,8 @@ impl RegionStep {
         {
             Ok(view) => view,
             Err(e) => {
-                let error = format!("{}: {e}", self.region);
-                out.unknown = Some((self.region.clone(), error.clone()));
+                let error = Finding::failed(&self.region, &e);
+                out.unknown = Some((self.region.clone(), error.text.clone()));
                 out.errors.push(error);
                 return out;
             }
@@ -313,7 +313,7 @@ impl RegionStep {
                             out.changes.push(op.change());
                             current.insert(want.domain.clone(), cert);
                         }
-                        Err(e) => out.errors.push(format!("{}: {e}", self.region)),
+                        Err(e) => out.errors.push(Finding::failed(&self.region, &e)),
                     }
                 }
                 CertificateOp::Replace { old, desired: want } => {
@@ -323,17 +323,20 @@ impl RegionStep {
                     {
                         Ok(cert) => {
                             out.changes.push(op.change());
-                            out.errors.push(format!(
-                                "{}: certificate {} for {} is {}; a replacement was requested",
-                                self.region,
-                                old.arn,
-                                old.domain,
-                                old.status_text()
+                            out.errors.push(Finding::in_region(
+                                &self.region,
+                                format!(
+                                    "{}: certificate {} for {} is {}; a replacement was requested",
+                                    self.region,
+                                    old.arn,
+                                    old.domain,
+                                    old.status_text()
+                                ),
                             ));
                             current.insert(want.domain.clone(), cert);
                             self.delete_unneeded(old, &mut out).await;
                         }
-                        Err(e) => out.errors.push(format!("{}: {e}", self.region)),
+                        Err(e) => out.errors.push(Finding::failed(&self.region, &e)),
                     }
                 }
                 CertificateOp::Delete(old) => self.delete_unneeded(old, &mut out).await,
@@ -351,8 +354,11 @@ impl RegionStep {
             };
             match diff::verdict(&cert) {
                 Verdict::Issued => {}
-                Verdict::Pending(line) => out.pending.push(line),
-                Verdict::Error(line) => out.errors.push(format!("{}: {line}", self.region)),
+                Verdict::Pending(line) => out.pending.push(Finding::in_region(&self.region, line)),
+                Verdict::Error(line) => out.errors.push(Finding::in_region(
+                    &self.region,
+                    format!("{}: {line}", self.region),
+                )),
             }
             out.kept.push((want.purpose, cert));
         }
@@ -364,9 +370,12 @@ impl RegionStep {
     /// for the next reconcile.
     async fn delete_unneeded(&self, cert: &ObservedCertificate, out: &mut RegionOutcome) {
         let waiting = |why: String| {
-            format!(
-                "certificate {} for {} in {} is still in use ({why}); it is deleted once released",
-                cert.arn, cert.domain, cert.region
+            Finding::in_region(
+                &cert.region,
+                format!(
+                    "certificate {} for {} in {} is still in use ({why}); it is deleted once released",
+                    cert.arn, cert.domain, cert.region
+                ),
             )
         };
         if !cert.in_use_by.is_empty() {
@@ -384,8 +393,13 @@ impl RegionStep {
                 out.retiring.push((cert.arn.clone(), e.to_string()));
             }
             Err(e) => {
-                out.errors
-                    .push(format!("{}: certificate {}: {e}", self.region, cert.arn));
+                out.errors.push(
+                    Finding::in_region(
+                        &self.region,
+                        format!("{}: certificate {}: {e}", self.region, cert.arn),
+                    )
+                    .caused_by(&e),
+                );
                 out.retiring.push((cert.arn.clone(), e.to_string()));
             }
         }
@@ -404,31 +418,40 @@ async fn provided_certificate(client: &Client, brought: &ProvidedCertificate) ->
         field,
     } = brought;
     if region_of_arn(arn) != Some(region.as_str()) {
-        out.errors.push(format!(
-            "{region}: {field}: certificate {arn} is not in {region}, where the {purpose} custom domain takes its certificate from"
+        out.errors.push(Finding::in_region(
+            region,
+            format!(
+                "{region}: {field}: certificate {arn} is not in {region}, where the {purpose} custom domain takes its certificate from"
+            ),
         ));
         return out;
     }
     match observe::describe(client, region, arn, false).await {
-        Ok(Some(cert)) if !cert.covers(domain) => out.errors.push(format!(
-            "{region}: {field}: certificate {arn} is for {}, which does not cover {domain}: bring one for {domain} or a wildcard of its parent",
-            cert_names(&cert)
+        Ok(Some(cert)) if !cert.covers(domain) => out.errors.push(Finding::in_region(
+            region,
+            format!(
+                "{region}: {field}: certificate {arn} is for {}, which does not cover {domain}: bring one for {domain} or a wildcard of its parent",
+                cert_names(&cert)
+            ),
         )),
         Ok(Some(cert)) => {
             match diff::verdict(&cert) {
                 Verdict::Issued => {}
-                Verdict::Pending(line) => out.pending.push(line),
-                Verdict::Error(line) => out.errors.push(format!("{region}: {field}: {line}")),
+                Verdict::Pending(line) => out.pending.push(Finding::in_region(region, line)),
+                Verdict::Error(line) => out
+                    .errors
+                    .push(Finding::in_region(region, format!("{region}: {field}: {line}"))),
             }
             out.kept.push((*purpose, cert));
         }
-        Ok(None) => out
-            .errors
-            .push(format!("{region}: {field} {arn} was not found in ACM")),
+        Ok(None) => out.errors.push(Finding::in_region(
+            region,
+            format!("{region}: {field} {arn} was not found in ACM"),
+        )),
         Err(e) => {
             let error = format!("{region}: {field} {arn}: {e}");
             out.unknown = Some((region.clone(), error.clone()));
-            out.errors.push(error);
+            out.errors.push(Finding::in_region(region, error).caused_by(&e));
         }
     }
     out
@@ -502,7 +525,10 @@ pub(crate) async fn destroy_with(
         .into_iter()
         .map(|(region, outcome)| {
             outcome.unwrap_or_else(|e| RegionOutcome {
-                errors: vec![format!("{region}: acm destroy did not finish: {e}")],
+                errors: vec![Finding::in_region(
+                    &region,
+                    format!("{region}: acm destroy did not finish: {e}"),
+                )],
                 ..Default::default()
             })
         });
@@ -528,7 +554,7 @@ async fn destroy_region(
     let view = match listed_region(client, listing, region, target, candidates).await {
         Ok(view) => view,
         Err(e) => {
-            out.errors.push(format!("{region}: {e}"));
+            out.errors.push(Finding::failed(region, &e));
             return out;
         }
     };
@@ -594,14 +620,18 @@ async fn deleting(
                 };
                 // What uses it is being removed too (a distribution
                 // deploying its disable): the next pass deletes it.
-                out.pending.push(format!(
-                    "{region}: certificate {} for {} is still in use{by}; it is deleted once released ({e})",
-                    cert.arn, cert.domain
+                out.pending.push(Finding::in_region(
+                    region,
+                    format!(
+                        "{region}: certificate {} for {} is still in use{by}; it is deleted once released ({e})",
+                        cert.arn, cert.domain
+                    ),
                 ));
             }
-            Err(e) => out
-                .errors
-                .push(format!("{region}: certificate {}: {e}", cert.arn)),
+            Err(e) => out.errors.push(
+                Finding::in_region(region, format!("{region}: certificate {}: {e}", cert.arn))
+                    .caused_by(&e),
+            ),
         }
     }
 }

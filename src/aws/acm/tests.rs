@@ -316,7 +316,7 @@ async fn pending_validation_is_pending_not_a_change() {
         assert!(out.changes.is_empty(), "{:?}", out.changes);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(
-            out.pending,
+            Finding::texts(&out.pending),
             [
                 "certificate for origin.api.example.com in us-east-1 is PENDING_VALIDATION",
                 "certificate for api.example.com in us-east-1 is PENDING_VALIDATION",
@@ -407,7 +407,7 @@ async fn a_failed_certificate_is_an_error_then_replaced_and_deleted() {
         .await
         .unwrap();
     assert_eq!(
-        plan.errors,
+        Finding::texts(&plan.errors),
         [
             "eu-west-1: certificate arn:aws:acm:eu-west-1:123456789012:certificate/bad for origin.api.example.com is FAILED (CAA_ERROR)"
         ]
@@ -441,13 +441,13 @@ async fn a_failed_certificate_is_an_error_then_replaced_and_deleted() {
         format!("delete acm certificate origin.api.example.com in eu-west-1 ({old})")
     );
     assert_eq!(
-        out.errors,
+        Finding::texts(&out.errors),
         [format!(
             "eu-west-1: certificate {old} for origin.api.example.com is FAILED (CAA_ERROR); a replacement was requested"
         )]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         ["certificate for origin.api.example.com in eu-west-1 is PENDING_VALIDATION"]
     );
     assert_ne!(out.outputs.regional["eu-west-1"].arn, old);
@@ -466,7 +466,7 @@ async fn revoked_is_an_error_and_not_replaced() {
         .unwrap();
     assert!(out.changes.is_empty());
     assert_eq!(
-        out.errors,
+        Finding::texts(&out.errors),
         [format!(
             "us-east-1: certificate {} for api.example.com is REVOKED",
             arn("us-east-1", "e")
@@ -490,7 +490,7 @@ async fn throttling_in_one_region_leaves_the_others_going() {
         .await
         .unwrap();
     assert_eq!(
-        out.errors,
+        Finding::texts(&out.errors),
         ["eu-west-1: acm ListCertificates: ThrottlingException: Rate exceeded"]
     );
     assert!(out.changes.is_empty());
@@ -536,7 +536,9 @@ async fn a_removed_region_in_use_waits_and_foreign_certificates_stay() {
     assert!(out.changes.is_empty() && out.errors.is_empty(), "{out:?}");
     assert_eq!(out.pending.len(), 1);
     assert!(
-        out.pending[0].contains("is still in use (acm DeleteCertificate: ResourceInUseException")
+        out.pending[0]
+            .text
+            .contains("is still in use (acm DeleteCertificate: ResourceInUseException")
     );
     assert!(us.deleted().is_empty() && us.requests().is_empty());
 }
@@ -578,11 +580,11 @@ async fn destroy_names_a_certificate_in_use_and_spares_foreign_ones() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(out.pending.len(), 1);
     let line = &out.pending[0];
-    assert!(line.starts_with(&format!(
+    assert!(line.text.starts_with(&format!(
         "us-east-1: certificate {} for api.example.com is still in use",
         arn("us-east-1", "e")
     )));
-    assert!(line.contains("ResourceInUseException"), "{line}");
+    assert!(line.text.contains("ResourceInUseException"), "{line}");
 }
 
 #[tokio::test]
@@ -626,7 +628,7 @@ async fn the_users_edge_certificate_is_described_never_requested() {
         .await
         .unwrap();
     assert_eq!(
-        out.errors,
+        Finding::texts(&out.errors),
         [format!(
             "us-east-1: spec.certificate.arn {theirs} was not found in ACM"
         )]

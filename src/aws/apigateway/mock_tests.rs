@@ -293,7 +293,7 @@ async fn a_domain_taken_elsewhere_fails_the_region_with_aws_words_after_the_api(
 
     let outcome = reconcile_region(&c, &t, REGION, Some(&d), Mode::Apply).await;
     assert_eq!(
-        outcome.error.as_deref(),
+        outcome.error.as_ref().map(|e| e.text.as_str()),
         Some(
             "us-east-1: apigateway CreateDomainName: ConflictException: The domain name you provided already exists."
         )

@@ -37,7 +37,7 @@ use crate::aws::service::ServiceStep;
 use crate::aws::shared::ListingView;
 use crate::aws::{AwsClients, Observed};
 use crate::error::Result;
-use crate::plan::{Change, Mode, Service, StepOutcome};
+use crate::plan::{Change, Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use apply::ApiState;
@@ -127,10 +127,10 @@ impl RegionClients {
 pub struct RegionOutcome {
     pub region: String,
     pub changes: Vec<Change>,
-    pub pending: Vec<String>,
-    pub conflicts: Vec<String>,
+    pub pending: Vec<Finding>,
+    pub conflicts: Vec<Finding>,
     /// `<region>: <error>` when the region failed.
-    pub error: Option<String>,
+    pub error: Option<Finding>,
     /// The region could not be read: its outputs are unknown.
     pub unknown: bool,
     /// Custom domains kept until DNS no longer leads to them.
@@ -165,7 +165,11 @@ pub async fn run(
             step.outputs.regions.insert(outcome.region.clone(), output);
         }
         if outcome.unknown {
-            let error = outcome.error.clone().unwrap_or_default();
+            let error = outcome
+                .error
+                .as_ref()
+                .map(|e| e.text.clone())
+                .unwrap_or_default();
             step.outputs.unknown.insert(outcome.region.clone(), error);
         }
         for name in &outcome.retained_domains {
@@ -221,9 +225,9 @@ pub async fn destroy_regions(
 fn merge<O>(
     step: &mut StepOutcome<O>,
     changes: Vec<Change>,
-    pending: Vec<String>,
-    conflicts: Vec<String>,
-    error: Option<String>,
+    pending: Vec<Finding>,
+    conflicts: Vec<Finding>,
+    error: Option<Finding>,
 ) {
     step.changes.extend(changes);
     step.pending.extend(pending);
@@ -248,7 +252,7 @@ async fn run_regions(
                 let region = task_region;
                 match desired {
                     Some(Err(e)) => RegionOutcome {
-                        error: Some(format!("{region}: {e}")),
+                        error: Some(Finding::failed(&region, &e)),
                         unknown: true,
                         region,
                         ..Default::default()
@@ -269,7 +273,10 @@ async fn run_regions(
             outcome.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "an API Gateway region task failed");
                 RegionOutcome {
-                    error: Some(format!("{region}: the region's task did not finish")),
+                    error: Some(Finding::in_region(
+                        &region,
+                        format!("{region}: the region's task did not finish"),
+                    )),
                     unknown: true,
                     region,
                     ..Default::default()
@@ -296,14 +303,20 @@ pub async fn reconcile_region(
     let observed = match observe::region(clients, &lookup).await {
         Ok(observed) => observed,
         Err(e) => {
-            outcome.error = Some(format!("{region}: {e}"));
+            outcome.error = Some(Finding::failed(region, &e));
             outcome.unknown = true;
             return outcome;
         }
     };
     let diff = diff::diff(desired, &observed);
-    outcome.pending = diff.pending;
-    outcome.conflicts = diff.conflicts;
+    let here = |lines: Vec<String>| {
+        lines
+            .into_iter()
+            .map(|line| Finding::in_region(region, line))
+            .collect()
+    };
+    outcome.pending = here(diff.pending);
+    outcome.conflicts = here(diff.conflicts);
     outcome.retained_domains = diff.retained_domains;
     let mut state = ApiState::observed(&observed, &lookup.domain_name);
     match mode {
@@ -311,7 +324,7 @@ pub async fn reconcile_region(
         Mode::Apply => {
             if let Err(e) = apply::apply(clients, &mut state, &diff.ops, &mut outcome.changes).await
             {
-                outcome.error = Some(format!("{region}: {e}"));
+                outcome.error = Some(Finding::failed(region, &e));
             }
             if !diff.ops.is_empty() {
                 let listings = &clients.listing.listings;

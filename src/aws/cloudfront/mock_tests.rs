@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCod
 use aws_smithy_types::{DateTime, body::SdkBody};
 
 use crate::aws::shared::ListingView;
-use crate::plan::{Mode, StepOutcome};
+use crate::plan::{Finding, Mode, StepOutcome};
 use crate::target::Target;
 use crate::target::fixtures::{LATENCY, target};
 
@@ -247,7 +247,7 @@ async fn destroy_disables_first_and_waits_for_deployed_before_deleting() {
         ["update cloudfront distribution E1 (api.example.com): Enabled true → false"]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         [
             "distribution E1 is disabled and still deploying (InProgress); it is deleted once Deployed"
         ]
@@ -301,7 +301,7 @@ async fn distribution_not_disabled_is_pending_not_a_failure() {
         .expect("DistributionNotDisabled is not an error");
     assert!(out.changes.is_empty());
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         ["distribution E1 is not disabled yet (DistributionNotDisabled); it is deleted once it is"]
     );
     assert_eq!(delete.num_calls(), 1);
@@ -399,7 +399,7 @@ async fn create_carries_tags_and_caller_reference_and_reports_in_progress() {
         ["create cloudfront distribution api.example.com"]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         ["distribution ENEW of api.example.com is deploying (InProgress)"]
     );
     assert_eq!(out.outputs.distribution_id.as_deref(), Some("ENEW"));
@@ -451,7 +451,7 @@ async fn an_alias_held_in_another_account_is_a_conflict() {
     assert!(out.changes.is_empty());
     assert_eq!(out.conflicts.len(), 1);
     assert!(
-        out.conflicts[0].contains("CNAMEAlreadyExists"),
+        out.conflicts[0].text.contains("CNAMEAlreadyExists"),
         "{:?}",
         out.conflicts
     );

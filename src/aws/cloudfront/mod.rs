@@ -28,7 +28,7 @@ use aws_sdk_cloudfront::Client;
 
 use crate::aws::service::ServiceStep;
 use crate::error::Result;
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 use super::AwsClients;
@@ -128,8 +128,8 @@ pub async fn run_with(
         .map(Live::from);
 
     let mut outcome = StepOutcome {
-        conflicts: plan.conflicts.clone(),
-        pending: plan.pending.clone(),
+        conflicts: global(&plan.conflicts),
+        pending: global(&plan.pending),
         ..Default::default()
     };
     let live = match mode {
@@ -140,17 +140,17 @@ pub async fn run_with(
         Mode::Apply => {
             let applied = executed(client, listing, target, &plan.ops, &observation).await?;
             outcome.changes = applied.changes;
-            outcome.pending.extend(applied.pending);
-            outcome.conflicts.extend(applied.conflicts);
+            outcome.pending.extend(global(&applied.pending));
+            outcome.conflicts.extend(global(&applied.conflicts));
             applied.live.or(kept)
         }
     };
     if let Some(live) = &live {
         if live.status != "Deployed" {
-            outcome.pending.push(format!(
+            outcome.pending.push(Finding::global(format!(
                 "distribution {} of {} is deploying ({})",
                 live.id, target.spec.domain, live.status
-            ));
+            )));
         }
         outcome.outputs = CloudFrontOutputs::from(live);
     }
@@ -175,7 +175,7 @@ pub async fn destroy_with(
     let observation = observe::distributions(client, listing, target).await?;
     let plan = diff::removal_of_all(&observation.ours);
     let mut outcome = StepOutcome {
-        pending: plan.pending.clone(),
+        pending: global(&plan.pending),
         ..Default::default()
     };
     match mode {
@@ -183,10 +183,15 @@ pub async fn destroy_with(
         Mode::Apply => {
             let applied = executed(client, listing, target, &plan.ops, &observation).await?;
             outcome.changes = applied.changes;
-            outcome.pending.extend(applied.pending);
+            outcome.pending.extend(global(&applied.pending));
         }
     }
     Ok(outcome)
+}
+
+/// CloudFront is global: what it finds concerns no region.
+fn global(lines: &[String]) -> Vec<Finding> {
+    lines.iter().map(Finding::global).collect()
 }
 
 /// [`apply::execute`], then the distribution listing is dropped if

@@ -23,7 +23,7 @@ use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
 use crate::aws::service::ServiceStep;
 use crate::error::Result;
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{DesiredAlarm, alarm_name};
@@ -70,7 +70,11 @@ pub async fn run(
     let kept: BTreeSet<String> = unread.iter().map(|r| alarm_name(target, r)).collect();
     let plan = diff::diff(&wanted, &found, |name| kept.contains(name));
     let mut outcome = StepOutcome::<AlarmOutputs> {
-        conflicts: plan.conflicts,
+        conflicts: plan
+            .conflicts
+            .into_iter()
+            .map(|c| Finding::in_region(GLOBAL_REGION, c))
+            .collect(),
         ..Default::default()
     };
     let mut changed = false;
@@ -84,7 +88,7 @@ pub async fn run(
                 outcome.changes.push(op.change());
                 changed = true;
             }
-            Err(e) => outcome.errors.push(format!("{GLOBAL_REGION}: {e}")),
+            Err(e) => outcome.errors.push(Finding::failed(GLOBAL_REGION, &e)),
         }
     }
     let found = if changed {
@@ -125,7 +129,7 @@ pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Resul
         if mode == Mode::Apply
             && let Err(e) = apply::apply(&client, target, &op).await
         {
-            outcome.errors.push(format!("{GLOBAL_REGION}: {e}"));
+            outcome.errors.push(Finding::failed(GLOBAL_REGION, &e));
             continue;
         }
         outcome.changes.push(op.change());

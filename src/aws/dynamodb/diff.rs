@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::api::DatabaseRemoval;
 use crate::aws::ownership::Ownership;
-use crate::plan::{Action, Change, FieldChange, Service};
+use crate::plan::{Action, Change, FieldChange, Finding, Service};
 
 use super::desired::{Billing, DesiredTable};
 use super::observe::ObservedTable;
@@ -140,9 +140,9 @@ impl TableOp {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TablesDiff {
     pub ops: Vec<TableOp>,
-    pub pending: Vec<String>,
-    pub conflicts: Vec<String>,
-    pub errors: Vec<String>,
+    pub pending: Vec<Finding>,
+    pub conflicts: Vec<Finding>,
+    pub errors: Vec<Finding>,
     /// Ours, no longer asked for, left as they are (`removal: Orphan`).
     pub orphaned: Vec<String>,
 }
@@ -181,10 +181,13 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
     let ours = ours(found);
     for table in found.values().flatten() {
         if !ours.iter().any(|o| o.region == table.region) {
-            d.conflicts.push(format!(
-                "dynamodb table {name} in {} exists and belongs to {}",
-                table.region,
-                table.ownership.describe()
+            d.conflicts.push(Finding::in_region(
+                &table.region,
+                format!(
+                    "dynamodb table {name} in {} exists and belongs to {}",
+                    table.region,
+                    table.ownership.describe()
+                ),
             ));
         }
     }
@@ -204,11 +207,14 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
     };
 
     if home.partition_key.as_ref() != Some(&want.partition_key) || home.sort_key != want.sort_key {
-        d.errors.push(format!(
-            "{}: dynamodb table {name} has keys {} but the spec asks for {}: a table's keys cannot change; a new name makes a new table; nothing was changed",
-            home.region,
-            keys(home.partition_key.as_ref(), home.sort_key.as_ref()),
-            keys(Some(&want.partition_key), want.sort_key.as_ref()),
+        d.errors.push(Finding::in_region(
+            &home.region,
+            format!(
+                "{}: dynamodb table {name} has keys {} but the spec asks for {}: a table's keys cannot change; a new name makes a new table; nothing was changed",
+                home.region,
+                keys(home.partition_key.as_ref(), home.sort_key.as_ref()),
+                keys(Some(&want.partition_key), want.sort_key.as_ref()),
+            ),
         ));
         return d;
     }
@@ -217,9 +223,12 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
     let busy = ours.iter().any(|t| !t.active());
     for table in &ours {
         if !table.active() {
-            d.pending.push(format!(
-                "dynamodb table {name} in {} is {}",
-                table.region, table.status
+            d.pending.push(Finding::in_region(
+                &table.region,
+                format!(
+                    "dynamodb table {name} in {} is {}",
+                    table.region, table.status
+                ),
             ));
         }
     }
@@ -230,8 +239,11 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
         match entry {
             None => {
                 if busy || replica_change {
-                    d.pending.push(format!(
-                        "dynamodb table {name} gets a replica in {region} once its replicas are active (one replica change at a time)"
+                    d.pending.push(Finding::in_region(
+                        region,
+                        format!(
+                            "dynamodb table {name} gets a replica in {region} once its replicas are active (one replica change at a time)"
+                        ),
                     ));
                 } else {
                     d.ops.push(TableOp::AddReplica {
@@ -314,21 +326,24 @@ pub(crate) fn retire(
         return d;
     }
     if protected {
-        d.errors.push(format!(
-            "{}: {PROTECTED} ({name} in {})",
-            leaving[0].region,
-            leaving
-                .iter()
-                .map(|t| t.region.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+        d.errors.push(Finding::in_region(
+            &leaving[0].region,
+            format!(
+                "{}: {PROTECTED} ({name} in {})",
+                leaving[0].region,
+                leaving
+                    .iter()
+                    .map(|t| t.region.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
         return d;
     }
     if ours.iter().any(|t| !t.active()) {
-        d.pending.push(format!(
+        d.pending.push(Finding::global(format!(
             "dynamodb table {name} loses its replicas outside the spec once every replica is active"
-        ));
+        )));
         return d;
     }
     let leaving_one = leaving[0];
@@ -353,9 +368,9 @@ pub(crate) fn retire(
         }),
     }
     if leaving.len() > 1 {
-        d.pending.push(format!(
+        d.pending.push(Finding::global(format!(
             "dynamodb table {name} loses its other replicas outside the spec in later passes"
-        ));
+        )));
     }
     d
 }
@@ -471,7 +486,7 @@ mod tests {
         found.insert("us-east-1".into(), Some(other_keys));
         let d = diff(&want(), &regions(), &found);
         assert!(d.ops.is_empty());
-        assert!(d.errors[0].contains("cannot change"), "{:?}", d.errors);
+        assert!(d.errors[0].text.contains("cannot change"), "{:?}", d.errors);
     }
 
     #[test]
@@ -493,7 +508,7 @@ mod tests {
         let orphan = retire("rates", &keep, &found, DatabaseRemoval::Orphan, false);
         assert_eq!(orphan.orphaned, ["dynamodb table rates in eu-west-1"]);
         let protected = retire("rates", &keep, &found, DatabaseRemoval::Delete, true);
-        assert!(protected.ops.is_empty() && protected.errors[0].contains(PROTECTED));
+        assert!(protected.ops.is_empty() && protected.errors[0].text.contains(PROTECTED));
         assert_eq!(
             lines(&retire(
                 "rates",

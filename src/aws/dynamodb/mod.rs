@@ -25,7 +25,7 @@ use crate::api::DatabaseRemoval;
 use crate::aws::AwsClients;
 use crate::aws::service::ServiceStep;
 use crate::error::Result;
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{Billing, Desired, DesiredTable};
@@ -115,7 +115,7 @@ async fn find(
     target: &Target,
     name: &str,
     regions: &[String],
-) -> (Found, Vec<String>) {
+) -> (Found, Vec<Finding>) {
     let mut found = Found::new();
     let mut errors = Vec::new();
     for region in regions {
@@ -123,7 +123,7 @@ async fn find(
             Ok(table) => {
                 found.insert(region.clone(), table);
             }
-            Err(e) => errors.push(format!("{region}: {e}")),
+            Err(e) => errors.push(Finding::failed(region, &e)),
         }
     }
     (found, errors)
@@ -190,8 +190,11 @@ pub async fn run_with(
         let (found, errors) = find(&dynamodb, target, &name, &regions).await;
         if !errors.is_empty() {
             // A partial view decides nothing for this table.
-            outcome.errors.extend(errors.iter().cloned());
-            outcome.outputs.unknown.extend(errors);
+            outcome
+                .outputs
+                .unknown
+                .extend(errors.iter().map(|e| e.text.clone()));
+            outcome.errors.extend(errors);
             continue;
         }
         let plan = table_plan(target, &name, spec, &found, teardown);
@@ -287,12 +290,13 @@ async fn carry_out(
                 changed = true;
             }
             apply::Outcome::Waiting(line) => {
-                outcome.pending.push(line);
+                let region = op.change().region.unwrap_or_default();
+                outcome.pending.push(Finding::in_region(&region, line));
                 break;
             }
             apply::Outcome::Failed(e) => {
                 let region = op.change().region.unwrap_or_default();
-                outcome.errors.push(format!("{region}: {e}"));
+                outcome.errors.push(Finding::failed(&region, &e));
                 break;
             }
         }
@@ -307,7 +311,7 @@ fn merge(into: &mut TablesDiff, more: TablesDiff) {
     into.errors.extend(more.errors);
     into.orphaned.extend(more.orphaned);
     let mut seen = BTreeSet::new();
-    into.pending.retain(|line| seen.insert(line.clone()));
+    into.pending.retain(|line| seen.insert(line.text.clone()));
 }
 
 /// DynamoDB's part of a pass: the global tables and their replicas.

@@ -20,7 +20,7 @@ use std::{
 use crate::aws::AwsClients;
 use crate::aws::service::ServiceStep;
 use crate::error::Result;
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::{DesiredLogGroup, log_group_name};
@@ -56,17 +56,19 @@ pub async fn run(
         let found = match observe::log_group(&client, &region, &target.uid, &name).await {
             Ok(found) => found,
             Err(e) => {
-                let error = format!("{region}: {e}");
+                let error = Finding::failed(&region, &e);
                 outcome
                     .outputs
                     .unknown
-                    .insert(region.clone(), error.clone());
+                    .insert(region.clone(), error.text.clone());
                 outcome.errors.push(error);
                 continue;
             }
         };
         let step = diff::diff(&region, want, found.as_ref());
-        outcome.conflicts.extend(step.conflict);
+        outcome
+            .conflicts
+            .extend(step.conflict.map(|c| Finding::in_region(&region, c)));
         if let Some(group) = found.as_ref().filter(|g| g.owned && want.is_some()) {
             outcome
                 .outputs
@@ -85,7 +87,7 @@ pub async fn run(
                         outcome.outputs.groups.insert(region.clone(), arn);
                     }
                 }
-                Err(e) => outcome.errors.push(format!("{region}: {e}")),
+                Err(e) => outcome.errors.push(Finding::failed(&region, &e)),
             }
         }
     }
@@ -108,7 +110,7 @@ pub async fn destroy(
         let found = match observe::log_group(&client, region, &target.uid, &name).await {
             Ok(found) => found,
             Err(e) => {
-                outcome.errors.push(format!("{region}: {e}"));
+                outcome.errors.push(Finding::failed(region, &e));
                 continue;
             }
         };
@@ -117,7 +119,7 @@ pub async fn destroy(
             if mode == Mode::Apply
                 && let Err(e) = apply::apply(&client, target, &op).await
             {
-                outcome.errors.push(format!("{region}: {e}"));
+                outcome.errors.push(Finding::failed(region, &e));
                 continue;
             }
             outcome.changes.push(op.change());

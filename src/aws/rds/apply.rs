@@ -10,6 +10,7 @@ use aws_sdk_rds::{Client, types::Tag};
 
 use crate::aws::{Announcer, Loss};
 use crate::error::Error;
+use crate::plan::Finding;
 use crate::target::Target;
 
 use super::diff::{Op, OpKind, RdsDiff, Stage};
@@ -23,10 +24,10 @@ const GLOBAL: &str = "global";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub changes: Vec<crate::plan::Change>,
-    pub pending: Vec<String>,
+    pub pending: Vec<Finding>,
     /// `<region>: <error>`
-    pub errors: Vec<String>,
-    pub conflicts: Vec<String>,
+    pub errors: Vec<Finding>,
+    pub conflicts: Vec<Finding>,
 }
 
 /// How one operation ended.
@@ -83,7 +84,7 @@ pub async fn execute(
     for op in &diff.ops {
         if state.unsettled.iter().any(|s| *s < op.stage) {
             if let Some(line) = held_back(op) {
-                push_once(&mut applied.pending, line);
+                push_once(&mut applied.pending, about(op, line));
             }
             continue;
         }
@@ -104,13 +105,13 @@ pub async fn execute(
             Outcome::Gone => block = false,
             Outcome::DoneWaiting(line) => {
                 applied.changes.push(op.change());
-                push_once(&mut applied.pending, line);
+                push_once(&mut applied.pending, about(op, line));
             }
-            Outcome::Waiting(line) => push_once(&mut applied.pending, line),
-            Outcome::Conflict(line) => applied.conflicts.push(line),
+            Outcome::Waiting(line) => push_once(&mut applied.pending, about(op, line)),
+            Outcome::Conflict(line) => applied.conflicts.push(about(op, line)),
             Outcome::Failed(e) => {
                 let region = op.region().unwrap_or(api_region);
-                applied.errors.push(format!("{region}: {e}"));
+                applied.errors.push(Finding::failed(region, &e));
             }
         }
         if block {
@@ -138,9 +139,26 @@ fn loss(op: &Op) -> Option<Loss> {
     }
 }
 
-fn push_once(lines: &mut Vec<String>, line: String) {
-    if !lines.contains(&line) {
-        lines.push(line);
+fn push_once(findings: &mut Vec<Finding>, finding: Finding) {
+    if !findings.contains(&finding) {
+        findings.push(finding);
+    }
+}
+
+/// `line` about the region of `op`: none for the global cluster's, both
+/// for a writer moving.
+fn about(op: &Op, line: String) -> Finding {
+    match (&op.kind, op.region()) {
+        (OpKind::MoveWriter { from, to, .. }, _) => {
+            let regions: Vec<&str> = from
+                .iter()
+                .map(String::as_str)
+                .chain([to.as_str()])
+                .collect();
+            Finding::in_regions(&regions, line)
+        }
+        (_, Some(region)) => Finding::in_region(region, line),
+        (_, None) => Finding::global(line),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::plan::Finding;
 use crate::target::Target;
 
 use crate::api::DatabaseRemoval;
@@ -27,11 +28,11 @@ pub const PROTECTED: &str =
 pub struct RdsDiff {
     pub ops: Vec<Op>,
     /// Things on their way (creating, modifying, deleting).
-    pub pending: Vec<String>,
+    pub pending: Vec<Finding>,
     /// Resources under our names that are not ours; never touched.
-    pub conflicts: Vec<String>,
+    pub conflicts: Vec<Finding>,
     /// What the operator refuses to do, each naming what the user can do.
-    pub errors: Vec<String>,
+    pub errors: Vec<Finding>,
     /// Stages that cannot finish in this pass whatever is done.
     pub held: BTreeSet<Stage>,
     /// Our resources the spec no longer asks for, left as they are
@@ -44,9 +45,9 @@ impl RdsDiff {
         self.ops.push(Op::new(stage, kind));
     }
 
-    fn wait(&mut self, line: String) {
-        if !self.pending.contains(&line) {
-            self.pending.push(line);
+    fn wait(&mut self, finding: Finding) {
+        if !self.pending.contains(&finding) {
+            self.pending.push(finding);
         }
     }
 }
@@ -151,11 +152,11 @@ fn global_cluster(
                 .map(|c| c.identifier.as_str())
                 .collect();
             if !ours.is_empty() {
-                d.errors.push(format!(
+                d.errors.push(Finding::in_region(primary, format!(
                     "{primary}: global cluster {} does not exist, but clusters {} of this GlobalApi do: a cluster cannot join a global database after its creation; delete them or create the global cluster from the primary one (create-global-cluster --source-db-cluster-identifier); nothing was changed",
                     g.identifier,
                     ours.join(", ")
-                ));
+                )));
                 return None;
             }
             d.push(Stage::Global, OpKind::CreateGlobalCluster(g.clone()));
@@ -163,25 +164,25 @@ fn global_cluster(
         }
         Some(found) => {
             if let Err(line) = global_ownership(target, found, observed) {
-                d.conflicts.push(line);
+                d.conflicts.push(Finding::global(line));
                 return None;
             }
             if found.engine != g.engine {
-                d.errors.push(format!(
+                d.errors.push(Finding::in_region(primary, format!(
                     "{primary}: spec.database.aurora.engine is {} but global cluster {} runs {}: the engine of a database cannot change; a new globalClusterIdentifier makes a new database; nothing was changed",
                     g.engine, g.identifier, found.engine
-                ));
+                )));
             } else if found.engine_version != g.engine_version {
-                d.errors.push(format!(
+                d.errors.push(Finding::in_region(primary, format!(
                     "{primary}: spec.database.aurora.engineVersion change from {} to {} needs a manual upgrade of global cluster {} (modify-global-cluster --engine-version, with --allow-major-version-upgrade for a major one); nothing was changed",
                     found.engine_version, g.engine_version, g.identifier
-                ));
+                )));
             }
             if found.status != AVAILABLE {
-                d.wait(format!(
+                d.wait(Finding::global(format!(
                     "rds global cluster {} is {}",
                     found.identifier, found.status
-                ));
+                )));
             }
             if let Some(writer) = found.writer().and_then(|w| w.region.as_deref())
                 && writer != primary
@@ -223,38 +224,47 @@ fn region_cluster(
         return;
     };
     if !have.ownership.is_ours() {
-        d.conflicts.push(format!(
-            "rds cluster {} in {region} exists and belongs to {}",
-            have.identifier,
-            have.ownership.describe()
+        d.conflicts.push(Finding::in_region(
+            region,
+            format!(
+                "rds cluster {} in {region} exists and belongs to {}",
+                have.identifier,
+                have.ownership.describe()
+            ),
         ));
         return;
     }
     if have.status == DELETING {
-        d.wait(format!(
-            "rds cluster {} in {region} is deleting; it is created again once it is gone",
-            have.identifier
+        d.wait(Finding::in_region(
+            region,
+            format!(
+                "rds cluster {} in {region} is deleting; it is created again once it is gone",
+                have.identifier
+            ),
         ));
         return;
     }
     if observed.global.is_some() && !observed.is_member(have) {
         if have.status == CREATING {
-            d.wait(format!(
+            d.wait(Finding::in_region(region, format!(
                 "rds cluster {} in {region} is creating and not yet a member of global cluster {}",
                 have.identifier, g.identifier
-            ));
+            )));
         } else {
-            d.errors.push(format!(
+            d.errors.push(Finding::in_region(region, format!(
                 "{region}: rds cluster {} is not a member of global cluster {} (removed from it by hand?): it is a standalone cluster that may hold its own writes; delete it, or take {region} out of spec.regions, to have a new member made; nothing was changed there",
                 have.identifier, g.identifier
-            ));
+            )));
             return;
         }
     }
     if have.status != AVAILABLE {
-        d.wait(format!(
-            "rds cluster {} in {region} is {}",
-            have.identifier, have.status
+        d.wait(Finding::in_region(
+            region,
+            format!(
+                "rds cluster {} in {region} is {}",
+                have.identifier, have.status
+            ),
         ));
     }
     cluster_settings(d, desired, observed, want, have, engine);
@@ -367,17 +377,17 @@ fn clusters_left(d: &mut RdsDiff, target: &Target, desired: &Desired, observed: 
             continue;
         }
         if observed.role_of(have, Some(primary)) == Role::Primary && observed.is_member(have) {
-            d.wait(format!(
+            d.wait(Finding::in_region(region, format!(
                 "rds cluster {} in {region} is the writer of global cluster {} and {region} is no longer in spec.regions: it is removed once the writer has moved to {primary}",
                 have.identifier, g.identifier
-            ));
+            )));
             continue;
         }
         if g.deletion_protection {
-            d.errors.push(format!(
+            d.errors.push(Finding::in_region(region, format!(
                 "{region}: spec.database.aurora.deletionProtection is true: set it to false to delete rds cluster {} of a region no longer in spec.regions",
                 have.identifier
-            ));
+            )));
             continue;
         }
         let snapshot = (!desired.skip_final_snapshot).then(|| snapshot_of(target, have));
@@ -401,16 +411,16 @@ fn switch_writer(
         // Not read this pass: nothing is decided.
         None => return,
         _ => {
-            d.wait(format!(
+            d.wait(Finding::in_regions(&[writer, primary], format!(
                 "rds global cluster {id} switches its writer from {writer} to {primary} once the cluster in {primary} is a member"
-            ));
+            )));
             return;
         }
     };
     if global.status != AVAILABLE || target.status != AVAILABLE {
-        d.wait(format!(
+        d.wait(Finding::in_regions(&[writer, primary], format!(
             "rds global cluster {id} switches its writer from {writer} to {primary} once it and the cluster in {primary} are available"
-        ));
+        )));
         return;
     }
     d.push(
@@ -431,13 +441,13 @@ fn switch_writer(
 pub fn failover(target: &Target, observed: &Observed, to: &str) -> RdsDiff {
     let mut d = RdsDiff::default();
     let Some(global) = &observed.global else {
-        d.errors.push(format!(
+        d.errors.push(Finding::in_region(to, format!(
             "{to}: the globalapi.io/failover-to annotation asks for a failover, but there is no global cluster"
-        ));
+        )));
         return d;
     };
     if let Err(line) = global_ownership(target, global, observed) {
-        d.conflicts.push(line);
+        d.conflicts.push(Finding::global(line));
         return d;
     }
     let writer = global.writer().and_then(|w| w.region.clone());
@@ -449,16 +459,19 @@ pub fn failover(target: &Target, observed: &Observed, to: &str) -> RdsDiff {
         Some(Some(c)) if c.ownership.is_ours() && observed.is_member(c) => c,
         None => return d,
         _ => {
-            d.errors.push(format!(
+            d.errors.push(Finding::in_region(to, format!(
                 "{to}: the globalapi.io/failover-to annotation names {to}, where global cluster {id} has no cluster of this GlobalApi: name a region of spec.regions whose cluster is a member"
-            ));
+            )));
             return d;
         }
     };
     if global.status != AVAILABLE {
-        d.wait(format!(
-            "rds global cluster {id} is {}; the failover to {to} waits for it",
-            global.status
+        d.wait(Finding::in_region(
+            to,
+            format!(
+                "rds global cluster {id} is {}; the failover to {to} waits for it",
+                global.status
+            ),
         ));
         return d;
     }
@@ -502,15 +515,18 @@ fn instance_ops(
                     engine: engine.to_owned(),
                 },
             ),
-            Some(o) if o.status == DELETING => d.wait(format!(
-                "rds instance {} in {region} is deleting; it is created again once it is gone",
-                o.identifier
+            Some(o) if o.status == DELETING => d.wait(Finding::in_region(
+                region,
+                format!(
+                    "rds instance {} in {region} is deleting; it is created again once it is gone",
+                    o.identifier
+                ),
             )),
             Some(o) => {
                 if o.status != AVAILABLE {
-                    d.wait(format!(
-                        "rds instance {} in {region} is {}",
-                        o.identifier, o.status
+                    d.wait(Finding::in_region(
+                        region,
+                        format!("rds instance {} in {region} is {}", o.identifier, o.status),
                     ));
                 }
                 if o.class != instance.class {
@@ -533,9 +549,9 @@ fn instance_ops(
     });
     for o in extra {
         if o.status == DELETING {
-            d.wait(format!(
-                "rds instance {} in {region} is deleting",
-                o.identifier
+            d.wait(Finding::in_region(
+                region,
+                format!("rds instance {} in {region} is deleting", o.identifier),
             ));
         } else {
             d.push(
@@ -570,9 +586,9 @@ fn retire(
 ) {
     let region = have.region.as_str();
     if have.status == DELETING {
-        d.wait(format!(
-            "rds cluster {} in {region} is deleting",
-            have.identifier
+        d.wait(Finding::in_region(
+            region,
+            format!("rds cluster {} in {region} is deleting", have.identifier),
         ));
         d.held.insert(stage);
         return;
@@ -627,12 +643,12 @@ fn retire_instances(d: &mut RdsDiff, have: &ObservedCluster, stage: Stage) {
         if instance.ownership.is_ours() {
             ours.push(instance);
         } else {
-            d.conflicts.push(format!(
+            d.conflicts.push(Finding::in_region(region, format!(
                 "rds instance {} in cluster {} ({region}) belongs to {}: the cluster is deleted once that instance is gone",
                 instance.identifier,
                 have.identifier,
                 instance.ownership.describe()
-            ));
+            )));
             d.held.insert(stage);
         }
     }
@@ -727,25 +743,25 @@ fn protection_refusals(
     spec: Option<&crate::api::AuroraSpec>,
     ours: &[&ObservedCluster],
     global: Option<&ObservedGlobalCluster>,
-) -> Vec<String> {
+) -> Vec<Finding> {
     let mut errors = Vec::new();
     match spec {
         Some(a) if a.deletion_protection => {
-            return vec![PROTECTED.to_owned()];
+            return vec![Finding::global(PROTECTED)];
         }
         Some(_) => {}
         None => {
             for c in ours.iter().filter(|c| c.deletion_protection) {
-                errors.push(format!(
+                errors.push(Finding::in_region(&c.region, format!(
                     "{}: rds cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
                     c.region, c.identifier
-                ));
+                )));
             }
             if let Some(g) = global.filter(|g| g.deletion_protection) {
-                errors.push(format!(
+                errors.push(Finding::global(format!(
                     "rds global cluster {} has DeletionProtection on and spec.database.aurora is gone: put the database back with deletionProtection: false (or turn the protection off by hand) to delete it",
                     g.identifier
-                ));
+                )));
             }
         }
     }
@@ -759,14 +775,17 @@ fn retire_global(d: &mut RdsDiff, target: &Target, observed: &Observed, g: &Obse
         if is_our_member(target, observed, m) || is_our_vanished_member(target, observed, m) {
             continue;
         }
-        d.conflicts.push(format!(
+        d.conflicts.push(Finding::global(format!(
             "global cluster {} has member {}, which is not a cluster of this GlobalApi: remove it from the global cluster; the primary cluster and the global cluster are deleted after it",
             g.identifier, m.arn
-        ));
+        )));
         d.held.insert(Stage::Regions);
     }
     if g.status == DELETING {
-        d.wait(format!("rds global cluster {} is deleting", g.identifier));
+        d.wait(Finding::global(format!(
+            "rds global cluster {} is deleting",
+            g.identifier
+        )));
         return;
     }
     if g.deletion_protection {

@@ -24,7 +24,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::body::SdkBody;
 
-use crate::plan::Mode;
+use crate::plan::{Finding, Mode};
 use crate::target::{Target, UID_TAG};
 
 use super::desired::{cluster_identifier, final_snapshot_identifier, fixtures::with_database};
@@ -257,7 +257,7 @@ async fn a_primary_still_creating_holds_back_its_instances_and_the_secondaries()
         ]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         [
             format!("rds cluster {primary} in us-east-1 is creating"),
             format!(
@@ -345,7 +345,7 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         "rds cluster {secondary} in eu-west-1 is deleted once its instances are gone: {secondary}-1 (deleting)"
     )];
     pending.extend(held.iter().cloned());
-    assert_eq!(out.pending, pending);
+    assert_eq!(Finding::texts(&out.pending), pending);
     assert_eq!((remove.num_calls(), delete_instance.num_calls()), (1, 1));
 
     // Pass 2: a standalone cluster without instances: deleted with its final snapshot.
@@ -393,7 +393,7 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
     );
     let mut pending = vec![format!("rds cluster {secondary} in eu-west-1 is deleting")];
     pending.extend(held.iter().cloned());
-    assert_eq!(out.pending, pending);
+    assert_eq!(Finding::texts(&out.pending), pending);
     assert_eq!(delete_cluster.num_calls(), 1);
 
     // Pass 3: still deleting: nothing is called but reads.
@@ -415,7 +415,7 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
     .expect("pass 3");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
-    assert_eq!(out.pending, pending);
+    assert_eq!(Finding::texts(&out.pending), pending);
 
     // Pass 4: the secondary is gone: now the primary leaves and its instance goes.
     let us_global = globals(vec![global(&t, &[(US, true)], false, true)]);
@@ -467,7 +467,7 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         ]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         [
             format!(
                 "rds cluster {primary} in us-east-1 is deleted once its instances are gone: {primary}-1 (deleting)"
@@ -510,13 +510,13 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
     .expect("destroy");
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
     assert_eq!(
-        out.errors,
+        Finding::texts(&out.errors),
         [
             "us-east-1: rds DeleteDBCluster: InvalidParameterCombination: Cannot delete protected Cluster, please disable deletion protection and try again."
         ]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         ["rds global cluster exchange is deleted once its clusters are gone"]
     );
     assert_eq!(delete.num_calls(), 1);
@@ -536,7 +536,7 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
     .await
     .expect("destroy");
     assert!(out.changes.is_empty());
-    assert_eq!(out.errors, [PROTECTED]);
+    assert_eq!(Finding::texts(&out.errors), [PROTECTED]);
 }
 
 #[tokio::test]
@@ -651,7 +651,7 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
         )]
     );
     assert_eq!(
-        out.pending,
+        Finding::texts(&out.pending),
         [format!("rds cluster {secondary} in eu-west-1 is deleting")]
     );
     assert_eq!(delete.num_calls(), 1);

@@ -49,7 +49,7 @@ use crate::api::DatabaseRemoval;
 use crate::aws::service::ServiceStep;
 use crate::aws::{Announcer, AwsClients};
 use crate::error::Result;
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use apply::Applied;
@@ -171,7 +171,7 @@ pub async fn run_with(
     let plan = diff::diff(target, &want, &found.observed);
     let mut outcome = StepOutcome::<RdsOutputs>::default();
     begin(&mut outcome, &found, &plan);
-    let unknown = found.errors.clone();
+    let unknown = Finding::texts(&found.errors);
     let observed = match mode {
         Mode::Plan => {
             outcome.changes = plan.ops.iter().map(Op::change).collect();
@@ -200,7 +200,7 @@ pub async fn run_with(
                         again.observed
                     }
                     Err(e) => {
-                        outcome.errors.push(format!("{}: {e}", found.api_region));
+                        outcome.errors.push(Finding::failed(&found.api_region, &e));
                         found.observed
                     }
                 }
@@ -244,16 +244,22 @@ pub async fn failover_with(
 ) -> Result<StepOutcome<()>> {
     let Some(aurora) = desired::aurora(target) else {
         return Ok(StepOutcome {
-            errors: vec![format!(
-                "{to}: the globalapi.io/failover-to annotation asks for a failover, but spec.database.aurora is not set: remove the annotation"
+            errors: vec![Finding::in_region(
+                to,
+                format!(
+                    "{to}: the globalapi.io/failover-to annotation asks for a failover, but spec.database.aurora is not set: remove the annotation"
+                ),
             )],
             ..Default::default()
         });
     };
     if !target.spec.regions.iter().any(|r| r.name == to) {
         return Ok(StepOutcome {
-            errors: vec![format!(
-                "{to}: the globalapi.io/failover-to annotation names {to}, which is not one of spec.regions: name the region whose cluster should take the writes"
+            errors: vec![Finding::in_region(
+                to,
+                format!(
+                    "{to}: the globalapi.io/failover-to annotation names {to}, which is not one of spec.regions: name the region whose cluster should take the writes"
+                ),
             )],
             ..Default::default()
         });
@@ -301,7 +307,7 @@ async fn orphan(
     Ok(StepOutcome {
         errors: found.errors.clone(),
         outputs: RdsOutputs {
-            unknown: found.errors.clone(),
+            unknown: Finding::texts(&found.errors),
             orphaned: diff::orphaned(target, &found.observed),
             ..outputs(target, &found.observed, &target.region_names())
         },
@@ -379,7 +385,7 @@ async fn teardown(
                 match observe::observe(rds, target, scope).await {
                     Ok(again) => again.observed,
                     Err(e) => {
-                        outcome.errors.push(format!("{}: {e}", found.api_region));
+                        outcome.errors.push(Finding::failed(&found.api_region, &e));
                         found.observed
                     }
                 }

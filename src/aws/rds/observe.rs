@@ -7,6 +7,7 @@ use aws_sdk_rds::{
 };
 
 use crate::error::{Error, Result};
+use crate::plan::Finding;
 use crate::target::Target;
 
 use super::desired::cluster_identifier;
@@ -21,7 +22,7 @@ pub struct Observation {
     /// Where the global cluster's API was called.
     pub api_region: String,
     /// `<region>: <error>` for each region that could not be read.
-    pub errors: Vec<String>,
+    pub errors: Vec<Finding>,
 }
 
 /// Where an observation looks.
@@ -95,10 +96,7 @@ pub async fn observe(
         .collect();
     for region in more {
         let known = found.observed.regions.contains_key(&region)
-            || found
-                .errors
-                .iter()
-                .any(|e| e.starts_with(&format!("{region}: ")));
+            || found.errors.iter().any(|e| e.concerns(&region));
         if !known {
             look(rds, target, &region, &mut found).await;
         }
@@ -125,7 +123,7 @@ async fn look(
         Ok(cluster) => {
             found.observed.regions.insert(region.to_owned(), cluster);
         }
-        Err(e) => found.errors.push(format!("{region}: {e}")),
+        Err(e) => found.errors.push(Finding::failed(region, &e)),
     }
 }
 

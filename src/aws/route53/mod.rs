@@ -20,7 +20,7 @@ use std::{collections::BTreeMap, future::Future};
 use crate::aws::service::ServiceStep;
 use crate::aws::{AwsClients, Observed};
 use crate::error::{Error, Result};
-use crate::plan::{Mode, Service, StepOutcome};
+use crate::plan::{Finding, Mode, Service, StepOutcome};
 use crate::target::Target;
 
 pub use desired::Route53Inputs;
@@ -102,11 +102,10 @@ pub async fn run(
             .map(HealthCheckOp::change)
             .collect();
         for (region, error) in failed {
-            let error = error.to_string();
-            outcome.errors.push(format!("{region}: {error}"));
+            outcome.errors.push(Finding::failed(&region, &error));
             inputs
                 .endpoints
-                .insert(region.clone(), Observed::Unknown(error));
+                .insert(region.clone(), Observed::Unknown(error.to_string()));
             ids.remove(&region);
         }
         (ids, unused)
@@ -126,9 +125,10 @@ pub async fn run(
         let wanted_records =
             switch::make_before_break(target, &inputs, wanted_records, zone.records());
         let record_diff = diff::records(target, &wanted_records, zone.records());
-        outcome.conflicts = record_diff.conflicts;
+        outcome.conflicts = record_diff.conflicts.iter().map(Finding::global).collect();
         if let Some(refusal) = valve::refusal(target, &record_diff.ops, zone.records()) {
-            outcome.errors.push(refusal);
+            // About DNS as a whole: no region failed.
+            outcome.errors.push(Finding::global(refusal));
             outcome.outputs = Route53Outputs {
                 zone_id,
                 health_check_ids: ids,

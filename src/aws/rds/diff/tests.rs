@@ -140,9 +140,9 @@ fn a_new_primary_region_is_a_planned_switchover_once_both_are_available() {
     let d = diff(&t, &want, &moving);
     assert!(d.ops.is_empty(), "{:?}", lines(&d));
     assert!(
-        d.pending
-            .iter()
-            .any(|p| p.contains("switches its writer from us-east-1 to eu-west-1")),
+        d.pending.iter().any(|p| p
+            .text
+            .contains("switches its writer from us-east-1 to eu-west-1")),
         "{:?}",
         d.pending
     );
@@ -218,7 +218,7 @@ fn a_failover_request_moves_the_writer_accepting_data_loss() {
     let d = failover(&t, &without, "eu-west-1");
     assert!(d.ops.is_empty());
     assert!(
-        d.errors[0].contains("globalapi.io/failover-to"),
+        d.errors[0].text.contains("globalapi.io/failover-to"),
         "{:?}",
         d.errors
     );
@@ -340,7 +340,7 @@ fn engine_changes_are_refused_with_a_line() {
     let d = diff(&t, &want, &o);
     assert!(d.ops.is_empty(), "{:?}", lines(&d));
     assert_eq!(
-        d.errors,
+        Finding::texts(&d.errors),
         [
             "us-east-1: spec.database.aurora.engineVersion change from 15.8 to 16.4 needs a manual upgrade of global cluster exchange (modify-global-cluster --engine-version, with --allow-major-version-upgrade for a major one); nothing was changed"
         ]
@@ -357,7 +357,7 @@ fn statuses_other_than_available_are_pending() {
     let d = diff(&t, &want, &o);
     assert!(d.ops.is_empty());
     assert_eq!(
-        d.pending,
+        Finding::texts(&d.pending),
         [
             "rds instance gapi-payments-exchange-us-east-1-1 in us-east-1 is modifying",
             "rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1 is creating",
@@ -376,7 +376,7 @@ fn foreign_global_cluster_and_cluster_are_conflicts() {
     let d = diff(&t, &want, &o);
     assert!(d.ops.is_empty());
     assert_eq!(
-        d.conflicts,
+        Finding::texts(&d.conflicts),
         [format!(
             "global cluster exchange exists with writer {}, which is not a cluster of this GlobalApi",
             arn("us-east-1", "theirs")
@@ -397,7 +397,7 @@ fn foreign_global_cluster_and_cluster_are_conflicts() {
     o.regions.insert("eu-west-1".into(), Some(theirs));
     let d = diff(&t, &want, &o);
     assert_eq!(
-        d.conflicts,
+        Finding::texts(&d.conflicts),
         [
             "rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1 exists and belongs to no GlobalApi"
         ]
@@ -478,7 +478,7 @@ fn a_region_left_is_removed_from_the_global_cluster_then_deleted() {
     );
     assert!(d.ops.is_empty());
     assert_eq!(
-        d.errors,
+        Finding::texts(&d.errors),
         [
             "eu-west-1: spec.database.aurora.deletionProtection is true: set it to false to delete rds cluster gapi-payments-exchange-eu-west-1 of a region no longer in spec.regions"
         ]
@@ -490,7 +490,7 @@ fn teardown_is_refused_while_protected() {
     let t = with_database("");
     let d = teardown(&t, &converged(&t), false);
     assert!(d.ops.is_empty());
-    assert_eq!(d.errors, [PROTECTED]);
+    assert_eq!(Finding::texts(&d.errors), [PROTECTED]);
     // Nothing of ours: nothing to refuse.
     assert_eq!(teardown(&t, &empty(&t), false), RdsDiff::default());
 }
@@ -558,11 +558,11 @@ fn teardown_waits_for_deleting_secondaries_and_foreign_members() {
     let d = teardown(&t, &o, false);
     assert_eq!(d.held, BTreeSet::from([Stage::Regions]));
     assert_eq!(
-        d.pending,
+        Finding::texts(&d.pending),
         ["rds cluster gapi-payments-exchange-eu-west-1 in eu-west-1 is deleting"]
     );
     assert_eq!(d.conflicts.len(), 1, "{:?}", d.conflicts);
-    assert!(d.conflicts[0].contains(&arn("ap-south-1", "theirs")));
+    assert!(d.conflicts[0].text.contains(&arn("ap-south-1", "theirs")));
 }
 
 #[test]
@@ -574,7 +574,7 @@ fn without_the_spec_a_protected_cluster_is_left_with_a_line() {
     let d = teardown(&gone, &o, false);
     assert!(d.ops.is_empty());
     assert_eq!(d.errors.len(), 3, "{:?}", d.errors);
-    assert!(d.errors[0].starts_with(
+    assert!(d.errors[0].text.starts_with(
         "eu-west-1: rds cluster gapi-payments-exchange-eu-west-1 has DeletionProtection on"
     ));
 }
