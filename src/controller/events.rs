@@ -87,18 +87,22 @@ pub(crate) fn notices(
             note: format!("{} drifted resource(s) put back to the spec", drift.len()),
         });
     }
-    let warn = |out: &mut Vec<Notice>, notes: &[Note], reason: &'static str| {
+    let warn = |out: &mut Vec<Notice>, notes: &[Note], reason: &dyn Fn(&Note) -> &'static str| {
         for note in notes.iter().take(MAX_WARNINGS) {
             out.push(Notice {
                 warning: true,
-                reason,
+                reason: reason(note),
                 action: "Reconcile".into(),
                 note: bounded(note.to_string()),
             });
         }
     };
-    warn(&mut out, &pass.conflicts, "Conflict");
-    warn(&mut out, &pass.errors, "AwsError");
+    warn(&mut out, &pass.conflicts, &|_| "Conflict");
+    // The category of the error behind it (a call deferred by the budget is
+    // `AwsBudget`); the operator's own refusals read as AWS's.
+    warn(&mut out, &pass.errors, &|note| {
+        note.finding.cause.unwrap_or("AwsError")
+    });
     out
 }
 
@@ -293,6 +297,26 @@ mod tests {
         let reasons: Vec<&str> = reported.iter().map(|n| n.reason).collect();
         assert_eq!(reasons, ["DriftDetected", "Conflict", "AwsError"]);
         assert_eq!(bounded("é".repeat(600)).len(), 1000 + '…'.len_utf8());
+    }
+
+    #[test]
+    fn an_error_warns_under_the_category_of_its_cause() {
+        let mut pass = Pass::default();
+        pass.errors.push(Note {
+            service: Service::ApiGateway,
+            finding: Finding::failed_whole(&crate::error::Error::Invalid(
+                "hosted zone example.com does not hold api.example.org".into(),
+            )),
+        });
+        pass.errors.push(Note {
+            service: Service::Rds,
+            finding: Finding::in_region("eu-west-1", "eu-west-1: deletion protection is on"),
+        });
+        let reasons: Vec<&str> = notices(&pass, true, &[], false)
+            .iter()
+            .map(|n| n.reason)
+            .collect();
+        assert_eq!(reasons, ["InvalidSpec", "AwsError"]);
     }
 
     #[test]
