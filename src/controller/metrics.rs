@@ -25,9 +25,12 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::aws::{
-    CallCounts,
-    outcomes::{LATENCY_BUCKETS, Outcomes},
+use crate::{
+    aws::{
+        CallCounts,
+        outcomes::{LATENCY_BUCKETS, Outcomes},
+    },
+    reconcile::Pass,
 };
 
 /// The `Content-Type` of what [`Metrics::encode`] returns.
@@ -46,6 +49,15 @@ struct ObjectLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CategoryLabels {
     category: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    service: &'static str,
+    /// `conflict`, `pending` or `error`.
+    kind: &'static str,
+    /// The category of the error behind it; `none` without one.
+    cause: &'static str,
 }
 
 /// What the last status of one GlobalApi said.
@@ -81,6 +93,7 @@ pub struct Metrics {
     duration: Histogram,
     drift_found: Counter,
     drift_corrected: Counter,
+    findings: Family<FindingLabels, Counter>,
     events_failed: Counter,
     objects: Vec<ObjectGauge>,
 }
@@ -126,6 +139,12 @@ impl Default for Metrics {
             "Drifted fields put back to the spec",
             drift_corrected.clone(),
         );
+        let findings = Family::default();
+        registry.register(
+            "globalapi_pass_findings",
+            "What passes found besides changes (conflicts, pending work, errors), by service, kind and cause",
+            findings.clone(),
+        );
         let events_failed = Counter::default();
         registry.register(
             "globalapi_event_publish_failures",
@@ -142,6 +161,7 @@ impl Default for Metrics {
             duration,
             drift_found,
             drift_corrected,
+            findings,
             events_failed,
             objects,
         }
@@ -218,6 +238,24 @@ impl Metrics {
         self.drift_found.inc_by(n as u64);
         if corrected {
             self.drift_corrected.inc_by(n as u64);
+        }
+    }
+
+    /// What a pass found besides its changes.
+    pub(crate) fn findings(&self, pass: &Pass) {
+        for (kind, notes) in [
+            ("conflict", &pass.conflicts),
+            ("pending", &pass.pending),
+            ("error", &pass.errors),
+        ] {
+            for note in notes {
+                let labels = FindingLabels {
+                    service: note.service.as_str(),
+                    kind,
+                    cause: note.finding.cause.unwrap_or("none"),
+                };
+                self.findings.get_or_create(&labels).inc();
+            }
         }
     }
 
@@ -533,6 +571,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{Finding, Service};
 
     fn lines(text: &str) -> Vec<&str> {
         text.lines().collect()
@@ -552,6 +591,31 @@ mod tests {
         metrics.failed("AwsError");
         metrics.drift(2, true);
         metrics.drift(1, false);
+        let mut pass = Pass::default();
+        let paced = crate::error::Error::Paced {
+            service: "acm",
+            operation: "RequestCertificate",
+            deferred: Box::new(crate::aws::budget::Deferred {
+                service: "acm".into(),
+                region: "eu-west-1".into(),
+                operation: "RequestCertificate".into(),
+                rate: "5 per s".into(),
+                wait: Duration::from_secs(20),
+                at: tokio::time::Instant::now(),
+            }),
+        };
+        let note = |service, finding| crate::reconcile::Note { service, finding };
+        pass.errors
+            .push(note(Service::Acm, Finding::failed("eu-west-1", &paced)));
+        pass.pending.push(note(
+            Service::CloudFront,
+            Finding::global("distribution E1 is deploying"),
+        ));
+        pass.pending.push(note(
+            Service::CloudFront,
+            Finding::global("distribution E2 is deploying"),
+        ));
+        metrics.findings(&pass);
         let mut readings = Readings::default();
         readings
             .calls
@@ -570,6 +634,8 @@ mod tests {
             "globalapi_reconcile_duration_seconds_count 2",
             "globalapi_drift_found_total 3",
             "globalapi_drift_corrected_total 2",
+            "globalapi_pass_findings_total{service=\"acm\",kind=\"error\",cause=\"AwsBudget\"} 1",
+            "globalapi_pass_findings_total{service=\"cloudfront\",kind=\"pending\",cause=\"none\"} 2",
             "globalapi_aws_calls_total{service=\"apigateway\",operation=\"GetRestApis\"} 4",
             "# TYPE globalapi_reconcile_duration_seconds histogram",
         ] {

@@ -300,6 +300,7 @@ async fn report(
     pass: &Pass,
     applied: bool,
 ) -> Result<()> {
+    ctx.metrics.findings(pass);
     let drift = status::drift_changes(object, pass);
     if !drift.is_empty() {
         ctx.metrics.drift(drift.len(), applied);
