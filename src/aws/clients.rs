@@ -6,7 +6,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout
 // One type for every service: the SDK crates re-export it.
 use aws_sdk_route53::config::retry::RetryPartition;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+#[cfg(test)]
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 
+#[cfg(test)]
+use std::collections::BTreeMap;
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -37,6 +41,18 @@ macro_rules! sdk_client {
             .http_client($self.http_client())
             .interceptor($self.pacer($service, region))
             $(.$method($arg))*;
+        #[cfg(test)]
+        let config = {
+            let mut config = config;
+            if let Some((_, answers)) = $self
+                .answers
+                .iter()
+                .find(|((service, r), _)| *service == $service && r == region)
+            {
+                config.push_interceptor(answers.clone());
+            }
+            config
+        };
         $sdk::Client::from_conf(config.build())
     }};
 }
@@ -71,6 +87,10 @@ pub struct AwsClients {
     http: SharedHttpClient,
     /// Told before every destructive database call.
     announcer: Announcer,
+    /// What answers the calls of a service in a region in AWS's place:
+    /// scripted answers in unit tests.
+    #[cfg(test)]
+    answers: Arc<BTreeMap<(&'static str, String), SharedInterceptor>>,
 }
 
 impl AwsClients {
@@ -101,7 +121,66 @@ impl AwsClients {
             priority: Priority::Work,
             http,
             announcer: Announcer::default(),
+            #[cfg(test)]
+            answers: Arc::default(),
         }
+    }
+
+    /// Clients whose calls no server answers: each service and region
+    /// given [`Self::answering`] answers by its script, any other call
+    /// fails. Not retried, so that a scripted error is seen as it is.
+    #[cfg(test)]
+    pub(crate) fn scripted() -> Self {
+        use aws_sdk_acm::config::{
+            AsyncSleep, Credentials, SharedAsyncSleep, SharedCredentialsProvider, Sleep,
+        };
+        #[derive(Debug)]
+        struct TokioSleep;
+        impl AsyncSleep for TokioSleep {
+            fn sleep(&self, duration: Duration) -> Sleep {
+                Sleep::new(tokio::time::sleep(duration))
+            }
+        }
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(GLOBAL_REGION))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "test",
+            )))
+            .retry_config(RetryConfig::disabled())
+            .sleep_impl(SharedAsyncSleep::new(TokioSleep))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .build();
+        Self::new(sdk)
+    }
+
+    /// Answers by `rules`, each matched against any call in any order.
+    #[cfg(test)]
+    pub(crate) fn answers(
+        rules: &[&aws_smithy_mocks::Rule],
+    ) -> aws_smithy_mocks::MockResponseInterceptor {
+        rules.iter().fold(
+            aws_smithy_mocks::MockResponseInterceptor::new()
+                .rule_mode(aws_smithy_mocks::RuleMode::MatchAny),
+            |answers, rule| answers.with_rule(rule),
+        )
+    }
+
+    /// The same clients, with the calls of `service` (its metrics name:
+    /// `acm`, `rds`, …) in `region` answered by `answers` before they
+    /// reach the network.
+    #[cfg(test)]
+    pub(crate) fn answering(
+        mut self,
+        service: &'static str,
+        region: &str,
+        answers: impl Intercept + 'static,
+    ) -> Self {
+        Arc::make_mut(&mut self.answers).insert(
+            (service, region.to_owned()),
+            SharedInterceptor::new(answers),
+        );
+        self
     }
 
     /// Calls paced into `budget` (the account's rates) instead of sent at once.

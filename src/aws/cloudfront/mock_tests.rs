@@ -16,11 +16,11 @@ use aws_sdk_cloudfront::{
         Tag, Tags,
     },
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::{DateTime, body::SdkBody};
 
-use crate::aws::shared::ListingView;
+use crate::aws::{AwsClients, clients::GLOBAL_REGION};
 use crate::plan::{Finding, Mode, StepOutcome};
 use crate::target::Target;
 use crate::target::fixtures::{LATENCY, target};
@@ -28,13 +28,12 @@ use crate::target::fixtures::{LATENCY, target};
 use super::apply::to_config;
 use super::desired::{CloudFrontInputs, Desired, caller_reference, desired};
 use super::distribution::Distribution;
-use super::{destroy_with, run_with};
 
 const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
 
-/// A client answering only by `rules`; an unexpected call panics.
-fn client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, rules)
+/// Clients whose CloudFront answers only by `rules`.
+fn client(rules: &[&Rule]) -> AwsClients {
+    AwsClients::scripted().answering("cloudfront", GLOBAL_REGION, AwsClients::answers(rules))
 }
 
 fn inputs() -> CloudFrontInputs {
@@ -169,19 +168,21 @@ fn lines(changes: &[crate::plan::Change]) -> Vec<String> {
     changes.iter().map(ToString::to_string).collect()
 }
 
-/// [`run_with`] without shared listings.
 async fn run(
-    client: &Client,
+    clients: &AwsClients,
     t: &Target,
     inputs: &CloudFrontInputs,
     mode: Mode,
 ) -> crate::error::Result<StepOutcome<super::CloudFrontOutputs>> {
-    run_with(client, &ListingView::default(), t, inputs, mode).await
+    super::run(clients, t, inputs, mode).await
 }
 
-/// [`destroy_with`] without shared listings.
-async fn destroy(client: &Client, t: &Target, mode: Mode) -> crate::error::Result<StepOutcome<()>> {
-    destroy_with(client, &ListingView::default(), t, mode).await
+async fn destroy(
+    clients: &AwsClients,
+    t: &Target,
+    mode: Mode,
+) -> crate::error::Result<StepOutcome<()>> {
+    super::destroy(clients, t, mode).await
 }
 
 #[tokio::test]

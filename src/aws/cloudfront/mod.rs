@@ -94,24 +94,7 @@ pub async fn run(
     inputs: &CloudFrontInputs,
     mode: Mode,
 ) -> Result<StepOutcome<CloudFrontOutputs>> {
-    run_with(
-        &clients.cloudfront(),
-        &clients.listing_view(),
-        target,
-        inputs,
-        mode,
-    )
-    .await
-}
-
-/// [`run`] with a given client.
-pub async fn run_with(
-    client: &Client,
-    listing: &ListingView,
-    target: &Target,
-    inputs: &CloudFrontInputs,
-    mode: Mode,
-) -> Result<StepOutcome<CloudFrontOutputs>> {
+    let (client, listing) = (&clients.cloudfront(), &clients.listing_view());
     let want = desired::desired(target, inputs);
     let observation = observe::distributions(client, listing, target).await?;
     let plan = diff::diff(
@@ -162,16 +145,7 @@ pub async fn run_with(
 /// Removes every distribution this target owns: disables each, and deletes
 /// it once CloudFront reports the disabled distribution Deployed.
 pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
-    destroy_with(&clients.cloudfront(), &clients.listing_view(), target, mode).await
-}
-
-/// [`destroy`] with a given client.
-pub async fn destroy_with(
-    client: &Client,
-    listing: &ListingView,
-    target: &Target,
-    mode: Mode,
-) -> Result<StepOutcome<()>> {
+    let (client, listing) = (&clients.cloudfront(), &clients.listing_view());
     let observation = observe::distributions(client, listing, target).await?;
     let plan = diff::removal_of_all(&observation.ours);
     let mut outcome = StepOutcome {
