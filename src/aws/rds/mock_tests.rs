@@ -20,7 +20,7 @@ use aws_sdk_rds::{
     },
     types::{DbCluster, DbInstance, GlobalCluster, GlobalClusterMember, MasterUserSecret, Tag},
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::body::SdkBody;
 
@@ -29,8 +29,8 @@ use crate::target::{Target, UID_TAG};
 
 use super::desired::{cluster_identifier, final_snapshot_identifier, fixtures::with_database};
 use super::diff::PROTECTED;
-use super::{RdsInputs, destroy_with, run_with};
-use crate::aws::Announcer;
+use super::{RdsInputs, destroy_remembered, run};
+use crate::aws::AwsClients;
 
 const US: &str = "us-east-1";
 const EU: &str = "eu-west-1";
@@ -39,15 +39,11 @@ fn arn(region: &str, id: &str) -> String {
     format!("arn:aws:rds:{region}:123456789012:cluster:{id}")
 }
 
-/// Clients of us-east-1 and eu-west-1 answering only by their rules.
-fn regions(us: &[&Rule], eu: &[&Rule]) -> impl Fn(&str) -> Client + use<> {
-    let us = mock_client!(aws_sdk_rds, RuleMode::MatchAny, us);
-    let eu = mock_client!(aws_sdk_rds, RuleMode::MatchAny, eu);
-    move |region: &str| match region {
-        US => us.clone(),
-        EU => eu.clone(),
-        other => panic!("no client for {other}"),
-    }
+/// Clients whose RDS in us-east-1 and eu-west-1 answers only by their rules.
+fn regions(us: &[&Rule], eu: &[&Rule]) -> AwsClients {
+    AwsClients::scripted()
+        .answering("rds", US, AwsClients::answers(us))
+        .answering("rds", EU, AwsClients::answers(eu))
 }
 
 /// An AWS error as RDS sends it (query protocol, XML).
@@ -239,15 +235,9 @@ async fn a_primary_still_creating_holds_back_its_instances_and_the_secondaries()
         &[&eu_clusters],
     );
 
-    let out = run_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("apply");
+    let out = run(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("apply");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -322,15 +312,9 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances, &remove, &delete_instance],
     );
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("pass 1");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("pass 1");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -375,15 +359,9 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances, &delete_cluster],
     );
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("pass 2");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("pass 2");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -404,15 +382,9 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         &us.iter().collect::<Vec<_>>(),
         &[&eu_clusters, &eu_instances],
     );
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("pass 3");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("pass 3");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
     assert_eq!(Finding::texts(&out.pending), pending);
@@ -447,15 +419,9 @@ async fn a_secondary_leaves_and_goes_before_the_primary_over_several_passes() {
         ],
         &[&eu_clusters],
     );
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("pass 4");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("pass 4");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),
@@ -499,15 +465,9 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
     let mut rules: Vec<&Rule> = reads.iter().collect();
     rules.push(&delete);
     let rds = regions(&rules, &[]);
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("destroy");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("destroy");
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
     assert_eq!(
         Finding::texts(&out.errors),
@@ -526,15 +486,9 @@ async fn deletion_protection_stops_deletion_with_awss_message_and_by_the_spec() 
         a.deletion_protection = true;
     }
     let rds = regions(&reads.iter().collect::<Vec<_>>(), &[]);
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("destroy");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("destroy");
     assert!(out.changes.is_empty());
     assert_eq!(Finding::texts(&out.errors), [PROTECTED]);
 }
@@ -556,15 +510,9 @@ async fn a_protected_global_cluster_tagged_as_ours_is_unprotected_then_deleted()
         .match_requests(|r| r.global_cluster_identifier() == Some("exchange"))
         .then_output(|| DeleteGlobalClusterOutput::builder().build());
     let rds = regions(&[&describe, &no_clusters, &unprotect, &delete], &[]);
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("destroy");
+    let out = destroy_remembered(&rds, &t, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("destroy");
     assert!(out.errors.is_empty() && out.pending.is_empty(), "{out:?}");
     assert_eq!(
         lines(&out.changes),
@@ -579,15 +527,9 @@ async fn a_protected_global_cluster_tagged_as_ours_is_unprotected_then_deleted()
     let mut other = t.clone();
     other.uid = "someone-else".into();
     let rds = regions(&[&describe, &no_clusters], &[]);
-    let out = destroy_with(
-        &rds,
-        &Announcer::default(),
-        &other,
-        &RdsInputs::default(),
-        Mode::Apply,
-    )
-    .await
-    .expect("destroy");
+    let out = destroy_remembered(&rds, &other, &RdsInputs::default(), Mode::Apply)
+        .await
+        .expect("destroy");
     assert!(out.changes.is_empty() && out.errors.is_empty());
 }
 
@@ -607,15 +549,9 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
 
     // Without the last status, eu-west-1 is not even read (its client has no rule).
     let rds = regions(&us_rules, &[]);
-    let out = run_with(
-        &rds,
-        &Announcer::default(),
-        &t,
-        &RdsInputs::default(),
-        Mode::Plan,
-    )
-    .await
-    .expect("plan");
+    let out = run(&rds, &t, &RdsInputs::default(), Mode::Plan)
+        .await
+        .expect("plan");
     assert!(out.changes.is_empty(), "{:?}", lines(&out.changes));
 
     let eu_clusters = mock!(Client::describe_db_clusters)
@@ -640,9 +576,7 @@ async fn a_cluster_out_of_the_global_cluster_is_found_where_the_last_status_saw_
         previous_regions: vec![US.into(), EU.into()],
         ..Default::default()
     };
-    let out = run_with(&rds, &Announcer::default(), &t, &inputs, Mode::Apply)
-        .await
-        .expect("apply");
+    let out = run(&rds, &t, &inputs, Mode::Apply).await.expect("apply");
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(
         lines(&out.changes),

@@ -103,6 +103,14 @@ impl RdsOutputs {
     }
 }
 
+/// Removes every cluster, instance and global cluster this target owns:
+/// secondaries, then the primary, then the global cluster, a step per pass
+/// as far as AWS has finished the step before. It looks in the spec's
+/// regions; [`destroy_remembered`] also where the last status reported.
+pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
+    destroy_remembered(clients, target, &RdsInputs::default(), mode).await
+}
+
 /// Observes the global database, diffs it with the spec and, in Apply,
 /// makes it so. Without `spec.database.aurora` it removes what we own; the
 /// outputs show what exists until it is gone.
@@ -112,39 +120,9 @@ pub async fn run(
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<StepOutcome<RdsOutputs>> {
-    run_with(
-        |region| clients.rds(region),
-        clients.announcer(),
-        target,
-        inputs,
-        mode,
-    )
-    .await
-}
+    let rds = |region: &str| clients.rds(region);
+    let announcer = clients.announcer();
 
-/// Removes every cluster, instance and global cluster this target owns:
-/// secondaries, then the primary, then the global cluster, a step per pass
-/// as far as AWS has finished the step before. It looks in the spec's
-/// regions; [`destroy_with`] also takes what the last status reported.
-pub async fn destroy(clients: &AwsClients, target: &Target, mode: Mode) -> Result<StepOutcome<()>> {
-    destroy_with(
-        |region| clients.rds(region),
-        clients.announcer(),
-        target,
-        &RdsInputs::default(),
-        mode,
-    )
-    .await
-}
-
-/// [`run`] with the RDS client of each region from `rds`.
-pub async fn run_with(
-    rds: impl Fn(&str) -> Client,
-    announcer: &Announcer,
-    target: &Target,
-    inputs: &RdsInputs,
-    mode: Mode,
-) -> Result<StepOutcome<RdsOutputs>> {
     let Some(want) = desired::desired(target, inputs) else {
         if target.database_removal() == DatabaseRemoval::Orphan {
             return orphan(&rds, target, inputs).await;
@@ -226,22 +204,8 @@ pub async fn run_with(
 /// first. A one-time act beside the reconcile, in Apply only: it is a
 /// request, not drift, and `driftPolicy: Report` does not hold it back.
 pub async fn failover(clients: &AwsClients, target: &Target, to: &str) -> Result<StepOutcome<()>> {
-    failover_with(
-        |region| clients.rds(region),
-        clients.announcer(),
-        target,
-        to,
-    )
-    .await
-}
-
-/// [`failover`] with the RDS client of each region from `rds`.
-pub async fn failover_with(
-    rds: impl Fn(&str) -> Client,
-    announcer: &Announcer,
-    target: &Target,
-    to: &str,
-) -> Result<StepOutcome<()>> {
+    let rds = |region: &str| clients.rds(region);
+    let announcer = clients.announcer();
     let Some(aurora) = desired::aurora(target) else {
         return Ok(StepOutcome {
             errors: vec![Finding::in_region(
@@ -338,16 +302,18 @@ fn teardown_scope<'a>(
     }
 }
 
-/// [`destroy`] with the RDS client of each region from `rds`, also looking
-/// where the last status (`inputs`) reported a cluster or global cluster.
-pub async fn destroy_with(
-    rds: impl Fn(&str) -> Client,
-    announcer: &Announcer,
+/// [`destroy`], also looking where the last status (`inputs`) reported a
+/// cluster or global cluster.
+pub async fn destroy_remembered(
+    clients: &AwsClients,
     target: &Target,
     inputs: &RdsInputs,
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
-    Ok(teardown(&rds, announcer, target, inputs, mode).await?.0)
+    let rds = |region: &str| clients.rds(region);
+    Ok(teardown(&rds, clients.announcer(), target, inputs, mode)
+        .await?
+        .0)
 }
 
 /// The teardown, and the last observation (read again after changes).
@@ -486,12 +452,6 @@ impl ServiceStep for AuroraDatabase {
         remembered: &Self::Remembered,
         mode: Mode,
     ) -> impl Future<Output = Result<StepOutcome<()>>> + Send {
-        destroy_with(
-            |region| clients.rds(region),
-            clients.announcer(),
-            target,
-            remembered,
-            mode,
-        )
+        destroy_remembered(clients, target, remembered, mode)
     }
 }
