@@ -84,25 +84,6 @@ impl AcmOutputs {
     }
 }
 
-/// Observes our certificates in every region concerned, requests the
-/// missing ones, replaces failed ones and deletes those no longer needed
-/// (Apply), and reports which are still pending validation.
-pub async fn run(
-    clients: &AwsClients,
-    target: &Target,
-    inputs: &AcmInputs,
-    mode: Mode,
-) -> Result<StepOutcome<AcmOutputs>> {
-    run_with(
-        |region| clients.acm(region),
-        &clients.listing_view(),
-        target,
-        inputs,
-        mode,
-    )
-    .await
-}
-
 /// Deletes every certificate tagged with our uid in the spec's regions and
 /// us-east-1; when `previous_arns` (from status) are given, those and the
 /// ones for the spec's names. A certificate still in use is a pending line
@@ -113,14 +94,74 @@ pub async fn destroy(
     previous_arns: &[String],
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
-    destroy_with(
-        |region| clients.acm(region),
-        &clients.listing_view(),
-        target,
-        previous_arns,
-        mode,
-    )
-    .await
+    let (acm, view) = (|region: &str| clients.acm(region), &clients.listing_view());
+    let mut regions = target.region_names();
+    if !regions.iter().any(|r| r == GLOBAL_REGION) {
+        regions.push(GLOBAL_REGION.to_owned());
+    }
+    // The user's certificates, of every purpose, whatever the edge says.
+    let mut provided = desired::desired(target).provided_arns();
+    provided.extend(target.spec.certificate.as_ref().and_then(|c| c.arn.clone()));
+    // With what a status reported, only certificates for our names or
+    // reported earlier have their tags read: an account may hold thousands,
+    // one call each. Without (the command line), every one is read, so that
+    // one for a domain the spec no longer names is found too.
+    let candidates = if previous_arns.is_empty() {
+        Candidates::All
+    } else {
+        Candidates::Matching {
+            domains: [target.origin_domain(), target.spec.domain.clone()]
+                .into_iter()
+                .collect(),
+            arns: previous_arns.iter().cloned().collect(),
+        }
+    };
+
+    let tasks = regions
+        .iter()
+        .map(|region| {
+            let (client, view, target, region_name, provided, candidates) = (
+                acm(region),
+                view.clone(),
+                target.clone(),
+                region.clone(),
+                provided.clone(),
+                candidates.clone(),
+            );
+            let task = async move {
+                destroy_region(
+                    &client,
+                    &view,
+                    &target,
+                    &region_name,
+                    &provided,
+                    &candidates,
+                    mode,
+                )
+                .await
+            };
+            (region.clone(), task)
+        })
+        .collect();
+    let outcomes = in_each_region(tasks)
+        .await
+        .into_iter()
+        .map(|(region, outcome)| {
+            outcome.unwrap_or_else(|e| RegionOutcome {
+                errors: vec![Finding::in_region(
+                    &region,
+                    format!("{region}: acm destroy did not finish: {e}"),
+                )],
+                ..Default::default()
+            })
+        });
+    let mut step = StepOutcome::<()>::default();
+    for outcome in outcomes {
+        step.changes.extend(outcome.changes);
+        step.pending.extend(outcome.pending);
+        step.errors.extend(outcome.errors);
+    }
+    Ok(step)
 }
 
 /// What one region (or the user's edge certificate) came to.
@@ -137,14 +178,17 @@ struct RegionOutcome {
     kept: Vec<(Purpose, ObservedCertificate)>,
 }
 
-/// [`run`] with the ACM client of each region from `acm`.
-pub(crate) async fn run_with(
-    acm: impl Fn(&str) -> Client,
-    view: &ListingView,
+/// Observes our certificates in every region concerned, requests the
+/// missing ones, replaces failed ones and deletes those no longer needed
+/// (Apply), and reports which are still pending validation.
+pub async fn run(
+    clients: &AwsClients,
     target: &Target,
     inputs: &AcmInputs,
     mode: Mode,
 ) -> Result<StepOutcome<AcmOutputs>> {
+    let (acm, view) = (|region: &str| clients.acm(region), &clients.listing_view());
+
     let desired = desired::desired(target);
     let provided = desired.provided_arns();
     let previous: Vec<&String> = inputs
@@ -462,83 +506,6 @@ fn cert_names(cert: &ObservedCertificate) -> String {
     let mut names = vec![cert.domain.clone()];
     names.extend(cert.names.iter().filter(|n| **n != cert.domain).cloned());
     names.join(", ")
-}
-
-/// [`destroy`] with the ACM client of each region from `acm`.
-pub(crate) async fn destroy_with(
-    acm: impl Fn(&str) -> Client,
-    view: &ListingView,
-    target: &Target,
-    previous_arns: &[String],
-    mode: Mode,
-) -> Result<StepOutcome<()>> {
-    let mut regions = target.region_names();
-    if !regions.iter().any(|r| r == GLOBAL_REGION) {
-        regions.push(GLOBAL_REGION.to_owned());
-    }
-    // The user's certificates, of every purpose, whatever the edge says.
-    let mut provided = desired::desired(target).provided_arns();
-    provided.extend(target.spec.certificate.as_ref().and_then(|c| c.arn.clone()));
-    // With what a status reported, only certificates for our names or
-    // reported earlier have their tags read: an account may hold thousands,
-    // one call each. Without (the command line), every one is read, so that
-    // one for a domain the spec no longer names is found too.
-    let candidates = if previous_arns.is_empty() {
-        Candidates::All
-    } else {
-        Candidates::Matching {
-            domains: [target.origin_domain(), target.spec.domain.clone()]
-                .into_iter()
-                .collect(),
-            arns: previous_arns.iter().cloned().collect(),
-        }
-    };
-
-    let tasks = regions
-        .iter()
-        .map(|region| {
-            let (client, view, target, region_name, provided, candidates) = (
-                acm(region),
-                view.clone(),
-                target.clone(),
-                region.clone(),
-                provided.clone(),
-                candidates.clone(),
-            );
-            let task = async move {
-                destroy_region(
-                    &client,
-                    &view,
-                    &target,
-                    &region_name,
-                    &provided,
-                    &candidates,
-                    mode,
-                )
-                .await
-            };
-            (region.clone(), task)
-        })
-        .collect();
-    let outcomes = in_each_region(tasks)
-        .await
-        .into_iter()
-        .map(|(region, outcome)| {
-            outcome.unwrap_or_else(|e| RegionOutcome {
-                errors: vec![Finding::in_region(
-                    &region,
-                    format!("{region}: acm destroy did not finish: {e}"),
-                )],
-                ..Default::default()
-            })
-        });
-    let mut step = StepOutcome::<()>::default();
-    for outcome in outcomes {
-        step.changes.extend(outcome.changes);
-        step.pending.extend(outcome.pending);
-        step.errors.extend(outcome.errors);
-    }
-    Ok(step)
 }
 
 async fn destroy_region(

@@ -2,12 +2,10 @@
 //! validation that never completes, FAILED certificates, certificates in
 //! use, throttling, and a user's certificate that does not exist.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_acm::{
     Client,
-    config::{BehaviorVersion, Credentials, Region, retry::RetryConfig},
     error::ErrorMetadata,
     operation::{
         delete_certificate::{DeleteCertificateError, DeleteCertificateOutput},
@@ -22,12 +20,9 @@ use aws_sdk_acm::{
         error::{ResourceInUseException, ResourceNotFoundException},
     },
 };
-use aws_smithy_mocks::{
-    MockResponse, MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-};
+use aws_smithy_mocks::{MockResponse, MockResponseInterceptor, Rule, mock};
 
 use super::*;
-use crate::aws::shared::ListingView;
 use crate::target::UID_TAG;
 use crate::target::fixtures::{LATENCY, target};
 
@@ -240,65 +235,47 @@ impl FakeAcm {
         vec![list, tags, describe, request, delete]
     }
 
-    fn client(&self) -> Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in &self.rules() {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_acm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(self.region.clone()))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .retry_config(RetryConfig::disabled())
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+    fn answers(&self) -> MockResponseInterceptor {
+        AwsClients::answers(&self.rules().iter().collect::<Vec<_>>())
     }
 }
 
-/// The region -> client function `run_with` takes, over fake regions.
-fn factory(fakes: &[&FakeAcm]) -> impl Fn(&str) -> Client + use<> {
-    let clients: BTreeMap<String, Client> = fakes
-        .iter()
-        .map(|f| (f.region.clone(), f.client()))
-        .collect();
-    move |region: &str| {
-        clients
-            .get(region)
-            .cloned()
-            .unwrap_or_else(|| FakeAcm::new(region).client())
+/// Clients whose ACM answers from `fakes`, and from an empty fake in the
+/// other region the tests use.
+fn clients(fakes: &[&FakeAcm]) -> AwsClients {
+    let mut clients = AwsClients::scripted();
+    for fake in fakes {
+        clients = clients.answering("acm", &fake.region, fake.answers());
     }
+    for region in ["us-east-1", "eu-west-1"] {
+        if !fakes.iter().any(|f| f.region == region) {
+            clients = clients.answering("acm", region, FakeAcm::new(region).answers());
+        }
+    }
+    clients
 }
 
 const ORIGIN: &str = "origin.api.example.com";
 const PUBLIC: &str = "api.example.com";
 
-/// [`run_with`] over the fakes, without shared listings.
+/// [`super::run`] over the fakes.
 async fn run(
     acms: &[&FakeAcm],
     t: &Target,
     inputs: &AcmInputs,
     mode: Mode,
 ) -> crate::error::Result<StepOutcome<AcmOutputs>> {
-    run_with(factory(acms), &ListingView::default(), t, inputs, mode).await
+    super::run(&clients(acms), t, inputs, mode).await
 }
 
-/// [`destroy_with`] over the fakes, without shared listings.
+/// [`super::destroy`] over the fakes.
 async fn destroy(
     acms: &[&FakeAcm],
     t: &Target,
     previous_arns: &[String],
     mode: Mode,
 ) -> crate::error::Result<StepOutcome<()>> {
-    destroy_with(
-        factory(acms),
-        &ListingView::default(),
-        t,
-        previous_arns,
-        mode,
-    )
-    .await
+    super::destroy(&clients(acms), t, previous_arns, mode).await
 }
 
 #[tokio::test]
@@ -664,9 +641,8 @@ async fn destroy_with_reported_arns_reads_only_certificates_for_our_names_or_rep
         );
     let us = FakeAcm::new("us-east-1");
 
-    let out = destroy_with(
-        factory(&[&us, &eu]),
-        &ListingView::default(),
+    let out = super::destroy(
+        &clients(&[&us, &eu]),
         &t,
         &[arn("eu-west-1", "reported")],
         Mode::Apply,
