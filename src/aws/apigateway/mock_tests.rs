@@ -25,11 +25,11 @@ use aws_sdk_lambda::{
     Client as LambdaClient,
     operation::{add_permission::AddPermissionOutput, remove_permission::RemovePermissionOutput},
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::{DateTime, body::SdkBody};
 
-use crate::aws::shared::ListingView;
+use crate::aws::AwsClients;
 use crate::plan::Mode;
 use crate::target::fixtures::{FAILOVER, target};
 use crate::target::{Target, UID_TAG};
@@ -47,12 +47,12 @@ const NEW_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/new";
 /// API Gateway's regional hosted zone of us-east-1 (the emulator answers CloudFront's).
 const ZONE: &str = "Z1UJRXOUMOOFQ8";
 
+/// The clients of `REGION`, API Gateway and Lambda answering only by their rules.
 fn clients(apigateway: &[&Rule], lambda: &[&Rule]) -> RegionClients {
-    RegionClients {
-        apigateway: mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, apigateway),
-        lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, lambda),
-        listing: ListingView::default(),
-    }
+    let clients = AwsClients::scripted()
+        .answering("apigateway", REGION, AwsClients::answers(apigateway))
+        .answering("lambda", REGION, AwsClients::answers(lambda));
+    RegionClients::new(&clients, REGION)
 }
 
 /// An AWS error as API Gateway and Lambda send it (REST-JSON).
