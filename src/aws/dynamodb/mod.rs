@@ -136,14 +136,7 @@ pub async fn run(
     inputs: &DynamoInputs,
     mode: Mode,
 ) -> Result<StepOutcome<DynamoOutputs>> {
-    run_with(
-        |region| clients.dynamodb(region),
-        target,
-        inputs,
-        mode,
-        false,
-    )
-    .await
+    tables(clients, target, inputs, mode, false).await
 }
 
 /// Removes every table this target owns (the spec's and the last status's),
@@ -154,14 +147,7 @@ pub async fn destroy(
     inputs: &DynamoInputs,
     mode: Mode,
 ) -> Result<StepOutcome<()>> {
-    let outcome = run_with(
-        |region| clients.dynamodb(region),
-        target,
-        inputs,
-        mode,
-        true,
-    )
-    .await?;
+    let outcome = tables(clients, target, inputs, mode, true).await?;
     Ok(StepOutcome {
         changes: outcome.changes,
         conflicts: outcome.conflicts,
@@ -171,15 +157,15 @@ pub async fn destroy(
     })
 }
 
-/// [`run`] (or, with `teardown`, [`destroy`]) with the client of each
-/// region from `dynamodb`.
-pub async fn run_with(
-    dynamodb: impl Fn(&str) -> Client,
+/// [`run`], or with `teardown` [`destroy`].
+async fn tables(
+    clients: &AwsClients,
     target: &Target,
     inputs: &DynamoInputs,
     mode: Mode,
     teardown: bool,
 ) -> Result<StepOutcome<DynamoOutputs>> {
+    let dynamodb = |region: &str| clients.dynamodb(region);
     let want = desired::desired(target);
     let (names, regions) = scope(target, inputs);
     let mut outcome = StepOutcome::<DynamoOutputs>::default();

@@ -13,10 +13,11 @@ use aws_sdk_route53::{
         TagResourceType,
     },
 };
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::mock;
 use aws_smithy_runtime_api::{client::orchestrator::HttpResponse, http::StatusCode};
 use aws_smithy_types::body::SdkBody;
 
+use crate::aws::{AwsClients, clients::GLOBAL_REGION};
 use crate::target::UID_TAG;
 
 use super::observe::{self, REGION_TAG};
@@ -80,11 +81,13 @@ async fn a_health_check_deleted_during_the_listing_is_left_out_not_an_error() {
     let gone = mock!(Client::list_tags_for_resource)
         .match_requests(|r| r.resource_id() == Some("hc-gone"))
         .then_http_response(no_such_health_check);
-    let client = mock_client!(
-        aws_sdk_route53,
-        RuleMode::MatchAny,
-        [&list, &batch, &kept, &gone]
-    );
+    let client = AwsClients::scripted()
+        .answering(
+            "route53",
+            GLOBAL_REGION,
+            AwsClients::answers(&[&list, &batch, &kept, &gone]),
+        )
+        .route53();
 
     let listed = observe::listed_health_checks(&client)
         .await
