@@ -68,6 +68,17 @@ impl Target {
         })
     }
 
+    /// The first eight letters and digits of the uid: enough to tell apart
+    /// the GlobalApis that share a name AWS keys by (a record's set
+    /// identifier, a Lambda statement id).
+    pub(crate) fn short_uid(&self) -> String {
+        self.uid
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect()
+    }
+
     /// `namespace/name`, the value of the owner tag.
     pub fn owner(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

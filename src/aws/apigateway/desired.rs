@@ -361,13 +361,7 @@ pub(crate) fn lambda_of_uri(uri: &str) -> Option<String> {
 /// The statement id of the Lambda permission of a region: stable, and
 /// distinct for every GlobalApi that shares a function.
 pub fn statement_id(target: &Target, region: &str) -> String {
-    let uid: String = target
-        .uid
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect();
-    format!("globalapi-{uid}-{region}")
+    format!("globalapi-{}-{region}", target.short_uid())
 }
 
 /// The SourceArn of the Lambda permission: every method of every stage of

@@ -136,13 +136,7 @@ pub fn holds(target: &Target, inputs: &Route53Inputs) -> Vec<RecordHold> {
 /// characters of the owner's uid, so that two GlobalApis sharing a zone never
 /// share an identifier (moto deletes by identifier alone).
 pub fn set_identifier(target: &Target, region: &str) -> String {
-    let uid: String = target
-        .uid
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect();
-    format!("{region}-{uid}")
+    format!("{region}-{}", target.short_uid())
 }
 
 /// The region's own API Gateway host name.
