@@ -179,18 +179,7 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
     let mut d = TablesDiff::default();
     let name = &want.name;
     let ours = ours(found);
-    for table in found.values().flatten() {
-        if !ours.iter().any(|o| o.region == table.region) {
-            d.conflicts.push(Finding::in_region(
-                &table.region,
-                format!(
-                    "dynamodb table {name} in {} exists and belongs to {}",
-                    table.region,
-                    table.ownership.describe()
-                ),
-            ));
-        }
-    }
+    foreign(&mut d, name, found, &ours);
     let Some(home) = regions
         .iter()
         .find_map(|r| ours.iter().find(|t| t.region == *r).copied())
@@ -218,10 +207,40 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
         ));
         return d;
     }
+    replicas(&mut d, want, regions, found, &ours, home);
+    d
+}
 
+/// The tables under the name in regions where they are not ours.
+fn foreign(d: &mut TablesDiff, name: &str, found: &Found, ours: &[&ObservedTable]) {
+    for table in found.values().flatten() {
+        if !ours.iter().any(|o| o.region == table.region) {
+            d.conflicts.push(Finding::in_region(
+                &table.region,
+                format!(
+                    "dynamodb table {name} in {} exists and belongs to {}",
+                    table.region,
+                    table.ownership.describe()
+                ),
+            ));
+        }
+    }
+}
+
+/// A replica in each region of the spec, one new replica per pass and only
+/// while every replica is active; the settings of each of ours.
+fn replicas(
+    d: &mut TablesDiff,
+    want: &DesiredTable,
+    regions: &[String],
+    found: &Found,
+    ours: &[&ObservedTable],
+    home: &ObservedTable,
+) {
+    let name = &want.name;
     let mut replica_change = false;
     let busy = ours.iter().any(|t| !t.active());
-    for table in &ours {
+    for table in ours {
         if !table.active() {
             d.pending.push(Finding::in_region(
                 &table.region,
@@ -255,12 +274,11 @@ pub(crate) fn diff(want: &DesiredTable, regions: &[String], found: &Found) -> Ta
                 }
             }
             Some(table) if ours.iter().any(|o| o.region == table.region) => {
-                settings(&mut d, want, table);
+                settings(d, want, table);
             }
             Some(_) => {}
         }
     }
-    d
 }
 
 /// Tags, protection, backups and billing of one replica of ours.
