@@ -293,6 +293,7 @@ mod tests {
         );
         assert!(failed.concerns("eu-west-1") && !failed.concerns("us-east-1"));
         assert_eq!(failed.cause, Some("AwsError"));
+        assert_eq!(failed.code.as_deref(), Some("ThrottlingException"));
         assert!(!failed.is_deferred());
 
         // A region named in the words is not a region concerned.
@@ -323,6 +324,8 @@ pub struct Finding {
     pub regions: Vec<String>,
     /// For a failure that came from an error: [`Error::category`].
     pub cause: Option<&'static str>,
+    /// For a failure AWS answered: its error code.
+    pub code: Option<String>,
     /// One sentence for people, as `plan` prints it and status shows it.
     pub text: String,
 }
@@ -343,6 +346,7 @@ impl Finding {
         Self {
             regions: regions.iter().map(|r| (*r).to_owned()).collect(),
             cause: None,
+            code: None,
             text: text.into(),
         }
     }
@@ -360,6 +364,7 @@ impl Finding {
     /// The same finding, caused by `error`.
     pub fn caused_by(mut self, error: &Error) -> Self {
         self.cause = Some(error.category());
+        self.code = error.aws_code().map(str::to_owned);
         self
     }
 

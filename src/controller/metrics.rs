@@ -58,6 +58,8 @@ struct FindingLabels {
     kind: &'static str,
     /// The category of the error behind it; `none` without one.
     cause: &'static str,
+    /// AWS's error code, for an error AWS answered; `none` otherwise.
+    code: String,
 }
 
 /// What the last status of one GlobalApi said.
@@ -142,7 +144,7 @@ impl Default for Metrics {
         let findings = Family::default();
         registry.register(
             "globalapi_pass_findings",
-            "What passes found besides changes (conflicts, pending work, errors), by service, kind and cause",
+            "What passes found besides changes (conflicts, pending work, errors), by service, kind, cause and AWS error code: the errors that stopped work after the SDK's retries",
             findings.clone(),
         );
         let events_failed = Counter::default();
@@ -253,6 +255,7 @@ impl Metrics {
                     service: note.service.as_str(),
                     kind,
                     cause: note.finding.cause.unwrap_or("none"),
+                    code: note.finding.code.clone().unwrap_or_else(|| "none".into()),
                 };
                 self.findings.get_or_create(&labels).inc();
             }
@@ -615,6 +618,18 @@ mod tests {
             Service::CloudFront,
             Finding::global("distribution E2 is deploying"),
         ));
+        pass.errors.push(note(
+            Service::Rds,
+            Finding::failed(
+                "eu-west-1",
+                &crate::error::Error::Aws {
+                    service: "rds",
+                    operation: "DeleteDBCluster",
+                    code: "InvalidDBClusterStateFault".into(),
+                    message: "busy".into(),
+                },
+            ),
+        ));
         metrics.findings(&pass);
         let mut readings = Readings::default();
         readings
@@ -634,8 +649,9 @@ mod tests {
             "globalapi_reconcile_duration_seconds_count 2",
             "globalapi_drift_found_total 3",
             "globalapi_drift_corrected_total 2",
-            "globalapi_pass_findings_total{service=\"acm\",kind=\"error\",cause=\"AwsBudget\"} 1",
-            "globalapi_pass_findings_total{service=\"cloudfront\",kind=\"pending\",cause=\"none\"} 2",
+            "globalapi_pass_findings_total{service=\"acm\",kind=\"error\",cause=\"AwsBudget\",code=\"none\"} 1",
+            "globalapi_pass_findings_total{service=\"cloudfront\",kind=\"pending\",cause=\"none\",code=\"none\"} 2",
+            "globalapi_pass_findings_total{service=\"rds\",kind=\"error\",cause=\"AwsError\",code=\"InvalidDBClusterStateFault\"} 1",
             "globalapi_aws_calls_total{service=\"apigateway\",operation=\"GetRestApis\"} 4",
             "# TYPE globalapi_reconcile_duration_seconds histogram",
         ] {
