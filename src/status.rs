@@ -219,11 +219,7 @@ fn ready_verdict(
     regions: &[RegionStatus],
 ) -> Verdict {
     let kind = ConditionType::Ready;
-    let blocking: Vec<String> = components
-        .iter()
-        .filter(|c| c.truth != Truth::True)
-        .map(|c| format!("{} is {} ({})", c.kind, c.truth.as_str(), c.reason.as_str()))
-        .collect();
+    let blocking = not_true(components);
     if pass.only_invalid() {
         Verdict::new(
             kind,
@@ -253,22 +249,7 @@ fn ready_verdict(
                 .to_owned(),
         )
     } else if object.paused() && !pass.plan.changes.is_empty() {
-        Verdict::new(
-            kind,
-            Truth::False,
-            Reason::Paused,
-            format!(
-                "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
-                pass.plan.changes.len(),
-                pass.plan
-                    .changes
-                    .iter()
-                    .take(10)
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )
+        Verdict::new(kind, Truth::False, Reason::Paused, held_by_pause(pass))
     } else if let Some(fields) = reported_drift {
         Verdict::new(
             kind,
@@ -303,6 +284,30 @@ fn ready_verdict(
             serving(&object.spec, regions),
         )
     }
+}
+
+/// `DnsReady is False (Incomplete)` for each component that is not True.
+fn not_true(components: &[Verdict]) -> Vec<String> {
+    components
+        .iter()
+        .filter(|c| c.truth != Truth::True)
+        .map(|c| format!("{} is {} ({})", c.kind, c.truth.as_str(), c.reason.as_str()))
+        .collect()
+}
+
+/// The changes a pause held back, the first ten named.
+fn held_by_pause(pass: &Pass) -> String {
+    format!(
+        "paused by the {PAUSED_ANNOTATION} annotation with {} AWS change(s) not made: {}. Remove the annotation to let the operator make them.",
+        pass.plan.changes.len(),
+        pass.plan
+            .changes
+            .iter()
+            .take(10)
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }
 
 /// Drifted: what the pass found changed outside the operator, and what
