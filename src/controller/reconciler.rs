@@ -281,15 +281,21 @@ async fn pass_under_drift_policy(
     if paused || !status::drift_changes(object, &planned).is_empty() {
         return (planned, false);
     }
-    if planned.plan.is_empty() {
-        // Nothing to apply: the plan's observation stands for the pass, so
-        // that a resync under Report observes AWS once, as under Correct.
+    if stands_for_pass(&planned) {
         return (planned, true);
     }
     (
         reconcile::reconcile(aws, target, memory, Mode::Apply).await,
         true,
     )
+}
+
+/// A plan with nothing to change and nothing on its way stands for the
+/// pass, so that a resync under Report observes AWS once, as under Correct.
+/// Pending work may be what only Apply carries out (a custom domain or a
+/// distribution retired once DNS has moved), so it takes an Apply pass.
+fn stands_for_pass(planned: &Pass) -> bool {
+    planned.plan.is_empty() && planned.pending.is_empty()
 }
 
 /// Drift in the metrics and the log, the pass's Events, and the status.
@@ -699,6 +705,21 @@ resyncSeconds: 45
             finding: Finding::global("certificate pending validation"),
         });
         assert_eq!(requeue_after(&object, &pass, 1), PENDING_REQUEUE);
+    }
+
+    #[test]
+    fn a_plan_stands_for_the_pass_only_with_nothing_to_change_or_on_its_way() {
+        let mut planned = Pass::default();
+        assert!(stands_for_pass(&planned));
+        // What waits for DNS to move is retired by Apply alone.
+        planned.pending.push(Note {
+            service: Service::ApiGateway,
+            finding: Finding::in_region(
+                "eu-west-1",
+                "eu-west-1: custom domain old.example.com stays until DNS no longer leads to it",
+            ),
+        });
+        assert!(!stands_for_pass(&planned));
     }
 
     #[test]
