@@ -132,13 +132,13 @@ impl Default for Metrics {
         let drift_found = Counter::default();
         registry.register(
             "globalapi_drift_found",
-            "Fields found changed in AWS outside the operator",
+            "Resources found changed or deleted in AWS outside the operator (one per resource, whatever its fields)",
             drift_found.clone(),
         );
         let drift_corrected = Counter::default();
         registry.register(
             "globalapi_drift_corrected",
-            "Drifted fields put back to the spec",
+            "Drifted resources put back to the spec",
             drift_corrected.clone(),
         );
         let findings = Family::default();
@@ -235,7 +235,7 @@ impl Metrics {
             .inc();
     }
 
-    /// `n` drifted fields were found; `corrected` says whether they were put back.
+    /// `n` drifted resources were found; `corrected` says whether they were put back.
     pub fn drift(&self, n: usize, corrected: bool) {
         self.drift_found.inc_by(n as u64);
         if corrected {

@@ -325,12 +325,7 @@ async fn report(
         DriftAction::Reported
     };
     let new = status::status(object, pass, action, &now());
-    write_status(api, object, &new).await?;
-    ctx.metrics.object(
-        &object.namespace().unwrap_or_default(),
-        &object.name_any(),
-        object_state(&new),
-    );
+    write_status(ctx, api, object, &new).await?;
     Ok(())
 }
 
@@ -507,7 +502,7 @@ async fn refused(
         let reference = object.object_ref(&());
         events::publish(ctx, &reference, vec![notice]).await;
     }
-    write_status(api, object, &new).await?;
+    write_status(ctx, api, object, &new).await?;
     let key = key_of(object);
     ctx.succeeded(&key);
     Ok(ctx.queue.requeue(
@@ -591,7 +586,7 @@ async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -
             ),
         };
         events::publish(ctx, &reference, vec![notice]).await;
-        write_status(api, object, &status::deletion_paused(object, &now())).await?;
+        write_status(ctx, api, object, &status::deletion_paused(object, &now())).await?;
         return Err(Error::CleanupPending(format!(
             "paused by {PAUSED_ANNOTATION}"
         )));
@@ -611,7 +606,7 @@ async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -
         forget();
         return Ok(Action::await_change());
     }
-    write_status(api, object, &status::deleting(object, &pass, &now())).await?;
+    write_status(ctx, api, object, &status::deleting(object, &pass, &now())).await?;
     if pass.errors.is_empty() {
         Err(Error::CleanupPending(summary(&pass.pending)))
     } else if only_deferred(&pass.errors) {
@@ -626,7 +621,10 @@ async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -
 /// field manager of the operator. The write is made on every pass, so that
 /// `lastSyncTime` tells when AWS was last observed; the watch ignores
 /// status-only changes, so the write does not wake the controller.
+/// Writes `new` as the object's status, and the object's gauges with it, so
+/// that the metrics say what status says on every path.
 async fn write_status(
+    ctx: &Context,
     api: &Api<GlobalApi>,
     object: &GlobalApi,
     new: &GlobalApiStatus,
@@ -645,6 +643,11 @@ async fn write_status(
         &Patch::Apply(&patch),
     )
     .await?;
+    ctx.metrics.object(
+        &object.namespace().unwrap_or_default(),
+        &object.name_any(),
+        object_state(new),
+    );
     Ok(())
 }
 
