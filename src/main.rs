@@ -582,6 +582,11 @@ fn remember(memory: &Memory, pass: &Pass) -> Memory {
     if database.previous_global_cluster_arn.is_some() {
         next.database.previous_global_cluster_arn = database.previous_global_cluster_arn;
     }
+    // Where the writer was seen, as the operator keeps it in status: with
+    // routing.followDatabaseWriter the next pass's DNS follows it.
+    if database.previous_writer_region.is_some() {
+        next.database.previous_writer_region = database.previous_writer_region;
+    }
     for region in database.previous_regions {
         if !next.database.previous_regions.contains(&region) {
             next.database.previous_regions.push(region);
@@ -656,5 +661,27 @@ fn print_pass(target: &Target, pass: &Pass) {
     println!("GlobalApi {}:", target.owner());
     for line in reconcile::report(pass).lines() {
         println!("  {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_pass_of_apply_wait_remembers_where_the_writer_was_seen() {
+        let mut pass = Pass::default();
+        pass.outputs.rds.writer_region = Some("eu-west-1".into());
+        let next = remember(&Memory::default(), &pass);
+        assert_eq!(
+            next.database.previous_writer_region.as_deref(),
+            Some("eu-west-1")
+        );
+        // A pass that did not see the writer keeps what was remembered.
+        let again = remember(&next, &Pass::default());
+        assert_eq!(
+            again.database.previous_writer_region.as_deref(),
+            Some("eu-west-1")
+        );
     }
 }
