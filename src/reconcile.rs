@@ -171,7 +171,23 @@ pub struct Pass {
     pub outputs: Outputs,
 }
 
+/// Every one of `errors` is a call the account's budget deferred to its turn.
+pub(crate) fn only_deferred(errors: &[Note]) -> bool {
+    !errors.is_empty() && errors.iter().all(|n| n.finding.is_deferred())
+}
+
 impl Pass {
+    /// Every error is a call the budget deferred: work waiting for its
+    /// turn, not a failure.
+    pub(crate) fn only_deferred(&self) -> bool {
+        only_deferred(&self.errors)
+    }
+
+    /// The errors that are failures, not calls waiting for their turn.
+    pub(crate) fn failures(&self) -> impl Iterator<Item = &Note> {
+        self.errors.iter().filter(|n| !n.finding.is_deferred())
+    }
+
     /// Every error is a spec error (see [`Self::invalid`]).
     pub(crate) fn only_invalid(&self) -> bool {
         !self.errors.is_empty() && self.errors.len() == self.invalid.len()

@@ -230,6 +230,16 @@ fn ready_verdict(
                 join(&pass.errors)
             ),
         )
+    } else if pass.only_deferred() {
+        Verdict::new(
+            kind,
+            Truth::False,
+            Reason::AwsBudget,
+            format!(
+                "{}. Nothing to do: the operator comes back at this object's turn (if AWS raised the account's quotas, raise --aws-rate with them).",
+                join(&pass.errors)
+            ),
+        )
     } else if !pass.errors.is_empty() {
         Verdict::new(
             kind,
@@ -357,7 +367,7 @@ fn degraded(object: &GlobalApi, pass: &Pass) -> Verdict {
         .regions
         .iter()
         .map(|r| r.name.as_str())
-        .filter(|r| mentions(&pass.errors, r))
+        .filter(|r| pass.failures().any(|n| n.finding.concerns(r)))
         .collect();
     if !pass.unknown.is_empty() {
         Verdict::new(
@@ -486,7 +496,15 @@ fn cleanup(object: &GlobalApi, pass: &Pass) -> Vec<CleanupEntry> {
 /// The status while deletion is under way: the previous status with a
 /// `Ready=False` condition saying what deletion waits for or what failed.
 pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus {
-    let (reason, message) = if !pass.errors.is_empty() {
+    let (reason, message) = if pass.only_deferred() {
+        (
+            Reason::Deleting,
+            format!(
+                "deleting the AWS resources, waiting for: {}",
+                Note::joined(&[pass.errors.clone(), pass.pending.clone()].concat())
+            ),
+        )
+    } else if !pass.errors.is_empty() {
         (
             Reason::DeletionFailed,
             format!(
@@ -646,7 +664,9 @@ impl Verdict {
 
 /// The common part of a service's condition: its errors, then what it waits for.
 fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<Verdict> {
-    let errors = of(&pass.errors, service);
+    let (deferred, errors): (Vec<&Note>, Vec<&Note>) = of(&pass.errors, service)
+        .into_iter()
+        .partition(|n| n.finding.is_deferred());
     if !errors.is_empty() {
         let text: Vec<&str> = errors.iter().map(|n| n.finding.text.as_str()).collect();
         return Some(Verdict::new(
@@ -656,7 +676,9 @@ fn service_notes(kind: ConditionType, pass: &Pass, service: Service) -> Option<V
             format!("{service}: {}", text.join("; ")),
         ));
     }
-    let pending = of(&pass.pending, service);
+    // A call waiting for its turn in the budget is work on its way.
+    let mut pending = deferred;
+    pending.extend(of(&pass.pending, service));
     if !pending.is_empty() {
         let text: Vec<&str> = pending.iter().map(|n| n.finding.text.as_str()).collect();
         return Some(Verdict::new(

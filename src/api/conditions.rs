@@ -74,6 +74,8 @@ pub enum Reason {
     InvalidSpec,
     /// AWS refused or failed a call.
     AwsError,
+    /// Calls wait for their turn in the account's AWS rate budget.
+    AwsBudget,
     /// Resources the spec needs belong to someone else.
     Conflict,
     /// The pause annotation holds changes back.
@@ -145,6 +147,7 @@ impl Reason {
             Reason::Reconciled => "Reconciled",
             Reason::InvalidSpec => "InvalidSpec",
             Reason::AwsError => "AwsError",
+            Reason::AwsBudget => "AwsBudget",
             Reason::Conflict => "Conflict",
             Reason::Paused => "Paused",
             Reason::DriftReported => "DriftReported",

@@ -37,7 +37,7 @@ use crate::{
     aws::{Announcer, adoption::Previous, budget::Priority},
     error::{Error, Result},
     plan::{Finding, Mode, Service},
-    reconcile::{self, Memory, Note, Pass},
+    reconcile::{self, Memory, Note, Pass, only_deferred},
     status,
     target::Target,
     tenancy,
@@ -545,11 +545,6 @@ fn priority(object: &GlobalApi) -> Priority {
     } else {
         Priority::Work
     }
-}
-
-/// Every error is a call deferred by the budget.
-fn only_deferred(errors: &[Note]) -> bool {
-    !errors.is_empty() && errors.iter().all(|n| n.finding.is_deferred())
 }
 
 /// From now until `turn` (a little after it, so that the turn has come).

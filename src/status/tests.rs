@@ -627,6 +627,72 @@ fn reported_drift_is_not_ready() {
     );
 }
 
+/// A call of eu-west-1 the account's budget deferred to its turn.
+fn deferred_in_eu() -> Note {
+    let paced = crate::error::Error::Paced {
+        service: "apigateway",
+        operation: "CreateDeployment",
+        deferred: Box::new(crate::aws::budget::Deferred {
+            service: "apigateway".into(),
+            region: "eu-west-1".into(),
+            operation: "CreateDeployment".into(),
+            rate: "1 per 5 s".into(),
+            wait: std::time::Duration::from_secs(30),
+            at: tokio::time::Instant::now(),
+        }),
+    };
+    Note {
+        service: Service::ApiGateway,
+        finding: Finding::failed("eu-west-1", &paced),
+    }
+}
+
+#[test]
+fn a_pass_waiting_only_for_the_budget_is_waiting_not_failing() {
+    let mut pass = converged();
+    pass.errors.push(deferred_in_eu());
+    let status = status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
+    let ready = get(&status, ConditionType::Ready);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "AwsBudget")
+    );
+    assert!(ready.message.contains("this object's turn comes in 30 s"));
+    // The region's work is not done, but nothing failed there.
+    assert!(!status.regions[1].ready);
+    let degraded = get(&status, ConditionType::Degraded);
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("False", "NoRegionFailing")
+    );
+    let apis = get(&status, ConditionType::RegionalApisReady);
+    assert_eq!(
+        (apis.status.as_str(), apis.reason.as_str()),
+        ("False", "Pending")
+    );
+
+    // Beside a failure it is listed with it, and the failure decides.
+    pass.errors.push(note_in(
+        Service::ApiGateway,
+        "us-east-1",
+        "us-east-1: apigateway GetStages: AccessDeniedException: no",
+    ));
+    let status = super::status(&object(1, None), &pass, DriftAction::Corrected, &at(1));
+    assert_eq!(get(&status, ConditionType::Ready).reason, "AwsError");
+
+    let deleting = deleting(
+        &object(2, None),
+        &Pass {
+            errors: vec![deferred_in_eu()],
+            ..Pass::default()
+        },
+        &at(5),
+    );
+    let ready = get(&deleting, ConditionType::Ready);
+    assert_eq!(ready.reason, "Deleting");
+    assert!(ready.message.contains("waiting for"), "{}", ready.message);
+}
+
 #[test]
 fn one_failing_region_degrades_and_is_named() {
     let mut pass = converged();
