@@ -31,6 +31,12 @@ pub enum Error {
     #[error("invalid GlobalApi: {0}")]
     Invalid(String),
 
+    /// AWS answered in a way the operator cannot use (an answer without
+    /// the id it must carry), or a request could not be built: not the
+    /// spec's fault, retried with backoff.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+
     /// The Kubernetes API failed.
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
@@ -121,6 +127,7 @@ impl Error {
             Error::Paced { .. } => Self::DEFERRED,
             Error::Conflict(_) => "Conflict",
             Error::Invalid(_) => "InvalidSpec",
+            Error::Unexpected(_) => "Unexpected",
             Error::Kube(_) => "KubernetesError",
             Error::Incomplete(_) => "ReconcileIncomplete",
             Error::CleanupPending(_) => "CleanupPending",

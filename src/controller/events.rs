@@ -312,11 +312,18 @@ mod tests {
             service: Service::Rds,
             finding: Finding::in_region("eu-west-1", "eu-west-1: deletion protection is on"),
         });
+        // An answer the operator cannot use is no fault of the spec.
+        pass.errors.push(Note {
+            service: Service::ApiGateway,
+            finding: Finding::failed_whole(&crate::error::Error::Unexpected(
+                "CreateRestApi returned no id".into(),
+            )),
+        });
         let reasons: Vec<&str> = notices(&pass, true, &[], false)
             .iter()
             .map(|n| n.reason)
             .collect();
-        assert_eq!(reasons, ["InvalidSpec", "AwsError"]);
+        assert_eq!(reasons, ["InvalidSpec", "AwsError", "Unexpected"]);
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub(crate) async fn retag(
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Invalid(format!("certificate tags: {e}")))?;
+        .map_err(|e| Error::Unexpected(format!("certificate tags: {e}")))?;
     clients
         .acm(region)
         .add_tags_to_certificate()

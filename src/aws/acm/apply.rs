@@ -21,7 +21,7 @@ pub async fn request(
     token: &str,
 ) -> Result<String> {
     if !valid_token(token) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Unexpected(format!(
             "IdempotencyToken {token:?} is not valid for ACM"
         )));
     }
@@ -30,7 +30,7 @@ pub async fn request(
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Invalid(format!("certificate tags: {e}")))?;
+        .map_err(|e| Error::Unexpected(format!("certificate tags: {e}")))?;
     let out = client
         .request_certificate()
         .domain_name(&cert.domain)
@@ -42,7 +42,7 @@ pub async fn request(
         .map_err(|e| Error::aws("acm", "RequestCertificate", e))?;
     out.certificate_arn()
         .map(str::to_owned)
-        .ok_or_else(|| Error::Invalid("RequestCertificate returned no CertificateArn".into()))
+        .ok_or_else(|| Error::Unexpected("RequestCertificate returned no CertificateArn".into()))
 }
 
 /// Requests a certificate and reads it back for its status and validation

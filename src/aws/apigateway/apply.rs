@@ -65,7 +65,7 @@ impl ApiState {
             .clone()
             .or_else(|| self.rest_api_id.clone())
             .ok_or_else(|| {
-                Error::Invalid("no REST API to change: it was neither found nor created".into())
+                Error::Unexpected("no REST API to change: it was neither found nor created".into())
             })
     }
 
@@ -73,7 +73,7 @@ impl ApiState {
         self.resources
             .get(path)
             .cloned()
-            .ok_or_else(|| Error::Invalid(format!("no resource {path} in the REST API")))
+            .ok_or_else(|| Error::Unexpected(format!("no resource {path} in the REST API")))
     }
 }
 
@@ -291,7 +291,7 @@ async fn create_rest_api(
         .map_err(|e| Error::aws("apigateway", "CreateRestApi", e))?;
     let id = out
         .id()
-        .ok_or_else(|| Error::Invalid("CreateRestApi returned no id".into()))?
+        .ok_or_else(|| Error::Unexpected("CreateRestApi returned no id".into()))?
         .to_owned();
     state.resources.clear();
     let root = match out.root_resource_id() {
@@ -345,7 +345,7 @@ async fn create_resource(c: &ApiClient, state: &mut ApiState, path: &str) -> Res
         .map_err(|e| Error::aws("apigateway", "CreateResource", e))?;
     let id = out
         .id()
-        .ok_or_else(|| Error::Invalid(format!("CreateResource {path} returned no id")))?;
+        .ok_or_else(|| Error::Unexpected(format!("CreateResource {path} returned no id")))?;
     state.resources.insert(path.to_owned(), id.to_owned());
     Ok(())
 }
@@ -385,7 +385,7 @@ async fn create_deployment(
         .map_err(|e| Error::aws("apigateway", "CreateDeployment", e))?;
     let id = out
         .id()
-        .ok_or_else(|| Error::Invalid("CreateDeployment returned no id".into()))?
+        .ok_or_else(|| Error::Unexpected("CreateDeployment returned no id".into()))?
         .to_owned();
     if stage_exists {
         c.update_stage()
@@ -411,7 +411,7 @@ async fn create_stage(
     let deployment = state
         .deployment_id
         .clone()
-        .ok_or_else(|| Error::Invalid(format!("stage {stage} needs a deployment first")))?;
+        .ok_or_else(|| Error::Unexpected(format!("stage {stage} needs a deployment first")))?;
     clients
         .apigateway
         .create_stage()
@@ -512,7 +512,7 @@ async fn root_resource(c: &ApiClient, rest_api_id: &str) -> Result<String> {
         .find(|r| r.path() == Some("/"))
         .and_then(|r| r.id())
         .map(str::to_owned)
-        .ok_or_else(|| Error::Invalid(format!("REST API {rest_api_id} has no root resource")))
+        .ok_or_else(|| Error::Unexpected(format!("REST API {rest_api_id} has no root resource")))
 }
 
 /// The UpdateStage operations that take a stage from `observed` to

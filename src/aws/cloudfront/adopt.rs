@@ -54,7 +54,7 @@ pub(crate) async fn retag(clients: &AwsClients, heir: &Target, arn: &str) -> Res
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Invalid(format!("distribution tags: {e}")))?;
+        .map_err(|e| Error::Unexpected(format!("distribution tags: {e}")))?;
     clients
         .cloudfront()
         .tag_resource()

@@ -235,7 +235,7 @@ async fn create(
             "the distribution's caller reference belongs to a deleted distribution; trying a fresh one"
         );
     }
-    Err(Error::Invalid(format!(
+    Err(Error::Unexpected(format!(
         "every caller reference tried for the distribution of {} belongs to a deleted distribution",
         target.spec.domain
     )))
@@ -269,7 +269,7 @@ async fn create_under(
     {
         Ok(out) => {
             let distribution = out.distribution().ok_or_else(|| {
-                Error::Invalid("CreateDistributionWithTags returned no distribution".into())
+                Error::Unexpected("CreateDistributionWithTags returned no distribution".into())
             })?;
             applied.changes.push(op.change());
             applied.live = Some(Live::of(distribution));
@@ -369,18 +369,17 @@ async fn update(
         .map_err(|e| Error::aws("cloudfront", "UpdateDistribution", e))?;
     out.distribution()
         .cloned()
-        .ok_or_else(|| Error::Invalid("UpdateDistribution returned no distribution".into()))
+        .ok_or_else(|| Error::Unexpected("UpdateDistribution returned no distribution".into()))
 }
 
 fn base_config<'a>(observation: &'a Observation, id: &str) -> Result<&'a DistributionConfig> {
-    observation
-        .configs
-        .get(id)
-        .ok_or_else(|| Error::Invalid(format!("no configuration was read for distribution {id}")))
+    observation.configs.get(id).ok_or_else(|| {
+        Error::Unexpected(format!("no configuration was read for distribution {id}"))
+    })
 }
 
 fn invalid(what: &str, e: BuildError) -> Error {
-    Error::Invalid(format!("distribution {what}: {e}"))
+    Error::Unexpected(format!("distribution {what}: {e}"))
 }
 
 /// A builder holding every field of `base`, to change some and keep the rest.

@@ -186,7 +186,8 @@ async fn get(client: &Client, id: &str, arn: &str) -> Result<Option<(Found, Dist
         }
         Err(e) => return Err(Error::aws("cloudfront", "GetDistribution", e)),
     };
-    let missing = |what: &str| Error::Invalid(format!("GetDistribution {id} returned no {what}"));
+    let missing =
+        |what: &str| Error::Unexpected(format!("GetDistribution {id} returned no {what}"));
     let distribution = out.distribution().ok_or_else(|| missing("distribution"))?;
     let config = distribution
         .distribution_config()

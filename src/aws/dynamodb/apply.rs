@@ -130,7 +130,7 @@ fn billing(billing: Billing) -> (BillingMode, Option<ProvisionedThroughput>) {
 }
 
 fn key(key: &Key, kind: KeyType) -> Result<(KeySchemaElement, AttributeDefinition)> {
-    let invalid = |e: aws_sdk_dynamodb::error::BuildError| Error::Invalid(e.to_string());
+    let invalid = |e: aws_sdk_dynamodb::error::BuildError| Error::Unexpected(e.to_string());
     let element = KeySchemaElement::builder()
         .attribute_name(&key.0)
         .key_type(kind)
@@ -156,7 +156,7 @@ async fn create(client: &Client, target: &Target, table: &DesiredTable) -> Resul
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
         .build()
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+        .map_err(|e| Error::Unexpected(e.to_string()))?;
     client
         .create_table()
         .table_name(&table.name)
@@ -179,7 +179,7 @@ async fn create(client: &Client, target: &Target, table: &DesiredTable) -> Resul
 /// Adds (`join`) or removes the replica in `region` through the table's
 /// home replica.
 async fn replica(client: &Client, name: &str, region: &str, join: bool) -> Result<()> {
-    let invalid = |e: aws_sdk_dynamodb::error::BuildError| Error::Invalid(e.to_string());
+    let invalid = |e: aws_sdk_dynamodb::error::BuildError| Error::Unexpected(e.to_string());
     let update = if join {
         ReplicationGroupUpdate::builder()
             .create(
@@ -213,7 +213,7 @@ async fn point_in_time_recovery(client: &Client, name: &str, enabled: bool) -> R
     let spec = PointInTimeRecoverySpecification::builder()
         .point_in_time_recovery_enabled(enabled)
         .build()
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+        .map_err(|e| Error::Unexpected(e.to_string()))?;
     client
         .update_continuous_backups()
         .table_name(name)

@@ -137,7 +137,7 @@ async fn create_health_check(
         .failure_threshold(check.failure_threshold)
         .enable_sni(true)
         .build()
-        .map_err(|e| Error::Invalid(format!("health check for {}: {e}", check.region)))?;
+        .map_err(|e| Error::Unexpected(format!("health check for {}: {e}", check.region)))?;
     let mut renewal = 0;
     let (out, reference) = loop {
         let reference = Target::renewed(&caller_reference(target, check), renewal);
@@ -167,7 +167,7 @@ async fn create_health_check(
     let id = out
         .health_check()
         .map(|h| h.id().to_owned())
-        .ok_or_else(|| Error::Invalid("CreateHealthCheck returned no health check".into()))?;
+        .ok_or_else(|| Error::Unexpected("CreateHealthCheck returned no health check".into()))?;
     tag_health_check(client, target, &id, &check.region).await?;
     Ok((id, reference))
 }
@@ -247,7 +247,7 @@ pub async fn records(client: &Client, zone_id: &str, ops: &[RecordOp]) -> Result
             .comment("globalapi")
             .set_changes(Some(batch.to_vec()))
             .build()
-            .map_err(|e| Error::Invalid(format!("record batch: {e}")))?;
+            .map_err(|e| Error::Unexpected(format!("record batch: {e}")))?;
         client
             .change_resource_record_sets()
             .hosted_zone_id(zone_id)
@@ -276,13 +276,13 @@ fn to_sdk_change(op: &RecordOp) -> Result<SdkChange> {
         .action(action)
         .resource_record_set(to_sdk_record(record)?)
         .build()
-        .map_err(|e| Error::Invalid(format!("record {}: {e}", record.key)))
+        .map_err(|e| Error::Unexpected(format!("record {}: {e}", record.key)))
 }
 
 /// The SDK's record set for one of ours.
 pub(crate) fn to_sdk_record(record: &Record) -> Result<ResourceRecordSet> {
     let invalid = |e: aws_sdk_route53::error::BuildError| {
-        Error::Invalid(format!("record {}: {e}", record.key))
+        Error::Unexpected(format!("record {}: {e}", record.key))
     };
     let mut set = ResourceRecordSet::builder()
         .name(&record.key.name)
