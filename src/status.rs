@@ -851,17 +851,13 @@ fn database(object: &GlobalApi, pass: &Pass) -> Verdict {
         };
         return Verdict::new(kind, truth, reason, tables);
     }
-    let truth = if aurora.truth == Truth::True && ready {
-        Truth::True
-    } else {
-        Truth::False
+    let (truth, reason) = match (aurora.truth, ready) {
+        (Truth::True, true) => (Truth::True, aurora.reason),
+        // Aurora is as it should be: what is missing is the tables.
+        (Truth::True, false) => (Truth::False, Reason::Missing),
+        _ => (Truth::False, aurora.reason),
     };
-    Verdict::new(
-        kind,
-        truth,
-        aurora.reason,
-        format!("{}; {tables}", aurora.message),
-    )
+    Verdict::new(kind, truth, reason, format!("{}; {tables}", aurora.message))
 }
 
 /// Whether every table of the spec has a replica in every region of the

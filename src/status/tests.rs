@@ -262,6 +262,22 @@ fn tables_are_in_the_database_status_and_kept_while_unreadable() {
 }
 
 #[test]
+fn tables_still_missing_beside_an_aurora_that_is_fine_are_the_reason() {
+    let mut spec_object = object(1, None);
+    spec_object.spec.database = serde_norway::from_str(
+        "{dynamodb: {tables: [{name: rates, partitionKey: {name: pair, type: String}}]}}",
+    )
+    .expect("database");
+    let mut pass = converged();
+    // A cluster of an Aurora the spec no longer has, left as it is.
+    pass.outputs.rds.orphaned = vec!["rds cluster old-us-east-1 in us-east-1".into()];
+    let seen = status(&spec_object, &pass, DriftAction::Corrected, &at(1));
+    let c = get(&seen, ConditionType::DatabaseReady);
+    assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", "Missing"));
+    assert!(c.message.contains("rates"), "{}", c.message);
+}
+
+#[test]
 fn a_converged_pass_is_ready_with_every_output() {
     let status = status(
         &object(3, None),
