@@ -140,19 +140,12 @@ pub(crate) async fn publish(ctx: &Context, reference: &ObjectReference, notices:
     }
 }
 
-/// `CreateRestApi`, `UpdateStage`, …: the action and the kind, PascalCase.
 /// The Warning before a destructive database call. Its action names the
 /// resource: Events of one object, reason and action are one series that
 /// keeps the first note, and each of these must be read on its own.
 pub(crate) fn about_to(loss: Loss, change: &Change) -> Notice {
-    let mut action = format!("{} {}", action_name(change), change.resource);
-    if action.len() > 128 {
-        let mut end = 128;
-        while !action.is_char_boundary(end) {
-            end -= 1;
-        }
-        action.truncate(end);
-    }
+    let action =
+        crate::text::truncated(format!("{} {}", action_name(change), change.resource), 128);
     Notice {
         warning: true,
         reason: match loss {
@@ -196,6 +189,7 @@ pub(crate) fn adoption_refused(why: &str) -> Notice {
     }
 }
 
+/// `CreateRestApi`, `UpdateStage`, …: the action and the kind, PascalCase.
 fn action_name(change: &Change) -> String {
     let verb = match change.action {
         Action::Create => "Create",
