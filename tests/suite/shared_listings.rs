@@ -93,6 +93,9 @@ async fn one_listing_per_region_serves_every_object_and_never_hides_a_later_chan
     let first = target(&zone, "first", "f1a5");
     let second = target(&zone, "second", "5ec0");
     converge(&clients, &[&first, &second]).await;
+    // What each deployment deploys was kept when it was made: no pass asked.
+    let converging = clients.calls().snapshot();
+    assert_eq!(calls_of(&converging, "GetDeployment"), 0, "{converging}");
 
     // A resync round: both objects' previous passes ended before now, so the
     // first lists afresh and the second is served by the same listings.

@@ -179,7 +179,16 @@ async fn one(clients: &RegionClients, state: &mut ApiState, op: &Op) -> Result<(
             desired_hash,
             stage_exists,
             ..
-        } => create_deployment(c, state, stage, desired_hash, *stage_exists).await,
+        } => {
+            create_deployment(c, state, stage, desired_hash, *stage_exists).await?;
+            // What it deploys is known: the next pass need not ask.
+            if let (Some(rest), Some(id)) = (&state.rest_api_id, &state.deployment_id) {
+                let key = super::observe::deployment_key(&op.region, rest, id);
+                let hashes = &clients.listing.listings.deployment_hashes;
+                hashes.found(&key, Some(desired_hash.clone()));
+            }
+            Ok(())
+        }
         OpKind::CreateStage {
             stage,
             settings,

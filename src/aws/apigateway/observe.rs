@@ -413,7 +413,7 @@ async fn stages(
         // Only the spec's stage needs to know what it deploys; others go.
         let api_hash = match (&deployment_id, name == stage_name) {
             (Some(id), true) => {
-                let key = format!("{}/{rest_api_id}/{id}", lookup.region);
+                let key = deployment_key(&lookup.region, rest_api_id, id);
                 match hashes.get(&key) {
                     Some(hash) => hash,
                     None => {
@@ -461,6 +461,11 @@ fn stage_settings(stage: &aws_sdk_apigateway::types::Stage) -> StageSettings {
         }),
         access_log_decided: true,
     }
+}
+
+/// The key of a deployment's hash among the kept answers.
+pub(crate) fn deployment_key(region: &str, rest_api_id: &str, deployment_id: &str) -> String {
+    format!("{region}/{rest_api_id}/{deployment_id}")
 }
 
 async fn deployment_hash(
