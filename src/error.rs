@@ -142,6 +142,32 @@ impl Error {
     }
 }
 
+#[cfg(test)]
+impl Error {
+    /// `service` `operation` in `region`, refused by the budget at `rate`
+    /// until `wait` from now: the error a pass gets for it.
+    pub(crate) fn deferred(
+        service: &'static str,
+        operation: &'static str,
+        region: &str,
+        rate: &str,
+        wait: std::time::Duration,
+    ) -> Self {
+        Error::Paced {
+            service,
+            operation,
+            deferred: Box::new(crate::aws::budget::Deferred {
+                service: service.into(),
+                region: region.into(),
+                operation: operation.into(),
+                rate: rate.into(),
+                wait,
+                at: tokio::time::Instant::now(),
+            }),
+        }
+    }
+}
+
 /// The budget's refusal somewhere in `err`'s chain of causes.
 fn deferred_in(
     err: &(dyn std::error::Error + 'static),

@@ -595,18 +595,13 @@ mod tests {
         metrics.drift(2, true);
         metrics.drift(1, false);
         let mut pass = Pass::default();
-        let paced = crate::error::Error::Paced {
-            service: "acm",
-            operation: "RequestCertificate",
-            deferred: Box::new(crate::aws::budget::Deferred {
-                service: "acm".into(),
-                region: "eu-west-1".into(),
-                operation: "RequestCertificate".into(),
-                rate: "5 per s".into(),
-                wait: Duration::from_secs(20),
-                at: tokio::time::Instant::now(),
-            }),
-        };
+        let paced = crate::error::Error::deferred(
+            "acm",
+            "RequestCertificate",
+            "eu-west-1",
+            "5 per s",
+            Duration::from_secs(20),
+        );
         let note = |service, finding| crate::reconcile::Note { service, finding };
         pass.errors
             .push(note(Service::Acm, Finding::failed("eu-west-1", &paced)));

@@ -722,18 +722,13 @@ resyncSeconds: 45
 
     #[test]
     fn a_pass_held_back_only_by_the_budget_is_told_by_the_cause_of_its_errors() {
-        let paced = Error::Paced {
-            service: "apigateway",
-            operation: "CreateRestApi",
-            deferred: Box::new(crate::aws::budget::Deferred {
-                service: "apigateway".into(),
-                region: "eu-west-1".into(),
-                operation: "CreateRestApi".into(),
-                rate: "1 per 3 s".into(),
-                wait: Duration::from_secs(40),
-                at: tokio::time::Instant::now(),
-            }),
-        };
+        let paced = Error::deferred(
+            "apigateway",
+            "CreateRestApi",
+            "eu-west-1",
+            "1 per 3 s",
+            Duration::from_secs(40),
+        );
         let note = |finding| Note {
             service: Service::ApiGateway,
             finding,

@@ -645,18 +645,13 @@ fn reported_drift_is_not_ready() {
 
 /// A call of eu-west-1 the account's budget deferred to its turn.
 fn deferred_in_eu() -> Note {
-    let paced = crate::error::Error::Paced {
-        service: "apigateway",
-        operation: "CreateDeployment",
-        deferred: Box::new(crate::aws::budget::Deferred {
-            service: "apigateway".into(),
-            region: "eu-west-1".into(),
-            operation: "CreateDeployment".into(),
-            rate: "1 per 5 s".into(),
-            wait: std::time::Duration::from_secs(30),
-            at: tokio::time::Instant::now(),
-        }),
-    };
+    let paced = crate::error::Error::deferred(
+        "apigateway",
+        "CreateDeployment",
+        "eu-west-1",
+        "1 per 5 s",
+        std::time::Duration::from_secs(30),
+    );
     Note {
         service: Service::ApiGateway,
         finding: Finding::failed("eu-west-1", &paced),
