@@ -171,16 +171,11 @@ pub struct Pass {
     pub outputs: Outputs,
 }
 
-/// Every one of `errors` is a call the account's budget deferred to its turn.
-pub(crate) fn only_deferred(errors: &[Note]) -> bool {
-    !errors.is_empty() && errors.iter().all(|n| n.finding.is_deferred())
-}
-
 impl Pass {
     /// Every error is a call the budget deferred: work waiting for its
     /// turn, not a failure.
     pub(crate) fn only_deferred(&self) -> bool {
-        only_deferred(&self.errors)
+        !self.errors.is_empty() && self.errors.iter().all(|n| n.finding.is_deferred())
     }
 
     /// The errors that are failures, not calls waiting for their turn.

@@ -37,7 +37,7 @@ use crate::{
     aws::{Announcer, adoption::Previous, budget::Priority},
     error::{Error, Result},
     plan::{Finding, Mode, Service},
-    reconcile::{self, Memory, Note, Pass, only_deferred},
+    reconcile::{self, Memory, Note, Pass},
     status,
     target::Target,
     tenancy,
@@ -337,7 +337,7 @@ fn next_pass(object: &GlobalApi, ctx: &Arc<Context>, key: &str, pass: &Pass) -> 
         tracing::info!(errors = %summary(&pass.errors), "the spec needs a change");
         return Ok(ctx.queue.requeue(key, requeue_after(object, pass, 0)));
     }
-    if only_deferred(&pass.errors)
+    if pass.only_deferred()
         && let Some(turn) = ctx.aws.budget().ticket_of(key)
     {
         // Not a failure: the object comes back when its turn in the
@@ -604,7 +604,7 @@ async fn cleanup(object: &GlobalApi, ctx: &Arc<Context>, api: &Api<GlobalApi>) -
     write_status(ctx, api, object, &status::deleting(object, &pass, &now())).await?;
     if pass.errors.is_empty() {
         Err(Error::CleanupPending(summary(&pass.pending)))
-    } else if only_deferred(&pass.errors) {
+    } else if pass.only_deferred() {
         // Waiting for a turn in the budget is a deletion under way, not a failure.
         Err(Error::CleanupPending(summary(&pass.errors)))
     } else {
@@ -733,15 +733,17 @@ resyncSeconds: 45
             service: Service::ApiGateway,
             finding,
         };
-        let mut errors = vec![note(Finding::failed("eu-west-1", &paced))];
-        assert!(only_deferred(&errors));
+        let mut pass = Pass {
+            errors: vec![note(Finding::failed("eu-west-1", &paced))],
+            ..Pass::default()
+        };
+        assert!(pass.only_deferred());
         // The same words without the cause are not a deferral.
-        errors.push(note(Finding::in_region(
-            "us-east-1",
-            errors[0].finding.text.clone(),
-        )));
-        assert!(!only_deferred(&errors));
-        assert!(!only_deferred(&[]));
+        let words = pass.errors[0].finding.text.clone();
+        pass.errors
+            .push(note(Finding::in_region("us-east-1", words)));
+        assert!(!pass.only_deferred());
+        assert!(!Pass::default().only_deferred());
     }
 
     #[test]
