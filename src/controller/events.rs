@@ -12,7 +12,7 @@ use super::Context;
 use crate::{
     aws::Loss,
     plan::{Action, Change},
-    reconcile::{Note, Pass},
+    reconcile::Pass,
 };
 
 /// At most this many `Created`/`Updated`/`Deleted` events per pass; the
@@ -87,22 +87,19 @@ pub(crate) fn notices(
             note: format!("{} drifted resource(s) put back to the spec", drift.len()),
         });
     }
-    let warn = |out: &mut Vec<Notice>, notes: &[Note], reason: &dyn Fn(&Note) -> &'static str| {
-        for note in notes.iter().take(MAX_WARNINGS) {
-            out.push(Notice {
-                warning: true,
-                reason: reason(note),
-                action: "Reconcile".into(),
-                note: bounded(note.to_string()),
-            });
-        }
-    };
-    warn(&mut out, &pass.conflicts, &|_| "Conflict");
-    // The category of the error behind it (a call deferred by the budget is
-    // `AwsBudget`); the operator's own refusals read as AWS's.
-    warn(&mut out, &pass.errors, &|note| {
-        note.finding.cause.unwrap_or("AwsError")
-    });
+    let conflicts = pass.conflicts.iter().take(MAX_WARNINGS);
+    // An error warns under the category of its cause (a call deferred by the
+    // budget is `AwsBudget`); the operator's own refusals read as AWS's.
+    let errors = pass.errors.iter().take(MAX_WARNINGS);
+    let warnings = conflicts
+        .map(|note| ("Conflict", note))
+        .chain(errors.map(|note| (note.finding.cause.unwrap_or("AwsError"), note)));
+    out.extend(warnings.map(|(reason, note)| Notice {
+        warning: true,
+        reason,
+        action: "Reconcile".into(),
+        note: bounded(note.to_string()),
+    }));
     out
 }
 
@@ -220,6 +217,7 @@ pub(super) fn bounded(note: String) -> String {
 mod tests {
     use super::*;
     use crate::plan::{FieldChange, Finding, Service};
+    use crate::reconcile::Note;
 
     fn change(action: Action, n: usize) -> Change {
         Change::new(
