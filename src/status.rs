@@ -496,15 +496,8 @@ fn cleanup(object: &GlobalApi, pass: &Pass) -> Vec<CleanupEntry> {
 /// The status while deletion is under way: the previous status with a
 /// `Ready=False` condition saying what deletion waits for or what failed.
 pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus {
-    let (reason, message) = if pass.only_deferred() {
-        (
-            Reason::Deleting,
-            format!(
-                "deleting the AWS resources, waiting for: {}",
-                Note::joined(&[pass.errors.clone(), pass.pending.clone()].concat())
-            ),
-        )
-    } else if !pass.errors.is_empty() {
+    // Calls waiting for their turn in the budget are waits, not failures.
+    let (reason, message) = if !pass.errors.is_empty() && !pass.only_deferred() {
         (
             Reason::DeletionFailed,
             format!(
@@ -513,11 +506,17 @@ pub fn deleting(object: &GlobalApi, pass: &Pass, now: &Time) -> GlobalApiStatus 
             ),
         )
     } else {
+        let waits: Vec<String> = pass
+            .errors
+            .iter()
+            .chain(&pass.pending)
+            .map(Note::to_string)
+            .collect();
         (
             Reason::Deleting,
             format!(
                 "deleting the AWS resources, waiting for: {}",
-                join(&pass.pending)
+                waits.join("; ")
             ),
         )
     };
